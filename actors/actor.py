@@ -1,0 +1,141 @@
+"""Actors, handlers and the context they run in.
+
+An actor is a subclass of :class:`Actor` whose ``@handler`` methods each take one message type, named by the
+annotation of their first parameter after ``self``::
+
+    class Calculator(Actor):
+        @handler
+        async def add(self, msg: Add, ctx: Context) -> Sum:
+            return Sum(value=msg.a + msg.b)
+
+The node delivers one message at a time to an actor, in arrival order (the mailbox), unless the actor sets
+``max_concurrency`` above 1.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import typing
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from transport.codec import is_message, type_name_of
+
+if TYPE_CHECKING:
+    from actors.node import Node
+    from actors.ref import ActorRef
+
+__all__ = ["Actor", "Context", "handler", "handlers_of"]
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+Handler = Callable[[Any, "Context"], Awaitable[Any]]
+
+
+def handler(fn: F) -> F:
+    """Mark an ``async def`` method of an :class:`Actor` as the handler of its first parameter's message type.
+
+    The method is called as ``await method(msg, ctx)``; it returns the reply (a message, or ``None``).
+
+    Raises:
+        TypeError: ``fn`` is not a coroutine function.
+    """
+    if not inspect.iscoroutinefunction(fn):
+        raise TypeError(f"@handler {fn.__qualname__} must be an async def")
+    fn.__zactor_handler__ = True  # type: ignore[attr-defined]
+    return fn
+
+
+class Actor:
+    """Base class for actors.
+
+    Attributes:
+        max_concurrency: how many messages the actor may handle at once (1: strictly one at a time, in order).
+            Raise it only for actors whose handlers share no mutable state.
+        mailbox_size: the mailbox bound in messages, or ``None`` for the node's default
+            (``NodeConfig.mailbox_size``); a full mailbox refuses new messages with ``MailboxFull``.
+    """
+
+    max_concurrency: int = 1
+    mailbox_size: int | None = None
+
+    async def on_start(self, ctx: Context) -> None:
+        """Called once when the actor is added to a node, before it receives any message."""
+
+    async def on_stop(self, ctx: Context) -> None:
+        """Called once when the actor is removed (or its node stops), after its last message."""
+
+
+class Context:
+    """What a handler knows about where it runs.
+
+    Attributes:
+        node: the :class:`~actors.node.Node` hosting the actor.
+        actor_name: the name the actor is registered under.
+        log: a logger named ``zactor.actor.<name>``.
+    """
+
+    __slots__ = ("node", "actor_name", "log")
+
+    def __init__(self, node: Node, actor_name: str) -> None:
+        self.node = node
+        self.actor_name = actor_name
+        self.log = logging.getLogger(f"zactor.actor.{actor_name}")
+
+    @property
+    def node_id(self) -> str:
+        """The hosting node's id."""
+        return self.node.node_id
+
+    def ref(self, name: str, *, address: str | None = None) -> ActorRef:
+        """A reference to another actor, as :meth:`Node.ref`."""
+        return self.node.ref(name, address=address)
+
+
+def _message_type_of(cls: type, name: str, fn: Callable[..., Any]) -> type:
+    params = list(inspect.signature(fn).parameters)
+    if len(params) < 2:
+        raise TypeError(f"handler {cls.__qualname__}.{name} must take (self, msg, ctx)")
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception as exc:
+        raise TypeError(f"cannot resolve the annotations of {cls.__qualname__}.{name}: {exc}") from None
+    msg_type = hints.get(params[1])
+    if not isinstance(msg_type, type):
+        raise TypeError(f"handler {cls.__qualname__}.{name}: annotate {params[1]!r} with a @message class")
+    type_name_of(msg_type)  # raises TypeError for a class that is not a @message
+    return msg_type
+
+
+def handlers_of(actor: Actor) -> dict[type, Handler]:
+    """The actor's bound handlers keyed by message class (subclass handlers override inherited ones).
+
+    Raises:
+        TypeError: a handler's message parameter is missing, unresolvable or not a ``@message`` class, or two
+            handlers of the same class take the same type.
+    """
+    cls = type(actor)
+    table: dict[type, str] | None = cls.__dict__.get("__zactor_handlers__")
+    if table is None:
+        table = {}
+        for klass in reversed(cls.__mro__):
+            own: dict[type, str] = {}
+            for name, fn in vars(klass).items():
+                if getattr(fn, "__zactor_handler__", False):
+                    msg_type = _message_type_of(klass, name, fn)
+                    if msg_type in own:
+                        raise TypeError(f"{klass.__qualname__} has two handlers for {msg_type.__qualname__}")
+                    own[msg_type] = name
+            table.update(own)
+        type.__setattr__(cls, "__zactor_handlers__", table)
+    return {msg_type: getattr(actor, name) for msg_type, name in table.items()}
+
+
+def check_reply(result: Any) -> None:
+    """Refuse a handler result that cannot travel as a reply.
+
+    Raises:
+        TypeError: ``result`` is neither ``None`` nor a ``@message`` instance.
+    """
+    if result is not None and not is_message(result):
+        raise TypeError(f"a handler returned {type(result).__name__}; return a @message instance or None")

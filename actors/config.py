@@ -1,0 +1,54 @@
+"""Node configuration."""
+
+from __future__ import annotations
+
+import uuid
+
+import attrs
+
+from transport.base import DEFAULT_MAX_MESSAGE_BYTES
+from transport.codec import DEFAULT_COPY_THRESHOLD_BYTES
+
+__all__ = ["NodeConfig"]
+
+
+def _new_node_id() -> str:
+    return f"node-{uuid.uuid4().hex[:8]}"
+
+
+def _positive(instance: object, attribute: attrs.Attribute, value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class NodeConfig:
+    """How a node runs. Every field has a default, so ``NodeConfig()`` is a working loopback node.
+
+    Attributes:
+        node_id: the node's unique id in its cluster (default: ``node-`` and 8 random hex digits).
+        bind: the endpoint the node's ROUTER binds (``tcp://HOST:PORT``; port 0 picks a free port).
+        seeds: endpoints of nodes to join through (used by membership).
+        cluster_id: nodes only talk cluster business with nodes of the same cluster id.
+        data_center: the node's data center, for data-center-aware node selection.
+        default_timeout_s: the deadline of an ask that gives none, in seconds.
+        mailbox_size: the default bound of an actor's mailbox, in messages.
+        max_message_bytes: the largest envelope sent or accepted, in bytes.
+        copy_threshold_bytes: bytes-like fields at least this large travel as zero-copy frames, in bytes.
+        linger_s: how long closing a socket may flush queued messages, in seconds.
+        hwm: ZeroMQ send/receive high-water mark per connection, in messages.
+        stop_timeout_s: how long stopping waits for running handlers before cancelling them, in seconds.
+    """
+
+    node_id: str = attrs.field(factory=_new_node_id)
+    bind: str = "tcp://127.0.0.1:0"
+    seeds: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    cluster_id: str = "default"
+    data_center: str = "dc1"
+    default_timeout_s: float = attrs.field(default=5.0, validator=_positive)
+    mailbox_size: int = attrs.field(default=10_000, validator=_positive)
+    max_message_bytes: int = attrs.field(default=DEFAULT_MAX_MESSAGE_BYTES, validator=_positive)
+    copy_threshold_bytes: int = attrs.field(default=DEFAULT_COPY_THRESHOLD_BYTES, validator=_positive)
+    linger_s: float = 0.1
+    hwm: int = attrs.field(default=10_000, validator=_positive)
+    stop_timeout_s: float = attrs.field(default=5.0, validator=_positive)

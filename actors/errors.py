@@ -1,0 +1,142 @@
+"""The errors zactor raises, one tree rooted at :class:`ActorError`.
+
+Each error carries its facts as attributes (not only a formatted string) and also subclasses the builtin a caller
+already catches: ``RequestTimeout`` is a ``TimeoutError``, ``NodeUnavailable`` a ``ConnectionError``, the
+not-found errors ``LookupError``s.
+"""
+
+from __future__ import annotations
+
+from transport.errors import ActorError, DecodeError, MessageTooLarge, SendTimeout, TransportClosed
+
+__all__ = [
+    "ActorError",
+    "ActorExists",
+    "ActorNotFound",
+    "ClusterMismatch",
+    "DecodeError",
+    "HandlerNotFound",
+    "MailboxFull",
+    "MessageTooLarge",
+    "NodeUnavailable",
+    "RemoteError",
+    "RequestTimeout",
+    "SendTimeout",
+    "TransportClosed",
+]
+
+
+class ActorNotFound(ActorError, LookupError):
+    """No actor of that name is hosted on the node (or it was removed while the request waited).
+
+    Attributes:
+        actor: the actor name asked for.
+        node: the id of the node that answered.
+    """
+
+    def __init__(self, actor: str, node: str = "") -> None:
+        super().__init__(f"no actor {actor!r} on node {node!r}")
+        self.actor = actor
+        self.node = node
+
+
+class ActorExists(ActorError, ValueError):
+    """An actor is already registered under that name on this node.
+
+    Attributes:
+        actor: the name in use.
+    """
+
+    def __init__(self, actor: str) -> None:
+        super().__init__(f"an actor named {actor!r} is already registered; remove it first")
+        self.actor = actor
+
+
+class HandlerNotFound(ActorError, LookupError):
+    """The actor has no handler for the message type it was sent.
+
+    Attributes:
+        actor: the actor name.
+        message_type: the registered type name of the message.
+        node: the id of the node that answered.
+    """
+
+    def __init__(self, actor: str, message_type: str, node: str = "") -> None:
+        super().__init__(f"actor {actor!r} on node {node!r} has no handler for {message_type!r}")
+        self.actor = actor
+        self.message_type = message_type
+        self.node = node
+
+
+class RemoteError(ActorError):
+    """A handler raised; the exception's type name and message came back from the node that ran it.
+
+    Attributes:
+        type_name: the remote exception's class name (e.g. ``"ZeroDivisionError"``).
+        message: ``str()`` of the remote exception.
+        node: the id of the node whose handler raised.
+        actor: the actor name.
+    """
+
+    def __init__(self, type_name: str, message: str, node: str, actor: str) -> None:
+        super().__init__(f"{type_name}: {message} (actor {actor!r} on node {node!r})")
+        self.type_name = type_name
+        self.message = message
+        self.node = node
+        self.actor = actor
+
+
+class RequestTimeout(ActorError, TimeoutError):
+    """No reply arrived before the deadline.
+
+    Attributes:
+        actor: the actor asked.
+        timeout_s: the deadline that passed, in seconds.
+    """
+
+    def __init__(self, actor: str, timeout_s: float) -> None:
+        super().__init__(f"no reply from actor {actor!r} within {timeout_s:.3f} s")
+        self.actor = actor
+        self.timeout_s = timeout_s
+
+
+class NodeUnavailable(ActorError, ConnectionError):
+    """The node that should answer is dead, stopping, or unreachable.
+
+    Attributes:
+        node: the node id or endpoint.
+        reason: why, for the log.
+    """
+
+    def __init__(self, node: str, reason: str) -> None:
+        super().__init__(f"node {node!r} is unavailable: {reason}")
+        self.node = node
+        self.reason = reason
+
+
+class MailboxFull(ActorError):
+    """The actor's mailbox holds ``capacity`` messages already; the message was refused, not queued.
+
+    Attributes:
+        actor: the actor name.
+        capacity: the mailbox's bound, in messages.
+    """
+
+    def __init__(self, actor: str, capacity: int) -> None:
+        super().__init__(f"mailbox of actor {actor!r} is full ({capacity} messages)")
+        self.actor = actor
+        self.capacity = capacity
+
+
+class ClusterMismatch(ActorError):
+    """A peer belongs to another cluster; nothing it sent was merged.
+
+    Attributes:
+        expected: this node's cluster id.
+        received: the peer's cluster id.
+    """
+
+    def __init__(self, expected: str, received: str) -> None:
+        super().__init__(f"peer is in cluster {received!r}, this node is in {expected!r}")
+        self.expected = expected
+        self.received = received

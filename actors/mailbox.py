@@ -1,0 +1,150 @@
+"""An actor's bounded mailbox and the worker loop(s) that feed it to the handlers.
+
+Each queued item is ``(msg, reply_to)``: ``reply_to`` is ``None`` for a tell, an ``asyncio.Future`` for a local ask,
+or a ``(peer, request_id)`` tuple for a remote ask. Workers are long-lived tasks (one per unit of
+``max_concurrency``) that take items in arrival order; no task is created per message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from actors.actor import Actor, Context, check_reply, handlers_of
+from actors.errors import ActorNotFound, HandlerNotFound, MailboxFull, RemoteError
+from transport.codec import type_name_of
+
+__all__ = ["Mailbox"]
+
+log = logging.getLogger("zactor.mailbox")
+
+Responder = Callable[[Any, Any, BaseException | None, str], Awaitable[None]]
+
+
+class Mailbox:
+    """The queue and workers of one registered actor.
+
+    Args:
+        name: the actor's registered name.
+        actor: the actor instance.
+        ctx: the context handed to its handlers.
+        capacity: the most messages queued at once.
+        respond: ``await respond(reply_to, result, error, actor_name)`` sends a remote reply or ERROR.
+
+    Raises:
+        TypeError: the actor's handlers are malformed (see :func:`actors.actor.handlers_of`).
+    """
+
+    def __init__(self, name: str, actor: Actor, ctx: Context, capacity: int, respond: Responder) -> None:
+        self.name = name
+        self.actor = actor
+        self.ctx = ctx
+        self.capacity = actor.mailbox_size or capacity
+        self._handlers = handlers_of(actor)
+        self._respond = respond
+        self._queue: collections.deque[tuple[Any, Any]] = collections.deque()
+        self._idle: list[asyncio.Future[None]] = []
+        self._workers: list[asyncio.Task[None]] = []
+        self._closed = False
+
+    def start(self) -> None:
+        """Start the worker task(s)."""
+        for i in range(max(1, self.actor.max_concurrency)):
+            self._workers.append(asyncio.create_task(self._work(), name=f"zactor-actor-{self.name}-{i}"))
+
+    def put(self, msg: Any, reply_to: Any) -> None:
+        """Queue one message.
+
+        Raises:
+            MailboxFull: ``capacity`` messages are queued already.
+            ActorNotFound: the actor is being removed.
+        """
+        if self._closed:
+            raise ActorNotFound(self.name, self.ctx.node_id)
+        if len(self._queue) >= self.capacity:
+            raise MailboxFull(self.name, self.capacity)
+        self._queue.append((msg, reply_to))
+        if self._idle:
+            waiter = self._idle.pop()
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    async def _work(self) -> None:
+        queue = self._queue
+        handlers = self._handlers
+        ctx = self.ctx
+        loop = asyncio.get_running_loop()
+        while True:
+            if not queue:
+                if self._closed:
+                    return
+                waiter = loop.create_future()
+                self._idle.append(waiter)
+                await waiter
+                continue
+            msg, reply_to = queue.popleft()
+            handle = handlers.get(type(msg))
+            error: BaseException | None = None
+            result = None
+            if handle is None:
+                error = HandlerNotFound(self.name, type_name_of(type(msg)), ctx.node_id)
+            else:
+                try:
+                    result = await handle(msg, ctx)
+                    check_reply(result)
+                except Exception as exc:
+                    error = exc
+                    if reply_to is None:
+                        ctx.log.exception("handler for %s failed on a tell", type(msg).__qualname__)
+            if reply_to is None:
+                continue
+            if type(reply_to) is tuple:
+                await self._respond(reply_to, result, error, self.name)
+            elif not reply_to.done():
+                if error is None:
+                    reply_to.set_result(result)
+                else:
+                    reply_to.set_exception(_as_caller_error(error, ctx.node_id, self.name))
+
+    async def close(self, timeout_s: float) -> None:
+        """Refuse new messages, fail the queued asks with ``ActorNotFound``, and let the running handlers finish.
+
+        Handlers still running after ``timeout_s`` seconds are cancelled.
+        """
+        self._closed = True
+        while self._queue:
+            _, reply_to = self._queue.popleft()
+            await self._fail(reply_to, ActorNotFound(self.name, self.ctx.node_id))
+        for waiter in self._idle:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._idle.clear()
+        if self._workers:
+            done, pending = await asyncio.wait(self._workers, timeout=timeout_s)
+            for task in pending:
+                log.warning("actor %r: a handler outlived the stop timeout and was cancelled", self.name)
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        self._workers.clear()
+
+    async def _fail(self, reply_to: Any, error: BaseException) -> None:
+        if reply_to is None:
+            return
+        if type(reply_to) is tuple:
+            await self._respond(reply_to, None, error, self.name)
+        elif not reply_to.done():
+            reply_to.set_exception(error)
+
+
+def _as_caller_error(error: BaseException, node_id: str, actor: str) -> BaseException:
+    """Local asks see the same errors as remote ones: a handler's own exception becomes ``RemoteError``."""
+    if isinstance(error, (HandlerNotFound, ActorNotFound, MailboxFull)):
+        return error
+    return RemoteError(type(error).__name__, str(error), node_id, actor)

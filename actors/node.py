@@ -1,0 +1,326 @@
+"""The node: one process's actor registry behind one transport (a bound ROUTER and a DEALER per peer).
+
+Inbound envelopes are decoded and put into the target actor's mailbox from the transport's callback, with no task per
+message; replies are matched to pending asks by request id. A local ask never touches a socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from actors.actor import Actor
+from actors.config import NodeConfig
+from actors.errors import (
+    ActorNotFound,
+    DecodeError,
+    MailboxFull,
+    MessageTooLarge,
+    NodeUnavailable,
+    RequestTimeout,
+    SendTimeout,
+)
+from actors.ref import ActorRef
+from actors.registry import Registry
+from actors.wire import ErrorInfo, error_from_info, error_info
+from transport.base import Transport
+from transport.codec import decode_body, encode_body
+from transport.envelope import Header, Kind, pack_header, unpack_header
+from transport.sockets import ZmqTransport
+
+__all__ = ["Node"]
+
+log = logging.getLogger("zactor.node")
+
+
+def _split(frames: Sequence[Any]) -> tuple[Header, Any, Sequence[Any]]:
+    """``[header, body, *buffers]`` -> decoded header, body, buffers.
+
+    Raises:
+        DecodeError: too few frames, a bad header, or a buffer count that does not match the frames.
+    """
+    if len(frames) < 2:
+        raise DecodeError(f"an envelope needs at least 2 frames, got {len(frames)}")
+    header = unpack_header(frames[0])
+    if header.n_buffers != len(frames) - 2:
+        raise DecodeError(f"header announces {header.n_buffers} buffers, {len(frames) - 2} arrived")
+    return header, frames[1], frames[2:]
+
+
+class Node:
+    """One zactor node: hosts actors and talks to other nodes.
+
+    Use as ``async with Node(NodeConfig(...)) as node:``; :meth:`start` and :meth:`stop` are the explicit forms.
+
+    Args:
+        config: the node's configuration (default: ``NodeConfig()``, a loopback node on a free port).
+        transport: the transport to use (default: a :class:`~transport.sockets.ZmqTransport` built from ``config``;
+            tests pass an :class:`~transport.memory.InMemoryTransport`).
+
+    Attributes:
+        config: the configuration.
+        stats: counters of notable events (``decode_errors``, ``unknown_actor``, ``mailbox_full``,
+            ``late_replies``, ...), for logs and tests.
+    """
+
+    def __init__(self, config: NodeConfig | None = None, *, transport: Transport | None = None) -> None:
+        self.config = config or NodeConfig()
+        self._transport = transport or ZmqTransport(
+            max_message_bytes=self.config.max_message_bytes, linger_s=self.config.linger_s, hwm=self.config.hwm
+        )
+        self._registry = Registry(self, self._respond, self.config.mailbox_size, self.config.stop_timeout_s)
+        self._pending: dict[int, tuple[asyncio.Future[Any], str]] = {}
+        self._request_ids = itertools.count(1)
+        self._address: str | None = None
+        self._is_stopping = False
+        self._background: set[asyncio.Task[None]] = set()
+        self.stats: collections.Counter[str] = collections.Counter()
+
+    # ----------------------------------------------------------------------------------------------- lifecycle
+
+    @property
+    def node_id(self) -> str:
+        """This node's id."""
+        return self.config.node_id
+
+    @property
+    def address(self) -> str:
+        """The bound endpoint, with the real port (after :meth:`start`).
+
+        Raises:
+            RuntimeError: the node is not started.
+        """
+        if self._address is None:
+            raise RuntimeError("node is not started")
+        return self._address
+
+    @property
+    def transport(self) -> Transport:
+        """The transport this node sends and receives through."""
+        return self._transport
+
+    async def start(self) -> Node:
+        """Bind the ROUTER and start serving.
+
+        Raises:
+            OSError: the bind endpoint cannot be bound.
+            RuntimeError: the node was already started.
+        """
+        if self._address is not None:
+            raise RuntimeError("node already started")
+        self._address = await self._transport.start(self.config.bind, self._on_request, self._on_reply)
+        log.info("node %r listening on %s", self.node_id, self._address)
+        return self
+
+    async def stop(self) -> None:
+        """Remove every actor (running ``on_stop``), fail pending asks with ``NodeUnavailable``, close sockets.
+
+        Idempotent. Returns within about ``stop_timeout_s`` plus the socket linger.
+        """
+        if self._address is None or self._is_stopping:
+            return
+        self._is_stopping = True
+        try:
+            await self._registry.remove_all()
+            for fut, _endpoint in list(self._pending.values()):
+                if not fut.done():
+                    fut.set_exception(NodeUnavailable(self.node_id, "this node stopped"))
+            if self._background:
+                await asyncio.wait(self._background, timeout=self.config.linger_s + 1.0)
+            await self._transport.close()
+        finally:
+            self._address = None
+            self._is_stopping = False
+        log.info("node %r stopped", self.node_id)
+
+    async def __aenter__(self) -> Node:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------------------------------------------ registry
+
+    async def add_actor(self, name: str, actor: Actor) -> ActorRef:
+        """Host ``actor`` under ``name`` (runs its ``on_start`` first) and return a local reference to it.
+
+        Raises:
+            ActorExists: ``name`` is in use; remove the old actor first.
+            TypeError: ``actor`` is not an :class:`Actor`, or a handler is malformed.
+            Exception: whatever ``on_start`` raised (the actor is then not added).
+        """
+        await self._registry.add(name, actor)
+        return ActorRef(self, name, None)
+
+    async def remove_actor(self, name: str) -> None:
+        """Stop hosting ``name``: queued and later asks fail with ``ActorNotFound``; running handlers finish first,
+        then ``on_stop`` runs.
+
+        Raises:
+            ActorNotFound: no actor of that name.
+        """
+        await self._registry.remove(name)
+
+    def actors(self) -> list[str]:
+        """The names of the actors hosted here, sorted."""
+        return self._registry.names()
+
+    @property
+    def registry(self) -> Registry:
+        """This node's actor registry."""
+        return self._registry
+
+    def ref(self, name: str, *, address: str | None = None) -> ActorRef:
+        """A reference to the actor ``name``: local when ``address`` is ``None`` or this node's own address."""
+        if address is not None and address == self._address:
+            address = None
+        return ActorRef(self, name, address)
+
+    # ---------------------------------------------------------------------------------------------- outbound
+
+    async def _ask_local(self, name: str, msg: Any, timeout_s: float) -> Any:
+        mailbox = self._registry.get(name)
+        if mailbox is None:
+            raise ActorNotFound(name, self.node_id)
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        mailbox.put(msg, fut)
+        timer = loop.call_later(timeout_s, _expire, fut, name, timeout_s)
+        try:
+            return await fut
+        finally:
+            timer.cancel()
+
+    def _tell_local(self, name: str, msg: Any) -> None:
+        mailbox = self._registry.get(name)
+        if mailbox is None:
+            raise ActorNotFound(name, self.node_id)
+        mailbox.put(msg, None)
+
+    async def _ask_remote(self, address: str, name: str, msg: Any, timeout_s: float) -> Any:
+        type_name, body, buffers = encode_body(msg, self.config.copy_threshold_bytes)
+        request_id = next(self._request_ids)
+        header = pack_header(Kind.REQUEST, request_id, name, type_name, None, 0, len(buffers))
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self._pending[request_id] = (fut, address)
+        timer = loop.call_later(timeout_s, _expire, fut, name, timeout_s)
+        try:
+            await self._transport.send(address, [header, body, *buffers], timeout_s)
+            return await fut
+        except SendTimeout:
+            raise RequestTimeout(name, timeout_s) from None
+        finally:
+            timer.cancel()
+            del self._pending[request_id]
+
+    async def _tell_remote(self, address: str, name: str, msg: Any) -> None:
+        type_name, body, buffers = encode_body(msg, self.config.copy_threshold_bytes)
+        header = pack_header(Kind.TELL, 0, name, type_name, None, 0, len(buffers))
+        await self._transport.send(address, [header, body, *buffers], self.config.default_timeout_s)
+
+    def forget(self, address: str) -> None:
+        """Close the connection to ``address`` and fail the asks waiting on it with ``NodeUnavailable``."""
+        self._transport.forget(address)
+        for fut, endpoint in list(self._pending.values()):
+            if endpoint == address and not fut.done():
+                fut.set_exception(NodeUnavailable(address, "connection closed"))
+
+    def _on_reply(self, endpoint: str, frames: list[Any]) -> None:
+        try:
+            header, body, buffers = _split(frames)
+        except DecodeError as exc:
+            self.stats["decode_errors"] += 1
+            log.warning("undecodable reply from %s dropped: %s", endpoint, exc.reason)
+            return
+        entry = self._pending.get(header.request_id)
+        if entry is None or entry[1] != endpoint or entry[0].done():
+            self.stats["late_replies"] += 1
+            return
+        fut = entry[0]
+        try:
+            if header.kind is Kind.REPLY:
+                fut.set_result(decode_body(header.message_type, body, buffers))
+            elif header.kind is Kind.ERROR:
+                info = decode_body(header.message_type, body, buffers)
+                if not isinstance(info, ErrorInfo):
+                    raise DecodeError(f"ERROR envelope carries {header.message_type!r}")
+                fut.set_exception(error_from_info(info))
+            else:
+                raise DecodeError(f"a {header.kind.name} envelope arrived as a reply")
+        except DecodeError as exc:
+            self.stats["decode_errors"] += 1
+            fut.set_exception(exc)
+
+    # ----------------------------------------------------------------------------------------------- inbound
+
+    def _on_request(self, peer: bytes, frames: list[Any]) -> None:
+        try:
+            header, body, buffers = _split(frames)
+        except DecodeError as exc:
+            self.stats["decode_errors"] += 1
+            log.warning("undecodable envelope from peer %s dropped: %s", peer.hex(), exc.reason)
+            return
+        kind = header.kind
+        if kind is Kind.REQUEST:
+            reply_to: tuple[bytes, int] | None = (peer, header.request_id)
+        elif kind is Kind.TELL:
+            reply_to = None
+        else:
+            self.stats["unexpected_kind"] += 1
+            log.warning("a %s envelope from peer %s dropped", kind.name, peer.hex())
+            return
+        target = header.target
+        try:
+            if self._is_stopping:
+                raise NodeUnavailable(self.node_id, "node is stopping")
+            mailbox = self._registry.get(target)
+            if mailbox is None:
+                raise ActorNotFound(target, self.node_id)
+            mailbox.put(decode_body(header.message_type, body, buffers), reply_to)
+        except (DecodeError, ActorNotFound, MailboxFull, NodeUnavailable) as exc:
+            self.stats[_STAT_BY_ERROR[type(exc)]] += 1
+            log.debug("request for %r refused: %s", target, exc)
+            if reply_to is None:
+                log.warning("a tell for %r was dropped: %s", target, exc)
+            else:
+                task = asyncio.get_running_loop().create_task(self._respond(reply_to, None, exc, target))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+
+    async def _respond(self, reply_to: tuple[bytes, int], result: Any, error: BaseException | None, actor: str) -> None:
+        """Send a REPLY (or an ERROR for ``error``) to a remote asker; never raises."""
+        peer, request_id = reply_to
+        try:
+            if error is None:
+                try:
+                    await self._send_reply(peer, request_id, Kind.REPLY, result)
+                    return
+                except (MessageTooLarge, TypeError) as exc:
+                    error = exc
+            await self._send_reply(peer, request_id, Kind.ERROR, error_info(error, self.node_id, actor))
+        except Exception:
+            self.stats["reply_errors"] += 1
+            log.exception("could not reply to peer %s for actor %r", peer.hex(), actor)
+
+    async def _send_reply(self, peer: bytes, request_id: int, kind: Kind, msg: Any) -> None:
+        type_name, body, buffers = encode_body(msg, self.config.copy_threshold_bytes)
+        header = pack_header(kind, request_id, "", type_name, None, 0, len(buffers))
+        await self._transport.reply(peer, [header, body, *buffers], self.config.default_timeout_s)
+
+
+_STAT_BY_ERROR = {
+    DecodeError: "decode_errors",
+    ActorNotFound: "unknown_actor",
+    MailboxFull: "mailbox_full",
+    NodeUnavailable: "refused_stopping",
+}
+
+
+def _expire(fut: asyncio.Future[Any], name: str, timeout_s: float) -> None:
+    if not fut.done():
+        fut.set_exception(RequestTimeout(name, timeout_s))

@@ -1,0 +1,78 @@
+"""How actor-level failures travel in ERROR envelopes, and back into exceptions on the caller's side."""
+
+from __future__ import annotations
+
+import enum
+
+from actors.errors import (
+    ActorError,
+    ActorNotFound,
+    DecodeError,
+    HandlerNotFound,
+    MailboxFull,
+    NodeUnavailable,
+    RemoteError,
+)
+from transport.codec import message
+
+__all__ = ["ErrorCode", "ErrorInfo", "error_info", "error_from_info"]
+
+
+class ErrorCode(enum.IntEnum):
+    """Why a request failed: the ``code`` field of an ERROR envelope's body."""
+
+    HANDLER_FAILED = 1
+    ACTOR_NOT_FOUND = 2
+    HANDLER_NOT_FOUND = 3
+    DECODE_ERROR = 4
+    MAILBOX_FULL = 5
+    NODE_STOPPING = 6
+
+
+@message("zactor.Error")
+class ErrorInfo:
+    """The body of an ERROR envelope."""
+
+    code: int
+    type: str
+    message: str
+    node: str
+    actor: str
+    detail: int = 0
+
+
+def error_info(exc: BaseException, node: str, actor: str) -> ErrorInfo:
+    """Describe ``exc`` (raised while serving ``actor`` on ``node``) for an ERROR envelope."""
+    detail = 0
+    if isinstance(exc, ActorNotFound):
+        code = ErrorCode.ACTOR_NOT_FOUND
+    elif isinstance(exc, HandlerNotFound):
+        code = ErrorCode.HANDLER_NOT_FOUND
+    elif isinstance(exc, DecodeError):
+        code = ErrorCode.DECODE_ERROR
+    elif isinstance(exc, MailboxFull):
+        code, detail = ErrorCode.MAILBOX_FULL, exc.capacity
+    elif isinstance(exc, NodeUnavailable):
+        code = ErrorCode.NODE_STOPPING
+    else:
+        code = ErrorCode.HANDLER_FAILED
+    text = exc.message_type if isinstance(exc, HandlerNotFound) else str(exc)
+    if isinstance(exc, NodeUnavailable):
+        text = exc.reason
+    return ErrorInfo(code=code, type=type(exc).__name__, message=text, node=node, actor=actor, detail=detail)
+
+
+def error_from_info(info: ErrorInfo) -> ActorError:
+    """The exception a caller sees for an ERROR envelope's body."""
+    code = info.code
+    if code == ErrorCode.ACTOR_NOT_FOUND:
+        return ActorNotFound(info.actor, info.node)
+    if code == ErrorCode.HANDLER_NOT_FOUND:
+        return HandlerNotFound(info.actor, info.message, info.node)
+    if code == ErrorCode.DECODE_ERROR:
+        return DecodeError(f"node {info.node!r} could not decode the request: {info.message}")
+    if code == ErrorCode.MAILBOX_FULL:
+        return MailboxFull(info.actor, info.detail)
+    if code == ErrorCode.NODE_STOPPING:
+        return NodeUnavailable(info.node, info.message)
+    return RemoteError(info.type, info.message, info.node, info.actor)

@@ -1,0 +1,45 @@
+"""zactor's transport layer: envelopes, the message codec, and ROUTER/DEALER transports (ZeroMQ and in-memory).
+
+It moves envelopes and frames and knows nothing about actors. The wire format is documented in
+:mod:`transport.envelope`.
+"""
+
+from transport.base import DEFAULT_MAX_MESSAGE_BYTES, Transport
+from transport.codec import (
+    DEFAULT_COPY_THRESHOLD_BYTES,
+    decode_body,
+    encode_body,
+    is_message,
+    message,
+    message_class,
+    type_name_of,
+)
+from transport.envelope import MAGIC_VERSION, Header, Kind, pack_header, unpack_header
+from transport.errors import ActorError, DecodeError, MessageTooLarge, SendTimeout, TransportClosed
+from transport.memory import InMemoryNetwork, InMemoryTransport
+from transport.sockets import ZmqTransport
+
+__all__ = [
+    "DEFAULT_COPY_THRESHOLD_BYTES",
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "MAGIC_VERSION",
+    "ActorError",
+    "DecodeError",
+    "Header",
+    "InMemoryNetwork",
+    "InMemoryTransport",
+    "Kind",
+    "MessageTooLarge",
+    "SendTimeout",
+    "Transport",
+    "TransportClosed",
+    "ZmqTransport",
+    "decode_body",
+    "encode_body",
+    "is_message",
+    "message",
+    "message_class",
+    "pack_header",
+    "type_name_of",
+    "unpack_header",
+]

@@ -1,0 +1,130 @@
+"""The interface every zactor transport implements, and what both implementations share.
+
+A transport moves envelopes (lists of frames) between nodes and knows nothing about actors:
+
+- inbound (the ROUTER side): ``on_request(peer, frames)`` is called for every envelope received, where ``peer`` is
+  the opaque routing identity (``bytes``) to answer to and ``frames`` is ``[header, body, *buffers]``;
+- outbound (the DEALER side): :meth:`Transport.send` sends to an endpoint, and ``on_reply(endpoint, frames)`` is
+  called for every envelope that comes back on that connection;
+- :meth:`Transport.reply` sends an envelope back to a ``peer`` seen inbound.
+
+Callbacks run on the event loop, synchronously, once per envelope; they must not block and must not raise (an
+exception is logged and counted, and the transport goes on). Received frames are ``bytes`` for the header and body,
+and ``bytes``-like objects for the buffers (a ``memoryview`` over the received frame on ZeroMQ: no copy).
+"""
+
+from __future__ import annotations
+
+import abc
+import collections
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from transport.errors import MessageTooLarge
+
+__all__ = ["Transport", "RequestHandler", "ReplyHandler", "DEFAULT_MAX_MESSAGE_BYTES", "check_size"]
+
+log = logging.getLogger("zactor.transport")
+
+RequestHandler = Callable[[bytes, list[Any]], None]
+ReplyHandler = Callable[[str, list[Any]], None]
+
+DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+
+
+def check_size(frames: Sequence[Any], limit_bytes: int) -> None:
+    """Refuse an outbound envelope larger than ``limit_bytes`` (all frames together).
+
+    Raises:
+        MessageTooLarge: the frames add up to more than ``limit_bytes`` bytes.
+    """
+    size = 0
+    for frame in frames:
+        size += len(frame) if type(frame) is not memoryview else frame.nbytes
+    if size > limit_bytes:
+        raise MessageTooLarge(size, limit_bytes)
+
+
+class Transport(abc.ABC):
+    """Moves envelopes between nodes; see the module docstring for the callback contract.
+
+    Attributes:
+        stats: counters by event name (``dropped_unroutable``, ``callback_errors``, ...), for logs and tests.
+    """
+
+    def __init__(self) -> None:
+        self.stats: collections.Counter[str] = collections.Counter()
+        self._on_request: RequestHandler | None = None
+        self._on_reply: ReplyHandler | None = None
+
+    @property
+    @abc.abstractmethod
+    def address(self) -> str:
+        """The bound endpoint (with the real port when bound to port 0).
+
+        Raises:
+            TransportClosed: the transport is not started.
+        """
+
+    @abc.abstractmethod
+    async def start(self, bind: str, on_request: RequestHandler, on_reply: ReplyHandler) -> str:
+        """Bind the inbound side and start delivering envelopes to the callbacks.
+
+        Args:
+            bind: the endpoint to bind, e.g. ``tcp://127.0.0.1:0`` (port 0: any free port).
+            on_request: called as ``on_request(peer, frames)`` for each inbound envelope.
+            on_reply: called as ``on_reply(endpoint, frames)`` for each envelope received on an outbound connection.
+
+        Returns:
+            The bound endpoint.
+
+        Raises:
+            OSError: the endpoint cannot be bound (in use, bad address).
+        """
+
+    @abc.abstractmethod
+    async def send(self, endpoint: str, frames: Sequence[Any], timeout_s: float) -> None:
+        """Send ``[header, body, *buffers]`` to the node bound at ``endpoint``, connecting on first use.
+
+        Buffers are sent without copying: the caller must not mutate them afterwards.
+
+        Raises:
+            MessageTooLarge: the envelope exceeds ``max_message_bytes``.
+            SendTimeout: the connection stayed at its high-water mark for ``timeout_s`` seconds.
+            TransportClosed: the transport is closed.
+        """
+
+    @abc.abstractmethod
+    async def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
+        """Send ``[header, body, *buffers]`` back to the inbound ``peer``.
+
+        Returns:
+            True when sent; False when the peer is gone (the envelope is dropped, logged and counted).
+
+        Raises:
+            MessageTooLarge: the envelope exceeds ``max_message_bytes``.
+            TransportClosed: the transport is closed.
+        """
+
+    @abc.abstractmethod
+    def forget(self, endpoint: str) -> None:
+        """Close the outbound connection to ``endpoint``, if any; what it had queued is discarded."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Stop delivering, close every socket and release the port. Idempotent; returns promptly."""
+
+    def _deliver_request(self, peer: bytes, frames: list[Any]) -> None:
+        try:
+            self._on_request(peer, frames)  # type: ignore[misc]
+        except Exception:
+            self.stats["callback_errors"] += 1
+            log.exception("inbound envelope handler failed")
+
+    def _deliver_reply(self, endpoint: str, frames: list[Any]) -> None:
+        try:
+            self._on_reply(endpoint, frames)  # type: ignore[misc]
+        except Exception:
+            self.stats["callback_errors"] += 1
+            log.exception("reply handler failed")

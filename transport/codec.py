@@ -1,0 +1,228 @@
+"""Message classes and their msgpack codec, with large binary fields as zero-copy frames.
+
+A message class is a frozen, slotted, keyword-only ``attrs`` class registered under a stable type name with
+:func:`message`. :func:`encode_body` turns an instance into ``(body, buffers)``: the body is a msgpack map of the
+fields by name; every top-level ``bytes``/``bytearray``/``memoryview`` field of at least ``copy_threshold_bytes``
+is left out of the body (an extension-type placeholder holds its index) and returned in ``buffers`` untouched, to be
+sent as its own frame with ``copy=False``. :func:`decode_body` reverses it, placing each received buffer (a
+``memoryview`` over the received frame) back into its field without copying it.
+
+Only registered types are ever constructed from the wire; no pickle is involved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, overload
+
+import attrs
+import msgpack
+
+from transport.errors import DecodeError
+
+__all__ = [
+    "DEFAULT_COPY_THRESHOLD_BYTES",
+    "message",
+    "is_message",
+    "type_name_of",
+    "message_class",
+    "encode_body",
+    "decode_body",
+]
+
+DEFAULT_COPY_THRESHOLD_BYTES = 64 * 1024
+_EXT_BUFFER = 1
+_EXT_MESSAGE = 2
+_BINARY_TYPES = (bytes, bytearray, memoryview)
+_NIL_BODY = msgpack.packb(None)
+
+T = TypeVar("T", bound=type)
+
+_types_by_name: dict[str, type] = {}
+
+
+@attrs.frozen(slots=True)
+class _Spec:
+    name: str
+    fields: tuple[str, ...]
+
+
+def _spec(cls: type) -> _Spec | None:
+    return cls.__dict__.get("__zactor_spec__")
+
+
+@overload
+def message(cls: T, /) -> T: ...
+@overload
+def message(name: str | None = None, /) -> Callable[[T], T]: ...
+
+
+def message(arg: Any = None, /) -> Any:
+    """Make a class a zactor message: frozen, slotted, keyword-only ``attrs``, registered with the codec.
+
+    Use as ``@message`` (type name ``module.QualName``) or ``@message("calc.Add")`` for a name that stays stable
+    when the class moves or lives in a script run as ``__main__``. Both ends must register the same name.
+
+    Raises:
+        ValueError: another class is already registered under the same name.
+    """
+    if isinstance(arg, type):
+        return _register(arg, None)
+    return lambda cls: _register(cls, arg)
+
+
+def _register(cls: type, name: str | None) -> type:
+    type_name = name or f"{cls.__module__}.{cls.__qualname__}"
+    existing = _types_by_name.get(type_name)
+    if existing is not None and (existing.__module__, existing.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise ValueError(f"message type name {type_name!r} is already registered for {existing!r}")
+    new_cls = attrs.frozen(cls, kw_only=True, slots=True) if not attrs.has(cls) else cls
+    spec = _Spec(type_name, tuple(f.name for f in attrs.fields(new_cls)))
+    type.__setattr__(new_cls, "__zactor_spec__", spec)
+    _types_by_name[type_name] = new_cls
+    return new_cls
+
+
+def is_message(obj: Any) -> bool:
+    """True when ``obj`` is an instance of a registered message class."""
+    return _spec(type(obj)) is not None
+
+
+def type_name_of(cls: type) -> str:
+    """The registered type name of a message class.
+
+    Raises:
+        TypeError: ``cls`` is not a registered message class.
+    """
+    spec = _spec(cls)
+    if spec is None:
+        raise TypeError(f"{cls!r} is not a @message class")
+    return spec.name
+
+
+def message_class(type_name: str) -> type:
+    """The message class registered under ``type_name``.
+
+    Raises:
+        DecodeError: no class is registered under that name.
+    """
+    cls = _types_by_name.get(type_name)
+    if cls is None:
+        raise DecodeError(f"unknown message type {type_name!r}")
+    return cls
+
+
+def _default(obj: Any) -> Any:
+    spec = _spec(type(obj))
+    if spec is not None:
+        fields = {n: getattr(obj, n) for n in spec.fields}
+        return msgpack.ExtType(_EXT_MESSAGE, msgpack.packb([spec.name, fields], default=_default))
+    if isinstance(obj, (tuple, frozenset, set)):
+        return list(obj)
+    raise TypeError(f"cannot encode a value of type {type(obj).__name__}")
+
+
+_packer = msgpack.Packer(default=_default, autoreset=True)
+
+
+def encode_body(msg: Any, copy_threshold_bytes: int = DEFAULT_COPY_THRESHOLD_BYTES) -> tuple[str, bytes, list[Any]]:
+    """Encode a message (or ``None``) for the wire.
+
+    Args:
+        msg: a registered message instance, or ``None`` for "no message".
+        copy_threshold_bytes: bytes-like fields at or above this size travel as separate frames.
+
+    Returns:
+        ``(type_name, body, buffers)``: the type name ("" for ``None``), the body frame, and the out-of-band
+        buffers in index order (the original objects, not copies).
+
+    Raises:
+        TypeError: ``msg`` is not a registered message, or holds a value msgpack cannot encode.
+    """
+    if msg is None:
+        return "", _NIL_BODY, []
+    spec = _spec(type(msg))
+    if spec is None:
+        raise TypeError(f"{type(msg).__name__} is not a @message class")
+    buffers: list[Any] = []
+    fields: dict[str, Any] = {}
+    for name in spec.fields:
+        value = getattr(msg, name)
+        if type(value) in _BINARY_TYPES and len(value) >= copy_threshold_bytes:
+            fields[name] = msgpack.ExtType(_EXT_BUFFER, len(buffers).to_bytes(4, "big"))
+            buffers.append(value)
+        else:
+            fields[name] = value
+    return spec.name, _packer.pack(fields), buffers
+
+
+def _ext_hook(code: int, data: bytes) -> Any:
+    if code != _EXT_MESSAGE:
+        raise DecodeError(f"unexpected extension type {code}")
+    unpacked = msgpack.unpackb(data, raw=False, ext_hook=_ext_hook)
+    if type(unpacked) is not list or len(unpacked) != 2 or type(unpacked[0]) is not str:
+        raise DecodeError("malformed nested message")
+    return _construct(message_class(unpacked[0]), unpacked[1])
+
+
+def _construct(cls: type, fields: Any) -> Any:
+    if type(fields) is not dict:
+        raise DecodeError(f"body of {cls.__qualname__} is not a map")
+    try:
+        return cls(**fields)
+    except TypeError:
+        known = set(_spec(cls).fields)  # type: ignore[union-attr]
+        try:  # a newer writer may send fields this reader does not know: drop them
+            return cls(**{k: v for k, v in fields.items() if k in known})
+        except Exception as exc:
+            raise DecodeError(f"fields do not fit {cls.__qualname__}: {exc}") from None
+    except Exception as exc:  # a validator or converter of the class refused the value
+        raise DecodeError(f"fields do not fit {cls.__qualname__}: {exc}") from None
+
+
+def decode_body(type_name: str, body: bytes | memoryview, buffers: Sequence[Any] = ()) -> Any:
+    """Decode a body frame (and its out-of-band buffers) into a message instance.
+
+    Args:
+        type_name: the header's message type; "" means the body must be nil and ``None`` is returned.
+        body: the body frame.
+        buffers: the buffer frames after the body, as bytes-like objects (kept as they are, not copied).
+
+    Returns:
+        The message instance, or ``None`` for an empty type name.
+
+    Raises:
+        DecodeError: unknown type, malformed msgpack, fields that do not fit the class, or bad buffer references.
+    """
+    if not type_name:
+        if body != _NIL_BODY:
+            raise DecodeError("a body without a message type must be nil")
+        return None
+    cls = message_class(type_name)
+    if buffers:
+        used: set[int] = set()
+
+        def hook(code: int, data: bytes) -> Any:
+            if code != _EXT_BUFFER:
+                return _ext_hook(code, data)
+            index = int.from_bytes(data, "big")
+            if index >= len(buffers) or index in used:
+                raise DecodeError(f"bad buffer reference {index}")
+            used.add(index)
+            return buffers[index]
+
+        fields = _unpack(body, hook)
+        if len(used) != len(buffers):
+            raise DecodeError("buffer frames not referenced by the body")
+    else:
+        fields = _unpack(body, _ext_hook)
+    return _construct(cls, fields)
+
+
+def _unpack(body: bytes | memoryview, hook: Callable[[int, bytes], Any]) -> Any:
+    try:
+        return msgpack.unpackb(body, raw=False, ext_hook=hook, strict_map_key=True)
+    except DecodeError:
+        raise
+    except Exception as exc:  # msgpack raises ValueError, ExtraData, StackError, FormatError, TypeError, ...
+        raise DecodeError(f"body is not valid msgpack: {type(exc).__name__}: {exc}") from None

@@ -1,0 +1,134 @@
+"""The zactor envelope: how one request or reply is laid out as a ZeroMQ multipart message.
+
+Wire format, version 1
+======================
+
+One envelope is one multipart message::
+
+    DEALER sends:     [header, body, *buffers]
+    ROUTER receives:  [peer_identity, header, body, *buffers]
+
+``header`` is a msgpack array of at least eight items (a later version may append more; a reader ignores them)::
+
+    [magic_version, kind, request_id, target, message_type, hlc, flags, n_buffers]
+
+==============  ==========  =============================================================================
+item            msgpack     meaning
+==============  ==========  =============================================================================
+magic_version   uint        ``0x5A4101``: ``b"ZA"`` then the format version (1). Anything else: DecodeError.
+kind            uint        :class:`Kind`: 1 REQUEST, 2 REPLY, 3 ERROR, 4 TELL, 5 CANCEL.
+request_id      uint        chosen by the requester, echoed in the REPLY or ERROR; 0 for a TELL.
+target          str         the actor's name on the receiving node ("" in replies).
+message_type    str         the registered type name of the body ("" when the body is nil).
+hlc             any / nil   the sender's hybrid logical clock timestamp, nil when the sender has no clock.
+flags           uint        bit field, reserved; 0 in version 1.
+n_buffers       uint        how many out-of-band buffer frames follow the body.
+==============  ==========  =============================================================================
+
+``body`` is a msgpack map of the message's fields by name (so a reader that lacks an optional field added by a newer
+writer still decodes it), or msgpack nil for "no message". A bytes-like field at or above the copy threshold is
+replaced in the body by the msgpack extension type 1 whose data is the buffer's index (uint8..uint32 big-endian) and
+travels as its own frame after the body, sent with ``copy=False`` and received as a ``memoryview`` over the frame. A
+nested message is the extension type 2 holding ``msgpack([type_name, fields_map])``.
+
+A REQUEST is answered by exactly one REPLY or ERROR with the same request id; a TELL is never answered. An ERROR's
+body is the message type ``zactor.Error`` (fields ``code``, ``type``, ``message``, ``node``, ``actor``).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import attrs
+import msgpack
+
+from transport.errors import DecodeError
+
+__all__ = ["MAGIC_VERSION", "HEADER_ITEMS", "Kind", "Header", "pack_header", "unpack_header"]
+
+MAGIC_VERSION = 0x5A4101
+HEADER_ITEMS = 8
+_MAX_HEADER_BYTES = 64 * 1024
+
+
+class Kind(enum.IntEnum):
+    """What an envelope is: the second item of the header."""
+
+    REQUEST = 1
+    REPLY = 2
+    ERROR = 3
+    TELL = 4
+    CANCEL = 5
+
+
+_KINDS = {k.value: k for k in Kind}
+
+
+@attrs.frozen(slots=True)
+class Header:
+    """A decoded header frame (see the module docstring for each field)."""
+
+    kind: Kind
+    request_id: int
+    target: str
+    message_type: str
+    hlc: Any = None
+    flags: int = 0
+    n_buffers: int = 0
+
+
+_packer = msgpack.Packer(autoreset=True)
+
+
+def pack_header(
+    kind: Kind,
+    request_id: int,
+    target: str,
+    message_type: str,
+    hlc: Any = None,
+    flags: int = 0,
+    n_buffers: int = 0,
+) -> bytes:
+    """Encode one header frame.
+
+    Returns:
+        The header frame's bytes.
+    """
+    return _packer.pack([MAGIC_VERSION, kind, request_id, target, message_type, hlc, flags, n_buffers])
+
+
+def unpack_header(frame: bytes | memoryview) -> Header:
+    """Decode and validate one header frame.
+
+    Args:
+        frame: the header frame's bytes.
+
+    Returns:
+        The decoded :class:`Header`.
+
+    Raises:
+        DecodeError: the frame is not msgpack, too short, of an unknown magic or version, or has items of the wrong
+            type or range.
+    """
+    if len(frame) > _MAX_HEADER_BYTES:
+        raise DecodeError(f"header of {len(frame)} bytes is over {_MAX_HEADER_BYTES}")
+    try:
+        items = msgpack.unpackb(frame, use_list=False, raw=False)
+    except Exception as exc:  # msgpack raises many types (ValueError, ExtraData, StackError, FormatError, ...)
+        raise DecodeError(f"header is not valid msgpack: {type(exc).__name__}") from None
+    if type(items) is not tuple or len(items) < HEADER_ITEMS:
+        raise DecodeError("header is not an array of at least 8 items")
+    magic, kind, request_id, target, message_type, hlc, flags, n_buffers = items[:HEADER_ITEMS]
+    if magic != MAGIC_VERSION or type(magic) is not int:
+        raise DecodeError(f"unknown magic/version {magic!r}")
+    kind_enum = _KINDS.get(kind) if type(kind) is int else None
+    if kind_enum is None:
+        raise DecodeError(f"unknown envelope kind {kind!r}")
+    if type(request_id) is not int or request_id < 0:
+        raise DecodeError("request id is not an unsigned integer")
+    if type(target) is not str or type(message_type) is not str:
+        raise DecodeError("target and message type must be strings")
+    if type(flags) is not int or type(n_buffers) is not int or n_buffers < 0:
+        raise DecodeError("flags and buffer count must be unsigned integers")
+    return Header(kind_enum, request_id, target, message_type, hlc, flags, n_buffers)

@@ -1,0 +1,255 @@
+"""The ZeroMQ transport: one bound ROUTER for what comes in, one DEALER per remote endpoint for what goes out.
+
+I/O design (why it is fast): sockets are plain (non-asyncio) pyzmq sockets in non-blocking mode. Each socket's
+``zmq.FD`` is registered once with ``loop.add_reader``; on every wake-up the pump drains *every* ready envelope
+(bounded per turn for fairness) and hands each to the callback synchronously: no task and no future per message.
+Sends are tried at once with ``NOBLOCK``; only a send that meets the high-water mark waits, with back-off, up to
+its deadline. The ZeroMQ FD is edge-triggered, so after each send the pump re-checks ``EVENTS`` and schedules a drain
+when input is pending.
+
+Socket options (see the pyzmq pitfalls these avoid): ``ROUTER_MANDATORY`` so an unroutable reply raises instead of
+vanishing; bounded ``LINGER`` so closing never hangs; ``MAXMSGSIZE`` so a peer cannot make the node allocate an
+unbounded frame; ZMTP heartbeats so a half-open TCP connection is noticed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import zmq
+
+from transport.base import DEFAULT_MAX_MESSAGE_BYTES, ReplyHandler, RequestHandler, Transport, check_size
+from transport.errors import SendTimeout, TransportClosed
+
+__all__ = ["ZmqTransport"]
+
+log = logging.getLogger("zactor.transport")
+
+_NOBLOCK = zmq.NOBLOCK
+_POLLIN = zmq.POLLIN
+_EVENTS = zmq.EVENTS
+_RCVMORE = zmq.RCVMORE
+_BATCH = 512
+
+
+class _Pump:
+    """Drains one socket into a callback whenever its FD signals; see the module docstring."""
+
+    __slots__ = ("sock", "_loop", "_fd", "_receive", "_scheduled", "_closed")
+
+    def __init__(self, sock: zmq.Socket, loop: asyncio.AbstractEventLoop, receive: Callable[[], None]) -> None:
+        self.sock = sock
+        self._loop = loop
+        self._receive = receive
+        self._scheduled = False
+        self._closed = False
+        self._fd = sock.getsockopt(zmq.FD)
+        loop.add_reader(self._fd, self.drain)
+
+    def drain(self) -> None:
+        self._scheduled = False
+        if self._closed:
+            return
+        sock = self.sock
+        receive = self._receive
+        for _ in range(_BATCH):
+            if not sock.getsockopt(_EVENTS) & _POLLIN:
+                return
+            receive()
+            if self._closed:
+                return
+        self.schedule()
+
+    def schedule(self) -> None:
+        if not self._scheduled and not self._closed:
+            self._scheduled = True
+            self._loop.call_soon(self.drain)
+
+    def after_send(self) -> None:
+        if not self._scheduled and self.sock.getsockopt(_EVENTS) & _POLLIN:
+            self.schedule()
+
+    def close(self, linger_ms: int) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._loop.remove_reader(self._fd)
+        self.sock.close(linger=linger_ms)
+
+
+def _recv_envelope(sock: zmq.Socket, num_small: int) -> list[Any]:
+    """Receive one multipart message: the first ``num_small`` frames as bytes, the rest as zero-copy memoryviews."""
+    frames: list[Any] = [sock.recv(_NOBLOCK)]
+    while sock.getsockopt(_RCVMORE):
+        if len(frames) < num_small:
+            frames.append(sock.recv(_NOBLOCK))
+        else:
+            frames.append(sock.recv(_NOBLOCK, copy=False).buffer)
+    return frames
+
+
+class ZmqTransport(Transport):
+    """ROUTER/DEALER transport over real ZeroMQ sockets (tcp:// or ipc://).
+
+    Args:
+        max_message_bytes: the largest envelope sent or accepted, in bytes (inbound: per frame, via ``MAXMSGSIZE``;
+            a peer that exceeds it is disconnected by ZeroMQ).
+        linger_s: how long closing a socket may wait to flush what it has queued, in seconds.
+        hwm: the send and receive high-water marks, in messages, per connection.
+        heartbeat_s: the ZMTP heartbeat interval, in seconds; a peer silent for 3 intervals is disconnected.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        linger_s: float = 0.1,
+        hwm: int = 10_000,
+        heartbeat_s: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.max_message_bytes = max_message_bytes
+        self._linger_ms = int(linger_s * 1000)
+        self._hwm = hwm
+        self._heartbeat_ms = int(heartbeat_s * 1000)
+        self._ctx: zmq.Context | None = None
+        self._router: _Pump | None = None
+        self._dealers: dict[str, _Pump] = {}
+        self._address: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def address(self) -> str:
+        if self._address is None:
+            raise TransportClosed("transport is not started")
+        return self._address
+
+    def _configure(self, sock: zmq.Socket) -> None:
+        sock.setsockopt(zmq.LINGER, self._linger_ms)
+        sock.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
+        sock.setsockopt(zmq.SNDHWM, self._hwm)
+        sock.setsockopt(zmq.RCVHWM, self._hwm)
+        if self._heartbeat_ms > 0:
+            sock.setsockopt(zmq.HEARTBEAT_IVL, self._heartbeat_ms)
+            sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3 * self._heartbeat_ms)
+
+    async def start(self, bind: str, on_request: RequestHandler, on_reply: ReplyHandler) -> str:
+        if self._ctx is not None:
+            raise RuntimeError("transport already started")
+        self._loop = asyncio.get_running_loop()
+        self._on_request, self._on_reply = on_request, on_reply
+        ctx = zmq.Context()
+        sock = ctx.socket(zmq.ROUTER)
+        self._configure(sock)
+        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        try:
+            sock.bind(bind)
+        except zmq.ZMQError as exc:
+            sock.close(linger=0)
+            ctx.term()
+            raise OSError(exc.errno, f"cannot bind {bind}: {exc.strerror}") from None
+        self._ctx = ctx
+        self._address = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        self._router = _Pump(sock, self._loop, lambda: self._receive_request(sock))
+        return self._address
+
+    def _receive_request(self, sock: zmq.Socket) -> None:
+        try:
+            frames = _recv_envelope(sock, 3)
+        except zmq.Again:
+            return
+        self._deliver_request(frames[0], frames[1:])
+
+    def _receive_reply(self, endpoint: str, sock: zmq.Socket) -> None:
+        try:
+            frames = _recv_envelope(sock, 2)
+        except zmq.Again:
+            return
+        self._deliver_reply(endpoint, frames)
+
+    def _dealer(self, endpoint: str) -> _Pump:
+        pump = self._dealers.get(endpoint)
+        if pump is None:
+            if self._ctx is None or self._loop is None:
+                raise TransportClosed("transport is closed")
+            sock = self._ctx.socket(zmq.DEALER)
+            self._configure(sock)
+            try:
+                sock.connect(endpoint)
+            except zmq.ZMQError as exc:
+                sock.close(linger=0)
+                raise ValueError(f"cannot connect to {endpoint!r}: {exc.strerror}") from None
+            pump = _Pump(sock, self._loop, lambda: self._receive_reply(endpoint, sock))
+            self._dealers[endpoint] = pump
+        return pump
+
+    async def send(self, endpoint: str, frames: Sequence[Any], timeout_s: float) -> None:
+        check_size(frames, self.max_message_bytes)
+        pump = self._dealer(endpoint)
+        await self._send(pump, frames, timeout_s, endpoint)
+
+    async def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
+        check_size(frames, self.max_message_bytes)
+        if self._router is None:
+            raise TransportClosed("transport is closed")
+        try:
+            await self._send(self._router, [peer, *frames], timeout_s, f"peer {peer.hex()}")
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EHOSTUNREACH:
+                raise
+            self.stats["dropped_unroutable"] += 1
+            log.warning("dropped a reply to peer %s: it is gone", peer.hex())
+            return False
+        return True
+
+    async def _send(self, pump: _Pump, frames: Sequence[Any], timeout_s: float, what: str) -> None:
+        sock = pump.sock
+        try:
+            sock.send_multipart(frames, _NOBLOCK, copy=False)
+            pump.after_send()
+            return
+        except zmq.Again:
+            pass
+        except zmq.ZMQError as exc:
+            if exc.errno == zmq.ENOTSOCK:
+                raise TransportClosed("transport is closed") from None
+            raise
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        delay_s = 0.0005
+        self.stats["send_waits"] += 1
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                self.stats["send_timeouts"] += 1
+                raise SendTimeout(what, timeout_s)
+            await asyncio.sleep(min(delay_s, remaining))
+            delay_s = min(delay_s * 2, 0.02)
+            if sock.closed:
+                raise TransportClosed("transport is closed")
+            try:
+                sock.send_multipart(frames, _NOBLOCK, copy=False)
+                pump.after_send()
+                return
+            except zmq.Again:
+                continue
+
+    def forget(self, endpoint: str) -> None:
+        pump = self._dealers.pop(endpoint, None)
+        if pump is not None:
+            pump.close(0)
+
+    async def close(self) -> None:
+        if self._ctx is None:
+            return
+        for endpoint in list(self._dealers):
+            self._dealers.pop(endpoint).close(self._linger_ms)
+        if self._router is not None:
+            self._router.close(self._linger_ms)
+            self._router = None
+        ctx, self._ctx = self._ctx, None
+        self._address = None
+        await asyncio.get_running_loop().run_in_executor(None, ctx.term)
