@@ -28,10 +28,12 @@ __all__ = ["ZmqTransport"]
 
 log = logging.getLogger("zactor.transport")
 
-_NOBLOCK = zmq.NOBLOCK
-_POLLIN = zmq.POLLIN
-_EVENTS = zmq.EVENTS
-_RCVMORE = zmq.RCVMORE
+# Plain ints: pyzmq's constants are enums, and combining enums costs more than the send itself.
+_NOBLOCK = int(zmq.NOBLOCK)
+_MORE_NOBLOCK = int(zmq.SNDMORE) | _NOBLOCK
+_POLLIN = int(zmq.POLLIN)
+_EVENTS = int(zmq.EVENTS)
+_RCVMORE = int(zmq.RCVMORE)
 _BATCH = 512
 
 
@@ -56,7 +58,7 @@ class _Pump:
         sock = self.sock
         receive = self._receive
         for _ in range(_BATCH):
-            if not sock.getsockopt(_EVENTS) & _POLLIN:
+            if not sock.get(_EVENTS) & _POLLIN:
                 return
             receive()
             if self._closed:
@@ -69,7 +71,7 @@ class _Pump:
             self._loop.call_soon(self.drain)
 
     def after_send(self) -> None:
-        if not self._scheduled and self.sock.getsockopt(_EVENTS) & _POLLIN:
+        if not self._scheduled and self.sock.get(_EVENTS) & _POLLIN:
             self.schedule()
 
     def close(self, linger_ms: int) -> None:
@@ -80,10 +82,21 @@ class _Pump:
         self.sock.close(linger=linger_ms)
 
 
+def _send_envelope(sock: zmq.Socket, frames: Sequence[Any], num_small: int) -> None:
+    """Send one multipart message without blocking: the first ``num_small`` frames copied, the rest zero-copy.
+
+    Raises:
+        zmq.Again: the high-water mark is reached (nothing was sent).
+    """
+    last = len(frames) - 1
+    for i, frame in enumerate(frames):
+        sock.send(frame, _NOBLOCK if i == last else _MORE_NOBLOCK, copy=i < num_small)
+
+
 def _recv_envelope(sock: zmq.Socket, num_small: int) -> list[Any]:
     """Receive one multipart message: the first ``num_small`` frames as bytes, the rest as zero-copy memoryviews."""
     frames: list[Any] = [sock.recv(_NOBLOCK)]
-    while sock.getsockopt(_RCVMORE):
+    while sock.get(_RCVMORE):
         if len(frames) < num_small:
             frames.append(sock.recv(_NOBLOCK))
         else:
@@ -189,14 +202,14 @@ class ZmqTransport(Transport):
     async def send(self, endpoint: str, frames: Sequence[Any], timeout_s: float) -> None:
         check_size(frames, self.max_message_bytes)
         pump = self._dealer(endpoint)
-        await self._send(pump, frames, timeout_s, endpoint)
+        await self._send(pump, frames, 2, timeout_s, endpoint)
 
     async def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
         check_size(frames, self.max_message_bytes)
         if self._router is None:
             raise TransportClosed("transport is closed")
         try:
-            await self._send(self._router, [peer, *frames], timeout_s, f"peer {peer.hex()}")
+            await self._send(self._router, [peer, *frames], 3, timeout_s, f"peer {peer.hex()}")
         except zmq.ZMQError as exc:
             if exc.errno != zmq.EHOSTUNREACH:
                 raise
@@ -205,10 +218,10 @@ class ZmqTransport(Transport):
             return False
         return True
 
-    async def _send(self, pump: _Pump, frames: Sequence[Any], timeout_s: float, what: str) -> None:
+    async def _send(self, pump: _Pump, frames: Sequence[Any], num_small: int, timeout_s: float, what: str) -> None:
         sock = pump.sock
         try:
-            sock.send_multipart(frames, _NOBLOCK, copy=False)
+            _send_envelope(sock, frames, num_small)
             pump.after_send()
             return
         except zmq.Again:
@@ -231,7 +244,7 @@ class ZmqTransport(Transport):
             if sock.closed:
                 raise TransportClosed("transport is closed")
             try:
-                sock.send_multipart(frames, _NOBLOCK, copy=False)
+                _send_envelope(sock, frames, num_small)
                 pump.after_send()
                 return
             except zmq.Again:
