@@ -59,7 +59,8 @@ class Node:
     Args:
         config: the node's configuration (default: ``NodeConfig()``, a loopback node on a free port).
         transport: the transport to use (default: a :class:`~transport.sockets.ZmqTransport` built from ``config``;
-            tests pass an :class:`~transport.memory.InMemoryTransport`).
+            tests pass an :class:`~transport.memory.InMemoryTransport`). A transport passed in keeps its own
+            limits: ``config.max_message_bytes``, ``linger_s`` and ``hwm`` only shape the default one.
 
     Attributes:
         config: the configuration.

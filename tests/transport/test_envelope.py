@@ -1,0 +1,57 @@
+"""The header frame's layout is pinned byte for byte, and every malformed header is a DecodeError."""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+
+from transport import MAGIC_VERSION, DecodeError, Kind, pack_header, unpack_header
+
+
+def test_request_header_golden_bytes() -> None:
+    """A REQUEST header encodes to exactly these bytes (wire format version 1)."""
+    header = pack_header(Kind.REQUEST, 7, "calc", "calc.Add", None, 0, 0)
+    assert header.hex() == "98ce005a41010107a463616c63a863616c632e416464c00000"
+
+
+def test_reply_header_with_buffers_and_hlc_golden_bytes() -> None:
+    """A REPLY header with an HLC value and two buffers encodes to exactly these bytes."""
+    header = pack_header(Kind.REPLY, 300, "", "calc.Sum", [1700000000000, 3], 0, 2)
+    assert header.hex() == "98ce005a410102cd012ca0a863616c632e53756d92cf0000018bcfe5680003" + "0002"
+
+
+def test_header_round_trip() -> None:
+    """Every field of a header survives encode/decode."""
+    header = unpack_header(pack_header(Kind.TELL, 0, "a", "t", 5, 1, 3))
+    assert (header.kind, header.request_id, header.target, header.message_type) == (Kind.TELL, 0, "a", "t")
+    assert (header.hlc, header.flags, header.n_buffers) == (5, 1, 3)
+
+
+def test_header_ignores_items_appended_by_a_later_version() -> None:
+    """A header with more than eight items still decodes (forward compatibility)."""
+    raw = msgpack.packb([MAGIC_VERSION, 1, 9, "x", "y", None, 0, 0, "extra", 42])
+    assert unpack_header(raw).request_id == 9
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\xc1",
+        b"\x98",
+        msgpack.packb([MAGIC_VERSION, 1, 1, "x", "y", None, 0]),
+        msgpack.packb([0x5A4102, 1, 1, "x", "y", None, 0, 0]),
+        msgpack.packb([MAGIC_VERSION, 9, 1, "x", "y", None, 0, 0]),
+        msgpack.packb([MAGIC_VERSION, 1, -1, "x", "y", None, 0, 0]),
+        msgpack.packb([MAGIC_VERSION, 1, 1, 5, "y", None, 0, 0]),
+        msgpack.packb([MAGIC_VERSION, 1, 1, "x", "y", None, 0, -2]),
+        msgpack.packb({"magic": MAGIC_VERSION}),
+        msgpack.packb([MAGIC_VERSION, 1, 1, "x", "y", None, 0, 0]) + b"\x00",
+    ],
+    ids=["empty", "reserved-byte", "truncated", "short", "version-2", "kind", "negative-id", "target-type",
+         "negative-buffers", "map", "trailing"],
+)
+def test_malformed_header_is_decode_error(raw: bytes) -> None:
+    """Each malformed header raises DecodeError and nothing else."""
+    with pytest.raises(DecodeError):
+        unpack_header(raw)
