@@ -261,8 +261,10 @@ class Node:
 
     def _on_request(self, peer: bytes, frames: list[Any]) -> None:
         try:
-            header, body, buffers = _split(frames)
-        except DecodeError as exc:
+            if len(frames) < 2:
+                raise DecodeError(f"an envelope needs at least 2 frames, got {len(frames)}")
+            header = unpack_header(frames[0])
+        except DecodeError as exc:  # no trustworthy request id: nothing to answer
             self.stats["decode_errors"] += 1
             log.warning("undecodable envelope from peer %s dropped: %s", peer.hex(), exc.reason)
             return
@@ -282,7 +284,9 @@ class Node:
             mailbox = self._registry.get(target)
             if mailbox is None:
                 raise ActorNotFound(target, self.node_id)
-            mailbox.put(decode_body(header.message_type, body, buffers), reply_to)
+            if header.n_buffers != len(frames) - 2:
+                raise DecodeError(f"header announces {header.n_buffers} buffers, {len(frames) - 2} arrived")
+            mailbox.put(decode_body(header.message_type, frames[1], frames[2:]), reply_to)
         except (DecodeError, ActorNotFound, MailboxFull, NodeUnavailable) as exc:
             self.stats[_STAT_BY_ERROR[type(exc)]] += 1
             log.debug("request for %r refused: %s", target, exc)

@@ -1,0 +1,111 @@
+"""Run a node in a child process (``zactor node``) and control it by PID.
+
+:class:`NodeProcess` starts ``python -m actors.cli node ...``, waits for the line in which the node prints its bound
+address, and always stops what it started: ``stop()`` sends SIGTERM (a graceful stop) and SIGKILLs after a
+deadline; leaving the ``with`` block or a crash of the caller kills the child.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping
+from typing import IO
+
+__all__ = ["NodeProcess", "READY_PREFIX"]
+
+READY_PREFIX = "zactor node listening on "
+
+
+class NodeProcess:
+    """A node running in its own OS process.
+
+    Args:
+        node_id: the node's id.
+        bind: the endpoint to bind (port 0: a free port, reported back).
+        actors: actors to host, ``{name: "module:Class"}`` (the class is built with no arguments).
+        start_timeout_s: how long to wait for the node to report its address, in seconds.
+        extra_args: more ``zactor node`` arguments.
+
+    Attributes:
+        pid: the child's process id.
+        address: the node's bound endpoint.
+
+    Raises:
+        RuntimeError: the child exited or did not report its address within ``start_timeout_s``.
+    """
+
+    def __init__(
+        self,
+        node_id: str,
+        *,
+        bind: str = "tcp://127.0.0.1:0",
+        actors: Mapping[str, str] | None = None,
+        start_timeout_s: float = 20.0,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        args = [sys.executable, "-m", "actors.cli", "node", "--node-id", node_id, "--bind", bind, *extra_args]
+        for name, spec in (actors or {}).items():
+            args += ["--actor", f"{name}={spec}"]
+        self.node_id = node_id
+        self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, start_new_session=True)
+        self.pid = self._proc.pid
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=_pump_lines, args=(self._proc.stdout, self._lines), daemon=True).start()
+        try:
+            self.address = self._wait_ready(start_timeout_s)
+        except BaseException:
+            self.kill()
+            raise
+
+    def _wait_ready(self, timeout_s: float) -> str:
+        try:
+            while True:
+                line = self._lines.get(timeout=timeout_s)
+                if line is None:
+                    raise RuntimeError(f"node {self.node_id!r} exited with code {self._proc.wait()} before starting")
+                if line.startswith(READY_PREFIX):
+                    return line[len(READY_PREFIX) :].strip()
+        except queue.Empty:
+            raise RuntimeError(f"node {self.node_id!r} did not start within {timeout_s} s") from None
+
+    def is_alive(self) -> bool:
+        """True while the child process runs."""
+        return self._proc.poll() is None
+
+    def stop(self, timeout_s: float = 10.0) -> int:
+        """Stop gracefully (SIGTERM), SIGKILL after ``timeout_s`` seconds; returns the exit code."""
+        if self._proc.poll() is None:
+            os.kill(self.pid, signal.SIGTERM)
+            try:
+                return self._proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self._proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL the child (no graceful leave) and reap it."""
+        if self._proc.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+        self._proc.wait()
+
+    def __enter__(self) -> NodeProcess:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.kill()
+
+
+def _pump_lines(stream: IO[str] | None, lines: queue.Queue[str | None]) -> None:
+    """Forward the child's stdout: lines go to the queue (for the ready line) and to our stdout."""
+    if stream is None:
+        return
+    for line in stream:
+        lines.put(line)
+        if not line.startswith(READY_PREFIX):
+            sys.stdout.write(line)
+    lines.put(None)

@@ -1,0 +1,139 @@
+"""Bad input from the wire: the node answers with an ERROR envelope where it can, counts the rest, keeps serving."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+
+import msgpack
+import pytest
+import zmq
+from calc import Add, Calculator, Sleep, Sum
+from support import wait_until
+
+from actors import Node, NodeConfig
+from actors.wire import ErrorCode
+from transport import Kind, decode_body, encode_body, pack_header, unpack_header
+
+
+@pytest.fixture
+def raw_dealer() -> AsyncIterator[zmq.Socket]:
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.RCVTIMEO, 5000)
+    yield sock
+    sock.close(linger=0)
+    ctx.term()
+
+
+async def _recv(sock: zmq.Socket) -> list[bytes]:
+    return await asyncio.get_running_loop().run_in_executor(None, sock.recv_multipart)
+
+
+async def _still_serves(node: Node) -> None:
+    async with Node() as client:
+        assert await client.ref("calc", address=node.address).ask(Add(a=1, b=1), timeout_s=5) == Sum(value=2)
+
+
+async def _serving_node(**config: object) -> Node:
+    node = await Node(NodeConfig(node_id="target", **config)).start()  # type: ignore[arg-type]
+    await node.add_actor("calc", Calculator())
+    return node
+
+
+def _request(request_id: int, target: str, type_name: str, body: bytes, n_buffers: int = 0) -> list[bytes]:
+    return [pack_header(Kind.REQUEST, request_id, target, type_name, None, 0, n_buffers), body]
+
+
+async def _error_reply(sock: zmq.Socket, frames: list[bytes]) -> tuple[int, object]:
+    sock.send_multipart(frames)
+    reply = await _recv(sock)
+    header = unpack_header(reply[0])
+    assert header.kind is Kind.ERROR
+    return header.request_id, decode_body(header.message_type, reply[1], reply[2:])
+
+
+async def test_unknown_type_actor_and_bad_body_get_error_envelopes(raw_dealer: zmq.Socket) -> None:
+    """Requests with an unknown message type, unknown actor, bad body or wrong buffer count get ERROR replies."""
+    node = await _serving_node()
+    try:
+        raw_dealer.connect(node.address)
+        type_name, body, _ = encode_body(Add(a=1, b=2))
+        rid, info = await _error_reply(raw_dealer, _request(11, "calc", "no.SuchType", body))
+        assert rid == 11 and info.code == ErrorCode.DECODE_ERROR and "no.SuchType" in info.message
+        rid, info = await _error_reply(raw_dealer, _request(12, "ghost", type_name, body))
+        assert rid == 12 and info.code == ErrorCode.ACTOR_NOT_FOUND and info.actor == "ghost"
+        rid, info = await _error_reply(raw_dealer, _request(13, "calc", type_name, b"\xc1garbage"))
+        assert rid == 13 and info.code == ErrorCode.DECODE_ERROR
+        rid, info = await _error_reply(raw_dealer, _request(14, "calc", type_name, body, n_buffers=2))
+        assert rid == 14 and info.code == ErrorCode.DECODE_ERROR
+        assert node.stats["decode_errors"] == 3 and node.stats["unknown_actor"] == 1
+        await _still_serves(node)
+    finally:
+        await node.stop()
+
+
+async def test_malformed_and_truncated_envelopes_are_counted_and_dropped(raw_dealer: zmq.Socket) -> None:
+    """Envelopes without a valid header (garbage, truncated, other version, a reply kind) are counted, not fatal."""
+    node = await _serving_node()
+    try:
+        raw_dealer.connect(node.address)
+        header = pack_header(Kind.REQUEST, 1, "calc", "test.Add", None, 0, 0)
+        raw_dealer.send_multipart([b"garbage"])
+        raw_dealer.send_multipart([header[:5], b""])
+        raw_dealer.send_multipart([msgpack.packb([0x5A4102, 1, 1, "calc", "test.Add", None, 0, 0]), b"\x80"])
+        raw_dealer.send_multipart([pack_header(Kind.REPLY, 1, "", "", None, 0, 0), msgpack.packb(None)])
+        await wait_until(lambda: node.stats["decode_errors"] == 3 and node.stats["unexpected_kind"] == 1)
+        await _still_serves(node)
+    finally:
+        await node.stop()
+
+
+async def test_random_frames_never_kill_the_node(raw_dealer: zmq.Socket) -> None:
+    """Hundreds of random multipart messages from a raw DEALER leave the node serving everyone else."""
+    node = await _serving_node()
+    rng = random.Random(1234)
+    try:
+        raw_dealer.connect(node.address)
+        valid_header = pack_header(Kind.REQUEST, 5, "calc", "test.Add", None, 0, 0)
+        for _ in range(300):
+            frames = [rng.randbytes(rng.randrange(0, 40)) for _ in range(rng.randrange(1, 5))]
+            if rng.random() < 0.3:
+                frames[0] = valid_header
+            raw_dealer.send_multipart(frames)
+        await _still_serves(node)
+        assert node.stats["decode_errors"] > 0
+    finally:
+        await node.stop()
+
+
+async def test_oversized_frame_disconnects_only_that_peer(raw_dealer: zmq.Socket) -> None:
+    """A frame over max_message_bytes is refused by ZeroMQ; the node keeps serving other peers."""
+    node = await _serving_node(max_message_bytes=64 * 1024)
+    try:
+        raw_dealer.connect(node.address)
+        raw_dealer.send_multipart([pack_header(Kind.REQUEST, 1, "calc", "test.Blob", None, 0, 0), b"x" * 200_000])
+        await _still_serves(node)
+        assert node.stats["decode_errors"] == 0, "the oversized frame must not have been delivered"
+    finally:
+        await node.stop()
+
+
+async def test_peer_that_disappears_mid_request_is_dropped_and_counted() -> None:
+    """A reply to a peer that closed its socket is dropped and counted; the node keeps serving."""
+    node = await _serving_node()
+    ctx = zmq.Context()
+    try:
+        sock = ctx.socket(zmq.DEALER)
+        sock.connect(node.address)
+        type_name, body, _ = encode_body(Sleep(seconds=0.2))
+        sock.send_multipart(_request(1, "calc", type_name, body))
+        await wait_until(lambda: node.registry.get("calc").actor.running == 1, what="the handler to start")
+        sock.close(linger=0)
+        await wait_until(lambda: node.transport.stats["dropped_unroutable"] == 1, what="the dropped reply")
+        await _still_serves(node)
+    finally:
+        ctx.term()
+        await node.stop()
