@@ -55,7 +55,8 @@ class NodeProcess:
         self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, start_new_session=True)
         self.pid = self._proc.pid
         self._lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=_pump_lines, args=(self._proc.stdout, self._lines), daemon=True).start()
+        self._reader = threading.Thread(target=_pump_lines, args=(self._proc.stdout, self._lines), daemon=True)
+        self._reader.start()
         try:
             self.address = self._wait_ready(start_timeout_s)
         except BaseException:
@@ -82,9 +83,10 @@ class NodeProcess:
         if self._proc.poll() is None:
             os.kill(self.pid, signal.SIGTERM)
             try:
-                return self._proc.wait(timeout_s)
+                self._proc.wait(timeout_s)
             except subprocess.TimeoutExpired:
-                self.kill()
+                pass
+        self.kill()
         return self._proc.wait()
 
     def kill(self) -> None:
@@ -92,6 +94,7 @@ class NodeProcess:
         if self._proc.poll() is None:
             os.kill(self.pid, signal.SIGKILL)
         self._proc.wait()
+        self._reader.join(5.0)  # the reader closes the pipe at end of file
 
     def __enter__(self) -> NodeProcess:
         return self
@@ -104,8 +107,9 @@ def _pump_lines(stream: IO[str] | None, lines: queue.Queue[str | None]) -> None:
     """Forward the child's stdout: lines go to the queue (for the ready line) and to our stdout."""
     if stream is None:
         return
-    for line in stream:
-        lines.put(line)
-        if not line.startswith(READY_PREFIX):
-            sys.stdout.write(line)
+    with stream:
+        for line in stream:
+            lines.put(line)
+            if not line.startswith(READY_PREFIX):
+                sys.stdout.write(line)
     lines.put(None)

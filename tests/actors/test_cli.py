@@ -1,0 +1,48 @@
+"""The zactor command line: help matches the commands, node and call work across processes, demo succeeds."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from actors.cli import main
+from actors.process import NodeProcess
+
+
+def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    """``zactor --help`` names every command."""
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("demo", "node", "call"):
+        assert command in out
+
+
+def test_node_and_call_across_processes(capsys: pytest.CaptureFixture[str]) -> None:
+    """A node started with ``zactor node --actor`` answers ``zactor call``; bad input gives exit code 1."""
+    with NodeProcess("cli-node", actors={"calc": "actors.demo:Calculator"}) as node:
+        assert main(["call", "--address", node.address, "calc", "zactor.demo.Add", '{"a": 1, "b": 2}']) == 0
+        assert "Result(value=3)" in capsys.readouterr().out
+        assert main(["call", "--address", node.address, "nobody", "zactor.demo.Add", '{"a": 1, "b": 2}']) == 1
+        assert "ActorNotFound" in capsys.readouterr().err
+        assert main(["call", "--address", node.address, "calc", "no.Such", "{}"]) == 1
+        assert "unknown message type" in capsys.readouterr().err
+        assert node.stop() == 0
+
+
+def test_node_with_a_bad_actor_spec_exits_nonzero() -> None:
+    """``zactor node --actor`` with a class that cannot be loaded exits with an error, not a hang."""
+    with pytest.raises(RuntimeError, match="exited with code 1"):
+        NodeProcess("bad", actors={"x": "no_such_module:Thing"}, start_timeout_s=20)
+
+
+def test_demo_runs_to_completion() -> None:
+    """``zactor demo`` exits 0 and prints its summary."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "actors.cli", "demo", "--seconds", "0.3"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "summary" in proc.stdout and "sequential asks/s" in proc.stdout
