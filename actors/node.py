@@ -15,6 +15,7 @@ from typing import Any
 
 from actors.actor import Actor
 from actors.config import NodeConfig
+from actors.deadlines import Deadlines
 from actors.errors import (
     ActorNotFound,
     DecodeError,
@@ -74,7 +75,9 @@ class Node:
             max_message_bytes=self.config.max_message_bytes, linger_s=self.config.linger_s, hwm=self.config.hwm
         )
         self._registry = Registry(self, self._respond, self.config.mailbox_size, self.config.stop_timeout_s)
-        self._pending: dict[int, tuple[asyncio.Future[Any], str]] = {}
+        # request id -> (future, endpoint or None for a local ask, actor name, timeout in s)
+        self._pending: dict[int, tuple[asyncio.Future[Any], str | None, str, float]] = {}
+        self._deadlines: Deadlines | None = None
         self._request_ids = itertools.count(1)
         self._address: str | None = None
         self._is_stopping = False
@@ -113,6 +116,7 @@ class Node:
         """
         if self._address is not None:
             raise RuntimeError("node already started")
+        self._deadlines = Deadlines(asyncio.get_running_loop(), self._pending, self._expire)
         self._address = await self._transport.start(self.config.bind, self._on_request, self._on_reply)
         log.info("node %r listening on %s", self.node_id, self._address)
         return self
@@ -127,9 +131,12 @@ class Node:
         self._is_stopping = True
         try:
             await self._registry.remove_all()
-            for fut, _endpoint in list(self._pending.values()):
+            for fut, *_ in list(self._pending.values()):
                 if not fut.done():
                     fut.set_exception(NodeUnavailable(self.node_id, "this node stopped"))
+            if self._deadlines is not None:
+                self._deadlines.close()
+                self._deadlines = None
             if self._background:
                 await asyncio.wait(self._background, timeout=self.config.linger_s + 1.0)
             await self._transport.close()
@@ -187,14 +194,16 @@ class Node:
         mailbox = self._registry.get(name)
         if mailbox is None:
             raise ActorNotFound(name, self.node_id)
-        loop = asyncio.get_running_loop()
-        fut = loop.create_future()
+        deadlines = self._started_deadlines()
+        fut = asyncio.get_running_loop().create_future()
         mailbox.put(msg, fut)
-        timer = loop.call_later(timeout_s, _expire, fut, name, timeout_s)
+        request_id = next(self._request_ids)
+        self._pending[request_id] = (fut, None, name, timeout_s)
+        deadlines.add(timeout_s, request_id)
         try:
             return await fut
         finally:
-            timer.cancel()
+            del self._pending[request_id]
 
     def _tell_local(self, name: str, msg: Any) -> None:
         mailbox = self._registry.get(name)
@@ -203,21 +212,30 @@ class Node:
         mailbox.put(msg, None)
 
     async def _ask_remote(self, address: str, name: str, msg: Any, timeout_s: float) -> Any:
+        deadlines = self._started_deadlines()
         type_name, body, buffers = encode_body(msg, self.config.copy_threshold_bytes)
         request_id = next(self._request_ids)
         header = pack_header(Kind.REQUEST, request_id, name, type_name, None, 0, len(buffers))
-        loop = asyncio.get_running_loop()
-        fut = loop.create_future()
-        self._pending[request_id] = (fut, address)
-        timer = loop.call_later(timeout_s, _expire, fut, name, timeout_s)
+        fut = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = (fut, address, name, timeout_s)
+        deadlines.add(timeout_s, request_id)
         try:
             await self._transport.send(address, [header, body, *buffers], timeout_s)
             return await fut
         except SendTimeout:
             raise RequestTimeout(name, timeout_s) from None
         finally:
-            timer.cancel()
             del self._pending[request_id]
+
+    def _started_deadlines(self) -> Deadlines:
+        if self._deadlines is None:
+            raise NodeUnavailable(self.node_id, "this node is not started")
+        return self._deadlines
+
+    def _expire(self, request_id: int) -> None:
+        fut, _endpoint, name, timeout_s = self._pending[request_id]
+        if not fut.done():
+            fut.set_exception(RequestTimeout(name, timeout_s))
 
     async def _tell_remote(self, address: str, name: str, msg: Any) -> None:
         type_name, body, buffers = encode_body(msg, self.config.copy_threshold_bytes)
@@ -227,7 +245,7 @@ class Node:
     def forget(self, address: str) -> None:
         """Close the connection to ``address`` and fail the asks waiting on it with ``NodeUnavailable``."""
         self._transport.forget(address)
-        for fut, endpoint in list(self._pending.values()):
+        for fut, endpoint, *_ in list(self._pending.values()):
             if endpoint == address and not fut.done():
                 fut.set_exception(NodeUnavailable(address, "connection closed"))
 
@@ -324,8 +342,3 @@ _STAT_BY_ERROR = {
     MailboxFull: "mailbox_full",
     NodeUnavailable: "refused_stopping",
 }
-
-
-def _expire(fut: asyncio.Future[Any], name: str, timeout_s: float) -> None:
-    if not fut.done():
-        fut.set_exception(RequestTimeout(name, timeout_s))
