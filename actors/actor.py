@@ -43,7 +43,7 @@ def handler(fn: F) -> F:
     if not inspect.iscoroutinefunction(fn):
         raise TypeError(f"@handler {fn.__qualname__} must be an async def")
     fn.__zactor_handler__ = True  # type: ignore[attr-defined]
-    return fn
+    return fn  # type: ignore[return-value]
 
 
 class Actor:

@@ -91,14 +91,24 @@ def _build_parser() -> argparse.ArgumentParser:
     node.add_argument("--node-id", help="the node's id (default: random)")
     node.add_argument("--bind", default="tcp://127.0.0.1:0", help="endpoint to bind (port 0: any free port)")
     node.add_argument(
-        "--actor", action="append", type=_parse_actor, default=[], metavar="NAME=MODULE:CLASS",
+        "--actor",
+        action="append",
+        type=_parse_actor,
+        default=[],
+        metavar="NAME=MODULE:CLASS",
         help="host an actor (built with no arguments); repeatable",
     )
 
     call = sub.add_parser("call", help="ask an actor once and print the reply")
     call.add_argument("--address", required=True, help="endpoint of the node hosting the actor")
-    call.add_argument("--import", dest="import_", action="append", default=[], metavar="MODULE",
-                      help="module that defines the message classes; repeatable")
+    call.add_argument(
+        "--import",
+        dest="import_",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="module that defines the message classes; repeatable",
+    )
     call.add_argument("--timeout", type=float, default=5.0, help="deadline of the ask (s)")
     call.add_argument("actor", help="the actor's name")
     call.add_argument("type", help="the message's registered type name, e.g. zactor.demo.Add")

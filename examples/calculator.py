@@ -1,8 +1,8 @@
 """A custom RPC actor served by one process and called from another.
 
-    python examples/calculator.py              # start a server process, call it, stop it
-    python examples/calculator.py serve        # serve until Ctrl-C; prints the address
-    python examples/calculator.py call ADDR    # call a running server
+python examples/calculator.py              # start a server process, call it, stop it
+python examples/calculator.py serve        # serve until Ctrl-C; prints the address
+python examples/calculator.py call ADDR    # call a running server
 """
 
 from __future__ import annotations

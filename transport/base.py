@@ -16,12 +16,13 @@ and ``bytes``-like objects for the buffers (a ``memoryview`` over the received f
 from __future__ import annotations
 
 import abc
+import asyncio
 import collections
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from transport.errors import MessageTooLarge
+from transport.errors import MessageTooLarge, TransportClosed
 
 __all__ = ["Transport", "RequestHandler", "ReplyHandler", "DEFAULT_MAX_MESSAGE_BYTES", "check_size"]
 
@@ -49,23 +50,31 @@ def check_size(frames: Sequence[Any], limit_bytes: int) -> None:
 class Transport(abc.ABC):
     """Moves envelopes between nodes; see the module docstring for the callback contract.
 
+    Args:
+        max_message_bytes: the largest envelope sent, in bytes (all frames together).
+
     Attributes:
         stats: counters by event name (``dropped_unroutable``, ``callback_errors``, ...), for logs and tests.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
         self.stats: collections.Counter[str] = collections.Counter()
+        self.max_message_bytes = max_message_bytes
         self._on_request: RequestHandler | None = None
         self._on_reply: ReplyHandler | None = None
+        self._address: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
-    @abc.abstractmethod
     def address(self) -> str:
         """The bound endpoint (with the real port when bound to port 0).
 
         Raises:
             TransportClosed: the transport is not started.
         """
+        if self._address is None:
+            raise TransportClosed("transport is not started")
+        return self._address
 
     @abc.abstractmethod
     async def start(self, bind: str, on_request: RequestHandler, on_reply: ReplyHandler) -> str:

@@ -13,7 +13,7 @@ Only registered types are ever constructed from the wire; no pickle is involved.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar, overload
+from typing import Any, dataclass_transform
 
 import attrs
 import msgpack
@@ -36,7 +36,6 @@ _EXT_MESSAGE = 2
 _BINARY_TYPES = (bytes, bytearray, memoryview)
 _NIL_BODY = msgpack.packb(None)
 
-T = TypeVar("T", bound=type)
 
 _types_by_name: dict[str, type] = {}
 
@@ -51,12 +50,7 @@ def _spec(cls: type) -> _Spec | None:
     return cls.__dict__.get("__zactor_spec__")
 
 
-@overload
-def message(cls: T, /) -> T: ...
-@overload
-def message(name: str | None = None, /) -> Callable[[T], T]: ...
-
-
+@dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(attrs.field,))
 def message(arg: Any = None, /) -> Any:
     """Make a class a zactor message: frozen, slotted, keyword-only ``attrs``, registered with the codec.
 

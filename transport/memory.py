@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from transport.base import DEFAULT_MAX_MESSAGE_BYTES, ReplyHandler, RequestHandler, Transport, check_size
-from transport.errors import TransportClosed
 
 __all__ = ["InMemoryNetwork", "InMemoryTransport"]
 
@@ -93,17 +92,8 @@ class InMemoryTransport(Transport):
     """
 
     def __init__(self, network: InMemoryNetwork, *, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
-        super().__init__()
+        super().__init__(max_message_bytes)
         self.network = network
-        self.max_message_bytes = max_message_bytes
-        self._address: str | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    @property
-    def address(self) -> str:
-        if self._address is None:
-            raise TransportClosed("transport is not started")
-        return self._address
 
     async def start(self, bind: str, on_request: RequestHandler, on_reply: ReplyHandler) -> str:
         if self._address is not None:

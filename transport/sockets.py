@@ -48,7 +48,7 @@ class _Pump:
         self._receive = receive
         self._scheduled = False
         self._closed = False
-        self._fd = sock.getsockopt(zmq.FD)
+        self._fd: int = sock.getsockopt(zmq.FD)  # type: ignore[assignment]
         loop.add_reader(self._fd, self.drain)
 
     def drain(self) -> None:
@@ -58,7 +58,7 @@ class _Pump:
         sock = self.sock
         receive = self._receive
         for _ in range(_BATCH):
-            if not sock.get(_EVENTS) & _POLLIN:
+            if not sock.get(_EVENTS) & _POLLIN:  # type: ignore[operator]
                 return
             receive()
             if self._closed:
@@ -71,7 +71,7 @@ class _Pump:
             self._loop.call_soon(self.drain)
 
     def after_send(self) -> None:
-        if not self._scheduled and self.sock.get(_EVENTS) & _POLLIN:
+        if not self._scheduled and self.sock.get(_EVENTS) & _POLLIN:  # type: ignore[operator]
             self.schedule()
 
     def close(self, linger_ms: int) -> None:
@@ -123,22 +123,13 @@ class ZmqTransport(Transport):
         hwm: int = 10_000,
         heartbeat_s: float = 1.0,
     ) -> None:
-        super().__init__()
-        self.max_message_bytes = max_message_bytes
+        super().__init__(max_message_bytes)
         self._linger_ms = int(linger_s * 1000)
         self._hwm = hwm
         self._heartbeat_ms = int(heartbeat_s * 1000)
         self._ctx: zmq.Context | None = None
         self._router: _Pump | None = None
         self._dealers: dict[str, _Pump] = {}
-        self._address: str | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    @property
-    def address(self) -> str:
-        if self._address is None:
-            raise TransportClosed("transport is not started")
-        return self._address
 
     def _configure(self, sock: zmq.Socket) -> None:
         sock.setsockopt(zmq.LINGER, self._linger_ms)

@@ -48,8 +48,19 @@ def test_header_ignores_items_appended_by_a_later_version() -> None:
         msgpack.packb({"magic": MAGIC_VERSION}),
         msgpack.packb([MAGIC_VERSION, 1, 1, "x", "y", None, 0, 0]) + b"\x00",
     ],
-    ids=["empty", "reserved-byte", "truncated", "short", "version-2", "kind", "negative-id", "target-type",
-         "negative-buffers", "map", "trailing"],
+    ids=[
+        "empty",
+        "reserved-byte",
+        "truncated",
+        "short",
+        "version-2",
+        "kind",
+        "negative-id",
+        "target-type",
+        "negative-buffers",
+        "map",
+        "trailing",
+    ],
 )
 def test_malformed_header_is_decode_error(raw: bytes) -> None:
     """Each malformed header raises DecodeError and nothing else."""
