@@ -13,6 +13,7 @@ __all__ = [
     "ActorError",
     "ActorExists",
     "ActorNotFound",
+    "ClockOffsetError",
     "ClusterMismatch",
     "DecodeError",
     "HandlerNotFound",
@@ -140,3 +141,22 @@ class ClusterMismatch(ActorError):
         super().__init__(f"peer is in cluster {received!r}, this node is in {expected!r}")
         self.expected = expected
         self.received = received
+
+
+class ClockOffsetError(ActorError):
+    """A peer's clock is too far ahead: its timestamp was refused and the local clock did not move.
+
+    Raised on the refusing node when merging, and on a caller whose request was refused (then ``node`` is the
+    node that refused).
+
+    Attributes:
+        node: the id of the node whose timestamp was refused (on a caller: the node that refused it).
+        ahead_ms: how far ahead of local physical time the timestamp was, in milliseconds.
+        max_offset_ms: the largest offset accepted, in milliseconds.
+    """
+
+    def __init__(self, node: str, ahead_ms: int, max_offset_ms: int) -> None:
+        super().__init__(f"clock of node {node!r} is {ahead_ms} ms ahead (at most {max_offset_ms} ms accepted)")
+        self.node = node
+        self.ahead_ms = ahead_ms
+        self.max_offset_ms = max_offset_ms

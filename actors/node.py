@@ -18,6 +18,7 @@ from actors.config import NodeConfig
 from actors.deadlines import Deadlines
 from actors.errors import (
     ActorNotFound,
+    ClockOffsetError,
     DecodeError,
     MailboxFull,
     MessageTooLarge,
@@ -25,6 +26,7 @@ from actors.errors import (
     RequestTimeout,
     SendTimeout,
 )
+from actors.extensions import EnvelopeClock, Extension, Extensions
 from actors.ref import ActorRef
 from actors.registry import Registry
 from actors.wire import ErrorInfo, error_from_info, error_info
@@ -62,6 +64,8 @@ class Node:
         transport: the transport to use (default: a :class:`~transport.sockets.ZmqTransport` built from ``config``;
             tests pass an :class:`~transport.memory.InMemoryTransport`). A transport passed in keeps its own
             limits: ``config.max_message_bytes``, ``linger_s`` and ``hwm`` only shape the default one.
+        extensions: the extensions to start with the node, in order (default: the cluster services from
+            :func:`actors.extensions.default_extensions`; ``[]`` for a bare node).
 
     Attributes:
         config: the configuration.
@@ -69,7 +73,13 @@ class Node:
             ``late_replies``, ...), for logs and tests.
     """
 
-    def __init__(self, config: NodeConfig | None = None, *, transport: Transport | None = None) -> None:
+    def __init__(
+        self,
+        config: NodeConfig | None = None,
+        *,
+        transport: Transport | None = None,
+        extensions: list[Extension] | None = None,
+    ) -> None:
         self.config = config or NodeConfig()
         self._transport = transport or ZmqTransport(
             max_message_bytes=self.config.max_message_bytes, linger_s=self.config.linger_s, hwm=self.config.hwm
@@ -82,6 +92,8 @@ class Node:
         self._address: str | None = None
         self._is_stopping = False
         self._background: set[asyncio.Task[None]] = set()
+        self._clock: EnvelopeClock | None = None
+        self._extensions = Extensions(self, extensions)
         self.stats: collections.Counter[str] = collections.Counter()
 
     # ----------------------------------------------------------------------------------------------- lifecycle
@@ -118,6 +130,11 @@ class Node:
             raise RuntimeError("node already started")
         self._deadlines = Deadlines(asyncio.get_running_loop(), self._pending, self._expire)
         self._address = await self._transport.start(self.config.bind, self._on_request, self._on_reply)
+        try:
+            await self._extensions.start_initial()
+        except BaseException:
+            await self.stop()
+            raise
         log.info("node %r listening on %s", self.node_id, self._address)
         return self
 
@@ -130,6 +147,7 @@ class Node:
             return
         self._is_stopping = True
         try:
+            await self._extensions.stop_all()
             await self._registry.remove_all()
             for fut, *_ in list(self._pending.values()):
                 if not fut.done():
@@ -188,6 +206,57 @@ class Node:
             address = None
         return ActorRef(self, name, address)
 
+    # -------------------------------------------------------------------------------------------- extensions
+
+    async def add_extension(self, extension: Extension) -> Any:
+        """Start a cluster service (an object with ``name``, ``async start(node) -> handle`` and ``async stop()``)
+        on this running node; returns what its ``start`` returned.
+
+        Raises:
+            ValueError: an extension of the same name is installed.
+            Exception: whatever the extension's ``start`` raised (it is then not installed).
+        """
+        return await self._extensions.add(extension)
+
+    async def remove_extension(self, name: str) -> None:
+        """Stop and remove the extension named ``name``; the other extensions and actors are untouched.
+
+        Raises:
+            KeyError: no extension of that name.
+        """
+        await self._extensions.remove(name)
+
+    def extension(self, name: str) -> Extension:
+        """The installed extension named ``name``.
+
+        Raises:
+            KeyError: no extension of that name.
+        """
+        return self._extensions.get(name)
+
+    def extensions(self) -> list[str]:
+        """The names of the installed extensions, in start order."""
+        return self._extensions.names()
+
+    def set_envelope_clock(self, clock: EnvelopeClock | None) -> None:
+        """Stamp outgoing envelopes with ``clock`` and merge incoming stamps into it (``None``: no stamping)."""
+        self._clock = clock
+
+    @property
+    def clock(self) -> EnvelopeClock:
+        """The node's envelope clock (the HLC of the clock service): ``node.clock.now()``.
+
+        Raises:
+            RuntimeError: no clock is installed.
+        """
+        if self._clock is None:
+            raise RuntimeError("no clock service on this node")
+        return self._clock
+
+    def _stamp(self) -> Any:
+        clock = self._clock
+        return None if clock is None else clock.stamp()
+
     # ---------------------------------------------------------------------------------------------- outbound
 
     async def _ask_local(self, name: str, msg: Any, timeout_s: float) -> Any:
@@ -215,7 +284,7 @@ class Node:
         deadlines = self._started_deadlines()
         type_name, body, buffers = encode_body(msg, self.config.copy_threshold_bytes)
         request_id = next(self._request_ids)
-        header = pack_header(Kind.REQUEST, request_id, name, type_name, None, 0, len(buffers))
+        header = pack_header(Kind.REQUEST, request_id, name, type_name, self._stamp(), 0, len(buffers))
         fut = asyncio.get_running_loop().create_future()
         self._pending[request_id] = (fut, address, name, timeout_s)
         deadlines.add(timeout_s, request_id)
@@ -239,7 +308,7 @@ class Node:
 
     async def _tell_remote(self, address: str, name: str, msg: Any) -> None:
         type_name, body, buffers = encode_body(msg, self.config.copy_threshold_bytes)
-        header = pack_header(Kind.TELL, 0, name, type_name, None, 0, len(buffers))
+        header = pack_header(Kind.TELL, 0, name, type_name, self._stamp(), 0, len(buffers))
         await self._transport.send(address, [header, body, *buffers], self.config.default_timeout_s)
 
     def forget(self, address: str) -> None:
@@ -262,6 +331,8 @@ class Node:
             return
         fut = entry[0]
         try:
+            if header.hlc is not None and self._clock is not None:
+                self._merge_reply_clock(header.hlc, endpoint)
             if header.kind is Kind.REPLY:
                 fut.set_result(decode_body(header.message_type, body, buffers))
             elif header.kind is Kind.ERROR:
@@ -274,6 +345,13 @@ class Node:
         except DecodeError as exc:
             self.stats["decode_errors"] += 1
             fut.set_exception(exc)
+
+    def _merge_reply_clock(self, hlc: Any, endpoint: str) -> None:
+        try:
+            self._clock.merge(hlc)  # type: ignore[union-attr]
+        except ClockOffsetError as exc:  # the reply still counts; only the clock refuses to jump
+            self.stats["clock_rejected"] += 1
+            log.warning("reply from %s: %s", endpoint, exc)
 
     # ----------------------------------------------------------------------------------------------- inbound
 
@@ -299,18 +377,20 @@ class Node:
         try:
             if self._is_stopping:
                 raise NodeUnavailable(self.node_id, "node is stopping")
+            if header.hlc is not None and self._clock is not None:
+                self._clock.merge(header.hlc)
             mailbox = self._registry.get(target)
             if mailbox is None:
                 raise ActorNotFound(target, self.node_id)
             if header.n_buffers != len(frames) - 2:
                 raise DecodeError(f"header announces {header.n_buffers} buffers, {len(frames) - 2} arrived")
             mailbox.put(decode_body(header.message_type, frames[1], frames[2:]), reply_to)
-        except (DecodeError, ActorNotFound, MailboxFull, NodeUnavailable) as exc:
+        except (DecodeError, ActorNotFound, MailboxFull, NodeUnavailable, ClockOffsetError) as exc:
             self.stats[_STAT_BY_ERROR[type(exc)]] += 1
-            log.debug("request for %r refused: %s", target, exc)
             if reply_to is None:
                 log.warning("a tell for %r was dropped: %s", target, exc)
             else:
+                log.info("a request for %r was refused: %s", target, exc)
                 task = asyncio.get_running_loop().create_task(self._respond(reply_to, None, exc, target))
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
@@ -332,7 +412,7 @@ class Node:
 
     async def _send_reply(self, peer: bytes, request_id: int, kind: Kind, msg: Any) -> None:
         type_name, body, buffers = encode_body(msg, self.config.copy_threshold_bytes)
-        header = pack_header(kind, request_id, "", type_name, None, 0, len(buffers))
+        header = pack_header(kind, request_id, "", type_name, self._stamp(), 0, len(buffers))
         await self._transport.reply(peer, [header, body, *buffers], self.config.default_timeout_s)
 
 
@@ -341,4 +421,5 @@ _STAT_BY_ERROR = {
     ActorNotFound: "unknown_actor",
     MailboxFull: "mailbox_full",
     NodeUnavailable: "refused_stopping",
+    ClockOffsetError: "clock_rejected",
 }

@@ -7,6 +7,7 @@ import enum
 from actors.errors import (
     ActorError,
     ActorNotFound,
+    ClockOffsetError,
     DecodeError,
     HandlerNotFound,
     MailboxFull,
@@ -27,6 +28,7 @@ class ErrorCode(enum.IntEnum):
     DECODE_ERROR = 4
     MAILBOX_FULL = 5
     NODE_STOPPING = 6
+    CLOCK_OFFSET = 7
 
 
 @message("zactor.Error")
@@ -54,11 +56,15 @@ def error_info(exc: BaseException, node: str, actor: str) -> ErrorInfo:
         code, detail = ErrorCode.MAILBOX_FULL, exc.capacity
     elif isinstance(exc, NodeUnavailable):
         code = ErrorCode.NODE_STOPPING
+    elif isinstance(exc, ClockOffsetError):
+        code, detail = ErrorCode.CLOCK_OFFSET, exc.ahead_ms
     else:
         code = ErrorCode.HANDLER_FAILED
     text = exc.message_type if isinstance(exc, HandlerNotFound) else str(exc)
     if isinstance(exc, NodeUnavailable):
         text = exc.reason
+    elif isinstance(exc, ClockOffsetError):
+        text = str(exc.max_offset_ms)
     return ErrorInfo(code=code, type=type(exc).__name__, message=text, node=node, actor=actor, detail=detail)
 
 
@@ -75,4 +81,6 @@ def error_from_info(info: ErrorInfo) -> ActorError:
         return MailboxFull(info.actor, info.detail)
     if code == ErrorCode.NODE_STOPPING:
         return NodeUnavailable(info.node, info.message)
+    if code == ErrorCode.CLOCK_OFFSET:
+        return ClockOffsetError(info.node, info.detail, int(info.message) if info.message.isdigit() else 0)
     return RemoteError(info.type, info.message, info.node, info.actor)

@@ -1,0 +1,245 @@
+"""The cluster clock: a hybrid logical clock (HLC) stamped on every envelope.
+
+Algorithm: Kulkarni, Demirbas et al., "Logical Physical Clocks and Consistent Snapshots in Globally Distributed
+Databases" (2014). A timestamp is ``(physical_ms, logical, node_id)``: ``physical_ms`` follows the largest physical
+time seen, ``logical`` orders events within one millisecond, and ``node_id`` breaks the remaining ties, so timestamps
+are totally ordered. The clock refuses a remote timestamp more than ``max_offset_ms`` ahead of local physical time
+(CockroachDB's max-offset rule) instead of jumping forward with it.
+
+:class:`HybridLogicalClock` is the sans-I/O core (physical time is an argument). :class:`ClockService` is the
+extension that stamps every envelope of a node with it, merges the stamps it receives, and hosts the clock actor
+(``zactor.clock``) answering :class:`GetTime`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from actors import Actor, Context, handler, message
+from actors.errors import ClockOffsetError, DecodeError
+
+if TYPE_CHECKING:
+    from actors import Node
+
+__all__ = [
+    "HLCTimestamp",
+    "HybridLogicalClock",
+    "ClockService",
+    "GetTime",
+    "Time",
+    "CLOCK_ACTOR",
+    "DEFAULT_MAX_CLOCK_OFFSET_S",
+    "wall_clock_ms",
+]
+
+CLOCK_ACTOR = "zactor.clock"
+DEFAULT_MAX_CLOCK_OFFSET_S = 0.5
+
+
+def wall_clock_ms() -> int:
+    """Physical time: milliseconds since the Unix epoch."""
+    return time.time_ns() // 1_000_000
+
+
+@attrs.frozen(order=True, slots=True)
+class HLCTimestamp:
+    """A hybrid logical clock timestamp, totally ordered by ``(physical_ms, logical, node_id)``.
+
+    Attributes:
+        physical_ms: milliseconds since the Unix epoch.
+        logical: counter that orders events sharing ``physical_ms``.
+        node_id: the node that issued the timestamp (tie-break).
+    """
+
+    physical_ms: int
+    logical: int
+    node_id: str
+
+    def to_wire(self) -> list[Any]:
+        """The compact msgpack form: ``[physical_ms, logical, node_id]``."""
+        return [self.physical_ms, self.logical, self.node_id]
+
+    @classmethod
+    def from_wire(cls, value: Any) -> HLCTimestamp:
+        """Parse the compact form.
+
+        Raises:
+            DecodeError: ``value`` is not ``[uint, uint, str]``.
+        """
+        if (
+            type(value) not in (list, tuple)
+            or len(value) != 3
+            or type(value[0]) is not int
+            or type(value[1]) is not int
+            or type(value[2]) is not str
+            or value[0] < 0
+            or value[1] < 0
+        ):
+            raise DecodeError(f"malformed HLC timestamp {value!r}")
+        return cls(value[0], value[1], value[2])
+
+
+class HybridLogicalClock:
+    """The HLC core: no I/O and no reading of time; ``physical_ms`` is passed in.
+
+    Args:
+        node_id: this node's id, stamped on every timestamp it issues.
+        max_offset_ms: a remote timestamp further ahead of local physical time than this is refused.
+
+    Attributes:
+        rejected: how many remote timestamps were refused.
+    """
+
+    __slots__ = ("node_id", "max_offset_ms", "rejected", "_physical_ms", "_logical")
+
+    def __init__(self, node_id: str, max_offset_ms: int = int(DEFAULT_MAX_CLOCK_OFFSET_S * 1000)) -> None:
+        self.node_id = node_id
+        self.max_offset_ms = max_offset_ms
+        self.rejected = 0
+        self._physical_ms = 0
+        self._logical = 0
+
+    @property
+    def last(self) -> HLCTimestamp:
+        """The latest timestamp issued or merged."""
+        return HLCTimestamp(self._physical_ms, self._logical, self.node_id)
+
+    def send(self, physical_ms: int) -> HLCTimestamp:
+        """A new timestamp for a local or send event, greater than every earlier one of this clock."""
+        self.tick(physical_ms)
+        return self.last
+
+    def recv(self, remote: HLCTimestamp, physical_ms: int) -> HLCTimestamp:
+        """Merge a received timestamp; the result is greater than both ``remote`` and every earlier local one.
+
+        Raises:
+            ClockOffsetError: ``remote`` is more than ``max_offset_ms`` ahead of ``physical_ms``; the clock is
+                unchanged.
+        """
+        self.merge(remote.physical_ms, remote.logical, remote.node_id, physical_ms)
+        return self.last
+
+    def tick(self, physical_ms: int) -> None:
+        """:meth:`send` without building a timestamp object (the envelope hot path)."""
+        if physical_ms > self._physical_ms:
+            self._physical_ms, self._logical = physical_ms, 0
+        else:
+            self._logical += 1
+
+    def merge(self, remote_ms: int, remote_logical: int, remote_node: str, physical_ms: int) -> None:
+        """:meth:`recv` on the parts of a timestamp (the envelope hot path).
+
+        Raises:
+            ClockOffsetError: as :meth:`recv`.
+        """
+        if remote_ms - physical_ms > self.max_offset_ms:
+            self.rejected += 1
+            raise ClockOffsetError(remote_node, remote_ms - physical_ms, self.max_offset_ms)
+        last_ms = self._physical_ms
+        if physical_ms > last_ms and physical_ms > remote_ms:
+            self._physical_ms, self._logical = physical_ms, 0
+        elif remote_ms > last_ms:
+            self._physical_ms, self._logical = remote_ms, remote_logical + 1
+        elif remote_ms == last_ms:
+            self._logical = max(self._logical, remote_logical) + 1
+        else:
+            self._logical += 1
+
+
+@message("zactor.clock.GetTime")
+class GetTime:
+    """Ask the clock actor for its node's current HLC timestamp."""
+
+
+@message("zactor.clock.Time")
+class Time:
+    """The clock actor's answer: ``[physical_ms, logical, node_id]``."""
+
+    timestamp: list
+
+
+class _ClockActor(Actor):
+    max_concurrency = 8
+
+    def __init__(self, service: ClockService) -> None:
+        self._service = service
+
+    @handler
+    async def get_time(self, msg: GetTime, ctx: Context) -> Time:
+        return Time(timestamp=self._service.now().to_wire())
+
+
+class ClockService:
+    """The clock extension: HLC stamps on every envelope, merged on receipt, and the ``zactor.clock`` actor.
+
+    Install with ``await node.add_extension(ClockService())``; a default node has one (``node.clock``).
+
+    Args:
+        max_offset_s: how far ahead of local physical time a remote timestamp may be, in seconds (default 0.5).
+        physical_ms: the physical clock in milliseconds (default: the wall clock); tests pass a fake one.
+    """
+
+    name = "clock"
+
+    def __init__(
+        self, *, max_offset_s: float = DEFAULT_MAX_CLOCK_OFFSET_S, physical_ms: Callable[[], int] = wall_clock_ms
+    ) -> None:
+        self._max_offset_ms = int(max_offset_s * 1000)
+        self._physical_ms = physical_ms
+        self._core: HybridLogicalClock | None = None
+        self._node: Node | None = None
+
+    def now(self) -> HLCTimestamp:
+        """A fresh timestamp (a local event).
+
+        Raises:
+            RuntimeError: the service is not started.
+        """
+        if self._core is None:
+            raise RuntimeError("clock service is not started")
+        return self._core.send(self._physical_ms())
+
+    @property
+    def rejected(self) -> int:
+        """How many remote timestamps were refused for being too far ahead."""
+        return self._core.rejected if self._core else 0
+
+    def stamp(self) -> list[Any]:
+        """The wire form of a fresh timestamp, for an outgoing envelope."""
+        core = self._core
+        core.tick(self._physical_ms())  # type: ignore[union-attr]
+        return [core._physical_ms, core._logical, core.node_id]  # type: ignore[union-attr]
+
+    def merge(self, wire: Any) -> None:
+        """Merge the timestamp of an incoming envelope.
+
+        Raises:
+            DecodeError: the timestamp is malformed.
+            ClockOffsetError: it is too far ahead; the clock is unchanged.
+        """
+        if type(wire) not in (tuple, list) or len(wire) != 3:
+            raise DecodeError(f"malformed HLC timestamp {wire!r}")
+        remote_ms, remote_logical, remote_node = wire
+        if type(remote_ms) is not int or type(remote_logical) is not int or type(remote_node) is not str:
+            raise DecodeError(f"malformed HLC timestamp {wire!r}")
+        self._core.merge(remote_ms, remote_logical, remote_node, self._physical_ms())  # type: ignore[union-attr]
+
+    async def start(self, node: Node) -> ClockService:
+        """Attach to ``node``: stamp and merge its envelopes, host the clock actor. Returns the service."""
+        self._core = HybridLogicalClock(node.node_id, self._max_offset_ms)
+        self._node = node
+        await node.add_actor(CLOCK_ACTOR, _ClockActor(self))
+        node.set_envelope_clock(self)
+        return self
+
+    async def stop(self) -> None:
+        """Detach from the node: envelopes are no longer stamped; the clock actor is removed."""
+        node, self._node = self._node, None
+        if node is not None:
+            node.set_envelope_clock(None)
+            if CLOCK_ACTOR in node.actors():
+                await node.remove_actor(CLOCK_ACTOR)
