@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import itertools
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 from actors.actor import Actor
+from actors.calls import Calls
 from actors.config import NodeConfig
-from actors.deadlines import Deadlines
 from actors.errors import (
     ActorNotFound,
     ClockOffsetError,
@@ -23,35 +21,19 @@ from actors.errors import (
     MailboxFull,
     MessageTooLarge,
     NodeUnavailable,
-    RequestTimeout,
-    SendTimeout,
 )
 from actors.extensions import EnvelopeClock, Extension, Extensions
 from actors.ref import ActorRef
 from actors.registry import Registry
-from actors.wire import ErrorInfo, error_from_info, error_info
+from actors.wire import error_info
 from transport.base import Transport
 from transport.codec import decode_body, encode_body
-from transport.envelope import Header, Kind, pack_header, unpack_header
+from transport.envelope import Kind, pack_header, unpack_header
 from transport.sockets import ZmqTransport
 
 __all__ = ["Node"]
 
 log = logging.getLogger("zactor.node")
-
-
-def _split(frames: Sequence[Any]) -> tuple[Header, Any, Sequence[Any]]:
-    """``[header, body, *buffers]`` -> decoded header, body, buffers.
-
-    Raises:
-        DecodeError: too few frames, a bad header, or a buffer count that does not match the frames.
-    """
-    if len(frames) < 2:
-        raise DecodeError(f"an envelope needs at least 2 frames, got {len(frames)}")
-    header = unpack_header(frames[0])
-    if header.n_buffers != len(frames) - 2:
-        raise DecodeError(f"header announces {header.n_buffers} buffers, {len(frames) - 2} arrived")
-    return header, frames[1], frames[2:]
 
 
 class Node:
@@ -85,10 +67,7 @@ class Node:
             max_message_bytes=self.config.max_message_bytes, linger_s=self.config.linger_s, hwm=self.config.hwm
         )
         self._registry = Registry(self, self._respond, self.config.mailbox_size, self.config.stop_timeout_s)
-        # request id -> (future, endpoint or None for a local ask, actor name, timeout in s)
-        self._pending: dict[int, tuple[asyncio.Future[Any], str | None, str, float]] = {}
-        self._deadlines: Deadlines | None = None
-        self._request_ids = itertools.count(1)
+        self._calls = Calls(self)
         self._address: str | None = None
         self._is_stopping = False
         self._background: set[asyncio.Task[None]] = set()
@@ -128,8 +107,8 @@ class Node:
         """
         if self._address is not None:
             raise RuntimeError("node already started")
-        self._deadlines = Deadlines(asyncio.get_running_loop(), self._pending, self._expire)
-        self._address = await self._transport.start(self.config.bind, self._on_request, self._on_reply)
+        self._calls.start()
+        self._address = await self._transport.start(self.config.bind, self._on_request, self._calls.on_reply)
         try:
             await self._extensions.start_initial()
         except BaseException:
@@ -149,12 +128,7 @@ class Node:
         try:
             await self._extensions.stop_all()
             await self._registry.remove_all()
-            for fut, *_ in list(self._pending.values()):
-                if not fut.done():
-                    fut.set_exception(NodeUnavailable(self.node_id, "this node stopped"))
-            if self._deadlines is not None:
-                self._deadlines.close()
-                self._deadlines = None
+            self._calls.close(NodeUnavailable(self.node_id, "this node stopped"))
             if self._background:
                 await asyncio.wait(self._background, timeout=self.config.linger_s + 1.0)
             await self._transport.close()
@@ -253,105 +227,19 @@ class Node:
             raise RuntimeError("no clock service on this node")
         return self._clock
 
+    @property
+    def calls(self) -> Calls:
+        """This node's outbound calls: pending asks and reply matching."""
+        return self._calls
+
     def _stamp(self) -> Any:
         clock = self._clock
         return None if clock is None else clock.stamp()
 
-    # ---------------------------------------------------------------------------------------------- outbound
-
-    async def _ask_local(self, name: str, msg: Any, timeout_s: float) -> Any:
-        mailbox = self._registry.get(name)
-        if mailbox is None:
-            raise ActorNotFound(name, self.node_id)
-        deadlines = self._started_deadlines()
-        fut = asyncio.get_running_loop().create_future()
-        mailbox.put(msg, fut)
-        request_id = next(self._request_ids)
-        self._pending[request_id] = (fut, None, name, timeout_s)
-        deadlines.add(timeout_s, request_id)
-        try:
-            return await fut
-        finally:
-            del self._pending[request_id]
-
-    def _tell_local(self, name: str, msg: Any) -> None:
-        mailbox = self._registry.get(name)
-        if mailbox is None:
-            raise ActorNotFound(name, self.node_id)
-        mailbox.put(msg, None)
-
-    async def _ask_remote(self, address: str, name: str, msg: Any, timeout_s: float) -> Any:
-        deadlines = self._started_deadlines()
-        type_name, body, buffers = encode_body(msg, self.config.copy_threshold_bytes)
-        request_id = next(self._request_ids)
-        header = pack_header(Kind.REQUEST, request_id, name, type_name, self._stamp(), 0, len(buffers))
-        fut = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = (fut, address, name, timeout_s)
-        deadlines.add(timeout_s, request_id)
-        try:
-            await self._transport.send(address, [header, body, *buffers], timeout_s)
-            return await fut
-        except SendTimeout:
-            raise RequestTimeout(name, timeout_s) from None
-        finally:
-            del self._pending[request_id]
-
-    def _started_deadlines(self) -> Deadlines:
-        if self._deadlines is None:
-            raise NodeUnavailable(self.node_id, "this node is not started")
-        return self._deadlines
-
-    def _expire(self, request_id: int) -> None:
-        fut, _endpoint, name, timeout_s = self._pending[request_id]
-        if not fut.done():
-            fut.set_exception(RequestTimeout(name, timeout_s))
-
-    async def _tell_remote(self, address: str, name: str, msg: Any) -> None:
-        type_name, body, buffers = encode_body(msg, self.config.copy_threshold_bytes)
-        header = pack_header(Kind.TELL, 0, name, type_name, self._stamp(), 0, len(buffers))
-        await self._transport.send(address, [header, body, *buffers], self.config.default_timeout_s)
-
     def forget(self, address: str) -> None:
         """Close the connection to ``address`` and fail the asks waiting on it with ``NodeUnavailable``."""
         self._transport.forget(address)
-        for fut, endpoint, *_ in list(self._pending.values()):
-            if endpoint == address and not fut.done():
-                fut.set_exception(NodeUnavailable(address, "connection closed"))
-
-    def _on_reply(self, endpoint: str, frames: list[Any]) -> None:
-        try:
-            header, body, buffers = _split(frames)
-        except DecodeError as exc:
-            self.stats["decode_errors"] += 1
-            log.warning("undecodable reply from %s dropped: %s", endpoint, exc.reason)
-            return
-        entry = self._pending.get(header.request_id)
-        if entry is None or entry[1] != endpoint or entry[0].done():
-            self.stats["late_replies"] += 1
-            return
-        fut = entry[0]
-        try:
-            if header.hlc is not None and self._clock is not None:
-                self._merge_reply_clock(header.hlc, endpoint)
-            if header.kind is Kind.REPLY:
-                fut.set_result(decode_body(header.message_type, body, buffers))
-            elif header.kind is Kind.ERROR:
-                info = decode_body(header.message_type, body, buffers)
-                if not isinstance(info, ErrorInfo):
-                    raise DecodeError(f"ERROR envelope carries {header.message_type!r}")
-                fut.set_exception(error_from_info(info))
-            else:
-                raise DecodeError(f"a {header.kind.name} envelope arrived as a reply")
-        except DecodeError as exc:
-            self.stats["decode_errors"] += 1
-            fut.set_exception(exc)
-
-    def _merge_reply_clock(self, hlc: Any, endpoint: str) -> None:
-        try:
-            self._clock.merge(hlc)  # type: ignore[union-attr]
-        except ClockOffsetError as exc:  # the reply still counts; only the clock refuses to jump
-            self.stats["clock_rejected"] += 1
-            log.warning("reply from %s: %s", endpoint, exc)
+        self._calls.fail_endpoint(address, NodeUnavailable(address, "connection closed"))
 
     # ----------------------------------------------------------------------------------------------- inbound
 

@@ -51,8 +51,8 @@ class ActorRef:
         """
         timeout = self._node.config.default_timeout_s if timeout_s is None else timeout_s
         if self.address is None:
-            return await self._node._ask_local(self.name, msg, timeout)
-        return await self._node._ask_remote(self.address, self.name, msg, timeout)
+            return await self._node.calls.ask_local(self.name, msg, timeout)
+        return await self._node.calls.ask_remote(self.address, self.name, msg, timeout)
 
     async def tell(self, msg: Any) -> None:
         """Send ``msg`` without waiting for a reply or its handling (fire-and-forget).
@@ -67,9 +67,9 @@ class ActorRef:
             TypeError: ``msg`` is not a ``@message`` instance.
         """
         if self.address is None:
-            self._node._tell_local(self.name, msg)
+            self._node.calls.tell_local(self.name, msg)
         else:
-            await self._node._tell_remote(self.address, self.name, msg)
+            await self._node.calls.tell_remote(self.address, self.name, msg)
 
     def __repr__(self) -> str:
         where = self.address or "local"

@@ -240,7 +240,7 @@ async def test_stopping_a_node_fails_its_pending_asks(node_pair: NodePair) -> No
     async with node_pair() as (server, client):
         await server.add_actor("calc", Calculator())
         pending = asyncio.ensure_future(client.ref("calc", address=server.address).ask(Sleep(seconds=2.0)))
-        await wait_until(lambda: client._pending, what="a pending ask")
+        await wait_until(lambda: len(client.calls), what="a pending ask")
         await client.stop()
         with pytest.raises(NodeUnavailable):
             await pending

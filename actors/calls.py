@@ -1,0 +1,176 @@
+"""Outbound calls of one node: asks and tells, their deadlines, and matching replies to pending asks.
+
+Every ask gets a request id and an entry in the pending map until its reply, its deadline or a failure; replies
+that come back through the DEALER of an endpoint are matched by request id (and must come from the endpoint the
+request went to). A local ask goes straight into the mailbox, never through the transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from actors.deadlines import Deadlines
+from actors.errors import ActorNotFound, ClockOffsetError, DecodeError, NodeUnavailable, RequestTimeout, SendTimeout
+from actors.wire import ErrorInfo, error_from_info
+from transport.codec import decode_body, encode_body
+from transport.envelope import Header, Kind, pack_header, unpack_header
+
+if TYPE_CHECKING:
+    from actors.node import Node
+
+__all__ = ["Calls"]
+
+log = logging.getLogger("zactor.node")
+
+
+def _split(frames: Sequence[Any]) -> tuple[Header, Any, Sequence[Any]]:
+    """``[header, body, *buffers]`` -> decoded header, body, buffers.
+
+    Raises:
+        DecodeError: too few frames, a bad header, or a buffer count that does not match the frames.
+    """
+    if len(frames) < 2:
+        raise DecodeError(f"an envelope needs at least 2 frames, got {len(frames)}")
+    header = unpack_header(frames[0])
+    if header.n_buffers != len(frames) - 2:
+        raise DecodeError(f"header announces {header.n_buffers} buffers, {len(frames) - 2} arrived")
+    return header, frames[1], frames[2:]
+
+
+class Calls:
+    """The pending asks of one node and how they end.
+
+    Args:
+        node: the owning node (its registry, transport, clock, config and stats are used).
+    """
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+        # request id -> (future, endpoint or None for a local ask, actor name, timeout in s)
+        self._pending: dict[int, tuple[asyncio.Future[Any], str | None, str, float]] = {}
+        self._request_ids = itertools.count(1)
+        self._deadlines: Deadlines | None = None
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def start(self) -> None:
+        """Start timing deadlines on the running loop."""
+        self._deadlines = Deadlines(asyncio.get_running_loop(), self._pending, self._expire)
+
+    def close(self, error: BaseException) -> None:
+        """Fail every pending ask with ``error`` and stop timing deadlines."""
+        for fut, *_ in list(self._pending.values()):
+            if not fut.done():
+                fut.set_exception(error)
+        if self._deadlines is not None:
+            self._deadlines.close()
+            self._deadlines = None
+
+    def fail_endpoint(self, endpoint: str, error: BaseException) -> None:
+        """Fail the asks waiting on ``endpoint`` with ``error``."""
+        for fut, pending_endpoint, *_ in list(self._pending.values()):
+            if pending_endpoint == endpoint and not fut.done():
+                fut.set_exception(error)
+
+    def _started_deadlines(self) -> Deadlines:
+        if self._deadlines is None:
+            raise NodeUnavailable(self._node.node_id, "this node is not started")
+        return self._deadlines
+
+    def _expire(self, request_id: int) -> None:
+        fut, _endpoint, name, timeout_s = self._pending[request_id]
+        if not fut.done():
+            fut.set_exception(RequestTimeout(name, timeout_s))
+
+    async def ask_local(self, name: str, msg: Any, timeout_s: float) -> Any:
+        """Ask an actor of this node; see :meth:`actors.ref.ActorRef.ask`."""
+        mailbox = self._node.registry.get(name)
+        if mailbox is None:
+            raise ActorNotFound(name, self._node.node_id)
+        deadlines = self._started_deadlines()
+        fut = asyncio.get_running_loop().create_future()
+        mailbox.put(msg, fut)
+        request_id = next(self._request_ids)
+        self._pending[request_id] = (fut, None, name, timeout_s)
+        deadlines.add(timeout_s, request_id)
+        try:
+            return await fut
+        finally:
+            del self._pending[request_id]
+
+    def tell_local(self, name: str, msg: Any) -> None:
+        """Tell an actor of this node; see :meth:`actors.ref.ActorRef.tell`."""
+        mailbox = self._node.registry.get(name)
+        if mailbox is None:
+            raise ActorNotFound(name, self._node.node_id)
+        mailbox.put(msg, None)
+
+    async def ask_remote(self, address: str, name: str, msg: Any, timeout_s: float) -> Any:
+        """Ask an actor of the node at ``address``; see :meth:`actors.ref.ActorRef.ask`."""
+        node = self._node
+        deadlines = self._started_deadlines()
+        type_name, body, buffers = encode_body(msg, node.config.copy_threshold_bytes)
+        request_id = next(self._request_ids)
+        header = pack_header(Kind.REQUEST, request_id, name, type_name, node._stamp(), 0, len(buffers))
+        fut = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = (fut, address, name, timeout_s)
+        deadlines.add(timeout_s, request_id)
+        try:
+            await node.transport.send(address, [header, body, *buffers], timeout_s)
+            return await fut
+        except SendTimeout:
+            raise RequestTimeout(name, timeout_s) from None
+        finally:
+            del self._pending[request_id]
+
+    async def tell_remote(self, address: str, name: str, msg: Any) -> None:
+        """Tell an actor of the node at ``address``; see :meth:`actors.ref.ActorRef.tell`."""
+        node = self._node
+        type_name, body, buffers = encode_body(msg, node.config.copy_threshold_bytes)
+        header = pack_header(Kind.TELL, 0, name, type_name, node._stamp(), 0, len(buffers))
+        await node.transport.send(address, [header, body, *buffers], node.config.default_timeout_s)
+
+    def on_reply(self, endpoint: str, frames: list[Any]) -> None:
+        """The transport's reply callback: resolve the pending ask the envelope answers."""
+        stats = self._node.stats
+        try:
+            header, body, buffers = _split(frames)
+        except DecodeError as exc:
+            stats["decode_errors"] += 1
+            log.warning("undecodable reply from %s dropped: %s", endpoint, exc.reason)
+            return
+        entry = self._pending.get(header.request_id)
+        if entry is None or entry[1] != endpoint or entry[0].done():
+            stats["late_replies"] += 1
+            return
+        fut = entry[0]
+        try:
+            if header.hlc is not None:
+                self._merge_clock(header.hlc, endpoint)
+            if header.kind is Kind.REPLY:
+                fut.set_result(decode_body(header.message_type, body, buffers))
+            elif header.kind is Kind.ERROR:
+                info = decode_body(header.message_type, body, buffers)
+                if not isinstance(info, ErrorInfo):
+                    raise DecodeError(f"ERROR envelope carries {header.message_type!r}")
+                fut.set_exception(error_from_info(info))
+            else:
+                raise DecodeError(f"a {header.kind.name} envelope arrived as a reply")
+        except DecodeError as exc:
+            stats["decode_errors"] += 1
+            fut.set_exception(exc)
+
+    def _merge_clock(self, hlc: Any, endpoint: str) -> None:
+        clock = self._node._clock
+        if clock is None:
+            return
+        try:
+            clock.merge(hlc)
+        except ClockOffsetError as exc:  # the reply still counts; only the clock refuses to jump
+            self._node.stats["clock_rejected"] += 1
+            log.warning("reply from %s: %s", endpoint, exc)
