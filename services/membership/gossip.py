@@ -1,0 +1,366 @@
+"""The membership core: scuttlebutt gossip plus phi-accrual failure detection, without I/O (chitchat's design).
+
+Rules (the protocol is explained in ``services/membership/ALGORITHM.md``):
+
+- Each node gossips every ``gossip_interval_s``: it bumps its own heartbeat and sends a ``Syn`` to ``fanout`` random
+  live peers, plus one dead peer with probability ``dead / (live + 1)`` (to notice a recovery), plus a seed when it
+  knows fewer live peers than there are seeds or, otherwise, with probability ``seeds / (live + dead + 1)``.
+- A peer is LIVE from the second time its heartbeat is seen to advance (a state heard second-hand may be stale),
+  DEAD when its phi exceeds the threshold, LEFT when it announced a graceful leave; DEAD and LEFT states are forgotten
+  after ``dead_grace_s`` and their ``(node_id, generation)`` is remembered so stale gossip cannot bring them back.
+- A higher generation of a node id replaces the lower one (a restart); a delta about this node itself is ignored,
+  and one claiming a newer generation of this node id means another process uses the same id (logged, counted).
+- A ``Syn`` from another cluster id is refused with ``ClusterMismatch`` and nothing of it is merged.
+
+Everything takes ``now_s`` (seconds, monotonic) and a ``random.Random``; the shell does the sending.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import logging
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from actors.errors import ClusterMismatch
+from services.membership.detector import DetectorConfig, PhiAccrualDetector
+from services.membership.messages import Ack, Syn, SynAck
+from services.membership.state import NodeState, delta_for, digest_of, parse_delta, parse_digest
+
+__all__ = ["MembershipConfig", "Membership", "Member", "MemberStatus", "MemberEvent", "EventKind"]
+
+log = logging.getLogger("zactor.membership")
+
+KEY_ADDRESS = "address"
+KEY_DC = "dc"
+KEY_ACTORS = "actors"
+KEY_STATUS = "status"
+META_PREFIX = "meta."
+_LEAVING = "leaving"
+
+
+class MemberStatus(enum.Enum):
+    """What this node believes about a peer."""
+
+    JOINING = "joining"
+    LIVE = "live"
+    DEAD = "dead"
+    LEFT = "left"
+
+
+class EventKind(enum.Enum):
+    """Membership changes reported to watchers."""
+
+    JOINED = "joined"
+    DEAD = "dead"
+    LEFT = "left"
+
+
+@attrs.frozen
+class MemberEvent:
+    """A membership change: ``kind`` of ``node_id`` (at ``address``), seen at ``at_s`` seconds."""
+
+    kind: EventKind
+    node_id: str
+    address: str
+    at_s: float
+
+
+@attrs.frozen
+class Member:
+    """One member as this node sees it.
+
+    Attributes:
+        node_id: the node's id.
+        generation: its incarnation (start time in ms); a restart has a higher one.
+        address: its ROUTER endpoint.
+        data_center: its data center.
+        status: LIVE, DEAD, LEFT (or JOINING before its heartbeat was seen twice).
+        actors: the names of the actors it hosts.
+        heartbeat: its latest heartbeat counter seen here.
+        phi: the failure detector's suspicion level (0.0 for this node itself).
+        meta: its user keys (``node.set_meta``).
+    """
+
+    node_id: str
+    generation: int
+    address: str
+    data_center: str
+    status: MemberStatus
+    actors: tuple[str, ...]
+    heartbeat: int
+    phi: float
+    meta: dict[str, str]
+
+
+@attrs.frozen(kw_only=True)
+class MembershipConfig:
+    """Gossip settings; defaults suit a local cluster (chitchat: 1 s interval, fan-out 3, 24 h grace).
+
+    Attributes:
+        gossip_interval_s: seconds between gossip rounds.
+        fanout: live peers gossiped with per round.
+        max_delta_bytes: the largest delta sent in one message, in bytes of msgpack.
+        dead_grace_s: seconds a DEAD or LEFT node is kept before its state is forgotten.
+        remembered_gc_nodes: how many forgotten ``(node_id, generation)`` keys are remembered.
+        detector: the failure detector's settings.
+    """
+
+    gossip_interval_s: float = 0.2
+    fanout: int = 3
+    max_delta_bytes: int = 60_000
+    dead_grace_s: float = 60.0
+    remembered_gc_nodes: int = 500
+    detector: DetectorConfig = DetectorConfig(initial_interval_s=0.2)
+
+
+class Membership:
+    """This node's view of the cluster, updated by gossip messages and the passage of time.
+
+    Args:
+        node_id: this node's id.
+        generation: this incarnation's generation (e.g. start time in ms).
+        address: this node's ROUTER endpoint.
+        data_center: this node's data center.
+        cluster_id: gossip from another cluster id is refused.
+        seeds: endpoints to gossip with until (and occasionally after) peers are known.
+        config: gossip and detector settings.
+        rng: the randomness for peer choice (seed it for deterministic tests).
+
+    Attributes:
+        events: membership changes not yet taken by the shell (``take_events``).
+        stats: counters (``bad_cluster``, ``duplicate_node_id``, ``stale_generation``, ``impossible_versions``).
+    """
+
+    def __init__(
+        self,
+        node_id: str,
+        generation: int,
+        address: str,
+        data_center: str,
+        cluster_id: str,
+        seeds: Sequence[str] = (),
+        config: MembershipConfig | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.node_id = node_id
+        self.address = address
+        self.cluster_id = cluster_id
+        self.config = config or MembershipConfig()
+        self.seeds = tuple(s for s in seeds if s != address)
+        self._rng = rng or random.Random()
+        self._self = NodeState((node_id, generation))
+        self._self.set_own(KEY_ADDRESS, address)
+        self._self.set_own(KEY_DC, data_center)
+        self._states: dict[str, NodeState] = {node_id: self._self}
+        self._detectors: dict[str, PhiAccrualDetector] = {}
+        self._status: dict[str, MemberStatus] = {}
+        self._since_s: dict[str, float] = {}
+        self._forgotten: collections.OrderedDict[tuple[str, int], None] = collections.OrderedDict()
+        self.events: list[MemberEvent] = []
+        self.stats: collections.Counter[str] = collections.Counter()
+
+    # ------------------------------------------------------------------------------------------ own state
+
+    def set(self, key: str, value: str | list[str]) -> None:
+        """Set one of this node's gossiped keys (``actors``, ``meta.*``, ...)."""
+        self._self.set_own(key, value)
+
+    def leave(self) -> list[tuple[str, Syn]]:
+        """Announce a graceful leave; returns a Syn for every live peer (the shell completes those rounds)."""
+        self._self.set_own(KEY_STATUS, _LEAVING)
+        syn = self._syn()
+        return [(address, syn) for address in self._addresses(MemberStatus.LIVE)]
+
+    # ---------------------------------------------------------------------------------------------- rounds
+
+    def tick(self, now_s: float) -> list[tuple[str, Syn]]:
+        """One gossip round at ``now_s``: heartbeat, liveness and garbage collection, then the Syns to send.
+
+        Returns:
+            ``[(address, Syn), ...]`` for the chosen peers.
+        """
+        self._self.heartbeat += 1
+        self._update_liveness(now_s)
+        syn = self._syn()
+        return [(address, syn) for address in self._choose_targets()]
+
+    def handle_syn(self, syn: Syn, now_s: float) -> SynAck:
+        """Answer a peer's Syn.
+
+        Raises:
+            ClusterMismatch: the peer is in another cluster (nothing is merged).
+            DecodeError: the digest is malformed.
+        """
+        if syn.cluster_id != self.cluster_id:
+            self.stats["bad_cluster"] += 1
+            raise ClusterMismatch(self.cluster_id, syn.cluster_id)
+        peer_digest = parse_digest(syn.digest)
+        return SynAck(digest=digest_of(self._states.values()), delta=self._delta_for(peer_digest))
+
+    def handle_synack(self, synack: SynAck, now_s: float) -> Ack:
+        """Merge the delta of a SynAck and answer with what the peer lacks.
+
+        Raises:
+            DecodeError: the digest or delta is malformed (nothing of it is merged).
+        """
+        peer_digest = parse_digest(synack.digest)
+        self._apply(synack.delta, now_s)
+        return Ack(delta=self._delta_for(peer_digest))
+
+    def handle_ack(self, ack: Ack, now_s: float) -> None:
+        """Merge the delta of an Ack.
+
+        Raises:
+            DecodeError: the delta is malformed (nothing of it is merged).
+        """
+        self._apply(ack.delta, now_s)
+
+    def take_events(self) -> list[MemberEvent]:
+        """The membership changes since the last call, oldest first."""
+        events, self.events = self.events, []
+        return events
+
+    # --------------------------------------------------------------------------------------------- views
+
+    def members(self, now_s: float, *, include_down: bool = False) -> list[Member]:
+        """This node and its LIVE peers (all known peers with ``include_down``), sorted by node id."""
+        result = [self._member(self._self, MemberStatus.LIVE, 0.0)]
+        for node_id, state in self._states.items():
+            if node_id == self.node_id:
+                continue
+            status = self._status[node_id]
+            if status is MemberStatus.LIVE or include_down:
+                result.append(self._member(state, status, self._detectors[node_id].phi(now_s)))
+        return sorted(result, key=lambda m: m.node_id)
+
+    def status_of(self, node_id: str) -> MemberStatus | None:
+        """What this node believes about ``node_id`` (LIVE for itself; ``None`` when unknown)."""
+        if node_id == self.node_id:
+            return MemberStatus.LIVE
+        return self._status.get(node_id)
+
+    def address_of(self, node_id: str) -> str | None:
+        """The endpoint gossiped by ``node_id``, or ``None`` when unknown."""
+        state = self._states.get(node_id)
+        return None if state is None else state.get(KEY_ADDRESS)
+
+    # ---------------------------------------------------------------------------------------- internals
+
+    def _member(self, state: NodeState, status: MemberStatus, phi: float) -> Member:
+        meta = {k[len(META_PREFIX) :]: v for k, (v, _) in state.kvs.items() if k.startswith(META_PREFIX)}
+        return Member(
+            node_id=state.key[0],
+            generation=state.key[1],
+            address=state.get(KEY_ADDRESS, ""),
+            data_center=state.get(KEY_DC, ""),
+            status=status,
+            actors=tuple(state.get(KEY_ACTORS, ())),
+            heartbeat=state.heartbeat,
+            phi=phi,
+            meta=meta,
+        )
+
+    def _syn(self) -> Syn:
+        return Syn(cluster_id=self.cluster_id, digest=digest_of(self._states.values()))
+
+    def _delta_for(self, peer_digest: dict[tuple[str, int], tuple[int, int]]) -> list[Any]:
+        return delta_for(self._states.values(), peer_digest, self.config.max_delta_bytes)
+
+    def _addresses(self, status: MemberStatus) -> list[str]:
+        return [
+            self._states[node_id].get(KEY_ADDRESS)
+            for node_id, s in self._status.items()
+            if s is status and self._states[node_id].get(KEY_ADDRESS)
+        ]
+
+    def _choose_targets(self) -> list[str]:
+        rng = self._rng
+        live = sorted(self._addresses(MemberStatus.LIVE))
+        dead = sorted(self._addresses(MemberStatus.DEAD))
+        targets = rng.sample(live, min(self.config.fanout, len(live)))
+        if dead and rng.random() < len(dead) / (len(live) + 1):
+            targets.append(rng.choice(dead))
+        seeds = [s for s in self.seeds if s not in targets]
+        if seeds and (len(live) < len(self.seeds) or rng.random() < len(self.seeds) / (len(live) + len(dead) + 1)):
+            targets.append(rng.choice(seeds))
+        return targets
+
+    def _apply(self, delta: Any, now_s: float) -> None:
+        for (node_id, generation), heartbeat, entries in parse_delta(delta):
+            if node_id == self.node_id:
+                self._about_myself(generation, entries)
+                continue
+            if (node_id, generation) in self._forgotten:
+                continue
+            state = self._states.get(node_id)
+            if state is not None and state.key[1] > generation:
+                self.stats["stale_generation"] += 1
+                continue
+            is_new = state is None or state.key[1] < generation
+            if is_new:
+                state = self._replace(node_id, generation, now_s)
+            advanced, _ = state.apply(heartbeat, entries)  # type: ignore[union-attr]
+            status = self._status[node_id]
+            if state.get(KEY_STATUS) == _LEAVING:  # type: ignore[union-attr]
+                if status is not MemberStatus.LEFT:
+                    self._set_status(
+                        node_id, MemberStatus.LEFT, now_s, EventKind.LEFT if status is MemberStatus.LIVE else None
+                    )
+            elif advanced and not is_new:
+                self._detectors[node_id].heartbeat(now_s)
+                if status is not MemberStatus.LIVE:
+                    self._set_status(node_id, MemberStatus.LIVE, now_s, EventKind.JOINED)
+
+    def _about_myself(self, generation: int, entries: list[tuple[str, Any, int]]) -> None:
+        my_generation = self._self.key[1]
+        if generation > my_generation:
+            self.stats["duplicate_node_id"] += 1
+            log.error(
+                "node id %r is in use by another process (generation %d > ours %d)",
+                self.node_id,
+                generation,
+                my_generation,
+            )
+        elif generation == my_generation and any(version > self._self.max_version for _, _, version in entries):
+            self.stats["impossible_versions"] += 1
+            log.warning("a peer claims versions of this node that it never wrote; ignored")
+
+    def _replace(self, node_id: str, generation: int, now_s: float) -> NodeState:
+        old = self._states.get(node_id)
+        if old is not None:
+            self._remember_forgotten(old.key)
+        state = NodeState((node_id, generation))
+        self._states[node_id] = state
+        self._detectors[node_id] = PhiAccrualDetector(self.config.detector, now_s)
+        if self._status.get(node_id) is not MemberStatus.LIVE:
+            self._status[node_id] = MemberStatus.JOINING
+            self._since_s[node_id] = now_s
+        return state
+
+    def _set_status(self, node_id: str, status: MemberStatus, now_s: float, event: EventKind | None) -> None:
+        self._status[node_id] = status
+        self._since_s[node_id] = now_s
+        if event is not None:
+            address = self._states[node_id].get(KEY_ADDRESS, "")
+            self.events.append(MemberEvent(event, node_id, address, now_s))
+            log.info("member %r %s (%s)", node_id, event.value, address)
+
+    def _update_liveness(self, now_s: float) -> None:
+        for node_id, status in list(self._status.items()):
+            if status is MemberStatus.LIVE or status is MemberStatus.JOINING:
+                if not self._detectors[node_id].is_alive(now_s):
+                    was_live = status is MemberStatus.LIVE
+                    self._set_status(node_id, MemberStatus.DEAD, now_s, EventKind.DEAD if was_live else None)
+            elif now_s - self._since_s[node_id] > self.config.dead_grace_s:
+                self._remember_forgotten(self._states[node_id].key)
+                del self._states[node_id], self._detectors[node_id], self._status[node_id], self._since_s[node_id]
+
+    def _remember_forgotten(self, key: tuple[str, int]) -> None:
+        self._forgotten[key] = None
+        while len(self._forgotten) > self.config.remembered_gc_nodes:
+            self._forgotten.popitem(last=False)
