@@ -166,8 +166,8 @@ def delta_for(
     budget = max_bytes
     for _gap, state, version in candidates:
         entries = state.entries_after(version)
-        head = [state.key[0], state.key[1], state.heartbeat, []]
-        cost = len(msgpack.packb(head))
+        sent: list[list[Any]] = []
+        cost = len(msgpack.packb([state.key[0], state.key[1], state.heartbeat, sent]))
         if cost > budget:
             break
         budget -= cost
@@ -175,9 +175,9 @@ def delta_for(
             entry_cost = len(msgpack.packb(entry))
             if entry_cost > budget:
                 break
-            head[3].append(entry)
+            sent.append(entry)
             budget -= entry_cost
-        delta.append(head)
-        if len(head[3]) < len(entries):
+        delta.append([state.key[0], state.key[1], state.heartbeat, sent])
+        if len(sent) < len(entries):
             break
     return delta
