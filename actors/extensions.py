@@ -43,10 +43,13 @@ class EnvelopeClock(Protocol):
 
 
 def default_extensions() -> list[Extension]:
-    """The cluster services a node runs unless told otherwise: the HLC clock service."""
-    from services.clock import ClockService  # the composition point: actors -> services, here only
+    """The cluster services a node runs unless told otherwise: clock (HLC), membership (gossip), selector."""
+    # the composition point: actors -> services, here only
+    from services.clock import ClockService
+    from services.membership.service import MembershipService
+    from services.selector import SelectorService
 
-    return [ClockService()]
+    return [ClockService(), MembershipService(), SelectorService()]
 
 
 class Extensions:

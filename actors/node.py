@@ -13,6 +13,7 @@ from typing import Any
 
 from actors.actor import Actor
 from actors.calls import Calls
+from actors.cluster_view import ClusterView
 from actors.config import NodeConfig
 from actors.errors import (
     ActorNotFound,
@@ -36,7 +37,7 @@ __all__ = ["Node"]
 log = logging.getLogger("zactor.node")
 
 
-class Node:
+class Node(ClusterView):
     """One zactor node: hosts actors and talks to other nodes.
 
     Use as ``async with Node(NodeConfig(...)) as node:``; :meth:`start` and :meth:`stop` are the explicit forms.
@@ -174,11 +175,29 @@ class Node:
         """This node's actor registry."""
         return self._registry
 
-    def ref(self, name: str, *, address: str | None = None) -> ActorRef:
-        """A reference to the actor ``name``: local when ``address`` is ``None`` or this node's own address."""
+    def ref(self, name: str, *, address: str | None = None, node_id: str | None = None) -> ActorRef:
+        """A reference to the actor ``name``: on this node by default, at ``address``, or on the live member
+        ``node_id`` (this node's own address or id gives a local reference).
+
+        Raises:
+            NodeUnavailable: ``node_id`` is not a live member.
+            RuntimeError: ``node_id`` was given and the node has no membership service.
+        """
+        if node_id is not None:
+            address = None if node_id == self.node_id else self.address_of(node_id)
         if address is not None and address == self._address:
             address = None
         return ActorRef(self, name, address)
+
+    def ref_any(self, name: str) -> ActorRef:
+        """A reference to an actor named ``name`` anywhere in the cluster: here if hosted here, else on a random
+        live member that hosts it (from gossip).
+
+        Raises:
+            ActorNotFound: no live member hosts it.
+        """
+        node_id = self._pick_host(name)
+        return self.ref(name, node_id=node_id)
 
     # -------------------------------------------------------------------------------------------- extensions
 
@@ -236,10 +255,11 @@ class Node:
         clock = self._clock
         return None if clock is None else clock.stamp()
 
-    def forget(self, address: str) -> None:
-        """Close the connection to ``address`` and fail the asks waiting on it with ``NodeUnavailable``."""
+    def forget(self, address: str, error: BaseException | None = None) -> None:
+        """Close the connection to ``address`` and fail the asks waiting on it with ``error`` (default:
+        ``NodeUnavailable``)."""
         self._transport.forget(address)
-        self._calls.fail_endpoint(address, NodeUnavailable(address, "connection closed"))
+        self._calls.fail_endpoint(address, error or NodeUnavailable(address, "connection closed"))
 
     # ----------------------------------------------------------------------------------------------- inbound
 

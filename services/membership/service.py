@@ -1,0 +1,226 @@
+"""The membership extension: runs the gossip core on a node over the node's own envelopes.
+
+Every ``gossip_interval_s`` the core picks peers; for each, the shell asks the peer's ``zactor.membership`` actor
+with the ``Syn``, merges the ``SynAck`` and tells the ``Ack`` back. A peer in another cluster answers with an ERROR
+(``ClusterMismatch``). When the core declares a node DEAD or LEFT, the node's pending asks to it fail at once with
+``NodeUnavailable`` and its DEALER is closed. The registry's actor names are gossiped so ``node.lookup`` works
+cluster-wide. Stopping the service announces a graceful leave first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import functools
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
+
+from actors import Actor, Context, handler
+from actors.errors import ActorError, ClusterMismatch, NodeUnavailable
+from services.membership.gossip import (
+    KEY_ACTORS,
+    META_PREFIX,
+    EventKind,
+    Member,
+    MemberEvent,
+    Membership,
+    MembershipConfig,
+)
+from services.membership.messages import Ack, Syn, SynAck
+
+if TYPE_CHECKING:
+    from actors import Node
+
+__all__ = ["MembershipService", "MEMBERSHIP_ACTOR"]
+
+log = logging.getLogger("zactor.membership")
+
+MEMBERSHIP_ACTOR = "zactor.membership"
+
+
+class _GossipActor(Actor):
+    mailbox_size = 1000
+
+    def __init__(self, service: MembershipService) -> None:
+        self._service = service
+
+    @handler
+    async def on_syn(self, msg: Syn, ctx: Context) -> SynAck:
+        return self._service.core.handle_syn(msg, self._service.now_s())
+
+    @handler
+    async def on_ack(self, msg: Ack, ctx: Context) -> None:
+        self._service.core.handle_ack(msg, self._service.now_s())
+        self._service.dispatch_events()
+
+
+class MembershipService:
+    """Gossip membership for one node (see the module docstring).
+
+    Args:
+        config: gossip settings (interval, fan-out, detector thresholds).
+        rng: randomness for peer choice (default: a fresh ``random.Random``).
+        now_s: the monotonic clock in seconds (default ``time.monotonic``).
+
+    Attributes:
+        stats: counters (``gossip_failures``, ``cluster_mismatch``, ...); the core's are in ``core.stats``.
+    """
+
+    name = "membership"
+
+    def __init__(
+        self,
+        config: MembershipConfig | None = None,
+        *,
+        rng: random.Random | None = None,
+        now_s: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config or MembershipConfig()
+        self._rng = rng or random.Random()
+        self.now_s = now_s
+        self._node: Node | None = None
+        self._core: Membership | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._watchers: list[asyncio.Queue[MemberEvent]] = []
+        self._changed = asyncio.Event()
+        self.stats: collections.Counter[str] = collections.Counter()
+
+    @property
+    def core(self) -> Membership:
+        """The sans-I/O membership state.
+
+        Raises:
+            RuntimeError: the service is not started.
+        """
+        if self._core is None:
+            raise RuntimeError("membership service is not started")
+        return self._core
+
+    async def start(self, node: Node) -> MembershipService:
+        """Join the cluster through ``node.config.seeds`` and start gossiping. Returns the service."""
+        config = node.config
+        self._node = node
+        self._core = Membership(
+            node.node_id,
+            time.time_ns() // 1_000_000,
+            node.address,
+            config.data_center,
+            config.cluster_id,
+            config.seeds,
+            self.config,
+            self._rng,
+        )
+        await node.add_actor(MEMBERSHIP_ACTOR, _GossipActor(self))
+        node.registry.listeners.append(self._publish_actors)
+        self._publish_actors()
+        self._loop_task = asyncio.create_task(self._gossip_loop(), name=f"zactor-gossip-{node.node_id}")
+        return self
+
+    async def stop(self) -> None:
+        """Announce a graceful leave (bounded by one gossip timeout), then stop gossiping."""
+        node, core = self._node, self._core
+        if node is None or core is None:
+            return
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+        farewells = [asyncio.create_task(self._exchange(address, syn)) for address, syn in core.leave()]
+        if farewells:
+            await asyncio.wait(farewells, timeout=self._ask_timeout_s())
+        for task in [*farewells, *self._in_flight.values()]:
+            task.cancel()
+        node.registry.listeners.remove(self._publish_actors)
+        if MEMBERSHIP_ACTOR in node.actors():
+            await node.remove_actor(MEMBERSHIP_ACTOR)
+        self._node = None
+
+    # --------------------------------------------------------------------------------------------- queries
+
+    def members(self, *, include_down: bool = False) -> list[Member]:
+        """This node and its live peers (every known peer with ``include_down``), sorted by node id."""
+        return self.core.members(self.now_s(), include_down=include_down)
+
+    def lookup(self, actor: str) -> list[str]:
+        """Ids of the live nodes hosting an actor named ``actor`` (from gossip; this node included)."""
+        return [m.node_id for m in self.members() if actor in m.actors]
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Gossip a user key-value of this node (``Member.meta``)."""
+        self.core.set(META_PREFIX + key, value)
+
+    async def wait_for_members(self, count: int, timeout_s: float) -> list[Member]:
+        """Wait until at least ``count`` live members (this node included) are known.
+
+        Raises:
+            TimeoutError: fewer than ``count`` after ``timeout_s`` seconds.
+        """
+        async with asyncio.timeout(timeout_s):
+            while len(members := self.members()) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return members
+
+    async def watch(self) -> AsyncIterator[MemberEvent]:
+        """Yield membership events (JOINED, DEAD, LEFT) as they happen, until the caller stops iterating."""
+        queue: asyncio.Queue[MemberEvent] = asyncio.Queue()
+        self._watchers.append(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._watchers.remove(queue)
+
+    # ------------------------------------------------------------------------------------------- gossiping
+
+    def _ask_timeout_s(self) -> float:
+        return 2 * self.config.gossip_interval_s + 0.5
+
+    def _publish_actors(self) -> None:
+        if self._node is not None and self._core is not None:
+            self._core.set(KEY_ACTORS, self._node.actors())
+
+    async def _gossip_loop(self) -> None:
+        interval = self.config.gossip_interval_s
+        while True:
+            await asyncio.sleep(interval * (0.9 + 0.2 * self._rng.random()))
+            for address, syn in self.core.tick(self.now_s()):
+                if address not in self._in_flight:
+                    task = asyncio.create_task(self._exchange(address, syn))
+                    self._in_flight[address] = task
+                    task.add_done_callback(functools.partial(self._exchange_done, address))
+            self.dispatch_events()
+
+    def _exchange_done(self, address: str, _task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(address, None)
+
+    async def _exchange(self, address: str, syn: Syn) -> None:
+        node = self._node
+        if node is None:
+            return
+        ref = node.ref(MEMBERSHIP_ACTOR, address=address)
+        try:
+            synack = await ref.ask(syn, timeout_s=self._ask_timeout_s())
+            ack = self.core.handle_synack(synack, self.now_s())
+            await ref.tell(ack)
+        except ClusterMismatch as exc:
+            self.stats["cluster_mismatch"] += 1
+            log.warning("gossip with %s refused: %s", address, exc)
+        except (ActorError, OSError) as exc:
+            self.stats["gossip_failures"] += 1
+            log.debug("gossip with %s failed: %s", address, exc)
+        self.dispatch_events()
+
+    def dispatch_events(self) -> None:
+        """Act on the core's membership events: fail asks to dead nodes, wake watchers and waiters."""
+        events = self.core.take_events()
+        if not events:
+            return
+        for event in events:
+            if event.kind is not EventKind.JOINED and self._node is not None and event.address:
+                self._node.forget(event.address, NodeUnavailable(event.node_id, f"member {event.kind.value}"))
+            for queue in self._watchers:
+                queue.put_nowait(event)
+        self._changed.set()
