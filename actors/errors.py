@@ -133,7 +133,7 @@ class ClusterMismatch(ActorError):
     """A peer belongs to another cluster; nothing it sent was merged.
 
     Attributes:
-        expected: this node's cluster id.
+        expected: this node's cluster id (empty on a caller whose request a peer refused).
         received: the peer's cluster id.
     """
 

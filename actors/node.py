@@ -296,7 +296,12 @@ class Node(ClusterView):
         except (DecodeError, ActorNotFound, MailboxFull, NodeUnavailable, ClockOffsetError) as exc:
             self.stats[_STAT_BY_ERROR[type(exc)]] += 1
             if reply_to is None:
-                log.warning("a tell for %r was dropped: %s", target, exc)
+                log.log(
+                    logging.DEBUG if self._is_stopping else logging.WARNING,
+                    "a tell for %r was dropped: %s",
+                    target,
+                    exc,
+                )
             else:
                 log.info("a request for %r was refused: %s", target, exc)
                 task = asyncio.get_running_loop().create_task(self._respond(reply_to, None, exc, target))

@@ -8,6 +8,7 @@ from actors.errors import (
     ActorError,
     ActorNotFound,
     ClockOffsetError,
+    ClusterMismatch,
     DecodeError,
     HandlerNotFound,
     MailboxFull,
@@ -29,6 +30,7 @@ class ErrorCode(enum.IntEnum):
     MAILBOX_FULL = 5
     NODE_STOPPING = 6
     CLOCK_OFFSET = 7
+    CLUSTER_MISMATCH = 8
 
 
 @message("zactor.Error")
@@ -58,6 +60,8 @@ def error_info(exc: BaseException, node: str, actor: str) -> ErrorInfo:
         code = ErrorCode.NODE_STOPPING
     elif isinstance(exc, ClockOffsetError):
         code, detail = ErrorCode.CLOCK_OFFSET, exc.ahead_ms
+    elif isinstance(exc, ClusterMismatch):
+        code = ErrorCode.CLUSTER_MISMATCH
     else:
         code = ErrorCode.HANDLER_FAILED
     text = exc.message_type if isinstance(exc, HandlerNotFound) else str(exc)
@@ -65,6 +69,8 @@ def error_info(exc: BaseException, node: str, actor: str) -> ErrorInfo:
         text = exc.reason
     elif isinstance(exc, ClockOffsetError):
         text = str(exc.max_offset_ms)
+    elif isinstance(exc, ClusterMismatch):
+        text = exc.expected
     return ErrorInfo(code=code, type=type(exc).__name__, message=text, node=node, actor=actor, detail=detail)
 
 
@@ -83,4 +89,6 @@ def error_from_info(info: ErrorInfo) -> ActorError:
         return NodeUnavailable(info.node, info.message)
     if code == ErrorCode.CLOCK_OFFSET:
         return ClockOffsetError(info.node, info.detail, int(info.message) if info.message.isdigit() else 0)
+    if code == ErrorCode.CLUSTER_MISMATCH:
+        return ClusterMismatch("", info.message)
     return RemoteError(info.type, info.message, info.node, info.actor)

@@ -15,7 +15,7 @@ import functools
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from actors import Actor, Context, handler
@@ -34,11 +34,31 @@ from services.membership.messages import Ack, Syn, SynAck
 if TYPE_CHECKING:
     from actors import Node
 
-__all__ = ["MembershipService", "MEMBERSHIP_ACTOR"]
+__all__ = ["MembershipService", "MemberWatch", "MEMBERSHIP_ACTOR"]
 
 log = logging.getLogger("zactor.membership")
 
 MEMBERSHIP_ACTOR = "zactor.membership"
+
+
+class MemberWatch:
+    """An async iterator of :class:`MemberEvent`; events are queued from its creation until :meth:`close`."""
+
+    def __init__(self, watchers: list[asyncio.Queue[MemberEvent]]) -> None:
+        self._watchers = watchers
+        self._queue: asyncio.Queue[MemberEvent] = asyncio.Queue()
+        watchers.append(self._queue)
+
+    def __aiter__(self) -> MemberWatch:
+        return self
+
+    async def __anext__(self) -> MemberEvent:
+        return await self._queue.get()
+
+    def close(self) -> None:
+        """Stop receiving events."""
+        if self._queue in self._watchers:
+            self._watchers.remove(self._queue)
 
 
 class _GossipActor(Actor):
@@ -163,15 +183,9 @@ class MembershipService:
                 await self._changed.wait()
         return members
 
-    async def watch(self) -> AsyncIterator[MemberEvent]:
-        """Yield membership events (JOINED, DEAD, LEFT) as they happen, until the caller stops iterating."""
-        queue: asyncio.Queue[MemberEvent] = asyncio.Queue()
-        self._watchers.append(queue)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            self._watchers.remove(queue)
+    def watch(self) -> MemberWatch:
+        """Membership events (JOINED, DEAD, LEFT) from now on, as an async iterator; ``close()`` it when done."""
+        return MemberWatch(self._watchers)
 
     # ------------------------------------------------------------------------------------------- gossiping
 
