@@ -1,11 +1,10 @@
-"""The ``zactor`` command line: ``demo``, ``node`` and ``call``. ``zactor COMMAND --help`` describes each."""
+"""The ``zactor`` command line: ``demo``, ``node``, ``cluster up``, ``members``, ``call``; ``--help`` on each."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import importlib
-import json
 import logging
 import os
 import signal
@@ -13,12 +12,12 @@ import sys
 from collections.abc import Sequence
 
 from actors.actor import Actor
+from actors.cli_cluster import run_call, run_cluster_up, run_members
 from actors.config import NodeConfig
 from actors.demo import run_demo
 from actors.errors import ActorError
 from actors.node import Node
 from actors.process import READY_PREFIX
-from transport.codec import message_class
 
 __all__ = ["main", "load_object"]
 
@@ -50,7 +49,14 @@ def _parse_actor(text: str) -> tuple[str, str]:
 
 
 async def _run_node(args: argparse.Namespace) -> int:
-    config = NodeConfig(node_id=args.node_id or NodeConfig().node_id, bind=args.bind)
+    config = NodeConfig(
+        node_id=args.node_id or NodeConfig().node_id,
+        bind=args.bind,
+        seeds=args.seed,
+        cluster_id=args.cluster_id,
+        data_center=args.dc,
+        gossip_interval_s=args.gossip_interval,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -68,17 +74,6 @@ async def _run_node(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _call(args: argparse.Namespace) -> int:
-    for module in args.import_:
-        importlib.import_module(module)
-    cls = message_class(args.type)
-    msg = cls(**json.loads(args.fields))
-    async with Node(NodeConfig(node_id="zactor-cli")) as node:
-        reply = await node.ref(args.actor, address=args.address).ask(msg, timeout_s=args.timeout)
-    print(reply)
-    return 0
-
-
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zactor", description="Typed RPC actors on ZeroMQ.")
     parser.add_argument("--log-level", default="WARNING", help="logging level (DEBUG, INFO, WARNING, ...)")
@@ -87,9 +82,13 @@ def _build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run two nodes in two processes and show zactor at work")
     demo.add_argument("--seconds", type=float, default=2.0, help="duration of each throughput step (s)")
 
-    node = sub.add_parser("node", help="run one node in the foreground until Ctrl-C or SIGTERM")
+    node = sub.add_parser("node", help="run one node in the foreground until Ctrl-C or SIGTERM (leaves gracefully)")
     node.add_argument("--node-id", help="the node's id (default: random)")
     node.add_argument("--bind", default="tcp://127.0.0.1:0", help="endpoint to bind (port 0: any free port)")
+    node.add_argument("--seed", action="append", default=[], metavar="ADDR", help="a seed endpoint; repeatable")
+    node.add_argument("--cluster-id", default="default", help="the cluster to join (default: %(default)s)")
+    node.add_argument("--dc", default="dc1", help="the node's data center (default: %(default)s)")
+    node.add_argument("--gossip-interval", type=float, default=0.2, help="seconds between gossip rounds")
     node.add_argument(
         "--actor",
         action="append",
@@ -99,8 +98,22 @@ def _build_parser() -> argparse.ArgumentParser:
         help="host an actor (built with no arguments); repeatable",
     )
 
+    cluster = sub.add_parser("cluster", help="local multi-process clusters")
+    cluster_sub = cluster.add_subparsers(dest="cluster_command", required=True)
+    up = cluster_sub.add_parser("up", help="run a local cluster in the foreground; print members when they change")
+    up.add_argument("-n", type=int, default=3, help="number of nodes (default: %(default)s)")
+    up.add_argument("--dc", action="append", metavar="DC", help="data center names, assigned round-robin; repeatable")
+    up.add_argument("--cluster-id", default="local", help="the cluster id (default: %(default)s)")
+    up.add_argument("--gossip-interval", type=float, default=0.2, help="seconds between gossip rounds")
+
+    members = sub.add_parser("members", help="print the member table of a node (node, address, dc, status, phi...)")
+    members.add_argument("--seed", required=True, metavar="ADDR", help="endpoint of any node of the cluster")
+    members.add_argument("--timeout", type=float, default=2.0, help="deadline of the query (s)")
+
     call = sub.add_parser("call", help="ask an actor once and print the reply")
-    call.add_argument("--address", required=True, help="endpoint of the node hosting the actor")
+    where = call.add_mutually_exclusive_group(required=True)
+    where.add_argument("--seed", metavar="ADDR", help="endpoint of any node; the actor is found through membership")
+    where.add_argument("--address", help="endpoint of the node hosting the actor")
     call.add_argument(
         "--import",
         dest="import_",
@@ -125,7 +138,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_demo(args.seconds)
         if args.command == "node":
             return asyncio.run(_run_node(args))
-        return asyncio.run(_call(args))
+        if args.command == "cluster":
+            return run_cluster_up(args)
+        if args.command == "members":
+            return run_members(args)
+        return run_call(args)
     except (ActorError, ValueError, OSError) as exc:
         print(f"zactor {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -38,6 +38,8 @@ class NodeConfig:
         linger_s: how long closing a socket may flush queued messages, in seconds.
         hwm: ZeroMQ send/receive high-water mark per connection, in messages.
         stop_timeout_s: how long stopping waits for running handlers before cancelling them, in seconds.
+        gossip_interval_s: seconds between membership gossip rounds (unless the membership service is given its
+            own configuration).
     """
 
     node_id: str = attrs.field(factory=_new_node_id)
@@ -52,3 +54,4 @@ class NodeConfig:
     linger_s: float = 0.1
     hwm: int = attrs.field(default=10_000, validator=_positive)
     stop_timeout_s: float = attrs.field(default=5.0, validator=_positive)
+    gossip_interval_s: float = attrs.field(default=0.2, validator=_positive)

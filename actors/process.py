@@ -2,11 +2,13 @@
 
 :class:`NodeProcess` starts ``python -m actors.cli node ...``, waits for the line in which the node prints its bound
 address, and always stops what it started: ``stop()`` sends SIGTERM (a graceful stop) and SIGKILLs after a
-deadline; leaving the ``with`` block or a crash of the caller kills the child.
+deadline; leaving the ``with`` block kills the child, and on Linux so does the death of the parent process (the
+child is started with ``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import queue
 import signal
@@ -14,11 +16,13 @@ import subprocess
 import sys
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import IO
 
 __all__ = ["NodeProcess", "READY_PREFIX"]
 
 READY_PREFIX = "zactor node listening on "
+_PR_SET_PDEATHSIG = 1
 
 
 class NodeProcess:
@@ -30,6 +34,7 @@ class NodeProcess:
         actors: actors to host, ``{name: "module:Class"}`` (the class is built with no arguments).
         start_timeout_s: how long to wait for the node to report its address, in seconds.
         extra_args: more ``zactor node`` arguments.
+        log_path: a file the node's log (stderr) is appended to; default: this process's stderr.
 
     Attributes:
         pid: the child's process id.
@@ -47,12 +52,25 @@ class NodeProcess:
         actors: Mapping[str, str] | None = None,
         start_timeout_s: float = 20.0,
         extra_args: tuple[str, ...] = (),
+        log_path: Path | None = None,
     ) -> None:
         args = [sys.executable, "-m", "actors.cli", "node", "--node-id", node_id, "--bind", bind, *extra_args]
         for name, spec in (actors or {}).items():
             args += ["--actor", f"{name}={spec}"]
         self.node_id = node_id
-        self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, start_new_session=True)
+        log_file = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115 (the child keeps it)
+        try:
+            self._proc = subprocess.Popen(
+                args,
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                text=True,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        finally:
+            if log_file is not None:
+                log_file.close()
         self.pid = self._proc.pid
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._reader = threading.Thread(target=_pump_lines, args=(self._proc.stdout, self._lines), daemon=True)
@@ -101,6 +119,12 @@ class NodeProcess:
 
     def __exit__(self, *exc_info: object) -> None:
         self.kill()
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to SIGKILL it when the parent dies, so no node outlives a crashed test or CLI."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _pump_lines(stream: IO[str] | None, lines: queue.Queue[str | None]) -> None:

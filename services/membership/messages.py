@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from actors import message
 
-__all__ = ["Syn", "SynAck", "Ack"]
+__all__ = ["Syn", "SynAck", "Ack", "GetMembers", "MemberRows"]
 
 
 @message("zactor.gossip.Syn")
@@ -38,3 +38,20 @@ class Ack:
     """Closes a round: "here is what you lack"."""
 
     delta: list
+
+
+@message("zactor.gossip.GetMembers")
+class GetMembers:
+    """Ask a node's membership actor for its member table (``include_down``: dead and left members too)."""
+
+    include_down: bool = True
+
+
+@message("zactor.gossip.MemberRows")
+class MemberRows:
+    """A member table: ``[[node_id, address, data_center, status, phi, actors, heartbeat], ...]`` and the
+    answering node's id and HLC timestamp ``[physical_ms, logical, node_id]`` (empty without a clock)."""
+
+    node_id: str
+    rows: list
+    hlc: list

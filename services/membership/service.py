@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from actors import Actor, Context, handler
 from actors.errors import ActorError, ClusterMismatch, NodeUnavailable
+from services.membership.detector import DetectorConfig
 from services.membership.gossip import (
     KEY_ACTORS,
     META_PREFIX,
@@ -29,7 +30,7 @@ from services.membership.gossip import (
     Membership,
     MembershipConfig,
 )
-from services.membership.messages import Ack, Syn, SynAck
+from services.membership.messages import Ack, GetMembers, MemberRows, Syn, SynAck
 
 if TYPE_CHECKING:
     from actors import Node
@@ -72,6 +73,18 @@ class _GossipActor(Actor):
         return self._service.core.handle_syn(msg, self._service.now_s())
 
     @handler
+    async def on_get_members(self, msg: GetMembers, ctx: Context) -> MemberRows:
+        rows = [
+            [m.node_id, m.address, m.data_center, m.status.value, round(m.phi, 2), list(m.actors), m.heartbeat]
+            for m in self._service.members(include_down=msg.include_down)
+        ]
+        try:
+            hlc = ctx.node.clock.now().to_wire()
+        except RuntimeError:
+            hlc = []
+        return MemberRows(node_id=ctx.node_id, rows=rows, hlc=hlc)
+
+    @handler
     async def on_ack(self, msg: Ack, ctx: Context) -> None:
         self._service.core.handle_ack(msg, self._service.now_s())
         self._service.dispatch_events()
@@ -81,7 +94,8 @@ class MembershipService:
     """Gossip membership for one node (see the module docstring).
 
     Args:
-        config: gossip settings (interval, fan-out, detector thresholds).
+        config: gossip settings (interval, fan-out, detector thresholds); default: the defaults with the node's
+            ``gossip_interval_s`` (also as the detector's initial interval).
         rng: randomness for peer choice (default: a fresh ``random.Random``).
         now_s: the monotonic clock in seconds (default ``time.monotonic``).
 
@@ -98,6 +112,7 @@ class MembershipService:
         rng: random.Random | None = None,
         now_s: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._config = config
         self.config = config or MembershipConfig()
         self._rng = rng or random.Random()
         self.now_s = now_s
@@ -123,6 +138,10 @@ class MembershipService:
     async def start(self, node: Node) -> MembershipService:
         """Join the cluster through ``node.config.seeds`` and start gossiping. Returns the service."""
         config = node.config
+        self.config = self._config or MembershipConfig(
+            gossip_interval_s=config.gossip_interval_s,
+            detector=DetectorConfig(initial_interval_s=config.gossip_interval_s),
+        )
         self._node = node
         self._core = Membership(
             node.node_id,

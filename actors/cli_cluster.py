@@ -1,0 +1,109 @@
+"""The cluster commands of the ``zactor`` CLI: ``cluster up``, ``members`` and ``call``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import signal
+import time
+
+from actors.config import NodeConfig
+from actors.errors import ActorNotFound
+from actors.local_cluster import LocalCluster, fetch_members
+from actors.node import Node
+from services.membership.messages import MemberRows
+from transport.codec import message_class
+
+__all__ = ["format_members", "run_cluster_up", "run_members", "run_call"]
+
+_COLUMNS = ("node", "address", "dc", "status", "phi", "actors", "heartbeat")
+
+
+def format_members(table: MemberRows) -> str:
+    """A member table as aligned text (like ``nodetool status``), with the answering node and its HLC."""
+    rows = [
+        [
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            f"{r[4]:.2f}",
+            ",".join(a for a in r[5] if not a.startswith("zactor.")) or "-",
+            str(r[6]),
+        ]
+        for r in table.rows
+    ]
+    widths = [max(len(c), *(len(row[i]) for row in rows)) if rows else len(c) for i, c in enumerate(_COLUMNS)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(_COLUMNS, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
+    hlc = f" at HLC {table.hlc[0]}.{table.hlc[1]}" if table.hlc else ""
+    lines.append(f"(as seen by {table.node_id}{hlc})")
+    return "\n".join(lines)
+
+
+def run_members(args: argparse.Namespace) -> int:
+    """``zactor members --seed ADDR``: print the member table of the node at ADDR."""
+    table = asyncio.run(fetch_members(args.seed, timeout_s=args.timeout))
+    print(format_members(table))
+    return 0
+
+
+async def _call(args: argparse.Namespace) -> int:
+    for module in args.import_:
+        importlib.import_module(module)
+    msg = message_class(args.type)(**json.loads(args.fields))
+    address = args.address
+    if address is None:
+        table = await fetch_members(args.seed, timeout_s=args.timeout, include_down=False)
+        hosts = [row[1] for row in table.rows if args.actor in row[5]]
+        if not hosts:
+            raise ActorNotFound(args.actor, table.node_id)
+        address = hosts[0]
+    async with Node(NodeConfig(node_id="zactor-cli"), extensions=[]) as node:
+        reply = await node.ref(args.actor, address=address).ask(msg, timeout_s=args.timeout)
+    print(reply)
+    return 0
+
+
+def run_call(args: argparse.Namespace) -> int:
+    """``zactor call``: ask an actor (found through ``--seed`` or at ``--address``) once and print the reply."""
+    if (args.seed is None) == (args.address is None):
+        raise ValueError("give exactly one of --seed and --address")
+    return asyncio.run(_call(args))
+
+
+def run_cluster_up(args: argparse.Namespace) -> int:
+    """``zactor cluster up -n N``: run a local cluster in the foreground, print the member table on change."""
+    stop = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    node_args = ["--gossip-interval", str(args.gossip_interval)]
+    with LocalCluster(
+        args.n, data_centers=args.dc or ("dc1",), cluster_id=args.cluster_id, node_args=node_args
+    ) as cluster:
+        print(
+            f"cluster {args.cluster_id!r} up: {args.n} nodes, seed {cluster.seed}, logs in {cluster.log_dir}",
+            flush=True,
+        )
+        shown = None
+        while not stop:
+            try:
+                table = cluster.members(0)
+                current = [(r[0], r[3]) for r in table.rows]
+                if current != shown:
+                    print(format_members(table), "\n", flush=True)
+                    shown = current
+            except Exception as exc:  # node 0 may be down: keep watching
+                print(f"node 0 does not answer: {exc}", flush=True)
+            time.sleep(0.5)
+        print("stopping the cluster", flush=True)
+        for i in cluster.running():
+            cluster.stop(i)
+    return 0

@@ -1,0 +1,224 @@
+"""A real multi-process cluster on 127.0.0.1: one ``zactor node`` process per node, controlled by PID.
+
+``LocalCluster`` is synchronous (usable from plain code, a CLI, or a pytest fixture); its queries run a short-lived
+client node on a private event loop. It never leaves a process behind: :meth:`LocalCluster.close` (also on leaving
+the ``with`` block, on an exception, and at interpreter exit) SIGKILLs every node it started.
+
+Together with the CLI, this is application-level code: it imports the membership service's messages directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import tempfile
+import time
+from collections.abc import Coroutine, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from actors.config import NodeConfig
+from actors.errors import ActorError
+from actors.node import Node
+from actors.process import NodeProcess
+from services.membership.messages import GetMembers, MemberRows
+from services.membership.service import MEMBERSHIP_ACTOR
+
+__all__ = ["LocalCluster", "fetch_members"]
+
+T = TypeVar("T")
+
+
+async def fetch_members(address: str, *, timeout_s: float = 2.0, include_down: bool = True) -> MemberRows:
+    """Ask the node at ``address`` for its member table, from a throwaway client node outside the cluster.
+
+    Raises:
+        RequestTimeout: no answer within ``timeout_s`` seconds.
+        ActorError: the node answered with an error.
+    """
+    async with Node(NodeConfig(node_id="zactor-client"), extensions=[]) as client:
+        rows = await client.ref(MEMBERSHIP_ACTOR, address=address).ask(
+            GetMembers(include_down=include_down), timeout_s=timeout_s
+        )
+    assert isinstance(rows, MemberRows)
+    return rows
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion on a private loop, even when the caller is inside a running loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+class LocalCluster:
+    """N node processes on loopback with free ports, joined through the first node as seed.
+
+    Args:
+        n: how many nodes to start.
+        data_centers: data center names, assigned round-robin (node ``i`` gets ``data_centers[i % len]``).
+        cluster_id: the cluster id of every node.
+        actors: actors every node hosts, ``{name: "module:Class"}``.
+        node_args: more ``zactor node`` arguments for every node (config overrides, e.g. ``--gossip-interval``).
+        log_dir: where each node's log goes (``<node_id>.log``); default: a new temporary directory.
+        start_timeout_s: how long to wait for all nodes to see each other, in seconds.
+
+    Attributes:
+        nodes: the :class:`~actors.process.NodeProcess` of each node, by index (``None`` once stopped or killed).
+        log_dir: the directory of the node logs.
+
+    Raises:
+        RuntimeError: a node did not start, or the nodes did not all see each other in time (all are killed).
+    """
+
+    def __init__(
+        self,
+        n: int = 3,
+        *,
+        data_centers: Sequence[str] = ("dc1",),
+        cluster_id: str = "local",
+        actors: Mapping[str, str] | None = None,
+        node_args: Sequence[str] = (),
+        log_dir: str | Path | None = None,
+        start_timeout_s: float = 30.0,
+    ) -> None:
+        self._data_centers = tuple(data_centers)
+        self._cluster_id = cluster_id
+        self._actors = dict(actors or {})
+        self._node_args = tuple(node_args)
+        self.log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="zactor-cluster-"))
+        self.nodes: list[NodeProcess | None] = []
+        self._addresses: list[str] = []
+        atexit.register(self.close)
+        try:
+            for _ in range(n):
+                self._spawn(len(self.nodes), "tcp://127.0.0.1:0")
+            self.wait_converged(start_timeout_s)
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------------------------------- control
+
+    @property
+    def seed(self) -> str:
+        """The seed endpoint (node 0's address)."""
+        return self._addresses[0]
+
+    def node_id(self, i: int) -> str:
+        """The id of node ``i``."""
+        return f"node{i}"
+
+    def address(self, i: int) -> str:
+        """The endpoint of node ``i`` (kept across restarts)."""
+        return self._addresses[i]
+
+    def _spawn(self, i: int, bind: str) -> NodeProcess:
+        args = ["--cluster-id", self._cluster_id, "--dc", self._data_centers[i % len(self._data_centers)]]
+        if self._addresses and i != 0:
+            args += ["--seed", self._addresses[0]]
+        elif len(self._addresses) > 1:
+            args += ["--seed", self._addresses[1]]
+        proc = NodeProcess(
+            self.node_id(i),
+            bind=bind,
+            actors=self._actors,
+            extra_args=(*args, *self._node_args),
+            log_path=self.log_dir / f"{self.node_id(i)}.log",
+        )
+        if i < len(self.nodes):
+            self.nodes[i] = proc
+        else:
+            self.nodes.append(proc)
+            self._addresses.append(proc.address)
+        return proc
+
+    def kill(self, i: int) -> None:
+        """SIGKILL node ``i`` (no graceful leave: the others must detect it)."""
+        proc = self.nodes[i]
+        if proc is not None:
+            proc.kill()
+            self.nodes[i] = None
+
+    def stop(self, i: int) -> int:
+        """Stop node ``i`` gracefully (SIGTERM: it leaves the cluster); returns its exit code."""
+        proc = self.nodes[i]
+        if proc is None:
+            return 0
+        self.nodes[i] = None
+        return proc.stop()
+
+    def restart(self, i: int) -> NodeProcess:
+        """Start node ``i`` again (after kill or stop) with the same id and address, as a new incarnation."""
+        if self.nodes[i] is not None:
+            self.stop(i)
+        return self._spawn(i, self._addresses[i])
+
+    def add_node(self) -> int:
+        """Start one more node joined through the seed; returns its index."""
+        self._spawn(len(self.nodes), "tcp://127.0.0.1:0")
+        return len(self.nodes) - 1
+
+    def close(self) -> None:
+        """SIGKILL every node still running. Idempotent."""
+        for i in range(len(self.nodes)):
+            self.kill(i)
+        atexit.unregister(self.close)
+
+    def __enter__(self) -> LocalCluster:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -------------------------------------------------------------------------------------------- queries
+
+    def members(self, i: int, *, include_down: bool = True) -> MemberRows:
+        """Node ``i``'s member table.
+
+        Raises:
+            RequestTimeout: node ``i`` did not answer within 2 s.
+        """
+        return _run(fetch_members(self._addresses[i], include_down=include_down))
+
+    def live_ids(self, i: int) -> set[str]:
+        """The node ids node ``i`` sees as live (itself included); empty when it does not answer."""
+        try:
+            rows = self.members(i, include_down=False).rows
+        except ActorError:
+            return set()
+        return {row[0] for row in rows}
+
+    def wait_until(self, condition: Any, timeout_s: float, what: str) -> float:
+        """Poll ``condition()`` every 50 ms; returns the seconds it took.
+
+        Raises:
+            TimeoutError: still false after ``timeout_s`` seconds.
+        """
+        start = time.monotonic()
+        while not condition():
+            if time.monotonic() - start > timeout_s:
+                raise TimeoutError(f"{what}: not reached within {timeout_s} s (logs in {self.log_dir})")
+            time.sleep(0.05)
+        return time.monotonic() - start
+
+    def running(self) -> list[int]:
+        """Indexes of the nodes currently running."""
+        return [i for i, proc in enumerate(self.nodes) if proc is not None]
+
+    def wait_converged(self, timeout_s: float = 30.0) -> float:
+        """Wait until every running node sees exactly the running nodes as live; returns the seconds it took.
+
+        Raises:
+            TimeoutError: not converged within ``timeout_s`` seconds.
+        """
+
+        def converged() -> bool:
+            expected = {self.node_id(i) for i in self.running()}
+            return all(self.live_ids(i) == expected for i in self.running())
+
+        return self.wait_until(converged, timeout_s, "cluster convergence")

@@ -1,0 +1,84 @@
+"""Real multi-process clusters: convergence, a killed node declared dead, restart, graceful stop, CLI queries."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from actors.cli import main
+from actors.local_cluster import LocalCluster
+from actors.process import NodeProcess
+
+
+def _sees_without(cluster: LocalCluster, gone: str) -> bool:
+    return all(gone not in cluster.live_ids(i) for i in cluster.running())
+
+
+def test_killed_node_is_declared_dead_and_a_restart_rejoins(local_cluster: LocalCluster) -> None:
+    """SIGKILL: every other node drops the node within 10 s; restarted with the same id it rejoins."""
+    cluster = local_cluster
+    assert cluster.live_ids(0) == {"node0", "node1", "node2"}
+    rows = {row[0]: row for row in cluster.members(1).rows}
+    assert rows["node1"][2] == "dc2" and "calc" in rows["node0"][5]
+    cluster.kill(2)
+    cluster.wait_until(lambda: _sees_without(cluster, "node2"), 10.0, "node2 declared dead")
+    assert {row[0]: row[3] for row in cluster.members(0).rows}["node2"] == "dead"
+    cluster.restart(2)
+    cluster.wait_converged(10.0)
+
+
+def test_graceful_stop_leaves_and_cli_queries_work(
+    local_cluster: LocalCluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stopped node is gone from the others' tables at once; `zactor members` and `call --seed` work."""
+    cluster = local_cluster
+    assert cluster.stop(1) == 0
+    cluster.wait_until(lambda: _sees_without(cluster, "node1"), 2.0, "node1 gone")
+    assert main(["members", "--seed", cluster.seed]) == 0
+    out = capsys.readouterr().out
+    assert "node0" in out and "left" in out and "as seen by node0" in out
+    assert main(["call", "--seed", cluster.seed, "calc", "zactor.demo.Add", '{"a": 2, "b": 3}']) == 0
+    assert "Result(value=5)" in capsys.readouterr().out
+    assert main(["call", "--seed", cluster.seed, "nobody", "zactor.demo.Add", '{"a": 2, "b": 3}']) == 1
+
+
+def test_node_id_used_by_two_processes_is_reported(tmp_path: object) -> None:
+    """A second process with a node id already in the cluster is detected and logged; the cluster keeps working."""
+    with LocalCluster(2) as cluster:
+        twin_log = cluster.log_dir / "twin.log"
+        twin = NodeProcess("node1", extra_args=("--cluster-id", "local", "--seed", cluster.seed), log_path=twin_log)
+        try:
+            cluster.wait_until(
+                lambda: (
+                    "in use by another process" in (cluster.log_dir / "node1.log").read_text()
+                    or "in use by another process" in twin_log.read_text()
+                ),
+                10.0,
+                "the duplicate id to be reported",
+            )
+            assert "node0" in cluster.live_ids(0)
+        finally:
+            twin.kill()
+
+
+def test_cluster_up_runs_and_stops_on_sigterm() -> None:
+    """`zactor cluster up -n 2` prints the member table and stops its nodes on SIGTERM."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "actors.cli", "cluster", "up", "-n", "2"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        lines = []
+        for line in proc.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if "as seen by" in line and sum("live" in x for x in lines) >= 2:
+                break
+        proc.terminate()
+        assert proc.wait(20) == 0
+        assert any("node1" in x for x in lines)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()  # type: ignore[union-attr]
