@@ -17,7 +17,8 @@ def _sees_without(cluster: LocalCluster, gone: str) -> bool:
 
 
 def test_killed_node_is_declared_dead_and_a_restart_rejoins(local_cluster: LocalCluster) -> None:
-    """SIGKILL: every other node drops the node within 10 s; restarted with the same id it rejoins."""
+    """SIGKILL: every other node drops the node within 10 s; restarted with the same id it rejoins; a node added
+    later joins."""
     cluster = local_cluster
     assert cluster.live_ids(0) == {"node0", "node1", "node2"}
     rows = {row[0]: row for row in cluster.members(1).rows}
@@ -27,6 +28,9 @@ def test_killed_node_is_declared_dead_and_a_restart_rejoins(local_cluster: Local
     assert {row[0]: row[3] for row in cluster.members(0).rows}["node2"] == "dead"
     cluster.restart(2)
     cluster.wait_converged(10.0)
+    assert cluster.add_node() == 3
+    cluster.wait_converged(10.0)
+    assert cluster.live_ids(3) == {"node0", "node1", "node2", "node3"}
 
 
 def test_graceful_stop_leaves_and_cli_queries_work(

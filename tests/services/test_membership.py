@@ -131,7 +131,8 @@ def test_actor_names_and_meta_are_gossiped() -> None:
 
 
 def test_malformed_and_impossible_gossip_is_refused_without_merging() -> None:
-    """Malformed digests and deltas raise DecodeError and merge nothing; claims about ourselves are counted."""
+    """Malformed or oversized digests and deltas raise DecodeError and merge nothing; claims about ourselves are
+    counted."""
     sim = _cluster(2)
     core = sim.nodes["n0"]
     for bad in (SynAck(digest="x", delta=[]), SynAck(digest=[], delta=[["n9", 1, 1, [["k", "v", 0]]]])):
@@ -144,6 +145,10 @@ def test_malformed_and_impossible_gossip_is_refused_without_merging() -> None:
     assert core.stats["impossible_versions"] == 1 and core.address_of("n0") == "sim://n0"
     core.handle_ack(Ack(delta=[["n0", 7, 1, []]]), sim.now_s)
     assert core.stats["duplicate_node_id"] == 1
+    oversized = [["n9", 1, 1, [[f"k{i}", "v", i + 1] for i in range(10_001)]]]
+    with pytest.raises(DecodeError):
+        core.handle_ack(Ack(delta=oversized), sim.now_s)
+    assert core.status_of("n9") is None
 
 
 def test_oversized_state_travels_in_bounded_deltas() -> None:

@@ -94,7 +94,7 @@ async def test_graceful_stop_is_seen_at_once() -> None:
 async def test_dead_node_fails_pending_asks_at_once() -> None:
     """When a node is declared dead, asks waiting on it fail with NodeUnavailable well before their timeout."""
     network = InMemoryNetwork()
-    async with cluster(3, network) as nodes:
+    async with cluster(3, network, stop_timeout_s=0.5) as nodes:
         await nodes[2].add_actor("holder", Holder())
         for node in nodes:
             await node.wait_for_members(3, timeout_s=5.0)
