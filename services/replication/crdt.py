@@ -115,7 +115,7 @@ class ORSWOT:
                 self.entries.pop(key, None)
                 self.dead[key] = ts
         for source, seen in enumerate(other.observed):
-            for node_id, ts in seen.items():
+            for ts in seen.values():
                 self._observe(ts, source)
 
     def diff(self, other: ORSWOT) -> tuple[list[Hashable], list[Hashable]]:
