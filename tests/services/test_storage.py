@@ -1,0 +1,81 @@
+"""Both storages pass the reusable suite; SQLite refuses corrupt files and reports failed writes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from services.clock import HLCTimestamp
+from services.replication.sqlite import SQLiteStorage
+from services.replication.storage import Document, MemoryStorage, Storage, StorageError, check_key
+from services.replication.testing import StorageTestSuite
+
+
+class TestMemoryStorage(StorageTestSuite):
+    def make_storage(self, directory: Path) -> Storage:
+        return MemoryStorage()
+
+
+class TestSQLiteStorage(StorageTestSuite):
+    is_durable = True
+
+    def make_storage(self, directory: Path) -> Storage:
+        return SQLiteStorage(directory / "node.db")
+
+
+@pytest.mark.parametrize("content", [b"this is not a database" * 100, b"SQLite format 3\x00" + b"\xff" * 200])
+def test_corrupt_or_truncated_file_is_refused_and_left_untouched(tmp_path: Path, content: bytes) -> None:
+    """Opening a foreign or truncated file raises StorageError naming the file and does not modify it."""
+    path = tmp_path / "bad.db"
+    path.write_bytes(content)
+    with pytest.raises(StorageError) as info:
+        SQLiteStorage(path)
+    assert str(path) in str(info.value) and info.value.path == str(path)
+    assert path.read_bytes() == content
+
+
+def test_truncated_real_database_is_refused(tmp_path: Path) -> None:
+    """A real database cut short is refused at open, not discovered later."""
+    path = tmp_path / "node.db"
+
+    async def fill() -> None:
+        storage = SQLiteStorage(path)
+        await storage.put_many("ks", [Document(f"k{i}", HLCTimestamp(i, 0, "n"), os.urandom(2000)) for i in range(500)])
+        await storage.close()
+
+    asyncio.run(fill())
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(StorageError):
+        SQLiteStorage(path)
+
+
+def test_write_to_a_read_only_database_fails_clearly(tmp_path: Path) -> None:
+    """A write the disk refuses raises StorageError (the caller must not acknowledge it)."""
+    path = tmp_path / "node.db"
+
+    async def run() -> None:
+        storage = SQLiteStorage(path)
+        await storage.put("ks", Document("a", HLCTimestamp(1, 0, "n"), b"1"))
+        storage._db.execute("PRAGMA query_only = ON")
+        with pytest.raises(StorageError):
+            await storage.put("ks", Document("b", HLCTimestamp(2, 0, "n"), b"2"))
+        storage._db.execute("PRAGMA query_only = OFF")
+        assert await storage.get("ks", "b") is None
+        await storage.close()
+
+    asyncio.run(run())
+
+
+def test_keys_must_be_str_or_bytes() -> None:
+    """Any other key type is a TypeError."""
+    assert check_key("k") == "k" and check_key(b"k") == b"k"
+    for bad in (1, None, ("a",), bytearray(b"k")):
+        with pytest.raises(TypeError):
+            check_key(bad)
