@@ -103,8 +103,8 @@ class StorageTestSuite:
                 "d": (_ts(6), True),
             }
             await s.remove_tombstones("ks", ["a", "b", "c", "never-written"])
-            meta = {key: dead for key, _, dead in await s.iter_metadata("ks")}
-            assert meta == {"b": False, "d": True}, "remove_tombstones must keep live documents"
+            left = {key: dead for key, _, dead in await s.iter_metadata("ks")}
+            assert left == {"b": False, "d": True}, "remove_tombstones must keep live documents"
 
         self._check(tmp_path, check)
 
