@@ -1,0 +1,112 @@
+"""The ``zactor.replication`` actor: what a node does with replication messages from its peers.
+
+Writes are applied through the :class:`~services.replication.replica.Replica` (so a refused storage write is
+answered with an ERROR, never acknowledged); anti-entropy questions are answered from the CRDT and storage. A message
+carrying another cluster id is refused with ``ClusterMismatch``; malformed keys or timestamps with ``DecodeError``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors import Actor, Context, handler
+from actors.errors import ClusterMismatch, DecodeError
+from services.clock import HLCTimestamp
+from services.replication.messages import (
+    DeleteMany,
+    Docs,
+    FetchDocs,
+    GetKeyspaceTimestamps,
+    GetState,
+    KeyspaceTimestamps,
+    PutMany,
+    PutOne,
+    Read,
+    ReadReply,
+    State,
+)
+from services.replication.replica import REMOTE, Replica
+from services.replication.storage import Key
+
+__all__ = ["ReplicationActor", "REPLICATION_ACTOR", "wire_key"]
+
+REPLICATION_ACTOR = "zactor.replication"
+
+
+def wire_key(key: Any) -> Key:
+    """A key received from a peer.
+
+    Raises:
+        DecodeError: it is neither ``str`` nor ``bytes``.
+    """
+    if type(key) is not str and type(key) is not bytes:
+        raise DecodeError(f"a document key must be str or bytes, got {type(key).__name__}")
+    return key  # type: ignore[no-any-return]
+
+
+class ReplicationActor(Actor):
+    """Serves one node's replica to its peers.
+
+    Args:
+        replica: the node's replica.
+        cluster_id: messages from other clusters are refused.
+    """
+
+    max_concurrency = 16
+    mailbox_size = 100_000
+
+    def __init__(self, replica: Replica, cluster_id: str) -> None:
+        self._replica = replica
+        self._cluster_id = cluster_id
+
+    def _check(self, cluster_id: str) -> None:
+        if cluster_id != self._cluster_id:
+            raise ClusterMismatch(self._cluster_id, cluster_id)
+
+    @handler
+    async def on_put_one(self, msg: PutOne, ctx: Context) -> None:
+        self._check(msg.cluster_id)
+        await self._replica.put(msg.keyspace, [(wire_key(msg.key), HLCTimestamp.from_wire(msg.ts), msg.value)], REMOTE)
+
+    @handler
+    async def on_put_many(self, msg: PutMany, ctx: Context) -> None:
+        self._check(msg.cluster_id)
+        docs = [(wire_key(k), HLCTimestamp.from_wire(ts), v) for k, ts, v in msg.docs]
+        await self._replica.put(msg.keyspace, docs, REMOTE)
+
+    @handler
+    async def on_delete_many(self, msg: DeleteMany, ctx: Context) -> None:
+        self._check(msg.cluster_id)
+        items = [(wire_key(k), HLCTimestamp.from_wire(ts)) for k, ts in msg.items]
+        await self._replica.delete(msg.keyspace, items, REMOTE)
+
+    @handler
+    async def on_get_keyspace_timestamps(self, msg: GetKeyspaceTimestamps, ctx: Context) -> KeyspaceTimestamps:
+        self._check(msg.cluster_id)
+        return KeyspaceTimestamps(keyspaces={ks: ts.to_wire() for ks, ts in self._replica.changed_at.items()})
+
+    @handler
+    async def on_get_state(self, msg: GetState, ctx: Context) -> State:
+        self._check(msg.cluster_id)
+        crdt = self._replica.crdt(msg.keyspace)
+        return State(
+            entries=[[k, ts.to_wire()] for k, ts in crdt.entries.items()],
+            dead=[[k, ts.to_wire()] for k, ts in crdt.dead.items()],
+        )
+
+    @handler
+    async def on_fetch_docs(self, msg: FetchDocs, ctx: Context) -> Docs:
+        self._check(msg.cluster_id)
+        docs = await self._replica.storage.get_many(msg.keyspace, [wire_key(k) for k in msg.keys])
+        return Docs(docs=[[d.key, d.ts.to_wire(), d.value] for d in docs])
+
+    @handler
+    async def on_read(self, msg: Read, ctx: Context) -> ReadReply:
+        self._check(msg.cluster_id)
+        key = wire_key(msg.key)
+        crdt = self._replica.crdt(msg.keyspace)
+        tomb = crdt.dead.get(key)
+        if tomb is not None:
+            return ReadReply(ts=tomb.to_wire(), value=None)
+        doc = await self._replica.storage.get(msg.keyspace, key)
+        return ReadReply(ts=doc.ts.to_wire(), value=doc.value) if doc else ReadReply(ts=[], value=None)

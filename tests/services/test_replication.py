@@ -1,0 +1,223 @@
+"""The replicated store on 3 in-memory nodes: datacake's integration scenarios plus zactor's additions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors import Node, NodeConfig
+from actors.errors import ClusterMismatch
+from services.clock import ClockService
+from services.membership.detector import DetectorConfig
+from services.membership.gossip import MembershipConfig
+from services.membership.service import MembershipService
+from services.replication import (
+    ConsistencyFailure,
+    MemoryStorage,
+    ReplicatedStore,
+    SQLiteStorage,
+    Storage,
+    ValueTooLarge,
+)
+from services.replication.handlers import REPLICATION_ACTOR
+from services.replication.messages import PutOne
+from services.selector import Consistency, SelectorService
+from transport import InMemoryNetwork
+
+C = Consistency
+FAST = MembershipConfig(gossip_interval_s=0.05, detector=DetectorConfig(initial_interval_s=0.05))
+
+
+async def start_node(
+    network: InMemoryNetwork, i: int, seeds: tuple[str, ...], storage: Storage
+) -> tuple[Node, ReplicatedStore]:
+    cfg = NodeConfig(node_id=f"n{i}", bind="mem://n:0", seeds=seeds, cluster_id="kv", data_center=f"dc{i % 2}")
+    node = Node(
+        cfg, transport=network.transport(), extensions=[ClockService(), MembershipService(FAST), SelectorService()]
+    )
+    await node.start()
+    store = await node.add_extension(ReplicatedStore(storage, anti_entropy_interval_s=0.1, write_timeout_s=0.5))
+    return node, store
+
+
+@asynccontextmanager
+async def kv_cluster(
+    n: int, network: InMemoryNetwork | None = None
+) -> AsyncIterator[tuple[list[Node], list[ReplicatedStore]]]:
+    network = network or InMemoryNetwork()
+    nodes: list[Node] = []
+    stores: list[ReplicatedStore] = []
+    try:
+        for i in range(n):
+            node, store = await start_node(network, i, (nodes[0].address,) if nodes else (), MemoryStorage())
+            nodes.append(node)
+            stores.append(store)
+        for node in nodes:
+            await node.wait_for_members(n, timeout_s=5.0)
+        yield nodes, stores
+    finally:
+        for node in nodes:
+            await node.stop()
+
+
+async def _everywhere(stores: list[ReplicatedStore], keyspace: str, key: Any, value: Any) -> bool:
+    return all([await s.get(keyspace, key) == value for s in stores])
+
+
+async def test_single_node_put_get_delete_and_batches() -> None:
+    """On one node: put/get/delete, batches, missing keys left out, unknown keyspace empty."""
+    async with kv_cluster(1) as (_, [store]):
+        await store.put("ks", "a", b"1", C.NONE)
+        assert await store.get("ks", "a") == b"1"
+        await store.put_many("ks", [("b", b"2"), ("c", b"3")], C.NONE)
+        assert await store.get_many("ks", ["a", "c", "missing"]) == {"a": b"1", "c": b"3"}
+        await store.delete("ks", "a", C.NONE)
+        await store.delete_many("ks", ["b", "never-there"], C.NONE)
+        assert await store.get("ks", "a") is None and await store.get_many("ks", ["a", "b", "c"]) == {"c": b"3"}
+        assert await store.get("unknown-keyspace", "a") is None
+        assert await store.keyspaces() == ["ks"]
+
+
+async def test_all_is_visible_everywhere_at_once() -> None:
+    """A write acknowledged at ALL is readable on every node immediately."""
+    async with kv_cluster(3) as (_, stores):
+        await stores[0].put("ks", "k", b"v", C.ALL)
+        assert await _everywhere(stores, "ks", "k", b"v")
+        await stores[1].delete("ks", "k", C.ALL)
+        assert await _everywhere(stores, "ks", "k", None)
+
+
+async def test_none_is_visible_everywhere_after_anti_entropy() -> None:
+    """A write at NONE reaches the other nodes through anti-entropy alone."""
+    async with kv_cluster(3) as (_, stores):
+        await stores[2].put_many("ks", [(f"k{i}", bytes([i])) for i in range(50)], C.NONE)
+        assert await stores[0].get("ks", "k7") is None
+        await wait_until_async(lambda: _everywhere(stores, "ks", "k49", bytes([49])))
+        assert all([len(await s.get_many("ks", [f"k{i}" for i in range(50)])) == 50 for s in stores])
+
+
+async def wait_until_async(condition: Any, timeout_s: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not await condition():
+        assert loop.time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_conflicting_writes_converge_to_the_newest() -> None:
+    """Concurrent writes of one key on different nodes converge to the newest HLC everywhere."""
+    async with kv_cluster(3) as (_, stores):
+        for i, store in enumerate(stores):
+            await store.put("ks", "k", f"from-{i}".encode(), C.NONE)
+        newest = max(range(3), key=lambda i: stores[i].replica.crdt("ks").entries["k"])
+        await wait_until_async(lambda: _everywhere(stores, "ks", "k", f"from-{newest}".encode()))
+
+
+async def test_put_then_later_delete_converges_to_deleted() -> None:
+    """A put on one node and a delete on another that saw it (so it is later in HLC order) converge to deleted."""
+    async with kv_cluster(3) as (_, stores):
+        await stores[0].put("ks", "k", b"v", C.NONE)
+        await wait_until_async(lambda: _everywhere(stores[1:2], "ks", "k", b"v"))
+        await stores[1].delete("ks", "k", C.NONE)
+        await stores[2].put("ks", "other", b"x", C.NONE)
+        await wait_until_async(lambda: _everywhere(stores, "ks", "other", b"x"))
+        await wait_until_async(lambda: _everywhere(stores, "ks", "k", None))
+
+
+async def test_keyspaces_are_isolated() -> None:
+    """The same key in two keyspaces holds two values."""
+    async with kv_cluster(2) as (_, stores):
+        await stores[0].put("a", "k", b"in-a", C.ALL)
+        await stores[0].put("b", "k", b"in-b", C.ALL)
+        assert await stores[1].get("a", "k") == b"in-a" and await stores[1].get("b", "k") == b"in-b"
+        assert await stores[1].keyspace("a").get("k") == b"in-a"
+
+
+async def test_late_joiner_receives_existing_documents() -> None:
+    """A node that joins after the writes catches up through anti-entropy."""
+    network = InMemoryNetwork()
+    async with kv_cluster(2, network) as (nodes, stores):
+        await stores[0].put_many("ks", [(f"k{i}", b"x" * i) for i in range(100)], C.ALL)
+        node, late = await start_node(network, 2, (nodes[0].address,), MemoryStorage())
+        try:
+            await wait_until_async(lambda: _everywhere([late], "ks", "k99", b"x" * 99))
+            assert late.anti_entropy.stats["docs_fetched"] == 100  # type: ignore[union-attr]
+        finally:
+            await node.stop()
+
+
+async def test_too_few_replicas_fail_the_write_which_still_converges() -> None:
+    """THREE with two other nodes raises ConsistencyFailure; the write is kept and spreads anyway."""
+    async with kv_cluster(3) as (_, stores):
+        with pytest.raises(ConsistencyFailure) as info:
+            await stores[0].put("ks", "k", b"v", C.THREE)
+        assert (info.value.acked, info.value.required) == (2, 3)
+        assert await _everywhere(stores, "ks", "k", b"v")
+
+
+async def test_quorum_write_fails_when_replicas_do_not_answer_and_repairs_later() -> None:
+    """With the other nodes cut off, a QUORUM write fails by its deadline; after healing it converges."""
+    network = InMemoryNetwork()
+    async with kv_cluster(3, network) as (nodes, stores):
+        for other in nodes[1:]:
+            network.cut(nodes[0].address, other.address)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        with pytest.raises(ConsistencyFailure):
+            await stores[0].put("ks", "k", b"v", C.QUORUM)
+        assert loop.time() - start < 2.0, "the write timeout must be a real deadline"
+        network.heal()
+        await wait_until_async(lambda: _everywhere(stores, "ks", "k", b"v"))
+
+
+async def test_quorum_read_returns_the_newest_and_repairs_stale_replicas() -> None:
+    """get(consistency=ALL) returns the newest version among replicas and writes it back to stale ones."""
+    network = InMemoryNetwork()
+    async with kv_cluster(3, network) as (nodes, stores):
+        for other in nodes[1:]:
+            network.cut(nodes[0].address, other.address)
+        await stores[0].put("ks", "k", b"newest", C.NONE)
+        network.heal()
+        await nodes[1].wait_for_members(3, timeout_s=5.0)
+        assert await stores[1].get("ks", "k", consistency=C.ALL) == b"newest"
+        assert await stores[1].get("ks", "k") == b"newest"
+
+
+async def test_restarted_node_with_sqlite_keeps_acknowledged_writes(tmp_path: Path) -> None:
+    """A node restarted on its SQLite file rebuilds its CRDT and holds every acknowledged write and delete."""
+    network = InMemoryNetwork()
+    node, store = await start_node(network, 0, (), SQLiteStorage(tmp_path / "n0.db"))
+    await store.put_many("ks", [(f"k{i}", bytes([i])) for i in range(20)], C.NONE)
+    await store.delete("ks", "k3", C.NONE)
+    await node.stop()
+    node, store = await start_node(network, 0, (), SQLiteStorage(tmp_path / "n0.db"))
+    try:
+        assert len(await store.get_many("ks", [f"k{i}" for i in range(20)])) == 19
+        assert store.replica.crdt("ks").dead.keys() == {"k3"}
+    finally:
+        await node.stop()
+
+
+async def test_bad_input_is_refused_clearly() -> None:
+    """Wrong key types, non-bytes and oversized values, and messages from another cluster are refused."""
+    async with kv_cluster(2) as (nodes, stores):
+        store = stores[0]
+        await store.put("ks", "empty", b"", C.ALL)
+        assert await stores[1].get("ks", "empty") == b""
+        with pytest.raises(TypeError):
+            await store.put("ks", 42, b"v")  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            await store.put("ks", "k", "not bytes")
+        small = ReplicatedStore(MemoryStorage(), max_value_bytes=10)
+        small._node = nodes[0]
+        with pytest.raises(ValueTooLarge):
+            await small.put("ks", "k", b"x" * 11)
+        foreign = PutOne(cluster_id="other", keyspace="ks", key="k", ts=[1, 0, "x"], value=b"v")
+        with pytest.raises(ClusterMismatch):
+            await nodes[1].ref(REPLICATION_ACTOR, address=nodes[0].address).ask(foreign)
+        assert await store.get("ks", "k") is None
