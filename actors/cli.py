@@ -1,44 +1,29 @@
-"""The ``zactor`` command line: ``demo``, ``node``, ``cluster up``, ``members``, ``call``; ``--help`` on each."""
+"""The ``zactor`` command line: demo, node, cluster up, members, kv, call; ``--help`` describes each."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import logging
-import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from actors.actor import Actor
+from actors.admin import ADMIN_ACTOR, AdminActor, build_actor
 from actors.cli_cluster import run_call, run_cluster_up, run_members
+from actors.cli_kv import add_kv_parser, run_kv
 from actors.config import NodeConfig
 from actors.demo import run_demo
 from actors.errors import ActorError
 from actors.node import Node
 from actors.process import READY_PREFIX
+from services.replication import ReplicatedStore, SQLiteStorage
+from services.replication.frontend import KV_ACTOR, KvFrontend
 
-__all__ = ["main", "load_object"]
+__all__ = ["main"]
 
 log = logging.getLogger("zactor.cli")
-
-
-def load_object(spec: str) -> object:
-    """Import ``"package.module:Name"`` and return ``Name``.
-
-    Raises:
-        ValueError: ``spec`` is not of the form ``module:Name``, or the module or name does not exist.
-    """
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise ValueError(f"expected MODULE:NAME, got {spec!r}")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        return getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"cannot load {spec!r}: {exc}") from None
 
 
 def _parse_actor(text: str) -> tuple[str, str]:
@@ -63,10 +48,15 @@ async def _run_node(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     async with Node(config) as node:
         for name, spec in args.actor:
-            cls = load_object(spec)
-            if not (isinstance(cls, type) and issubclass(cls, Actor)):
-                raise ValueError(f"{spec!r} is not an Actor subclass")
-            await node.add_actor(name, cls())
+            await node.add_actor(name, build_actor(spec))
+        if args.admin:
+            await node.add_actor(ADMIN_ACTOR, AdminActor())
+        if args.data_dir:
+            path = Path(args.data_dir) / f"{node.node_id}.db"
+            await node.add_extension(
+                ReplicatedStore(SQLiteStorage(path), anti_entropy_interval_s=args.anti_entropy_interval)
+            )
+            await node.add_actor(KV_ACTOR, KvFrontend())
         print(f"{READY_PREFIX}{node.address}", flush=True)
         log.info("node %r hosts %s", node.node_id, node.actors())
         await stop.wait()
@@ -89,6 +79,11 @@ def _build_parser() -> argparse.ArgumentParser:
     node.add_argument("--cluster-id", default="default", help="the cluster to join (default: %(default)s)")
     node.add_argument("--dc", default="dc1", help="the node's data center (default: %(default)s)")
     node.add_argument("--gossip-interval", type=float, default=0.2, help="seconds between gossip rounds")
+    node.add_argument("--admin", action="store_true", help="host zactor.admin: add/remove actors from outside")
+    node.add_argument("--data-dir", help="run the replicated key-value store with its SQLite file in this directory")
+    node.add_argument(
+        "--anti-entropy-interval", type=float, default=2.0, help="seconds between anti-entropy rounds (with --data-dir)"
+    )
     node.add_argument(
         "--actor",
         action="append",
@@ -109,6 +104,8 @@ def _build_parser() -> argparse.ArgumentParser:
     members = sub.add_parser("members", help="print the member table of a node (node, address, dc, status, phi...)")
     members.add_argument("--seed", required=True, metavar="ADDR", help="endpoint of any node of the cluster")
     members.add_argument("--timeout", type=float, default=2.0, help="deadline of the query (s)")
+
+    add_kv_parser(sub)
 
     call = sub.add_parser("call", help="ask an actor once and print the reply")
     where = call.add_mutually_exclusive_group(required=True)
@@ -142,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_cluster_up(args)
         if args.command == "members":
             return run_members(args)
+        if args.command == "kv":
+            return run_kv(args)
         return run_call(args)
     except (ActorError, ValueError, OSError) as exc:
         print(f"zactor {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)

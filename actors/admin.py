@@ -1,0 +1,84 @@
+"""The optional ``zactor.admin`` actor: add and remove actors on a running node from another process.
+
+``zactor node --admin`` hosts it. ``AddActor(name, spec)`` builds ``spec`` (``"module:Class"``, importable on that
+node, constructed with no arguments) and adds it under ``name``; ``RemoveActor(name)`` removes one. It can only
+instantiate classes already installed on the node, never code sent over the wire.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+from actors.actor import Actor, Context, handler
+from transport.codec import message
+
+__all__ = ["ADMIN_ACTOR", "AdminActor", "AddActor", "RemoveActor", "ActorNames", "load_object"]
+
+ADMIN_ACTOR = "zactor.admin"
+
+
+def load_object(spec: str) -> object:
+    """Import ``"package.module:Name"`` and return ``Name`` (the current directory is importable too).
+
+    Raises:
+        ValueError: ``spec`` is not of the form ``module:Name``, or the module or name does not exist.
+    """
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"expected MODULE:NAME, got {spec!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot load {spec!r}: {exc}") from None
+
+
+def build_actor(spec: str) -> Actor:
+    """Load the actor class named by ``spec`` and construct it with no arguments.
+
+    Raises:
+        ValueError: ``spec`` cannot be loaded or is not an :class:`Actor` subclass.
+    """
+    cls = load_object(spec)
+    if not (isinstance(cls, type) and issubclass(cls, Actor)):
+        raise ValueError(f"{spec!r} is not an Actor subclass")
+    return cls()
+
+
+@message("zactor.admin.AddActor")
+class AddActor:
+    """Add an actor built from ``spec`` (``module:Class``) under ``name``."""
+
+    name: str
+    spec: str
+
+
+@message("zactor.admin.RemoveActor")
+class RemoveActor:
+    """Remove the actor ``name``."""
+
+    name: str
+
+
+@message("zactor.admin.ActorNames")
+class ActorNames:
+    """The actors hosted after the change."""
+
+    names: list
+
+
+class AdminActor(Actor):
+    """Adds and removes actors of its node on request (see the module docstring)."""
+
+    @handler
+    async def add(self, msg: AddActor, ctx: Context) -> ActorNames:
+        await ctx.node.add_actor(msg.name, build_actor(msg.spec))
+        return ActorNames(names=ctx.node.actors())
+
+    @handler
+    async def remove(self, msg: RemoveActor, ctx: Context) -> ActorNames:
+        await ctx.node.remove_actor(msg.name)
+        return ActorNames(names=ctx.node.actors())

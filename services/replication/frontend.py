@@ -1,0 +1,170 @@
+"""The ``zactor.kv`` actor: the replicated store of a node, offered to clients outside the cluster.
+
+``zactor kv`` and ``zactor demo`` talk to it: a client asks any node's ``zactor.kv`` and that node performs the
+operation with the requested consistency level (its ``ConsistencyFailure`` reaches the client as a ``RemoteError``
+of that type). Consistency levels travel by name (``"quorum"``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Any
+
+from actors import Actor, Context, handler, message
+from services.replication.store import ReplicatedStore
+from services.selector import Consistency
+
+__all__ = [
+    "KV_ACTOR",
+    "KvFrontend",
+    "KvPut",
+    "KvPutMany",
+    "KvGet",
+    "KvDelete",
+    "KvKeys",
+    "KvDigest",
+    "KvDone",
+    "KvValue",
+    "KvKeyList",
+    "KvDigests",
+]
+
+KV_ACTOR = "zactor.kv"
+
+
+@message("zactor.kv.Put")
+class KvPut:
+    """Write one value (a large one travels as a zero-copy frame)."""
+
+    keyspace: str
+    key: object
+    value: bytes
+    consistency: str = "quorum"
+
+
+@message("zactor.kv.PutMany")
+class KvPutMany:
+    """Write ``items`` (``[[key, value], ...]``) as one batch."""
+
+    keyspace: str
+    items: list
+    consistency: str = "quorum"
+
+
+@message("zactor.kv.Get")
+class KvGet:
+    """Read one key; ``consistency`` "" reads the node's local replica."""
+
+    keyspace: str
+    key: object
+    consistency: str = ""
+
+
+@message("zactor.kv.Delete")
+class KvDelete:
+    """Delete ``keys``."""
+
+    keyspace: str
+    keys: list
+    consistency: str = "quorum"
+
+
+@message("zactor.kv.Keys")
+class KvKeys:
+    """List the live keys of a keyspace on this node."""
+
+    keyspace: str
+
+
+@message("zactor.kv.Digest")
+class KvDigest:
+    """SHA-256 of every live value of a keyspace on this node (to compare replicas without moving the data)."""
+
+    keyspace: str
+
+
+@message("zactor.kv.Done")
+class KvDone:
+    """How many documents the operation covered."""
+
+    count: int
+
+
+@message("zactor.kv.Value")
+class KvValue:
+    """A read's result: ``found`` False when absent or deleted."""
+
+    found: bool
+    value: bytes
+
+
+@message("zactor.kv.KeyList")
+class KvKeyList:
+    """Live keys of a keyspace, sorted by ``repr``."""
+
+    keys: list
+
+
+@message("zactor.kv.Digests")
+class KvDigests:
+    """``{key: sha256 hex}`` of the live values (keys as given; bytes keys are shown hex-encoded)."""
+
+    digests: dict
+
+
+def _level(name: str) -> Consistency:
+    try:
+        return Consistency(name.lower())
+    except ValueError:
+        raise ValueError(f"unknown consistency level {name!r}") from None
+
+
+class KvFrontend(Actor):
+    """Serves ``zactor.kv`` requests with the node's :class:`ReplicatedStore` (extension ``replication``)."""
+
+    max_concurrency = 64
+    mailbox_size = 100_000
+
+    @staticmethod
+    def _store(ctx: Context) -> ReplicatedStore:
+        store = ctx.node.extension("replication")
+        assert isinstance(store, ReplicatedStore)
+        return store
+
+    @handler
+    async def put(self, msg: KvPut, ctx: Context) -> KvDone:
+        await self._store(ctx).put(msg.keyspace, msg.key, msg.value, _level(msg.consistency))  # type: ignore[arg-type]
+        return KvDone(count=1)
+
+    @handler
+    async def put_many(self, msg: KvPutMany, ctx: Context) -> KvDone:
+        await self._store(ctx).put_many(msg.keyspace, [(k, v) for k, v in msg.items], _level(msg.consistency))
+        return KvDone(count=len(msg.items))
+
+    @handler
+    async def get(self, msg: KvGet, ctx: Context) -> KvValue:
+        level = _level(msg.consistency) if msg.consistency else None
+        value = await self._store(ctx).get(msg.keyspace, msg.key, consistency=level)  # type: ignore[arg-type]
+        return KvValue(found=value is not None, value=b"" if value is None else value)
+
+    @handler
+    async def delete(self, msg: KvDelete, ctx: Context) -> KvDone:
+        await self._store(ctx).delete_many(msg.keyspace, msg.keys, _level(msg.consistency))
+        return KvDone(count=len(msg.keys))
+
+    @handler
+    async def keys(self, msg: KvKeys, ctx: Context) -> KvKeyList:
+        keys = list(self._store(ctx).replica.crdt(msg.keyspace).entries)
+        return KvKeyList(keys=sorted(keys, key=repr))
+
+    @handler
+    async def digest(self, msg: KvDigest, ctx: Context) -> KvDigests:
+        store = self._store(ctx)
+        keys = list(store.replica.crdt(msg.keyspace).entries)
+        docs = await store.get_many(msg.keyspace, keys)  # type: ignore[arg-type]
+
+        def hash_all() -> dict[Any, str]:
+            return {k if isinstance(k, str) else k.hex(): hashlib.sha256(v).hexdigest() for k, v in docs.items()}
+
+        return KvDigests(digests=await asyncio.get_running_loop().run_in_executor(None, hash_all))
