@@ -80,10 +80,11 @@ class ClusterView:
             return None
         return (rng or random).choice(hosts)
 
-    def select(self, consistency: Any) -> list[str]:
-        """The other live nodes an operation at ``consistency`` goes to, chosen by the node selector.
+    def select(self, consistency: Any, *, hosting: str | None = None) -> list[str]:
+        """The other live nodes an operation at ``consistency`` goes to, chosen by the node selector; with
+        ``hosting``, only among the nodes that host an actor of that name (e.g. the replication actor).
 
         Raises:
             NotEnoughNodes: too few live nodes for the level.
         """
-        return self._service("selector").select(consistency)  # type: ignore[no-any-return]
+        return self._service("selector").select(consistency, hosting=hosting)  # type: ignore[no-any-return]

@@ -162,8 +162,9 @@ class SelectorService:
         """Detach from the node."""
         self._node = None
 
-    def select(self, consistency: Consistency) -> list[str]:
-        """The other live nodes an operation at ``consistency`` goes to.
+    def select(self, consistency: Consistency, *, hosting: str | None = None) -> list[str]:
+        """The other live nodes an operation at ``consistency`` goes to (only those hosting the actor ``hosting``
+        when given).
 
         Raises:
             NotEnoughNodes: too few live nodes.
@@ -172,5 +173,9 @@ class SelectorService:
         node = self._node
         if node is None:
             raise RuntimeError("selector service is not started")
-        others = {m.node_id: m.data_center for m in node.members() if m.node_id != node.node_id}
+        others = {
+            m.node_id: m.data_center
+            for m in node.members()
+            if m.node_id != node.node_id and (hosting is None or hosting in m.actors)
+        }
         return self.selector.select(node.node_id, node.config.data_center, others, consistency)

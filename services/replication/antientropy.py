@@ -57,7 +57,7 @@ class AntiEntropy:
         """Sync once with every live peer, then purge tombstones."""
         node = self._node
         for member in node.members():
-            if member.node_id == node.node_id:
+            if member.node_id == node.node_id or REPLICATION_ACTOR not in member.actors:
                 continue
             try:
                 await self.sync_with(member.address)

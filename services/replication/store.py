@@ -187,10 +187,10 @@ class ReplicatedStore:
     def _targets(self, consistency: Consistency) -> tuple[list[str], int]:
         node = self._started()
         try:
-            targets = node.select(consistency)
+            targets = node.select(consistency, hosting=REPLICATION_ACTOR)
             return targets, len(targets)
         except NotEnoughNodes as exc:
-            others = [m.node_id for m in node.members() if m.node_id != node.node_id]
+            others = [m.node_id for m in node.members() if m.node_id != node.node_id and REPLICATION_ACTOR in m.actors]
             return others, exc.required
 
     async def _replicate(self, msg: Any, consistency: Consistency) -> None:
@@ -251,7 +251,7 @@ class ReplicatedStore:
 
     async def _quorum_read(self, keyspace: str, key: Key, consistency: Consistency) -> Any:
         node = self._started()
-        targets = node.select(consistency)
+        targets = node.select(consistency, hosting=REPLICATION_ACTOR)
         crdt = self.replica.crdt(keyspace)
         local_doc = await self.replica.storage.get(keyspace, key)
         best_ts: HLCTimestamp | None = crdt.dead.get(key) or (local_doc.ts if local_doc else None)
