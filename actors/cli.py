@@ -14,7 +14,7 @@ from actors.admin import ADMIN_ACTOR, AdminActor, build_actor
 from actors.cli_cluster import run_call, run_cluster_up, run_members
 from actors.cli_kv import add_kv_parser, run_kv
 from actors.config import NodeConfig
-from actors.demo import run_demo
+from actors.demo_run import run_demo
 from actors.errors import ActorError
 from actors.node import Node
 from actors.process import READY_PREFIX
@@ -69,8 +69,9 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="WARNING", help="logging level (DEBUG, INFO, WARNING, ...)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="run two nodes in two processes and show zactor at work")
-    demo.add_argument("--seconds", type=float, default=2.0, help="duration of each throughput step (s)")
+    sub.add_parser(
+        "demo", help="a replicated store on a 3-process cluster, on real data: writes, a killed node, catch-up"
+    )
 
     node = sub.add_parser("node", help="run one node in the foreground until Ctrl-C or SIGTERM (leaves gracefully)")
     node.add_argument("--node-id", help="the node's id (default: random)")
@@ -132,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "demo":
-            return run_demo(args.seconds)
+            return run_demo()
         if args.command == "node":
             return asyncio.run(_run_node(args))
         if args.command == "cluster":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 import attrs
 
@@ -14,6 +15,10 @@ __all__ = ["NodeConfig"]
 
 def _new_node_id() -> str:
     return f"node-{uuid.uuid4().hex[:8]}"
+
+
+def _to_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
 
 
 def _positive(instance: object, attribute: attrs.Attribute, value: float) -> None:
@@ -44,7 +49,7 @@ class NodeConfig:
 
     node_id: str = attrs.field(factory=_new_node_id)
     bind: str = "tcp://127.0.0.1:0"
-    seeds: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    seeds: tuple[str, ...] = attrs.field(default=(), converter=_to_tuple)
     cluster_id: str = "default"
     data_center: str = "dc1"
     default_timeout_s: float = attrs.field(default=5.0, validator=_positive)
