@@ -39,3 +39,9 @@ async def test_runtime_services_example_sees_every_version_and_clear_errors() ->
     seen = await _load("runtime_services").main()
     assert seen["v1"] > 0 and seen["v2"] > 0 and seen["ActorNotFound"] > 0
     assert set(seen) == {"v1", "v2", "ActorNotFound"}
+
+
+async def test_replicated_kv_example_converges_after_a_restart() -> None:
+    """examples/replicated_kv.py: every node ends with the same 101 documents after a stop and restart."""
+    counts = await _load("replicated_kv").main()
+    assert counts == {"a": 101, "b": 101, "c": 101}
