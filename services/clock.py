@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-import attrs
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from actors import Actor, Context, handler, message
 from actors.errors import ClockOffsetError, DecodeError
@@ -45,9 +43,10 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-@attrs.frozen(order=True, slots=True)
-class HLCTimestamp:
+class HLCTimestamp(NamedTuple):
     """A hybrid logical clock timestamp, totally ordered by ``(physical_ms, logical, node_id)``.
+
+    A named tuple: immutable, hashable, and compared in C (the CRDT compares timestamps on every operation).
 
     Attributes:
         physical_ms: milliseconds since the Unix epoch.

@@ -1,7 +1,11 @@
-"""Pull anti-entropy (datacake's design): every interval, ask each live peer which keyspaces changed, and for each
-one that changed since the last sync with that peer, fetch its ORSWOT state, diff it against the local one, fetch
-the missing documents in bounded chunks and apply the missing deletes. Then purge the tombstones every node has seen
+"""Pull anti-entropy (datacake's design, made incremental): every interval, ask each live peer how far each keyspace's
+change log has got, and for each one that moved since the last sync with that peer, fetch the ORSWOT state of the keys
+changed since then (all of it after the peer restarted: a new epoch), diff it against the local one, fetch the
+missing documents in bounded chunks and apply the missing deletes. Then purge the tombstones every node has seen
 past. A node that was down, or joins late, catches up this way without any write being replayed by hand.
+
+Change numbers are per replica and per start (epoch), not timestamps: a document applied late with an old HLC
+timestamp still counts as a change, so nothing slips between two syncs.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from actors.errors import ActorError
 from services.clock import HLCTimestamp
 from services.replication.crdt import ORSWOT
 from services.replication.handlers import REPLICATION_ACTOR, wire_key
-from services.replication.messages import Docs, FetchDocs, GetKeyspaceTimestamps, GetState, KeyspaceTimestamps, State
+from services.replication.messages import Docs, FetchDocs, GetKeyspaceVersions, GetState, KeyspaceVersions, State
 from services.replication.replica import REMOTE, Replica
 
 if TYPE_CHECKING:
@@ -44,7 +48,8 @@ class AntiEntropy:
         self._replica = replica
         self._fetch_chunk = fetch_chunk
         self._timeout_s = timeout_s
-        self._synced: dict[tuple[str, str], HLCTimestamp] = {}
+        # (peer address, keyspace) -> (the peer's epoch, the change its state was complete up to)
+        self._synced: dict[tuple[str, str], tuple[int, int]] = {}
         self.stats: collections.Counter[str] = collections.Counter()
 
     async def run(self, interval_s: float) -> None:
@@ -76,15 +81,17 @@ class AntiEntropy:
         """
         ref = self._node.ref(REPLICATION_ACTOR, address=address)
         cluster_id = self._node.config.cluster_id
-        reply = await ref.ask(GetKeyspaceTimestamps(cluster_id=cluster_id), timeout_s=self._timeout_s)
-        assert isinstance(reply, KeyspaceTimestamps)
+        reply = await ref.ask(GetKeyspaceVersions(cluster_id=cluster_id), timeout_s=self._timeout_s)
+        assert isinstance(reply, KeyspaceVersions)
         fetched = 0
-        for keyspace, wire_ts in reply.keyspaces.items():
-            remote_ts = HLCTimestamp.from_wire(wire_ts)
-            last = self._synced.get((address, keyspace))
-            if last is not None and remote_ts <= last:
+        for keyspace, remote_seq in reply.keyspaces.items():
+            epoch, since = self._synced.get((address, keyspace), (0, 0))
+            if epoch == reply.epoch and remote_seq <= since:
                 continue
-            state = await ref.ask(GetState(cluster_id=cluster_id, keyspace=keyspace), timeout_s=self._timeout_s)
+            if epoch != reply.epoch:
+                since = 0
+            ask = GetState(cluster_id=cluster_id, keyspace=keyspace, epoch=reply.epoch, since=since)
+            state = await ref.ask(ask, timeout_s=self._timeout_s)
             assert isinstance(state, State)
             remote = ORSWOT()
             remote.entries = {wire_key(k): HLCTimestamp.from_wire(ts) for k, ts in state.entries}
@@ -101,6 +108,6 @@ class AntiEntropy:
             if removed:
                 items = [(k, remote.dead[k]) for k in removed]
                 self.stats["deletes_applied"] += await self._replica.delete(keyspace, items, REMOTE)  # type: ignore[arg-type]
-            self._synced[(address, keyspace)] = remote_ts
+            self._synced[(address, keyspace)] = (reply.epoch, state.seq)
         self.stats["docs_fetched"] += fetched
         return fetched

@@ -16,9 +16,9 @@ from services.replication.messages import (
     DeleteMany,
     Docs,
     FetchDocs,
-    GetKeyspaceTimestamps,
+    GetKeyspaceVersions,
     GetState,
-    KeyspaceTimestamps,
+    KeyspaceVersions,
     PutMany,
     PutOne,
     Read,
@@ -81,17 +81,25 @@ class ReplicationActor(Actor):
         await self._replica.delete(msg.keyspace, items, REMOTE)
 
     @handler
-    async def on_get_keyspace_timestamps(self, msg: GetKeyspaceTimestamps, ctx: Context) -> KeyspaceTimestamps:
+    async def on_get_keyspace_versions(self, msg: GetKeyspaceVersions, ctx: Context) -> KeyspaceVersions:
         self._check(msg.cluster_id)
-        return KeyspaceTimestamps(keyspaces={ks: ts.to_wire() for ks, ts in self._replica.changed_at.items()})
+        return KeyspaceVersions(epoch=self._replica.epoch, keyspaces=dict(self._replica.seq))
 
     @handler
     async def on_get_state(self, msg: GetState, ctx: Context) -> State:
         self._check(msg.cluster_id)
-        crdt = self._replica.crdt(msg.keyspace)
+        replica = self._replica
+        crdt = replica.crdt(msg.keyspace)
+        seq = replica.seq.get(msg.keyspace, 0)
+        if msg.epoch == replica.epoch:
+            keys = replica.changed_since(msg.keyspace, msg.since)
+            entries = [[k, crdt.entries[k].to_wire()] for k in keys if k in crdt.entries]
+            dead = [[k, crdt.dead[k].to_wire()] for k in keys if k in crdt.dead]
+            return State(entries=entries, dead=dead, seq=seq)
         return State(
             entries=[[k, ts.to_wire()] for k, ts in crdt.entries.items()],
             dead=[[k, ts.to_wire()] for k, ts in crdt.dead.items()],
+            seq=seq,
         )
 
     @handler

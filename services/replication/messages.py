@@ -13,8 +13,8 @@ __all__ = [
     "PutOne",
     "PutMany",
     "DeleteMany",
-    "GetKeyspaceTimestamps",
-    "KeyspaceTimestamps",
+    "GetKeyspaceVersions",
+    "KeyspaceVersions",
     "GetState",
     "State",
     "FetchDocs",
@@ -53,34 +53,41 @@ class DeleteMany:
     items: list
 
 
-@message("zactor.repl.GetKeyspaceTimestamps")
-class GetKeyspaceTimestamps:
-    """Anti-entropy, step 1: which keyspaces changed when."""
+@message("zactor.repl.GetKeyspaceVersions")
+class GetKeyspaceVersions:
+    """Anti-entropy, step 1: how far each keyspace's change log has got."""
 
     cluster_id: str
 
 
-@message("zactor.repl.KeyspaceTimestamps")
-class KeyspaceTimestamps:
-    """``{keyspace: ts}``: the newest operation applied to each keyspace."""
+@message("zactor.repl.KeyspaceVersions")
+class KeyspaceVersions:
+    """``epoch`` identifies the replica's change log (new at every start); ``keyspaces`` is ``{keyspace: seq}``, the
+    number of changes applied to each since then."""
 
+    epoch: int
     keyspaces: dict
 
 
 @message("zactor.repl.GetState")
 class GetState:
-    """Anti-entropy, step 2: the ORSWOT state of one keyspace."""
+    """Anti-entropy, step 2: the ORSWOT state of one keyspace, only the keys changed after change ``since`` when
+    ``epoch`` is the replica's current one (else all of it)."""
 
     cluster_id: str
     keyspace: str
+    epoch: int = 0
+    since: int = 0
 
 
 @message("zactor.repl.State")
 class State:
-    """``entries``: ``[[key, ts], ...]`` of live keys; ``dead``: ``[[key, ts], ...]`` of tombstones."""
+    """``entries``: ``[[key, ts], ...]`` of live keys; ``dead``: ``[[key, ts], ...]`` of tombstones; ``seq``: the
+    change the state is complete up to."""
 
     entries: list
     dead: list
+    seq: int = 0
 
 
 @message("zactor.repl.FetchDocs")

@@ -8,6 +8,7 @@ order the CRDT accepted them, so a newer version is never overwritten by an olde
 
 from __future__ import annotations
 
+import random
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -29,24 +30,25 @@ class Replica:
         forgiveness_ms: the CRDT's forgiveness period, in ms.
 
     Attributes:
-        changed_at: keyspace -> the newest timestamp applied to it (anti-entropy compares these).
+        epoch: identifies this replica's change log; a new random value at every start.
+        seq: keyspace -> how many changes were applied to it in this epoch (anti-entropy compares these).
     """
 
     def __init__(self, storage: Storage, forgiveness_ms: int) -> None:
         self.storage = storage
         self._forgiveness_ms = forgiveness_ms
         self._crdts: dict[str, ORSWOT] = {}
-        self.changed_at: dict[str, HLCTimestamp] = {}
+        self.epoch = random.getrandbits(62) + 1
+        self.seq: dict[str, int] = {}
+        self._changed: dict[str, dict[Hashable, int]] = {}
 
     async def load(self) -> int:
         """Rebuild every keyspace's CRDT from storage (at start); returns how many rows were read."""
         rows = 0
         for keyspace in await self.storage.keyspaces():
             metadata = await self.storage.iter_metadata(keyspace)
-            crdt = ORSWOT.from_items(metadata, forgiveness_ms=self._forgiveness_ms)
-            self._crdts[keyspace] = crdt
-            if metadata:
-                self.changed_at[keyspace] = max(ts for _, ts, _ in metadata)
+            self._crdts[keyspace] = ORSWOT.from_items(metadata, forgiveness_ms=self._forgiveness_ms)
+            self._record(keyspace, [key for key, _, _ in metadata])
             rows += len(metadata)
         return rows
 
@@ -57,10 +59,17 @@ class Replica:
             crdt = self._crdts[keyspace] = ORSWOT(forgiveness_ms=self._forgiveness_ms)
         return crdt
 
-    def _touch(self, keyspace: str, ts: HLCTimestamp) -> None:
-        current = self.changed_at.get(keyspace)
-        if current is None or ts > current:
-            self.changed_at[keyspace] = ts
+    def _record(self, keyspace: str, keys: Sequence[Hashable]) -> None:
+        seq = self.seq.get(keyspace, 0)
+        changed = self._changed.setdefault(keyspace, {})
+        for key in keys:
+            seq += 1
+            changed[key] = seq
+        self.seq[keyspace] = seq
+
+    def changed_since(self, keyspace: str, since: int) -> list[Hashable]:
+        """Keys of ``keyspace`` changed after change number ``since`` of this epoch."""
+        return [key for key, seq in self._changed.get(keyspace, {}).items() if seq > since]
 
     async def put(self, keyspace: str, docs: Sequence[tuple[Key, HLCTimestamp, Any]], source: int) -> int:
         """Apply writes; the ones the CRDT accepts are stored. Returns how many were accepted.
@@ -82,7 +91,7 @@ class Replica:
             except BaseException:
                 _restore(crdt, undo)
                 raise
-            self._touch(keyspace, max(d.ts for d in accepted))
+            self._record(keyspace, [d.key for d in accepted])
         return len(accepted)
 
     async def delete(self, keyspace: str, items: Sequence[tuple[Key, HLCTimestamp]], source: int) -> int:
@@ -105,7 +114,7 @@ class Replica:
             except BaseException:
                 _restore(crdt, undo)
                 raise
-            self._touch(keyspace, max(ts for _, ts in accepted))
+            self._record(keyspace, [key for key, _ in accepted])
         return len(accepted)
 
     async def purge(self, keyspace: str) -> int:
@@ -113,6 +122,9 @@ class Replica:
         purged = self.crdt(keyspace).purge_old_deletes()
         if purged:
             await self.storage.remove_tombstones(keyspace, purged)  # type: ignore[arg-type]
+            changed = self._changed.get(keyspace, {})
+            for key in purged:
+                changed.pop(key, None)
         return len(purged)
 
     def keyspaces(self) -> list[str]:

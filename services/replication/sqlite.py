@@ -2,8 +2,9 @@
 
 One table, ``zactor_documents(keyspace, key, physical_ms, logical, node_id, value)``, keyed by ``(keyspace, key)``;
 ``value`` is NULL for a tombstone; keys keep their type (TEXT for ``str``, BLOB for ``bytes``). The database runs in
-WAL mode with ``synchronous=NORMAL``; each call is one transaction, batches included. Every statement runs on one
-dedicated worker thread, so the event loop never blocks on disk.
+WAL mode with ``synchronous=NORMAL``. Writes are group-committed: the writes waiting while a transaction runs go into
+the next one together, each under its own savepoint (a refused write fails alone), and each caller returns once its
+write is committed. Every statement runs on one dedicated worker thread, so the event loop never blocks on disk.
 
 Opening checks the file first (``PRAGMA quick_check``) and refuses a corrupt or foreign file with a
 :class:`~services.replication.storage.StorageError` naming it, before writing anything to it.
@@ -57,6 +58,8 @@ class SQLiteStorage:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="zactor-sqlite")
+        self._queue: list[tuple[str, Sequence[tuple[Any, ...]], asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
         try:
             self._db = self._pool.submit(self._open).result()
         except BaseException:
@@ -95,12 +98,49 @@ class SQLiteStorage:
         return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
     async def _write(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        def write(db: sqlite3.Connection) -> None:
-            db.execute("BEGIN")
-            db.executemany(sql, rows)
-            db.execute("COMMIT")
+        """Queue a write and wait until it is committed; concurrent writes share one transaction (group commit)."""
+        if self._pool is None:
+            raise StorageError(self.path, "the storage is closed")
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((sql, rows, fut))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await fut
 
-        await self._run(write)
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._queue:
+            group, self._queue = self._queue, []
+            errors = await loop.run_in_executor(self._pool, self._commit, [(sql, rows) for sql, rows, _ in group])
+            for (_, _, fut), error in zip(group, errors, strict=True):
+                if fut.done():
+                    continue
+                if error is None:
+                    fut.set_result(None)
+                else:
+                    fut.set_exception(error)
+
+    def _commit(self, items: list[tuple[str, Sequence[tuple[Any, ...]]]]) -> list[StorageError | None]:
+        """One transaction for the whole group; a savepoint per write, so one refused write fails alone."""
+        db = self._db
+        results: list[StorageError | None] = []
+        try:
+            db.execute("BEGIN")
+            for sql, rows in items:
+                db.execute("SAVEPOINT one_write")
+                try:
+                    db.executemany(sql, rows)
+                    results.append(None)
+                except sqlite3.Error as exc:
+                    db.execute("ROLLBACK TO one_write")
+                    results.append(StorageError(self.path, str(exc)))
+                db.execute("RELEASE one_write")
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.rollback()
+            return [StorageError(self.path, str(exc))] * len(items)
+        return results
 
     async def keyspaces(self) -> list[str]:
         rows = await self._run(lambda db: db.execute("SELECT DISTINCT keyspace FROM zactor_documents").fetchall())
@@ -151,6 +191,8 @@ class SQLiteStorage:
         await self._write(sql, [(keyspace, key) for key in keys])
 
     async def close(self) -> None:
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
         if self._pool is not None:
             await asyncio.get_running_loop().run_in_executor(self._pool, self._db.close)
             self._pool.shutdown(wait=True)

@@ -1,0 +1,106 @@
+"""Replicated store throughput on a 3-process local cluster (SQLite on each node), next to raw pyzmq.
+
+Prints: single 1 KiB puts with 100 in flight at ONE, QUORUM and ALL; batched puts (``put_many``) at QUORUM;
+documents per second caught up by anti-entropy after a node missed writes (from the moment the restarted process
+reports ready: joining the membership and the first anti-entropy round are included); and the raw pyzmq sequential
+round-trip rate measured in the same run (``benchmarks/rpc.py``'s raw echo), as the yardstick.
+Targets: QUORUM single puts >= 5,000/s; batched >= 50,000 docs/s; catch-up >= 20,000 docs/s.
+Usage: ``python benchmarks/replication.py [--docs N] [--catch-up-docs N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import rpc  # noqa: E402
+
+from actors import LocalCluster, Node, NodeConfig  # noqa: E402
+from actors.demo_steps import count_keys  # noqa: E402
+from services.replication.frontend import KV_ACTOR, KvPut, KvPutMany  # noqa: E402
+
+VALUE = bytes(1024)
+
+
+async def single_puts(client: Node, addresses: list[str], level: str, total: int) -> float:
+    counter = iter(range(total))
+
+    async def worker(i: int) -> None:
+        ref = client.ref(KV_ACTOR, address=addresses[i % len(addresses)])
+        for n in counter:
+            await ref.ask(KvPut(keyspace=f"single-{level}", key=f"k{n}", value=VALUE, consistency=level), timeout_s=10)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(100)))
+    return total / (time.perf_counter() - start)
+
+
+async def batched_puts(client: Node, addresses: list[str], keyspace: str, total: int, batch: int = 500) -> float:
+    batches = iter(range(0, total, batch))
+
+    async def worker(i: int) -> None:
+        ref = client.ref(KV_ACTOR, address=addresses[i % len(addresses)])
+        for first in batches:
+            items = [[f"k{n}", VALUE] for n in range(first, min(first + batch, total))]
+            await ref.ask(KvPutMany(keyspace=keyspace, items=items, consistency="quorum"), timeout_s=30)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(4)))
+    return total / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=10_000, help="documents per single-put measurement")
+    parser.add_argument("--batched-docs", type=int, default=100_000, help="documents for the batched measurement")
+    parser.add_argument("--catch-up-docs", type=int, default=50_000, help="documents node2 misses, then catches up")
+    args = parser.parse_args()
+
+    print("measuring raw pyzmq ...", file=sys.stderr, flush=True)
+    raw = rpc.measure("raw", "small", SimpleNamespace(seconds=2.0, payload_mib=1, rounds=1))["seq_per_s"]
+    results: dict[str, float] = {}
+    data_dir = tempfile.mkdtemp(prefix="zactor-bench-")
+    node_args = ("--data-dir", data_dir, "--anti-entropy-interval", "0.5")
+    with LocalCluster(3, data_centers=("dc1", "dc2"), node_args=node_args) as cluster:
+        addresses = [cluster.address(i) for i in range(3)]
+
+        async def run() -> None:
+            async with Node(NodeConfig(node_id="bench-client"), extensions=[]) as client:
+                await asyncio.sleep(1.0)  # let the replication actors be gossiped
+                for level in ("one", "quorum", "all"):
+                    print(f"measuring single puts at {level} ...", file=sys.stderr, flush=True)
+                    results[f"single 1 KiB puts at {level.upper()}, 100 in flight, docs/s"] = await single_puts(
+                        client, addresses, level, args.docs
+                    )
+                print("measuring batched puts ...", file=sys.stderr, flush=True)
+                results["put_many at QUORUM (500 per batch), docs/s"] = await batched_puts(
+                    client, addresses, "batched", args.batched_docs
+                )
+                print("measuring catch-up ...", file=sys.stderr, flush=True)
+                await asyncio.to_thread(cluster.kill, 2)
+                await batched_puts(client, addresses[:2], "missed", args.catch_up_docs)
+                await asyncio.to_thread(cluster.restart, 2)
+                start = time.perf_counter()
+                while await count_keys(client, addresses[2], "missed") < args.catch_up_docs:
+                    await asyncio.sleep(0.05)
+                results["anti-entropy catch-up after restart, docs/s"] = args.catch_up_docs / (
+                    time.perf_counter() - start
+                )
+
+        asyncio.run(run())
+    print(f"\n{'measure':58} {'figure':>10} {'x raw seq':>10}")
+    print(f"{'raw pyzmq sequential round trips/s':58} {raw:>10,.0f} {1.0:>10.2f}")
+    for label, value in results.items():
+        print(f"{label:58} {value:>10,.0f} {value / raw:>10.2f}")
+
+
+if __name__ == "__main__":
+    main()
