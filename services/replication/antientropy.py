@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from actors.errors import ActorError
 from services.clock import HLCTimestamp
@@ -23,11 +23,13 @@ from services.replication.messages import Docs, FetchDocs, GetKeyspaceVersions, 
 from services.replication.replica import REMOTE, Replica
 
 if TYPE_CHECKING:
-    from actors import Node
+    from actors import ActorRef, Node
 
 __all__ = ["AntiEntropy"]
 
 log = logging.getLogger("zactor.replication")
+
+_FETCHERS = 3  # chunk requests in flight at once, so reading on the peer overlaps writing here
 
 
 class AntiEntropy:
@@ -97,17 +99,27 @@ class AntiEntropy:
             remote.entries = {wire_key(k): HLCTimestamp.from_wire(ts) for k, ts in state.entries}
             remote.dead = {wire_key(k): HLCTimestamp.from_wire(ts) for k, ts in state.dead}
             modified, removed = self._replica.crdt(keyspace).diff(remote)
-            for start in range(0, len(modified), self._fetch_chunk):
-                chunk = modified[start : start + self._fetch_chunk]
-                docs = await ref.ask(
-                    FetchDocs(cluster_id=cluster_id, keyspace=keyspace, keys=chunk), timeout_s=self._timeout_s
-                )
-                assert isinstance(docs, Docs)
-                batch = [(wire_key(k), HLCTimestamp.from_wire(ts), v) for k, ts, v in docs.docs]
-                fetched += await self._replica.put(keyspace, batch, REMOTE)
+            fetched += await self._fetch(ref, keyspace, modified)
             if removed:
                 items = [(k, remote.dead[k]) for k in removed]
                 self.stats["deletes_applied"] += await self._replica.delete(keyspace, items, REMOTE)  # type: ignore[arg-type]
             self._synced[(address, keyspace)] = (reply.epoch, state.seq)
         self.stats["docs_fetched"] += fetched
         return fetched
+
+    async def _fetch(self, ref: ActorRef, keyspace: str, keys: list[Any]) -> int:
+        """Fetch and apply ``keys`` in chunks, ``_FETCHERS`` requests in flight; returns how many were applied."""
+        chunks = iter(range(0, len(keys), self._fetch_chunk))
+        cluster_id = self._node.config.cluster_id
+
+        async def fetcher() -> int:
+            applied = 0
+            for start in chunks:  # shared: each chunk is taken by one fetcher
+                ask = FetchDocs(cluster_id=cluster_id, keyspace=keyspace, keys=keys[start : start + self._fetch_chunk])
+                docs = await ref.ask(ask, timeout_s=self._timeout_s)
+                assert isinstance(docs, Docs)
+                batch = [(wire_key(k), HLCTimestamp.from_wire(ts), v) for k, ts, v in docs.docs]
+                applied += await self._replica.put(keyspace, batch, REMOTE)
+            return applied
+
+        return sum(await asyncio.gather(*(fetcher() for _ in range(_FETCHERS))))
