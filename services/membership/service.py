@@ -40,6 +40,7 @@ __all__ = ["MembershipService", "MemberWatch", "MEMBERSHIP_ACTOR"]
 log = logging.getLogger("zactor.membership")
 
 MEMBERSHIP_ACTOR = "zactor.membership"
+_MEMBERS_TTL_S = 0.05
 
 
 class MemberWatch:
@@ -122,6 +123,7 @@ class MembershipService:
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._watchers: list[asyncio.Queue[MemberEvent]] = []
         self._changed = asyncio.Event()
+        self._live_cache: tuple[float, list[Member]] | None = None
         self.stats: collections.Counter[str] = collections.Counter()
 
     @property
@@ -179,8 +181,17 @@ class MembershipService:
     # --------------------------------------------------------------------------------------------- queries
 
     def members(self, *, include_down: bool = False) -> list[Member]:
-        """This node and its live peers (every known peer with ``include_down``), sorted by node id."""
-        return self.core.members(self.now_s(), include_down=include_down)
+        """This node and its live peers (every known peer with ``include_down``), sorted by node id.
+
+        The live list is cached for up to ``_MEMBERS_TTL_S`` seconds (node selection asks for it on every replicated
+        write); a membership event or a change of this node's own keys drops the cache at once.
+        """
+        if include_down:
+            return self.core.members(self.now_s(), include_down=True)
+        now = self.now_s()
+        if self._live_cache is None or now - self._live_cache[0] > _MEMBERS_TTL_S:
+            self._live_cache = (now, self.core.members(now))
+        return list(self._live_cache[1])
 
     def lookup(self, actor: str) -> list[str]:
         """Ids of the live nodes hosting an actor named ``actor`` (from gossip; this node included)."""
@@ -189,6 +200,7 @@ class MembershipService:
     def set_meta(self, key: str, value: str) -> None:
         """Gossip a user key-value of this node (``Member.meta``)."""
         self.core.set(META_PREFIX + key, value)
+        self._live_cache = None
 
     async def wait_for_members(self, count: int, timeout_s: float) -> list[Member]:
         """Wait until at least ``count`` live members (this node included) are known.
@@ -214,6 +226,7 @@ class MembershipService:
     def _publish_actors(self) -> None:
         if self._node is not None and self._core is not None:
             self._core.set(KEY_ACTORS, self._node.actors())
+            self._live_cache = None
 
     async def _gossip_loop(self) -> None:
         interval = self.config.gossip_interval_s
@@ -251,6 +264,7 @@ class MembershipService:
         events = self.core.take_events()
         if not events:
             return
+        self._live_cache = None
         for event in events:
             if event.kind is not EventKind.JOINED and self._node is not None and event.address:
                 self._node.forget(event.address, NodeUnavailable(event.node_id, f"member {event.kind.value}"))
