@@ -9,7 +9,7 @@ order the CRDT accepted them, so a newer version is never overwritten by an olde
 from __future__ import annotations
 
 import random
-from collections.abc import Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import Any
 
 from services.clock import HLCTimestamp
@@ -20,6 +20,9 @@ __all__ = ["Replica", "LOCAL", "REMOTE"]
 
 LOCAL = 0
 REMOTE = 1
+
+# (key, live timestamp before, tombstone timestamp before, timestamp applied)
+_Undo = tuple[Hashable, HLCTimestamp | None, HLCTimestamp | None, HLCTimestamp]
 
 
 class Replica:
@@ -78,20 +81,12 @@ class Replica:
             StorageError: the storage refused the batch (the CRDT is restored; nothing of it counts).
         """
         crdt = self.crdt(keyspace)
-        undo: list[tuple[Hashable, HLCTimestamp | None, HLCTimestamp | None, HLCTimestamp]] = []
-        accepted = []
-        for key, ts, value in docs:
-            before = (crdt.entries.get(key), crdt.dead.get(key))
-            if crdt.insert(key, ts, source):
-                undo.append((key, *before, ts))
-                accepted.append(Document(key, ts, value))
-        if accepted:
-            try:
-                await self.storage.put_many(keyspace, accepted)
-            except BaseException:
-                _restore(crdt, undo)
-                raise
-            self._record(keyspace, [d.key for d in accepted])
+        accepted, undo = _accept(((key, ts) for key, ts, _ in docs), lambda key, ts: crdt.insert(key, ts, source), crdt)
+        if not accepted:
+            return 0
+        kept = set(accepted)
+        stored = [Document(key, ts, value) for key, ts, value in docs if (key, ts) in kept]
+        await self._store(keyspace, crdt, undo, self.storage.put_many(keyspace, stored))
         return len(accepted)
 
     async def delete(self, keyspace: str, items: Sequence[tuple[Key, HLCTimestamp]], source: int) -> int:
@@ -101,21 +96,19 @@ class Replica:
             StorageError: the storage refused the batch (the CRDT is restored).
         """
         crdt = self.crdt(keyspace)
-        undo: list[tuple[Hashable, HLCTimestamp | None, HLCTimestamp | None, HLCTimestamp]] = []
-        accepted: list[tuple[Key, HLCTimestamp]] = []
-        for key, ts in items:
-            before = (crdt.entries.get(key), crdt.dead.get(key))
-            if crdt.delete(key, ts, source):
-                undo.append((key, *before, ts))
-                accepted.append((key, ts))
+        accepted, undo = _accept(items, lambda key, ts: crdt.delete(key, ts, source), crdt)
         if accepted:
-            try:
-                await self.storage.mark_many_tombstones(keyspace, accepted)
-            except BaseException:
-                _restore(crdt, undo)
-                raise
-            self._record(keyspace, [key for key, _ in accepted])
+            await self._store(keyspace, crdt, undo, self.storage.mark_many_tombstones(keyspace, accepted))
         return len(accepted)
+
+    async def _store(self, keyspace: str, crdt: ORSWOT, undo: list[_Undo], write: Awaitable[None]) -> None:
+        """Await the storage write of an accepted batch; undo the CRDT changes if it fails, record them if not."""
+        try:
+            await write
+        except BaseException:
+            _restore(crdt, undo)
+            raise
+        self._record(keyspace, [key for key, *_ in undo])
 
     async def purge(self, keyspace: str) -> int:
         """Drop the tombstones every node has seen past (CRDT and storage); returns how many."""
@@ -132,7 +125,21 @@ class Replica:
         return sorted(name for name, crdt in self._crdts.items() if crdt.entries or crdt.dead)
 
 
-def _restore(crdt: ORSWOT, undo: list[tuple[Hashable, HLCTimestamp | None, HLCTimestamp | None, HLCTimestamp]]) -> None:
+def _accept(
+    items: Iterable[tuple[Key, HLCTimestamp]], apply: Callable[[Key, HLCTimestamp], bool], crdt: ORSWOT
+) -> tuple[list[tuple[Key, HLCTimestamp]], list[_Undo]]:
+    """Apply each operation to the CRDT; returns the accepted ``(key, ts)`` and how to undo them."""
+    accepted: list[tuple[Key, HLCTimestamp]] = []
+    undo: list[_Undo] = []
+    for key, ts in items:
+        before = (crdt.entries.get(key), crdt.dead.get(key))
+        if apply(key, ts):
+            undo.append((key, *before, ts))
+            accepted.append((key, ts))
+    return accepted, undo
+
+
+def _restore(crdt: ORSWOT, undo: list[_Undo]) -> None:
     """Put back the entries a failed batch changed, unless something newer changed them since."""
     for key, live, tomb, ts in reversed(undo):
         if crdt.entries.get(key) != ts and crdt.dead.get(key) != ts:
