@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from actors.errors import ActorError
 from services.clock import HLCTimestamp
 from services.replication.antientropy import AntiEntropy
+from services.replication.coalesce import WriteCoalescer
 from services.replication.crdt import DEFAULT_FORGIVENESS_MS
 from services.replication.handlers import REPLICATION_ACTOR, ReplicationActor
 from services.replication.messages import DeleteMany, PutMany, PutOne, Read, ReadReply
@@ -94,12 +95,14 @@ class ReplicatedStore:
         self._max_value_bytes = max_value_bytes
         self._fetch_chunk = fetch_chunk
         self._node: Node | None = None
+        self._coalescer: WriteCoalescer | None = None
         self._task: asyncio.Task[None] | None = None
         self.anti_entropy: AntiEntropy | None = None
 
     async def start(self, node: Node) -> ReplicatedStore:
         """Rebuild the CRDTs from storage, serve peers, start anti-entropy. Returns the store."""
         self._node = node
+        self._coalescer = WriteCoalescer(self._fan_out, node.config.cluster_id)
         rows = await self.replica.load()
         log.info("replica of node %r loaded %d documents and tombstones", node.node_id, rows)
         await node.add_actor(REPLICATION_ACTOR, ReplicationActor(self.replica, node.config.cluster_id))
@@ -137,8 +140,16 @@ class ReplicatedStore:
         ts = node.clock.now()
         doc = (check_key(key), ts, self._check_value(value))
         await self.replica.put(keyspace, [doc], LOCAL)
-        msg = PutOne(cluster_id=node.config.cluster_id, keyspace=keyspace, key=key, ts=ts.to_wire(), value=value)
-        await self._replicate(msg, consistency)
+        if _nbytes(value) >= node.config.copy_threshold_bytes:  # large: alone, as a zero-copy frame
+            msg = PutOne(cluster_id=node.config.cluster_id, keyspace=keyspace, key=key, ts=ts.to_wire(), value=value)
+            await self._replicate(msg, consistency)
+            return
+        targets, required = self._targets(consistency)
+        coalescer = self._coalescer
+        assert coalescer is not None
+        acked = await coalescer.submit(keyspace, tuple(targets), [key, ts.to_wire(), value]) if targets else 0
+        if acked < required:
+            raise ConsistencyFailure(acked, required)
 
     async def put_many(
         self, keyspace: str, items: Iterable[tuple[Key, Any]], consistency: Consistency = Consistency.QUORUM
@@ -179,7 +190,7 @@ class ReplicatedStore:
     def _check_value(self, value: Any) -> Any:
         if not isinstance(value, (bytes, bytearray, memoryview)):
             raise TypeError(f"a value must be bytes-like, not {type(value).__name__}")
-        size = value.nbytes if isinstance(value, memoryview) else len(value)
+        size = _nbytes(value)
         if size > self._max_value_bytes:
             raise ValueTooLarge(size, self._max_value_bytes)
         return value
@@ -284,6 +295,10 @@ class ReplicatedStore:
         stale = [n for n, their in seen.items() if their is None or their < ts]
         if stale:
             await self._fan_out(stale, msg)
+
+
+def _nbytes(value: Any) -> int:
+    return value.nbytes if isinstance(value, memoryview) else len(value)
 
 
 class KeyspaceHandle:
