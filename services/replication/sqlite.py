@@ -1,6 +1,7 @@
 """``SQLiteStorage``: replicated documents in one SQLite file per node (datacake-sqlite's layout).
 
-One table, ``zactor_documents(keyspace, key, physical_ms, logical, node_id, value)``, keyed by ``(keyspace, key)``;
+One table, ``zactor_documents(keyspace, key, physical_ms, logical, node_id, value)``, keyed by ``(keyspace, key)``
+(a rowid table: values are usually far larger than the 1/20 of a page where WITHOUT ROWID pays off);
 ``value`` is NULL for a tombstone; keys keep their type (TEXT for ``str``, BLOB for ``bytes``). The database runs in
 WAL mode with ``synchronous=NORMAL``. Writes are group-committed: the writes waiting while a transaction runs go into
 the next one together, each under its own savepoint (a refused write fails alone), and each caller returns once its
@@ -35,7 +36,7 @@ CREATE TABLE IF NOT EXISTS zactor_documents (
     node_id TEXT NOT NULL,
     value BLOB,
     PRIMARY KEY (keyspace, key)
-) WITHOUT ROWID
+)
 """
 _UPSERT = (
     "INSERT INTO zactor_documents (keyspace, key, physical_ms, logical, node_id, value) VALUES (?, ?, ?, ?, ?, ?) "
