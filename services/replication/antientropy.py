@@ -21,6 +21,7 @@ from services.replication.crdt import ORSWOT
 from services.replication.handlers import REPLICATION_ACTOR, wire_key
 from services.replication.messages import Docs, FetchDocs, GetKeyspaceVersions, GetState, KeyspaceVersions, State
 from services.replication.replica import REMOTE, Replica
+from services.replication.storage import Document
 
 if TYPE_CHECKING:
     from actors import ActorRef, Node
@@ -29,6 +30,8 @@ __all__ = ["AntiEntropy"]
 
 log = logging.getLogger("zactor.replication")
 
+SYNC_KEYSPACE = "zactor.sync-positions"  # where sync positions are stored; never replicated
+_NO_TS = HLCTimestamp(0, 0, "")
 _FETCHERS = 3  # chunk requests in flight at once, so reading on the peer overlaps writing here
 
 
@@ -50,12 +53,13 @@ class AntiEntropy:
         self._replica = replica
         self._fetch_chunk = fetch_chunk
         self._timeout_s = timeout_s
-        # (peer address, keyspace) -> (the peer's epoch, the change its state was complete up to)
+        # (peer node id, keyspace) -> (the peer's epoch, the change its state was complete up to)
         self._synced: dict[tuple[str, str], tuple[int, int]] = {}
         self.stats: collections.Counter[str] = collections.Counter()
 
     async def run(self, interval_s: float) -> None:
-        """Run rounds every ``interval_s`` seconds until cancelled."""
+        """Load the persisted sync positions, then run rounds every ``interval_s`` seconds until cancelled."""
+        await self._load_positions()
         while True:
             await asyncio.sleep(interval_s)
             await self.round()
@@ -67,7 +71,7 @@ class AntiEntropy:
             if member.node_id == node.node_id or REPLICATION_ACTOR not in member.actors:
                 continue
             try:
-                await self.sync_with(member.address)
+                await self.sync_with(member.address, member.node_id)
             except ActorError as exc:
                 self.stats["sync_failures"] += 1
                 log.info("anti-entropy with %s failed: %s", member.node_id, exc)
@@ -75,8 +79,9 @@ class AntiEntropy:
             self.stats["tombstones_purged"] += await self._replica.purge(keyspace)
         self.stats["rounds"] += 1
 
-    async def sync_with(self, address: str) -> int:
-        """Pull what the node at ``address`` has and this one lacks; returns how many documents were fetched.
+    async def sync_with(self, address: str, node_id: str) -> int:
+        """Pull what the node ``node_id`` at ``address`` has and this one lacks; returns how many documents were
+        fetched. Where each sync got to is stored with the documents, so a restart resumes from there.
 
         Raises:
             ActorError: a request failed (what was applied before stays applied).
@@ -87,7 +92,7 @@ class AntiEntropy:
         assert isinstance(reply, KeyspaceVersions)
         fetched = 0
         for keyspace, remote_seq in reply.keyspaces.items():
-            epoch, since = self._synced.get((address, keyspace), (0, 0))
+            epoch, since = self._synced.get((node_id, keyspace), (0, 0))
             if epoch == reply.epoch and remote_seq <= since:
                 continue
             if epoch != reply.epoch:
@@ -103,9 +108,19 @@ class AntiEntropy:
             if removed:
                 items = [(k, remote.dead[k]) for k in removed]
                 self.stats["deletes_applied"] += await self._replica.delete(keyspace, items, REMOTE)  # type: ignore[arg-type]
-            self._synced[(address, keyspace)] = (reply.epoch, state.seq)
+            self._synced[(node_id, keyspace)] = (reply.epoch, state.seq)
+            position = Document(f"{node_id}\x1f{keyspace}", _NO_TS, f"{reply.epoch}:{state.seq}".encode())
+            await self._replica.storage.put(SYNC_KEYSPACE, position)
         self.stats["docs_fetched"] += fetched
         return fetched
+
+    async def _load_positions(self) -> None:
+        storage = self._replica.storage
+        keys = [key for key, _, is_tombstone in await storage.iter_metadata(SYNC_KEYSPACE) if not is_tombstone]
+        for doc in await storage.get_many(SYNC_KEYSPACE, keys):
+            node_id, _, keyspace = str(doc.key).partition("\x1f")
+            epoch, _, seq = bytes(doc.value).decode().partition(":")
+            self._synced[(node_id, keyspace)] = (int(epoch), int(seq))
 
     async def _fetch(self, ref: ActorRef, keyspace: str, keys: list[Any]) -> int:
         """Fetch and apply ``keys`` in chunks, ``_FETCHERS`` requests in flight; returns how many were applied."""

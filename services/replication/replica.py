@@ -16,10 +16,11 @@ from services.clock import HLCTimestamp
 from services.replication.crdt import ORSWOT
 from services.replication.storage import Document, Key, Storage
 
-__all__ = ["Replica", "LOCAL", "REMOTE"]
+__all__ = ["Replica", "LOCAL", "REMOTE", "RESERVED_PREFIX"]
 
 LOCAL = 0
 REMOTE = 1
+RESERVED_PREFIX = "zactor."  # keyspaces of zactor's own bookkeeping, not replicated
 
 # (key, live timestamp before, tombstone timestamp before, timestamp applied)
 _Undo = tuple[Hashable, HLCTimestamp | None, HLCTimestamp | None, HLCTimestamp]
@@ -49,6 +50,8 @@ class Replica:
         """Rebuild every keyspace's CRDT from storage (at start); returns how many rows were read."""
         rows = 0
         for keyspace in await self.storage.keyspaces():
+            if keyspace.startswith(RESERVED_PREFIX):
+                continue
             metadata = await self.storage.iter_metadata(keyspace)
             self._crdts[keyspace] = ORSWOT.from_items(metadata, forgiveness_ms=self._forgiveness_ms)
             self._record(keyspace, [key for key, _, _ in metadata])

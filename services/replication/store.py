@@ -21,7 +21,7 @@ from services.replication.coalesce import WriteCoalescer
 from services.replication.crdt import DEFAULT_FORGIVENESS_MS
 from services.replication.handlers import REPLICATION_ACTOR, ReplicationActor
 from services.replication.messages import DeleteMany, PutMany, PutOne, Read, ReadReply
-from services.replication.replica import LOCAL, Replica
+from services.replication.replica import LOCAL, RESERVED_PREFIX, Replica
 from services.replication.storage import Key, Storage, check_key
 from services.selector import Consistency, NotEnoughNodes
 
@@ -135,8 +135,10 @@ class ReplicatedStore:
             StorageError: the local storage refused the write (nothing was sent).
             ValueTooLarge: ``value`` exceeds ``max_value_bytes``.
             TypeError: ``key`` is not ``str``/``bytes`` or ``value`` is not bytes-like.
+            ValueError: the keyspace is empty or starts with ``zactor.`` (reserved).
         """
         node = self._started()
+        _check_keyspace(keyspace)
         ts = node.clock.now()
         doc = (check_key(key), ts, self._check_value(value))
         await self.replica.put(keyspace, [doc], LOCAL)
@@ -160,6 +162,7 @@ class ReplicatedStore:
             as :meth:`put`.
         """
         node = self._started()
+        _check_keyspace(keyspace)
         docs = [(check_key(k), node.clock.now(), self._check_value(v)) for k, v in items]
         await self.replica.put(keyspace, docs, LOCAL)
         wire = [[k, ts.to_wire(), v] for k, ts, v in docs]
@@ -182,6 +185,7 @@ class ReplicatedStore:
             as :meth:`put`.
         """
         node = self._started()
+        _check_keyspace(keyspace)
         items = [(check_key(k), node.clock.now()) for k in keys]
         await self.replica.delete(keyspace, items, LOCAL)
         wire = [[k, ts.to_wire()] for k, ts in items]
@@ -295,6 +299,11 @@ class ReplicatedStore:
         stale = [n for n, their in seen.items() if their is None or their < ts]
         if stale:
             await self._fan_out(stale, msg)
+
+
+def _check_keyspace(keyspace: str) -> None:
+    if not isinstance(keyspace, str) or not keyspace or keyspace.startswith(RESERVED_PREFIX):
+        raise ValueError(f"a keyspace is a non-empty str not starting with {RESERVED_PREFIX!r}, got {keyspace!r}")
 
 
 def _nbytes(value: Any) -> int:

@@ -203,6 +203,32 @@ async def test_restarted_node_with_sqlite_keeps_acknowledged_writes(tmp_path: Pa
         await node.stop()
 
 
+async def test_a_restarted_node_resumes_anti_entropy_where_it_stopped(tmp_path: Path) -> None:
+    """Sync positions survive a restart: the restarted node fetches only what it missed, not the peer's state."""
+    network = InMemoryNetwork()
+    a, store_a = await start_node(network, 0, (), MemoryStorage())
+    b, store_b = await start_node(network, 1, (a.address,), SQLiteStorage(tmp_path / "n1.db"))
+    try:
+        await store_a.put_many("ks", [(f"old{i}", b"x") for i in range(200)], C.NONE)
+        await wait_until_async(lambda: _everywhere([store_b], "ks", "old199", b"x"))
+        await b.stop()
+        await store_a.put_many("ks", [(f"new{i}", b"y") for i in range(30)], C.NONE)
+        b, store_b = await start_node(network, 1, (a.address,), SQLiteStorage(tmp_path / "n1.db"))
+        stats = store_b.anti_entropy.stats  # type: ignore[union-attr]
+
+        async def synced() -> bool:
+            return stats["docs_fetched"] >= 30 and await store_b.get("ks", "new29") == b"y"
+
+        await wait_until_async(synced)
+        assert stats["docs_fetched"] == 30
+        assert await store_b.keyspaces() == ["ks"], "the sync positions are not a user keyspace"
+        with pytest.raises(ValueError):
+            await store_b.put("zactor.sync-positions", "k", b"v")
+    finally:
+        await b.stop()
+        await a.stop()
+
+
 async def test_bad_input_is_refused_clearly() -> None:
     """Wrong key types, non-bytes and oversized values, and messages from another cluster are refused."""
     async with kv_cluster(2) as (nodes, stores):
