@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +46,21 @@ def test_demo_runs_to_completion() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "summary" in proc.stdout and "all nodes hold every file byte for byte" in proc.stdout
     assert proc.stdout.count(": ok") == 3
+
+
+def test_kv_commands_against_a_node_with_a_store(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    """`zactor kv put/get/keys/del` work against `zactor node --data-dir`; a missing key exits 1."""
+    with NodeProcess("kv-node", extra_args=("--data-dir", str(tmp_path))) as node:
+        seed = ["--seed", node.address, "--keyspace", "ks"]
+        assert main(["kv", "put", *seed, "greeting", "hello world", "--consistency", "none"]) == 0
+        (tmp_path / "blob.bin").write_bytes(b"\x00\x01\x02")
+        assert main(["kv", "put", *seed, "blob", "--file", str(tmp_path / "blob.bin"), "--consistency", "none"]) == 0
+        capsysbinary.readouterr()
+        assert main(["kv", "get", *seed, "greeting"]) == 0
+        assert capsysbinary.readouterr().out == b"hello world\n"
+        assert main(["kv", "keys", *seed]) == 0
+        assert capsysbinary.readouterr().out.split() == [b"blob", b"greeting"]
+        assert main(["kv", "del", *seed, "greeting", "--consistency", "none"]) == 0
+        assert main(["kv", "get", *seed, "greeting"]) == 1
+        assert node.stop() == 0
+    assert (tmp_path / "kv-node.db").exists()
