@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from actors.errors import ActorError
 from services.clock import HLCTimestamp
 from services.replication.crdt import ORSWOT
-from services.replication.handlers import REPLICATION_ACTOR, wire_key
+from services.replication.handlers import REPLICATION_ACTOR, wire_docs, wire_key
 from services.replication.messages import Docs, FetchDocs, GetKeyspaceVersions, GetState, KeyspaceVersions, State
 from services.replication.replica import REMOTE, Replica
 from services.replication.storage import Document
@@ -133,8 +133,7 @@ class AntiEntropy:
                 ask = FetchDocs(cluster_id=cluster_id, keyspace=keyspace, keys=keys[start : start + self._fetch_chunk])
                 docs = await ref.ask(ask, timeout_s=self._timeout_s)
                 assert isinstance(docs, Docs)
-                batch = [(wire_key(k), HLCTimestamp.from_wire(ts), v) for k, ts, v in docs.docs]
-                applied += await self._replica.put(keyspace, batch, REMOTE)
+                applied += await self._replica.put(keyspace, wire_docs(docs.docs), REMOTE)
             return applied
 
         return sum(await asyncio.gather(*(fetcher() for _ in range(_FETCHERS))))

@@ -28,7 +28,7 @@ from services.replication.messages import (
 from services.replication.replica import REMOTE, Replica
 from services.replication.storage import Key
 
-__all__ = ["ReplicationActor", "REPLICATION_ACTOR", "wire_key"]
+__all__ = ["ReplicationActor", "REPLICATION_ACTOR", "wire_key", "wire_value", "wire_docs"]
 
 REPLICATION_ACTOR = "zactor.replication"
 
@@ -42,6 +42,28 @@ def wire_key(key: Any) -> Key:
     if type(key) is not str and type(key) is not bytes:
         raise DecodeError(f"a document key must be str or bytes, got {type(key).__name__}")
     return key  # type: ignore[no-any-return]
+
+
+def wire_value(value: Any) -> Any:
+    """A document value received from a peer.
+
+    Raises:
+        DecodeError: it is not bytes-like.
+    """
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise DecodeError(f"a document value must be bytes-like, got {type(value).__name__}")
+    return value
+
+
+def wire_docs(docs: Any) -> list[tuple[Key, HLCTimestamp, Any]]:
+    """``[[key, ts, value], ...]`` received from a peer, validated.
+
+    Raises:
+        DecodeError: not a list of ``[str | bytes, [ms, logical, node], bytes]``.
+    """
+    if type(docs) is not list or any(type(d) is not list or len(d) != 3 for d in docs):
+        raise DecodeError("documents must be a list of [key, ts, value]")
+    return [(wire_key(k), HLCTimestamp.from_wire(ts), wire_value(v)) for k, ts, v in docs]
 
 
 class ReplicationActor(Actor):
@@ -66,17 +88,19 @@ class ReplicationActor(Actor):
     @handler
     async def on_put_one(self, msg: PutOne, ctx: Context) -> None:
         self._check(msg.cluster_id)
-        await self._replica.put(msg.keyspace, [(wire_key(msg.key), HLCTimestamp.from_wire(msg.ts), msg.value)], REMOTE)
+        doc = (wire_key(msg.key), HLCTimestamp.from_wire(msg.ts), wire_value(msg.value))
+        await self._replica.put(msg.keyspace, [doc], REMOTE)
 
     @handler
     async def on_put_many(self, msg: PutMany, ctx: Context) -> None:
         self._check(msg.cluster_id)
-        docs = [(wire_key(k), HLCTimestamp.from_wire(ts), v) for k, ts, v in msg.docs]
-        await self._replica.put(msg.keyspace, docs, REMOTE)
+        await self._replica.put(msg.keyspace, wire_docs(msg.docs), REMOTE)
 
     @handler
     async def on_delete_many(self, msg: DeleteMany, ctx: Context) -> None:
         self._check(msg.cluster_id)
+        if type(msg.items) is not list or any(type(i) is not list or len(i) != 2 for i in msg.items):
+            raise DecodeError("deletes must be a list of [key, ts]")
         items = [(wire_key(k), HLCTimestamp.from_wire(ts)) for k, ts in msg.items]
         await self._replica.delete(msg.keyspace, items, REMOTE)
 

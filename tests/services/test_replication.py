@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from actors import Node, NodeConfig
-from actors.errors import ClusterMismatch
+from actors.errors import ClusterMismatch, DecodeError
 from services.clock import ClockService
 from services.membership.detector import DetectorConfig
 from services.membership.gossip import MembershipConfig
@@ -25,7 +25,7 @@ from services.replication import (
     ValueTooLarge,
 )
 from services.replication.handlers import REPLICATION_ACTOR
-from services.replication.messages import PutOne
+from services.replication.messages import DeleteMany, PutMany, PutOne
 from services.selector import Consistency, SelectorService
 from transport import InMemoryNetwork
 
@@ -243,7 +243,20 @@ async def test_bad_input_is_refused_clearly() -> None:
         small._node = nodes[0]
         with pytest.raises(ValueTooLarge):
             await small.put("ks", "k", b"x" * 11)
+        replication = nodes[1].ref(REPLICATION_ACTOR, address=nodes[0].address)
         foreign = PutOne(cluster_id="other", keyspace="ks", key="k", ts=[1, 0, "x"], value=b"v")
         with pytest.raises(ClusterMismatch):
-            await nodes[1].ref(REPLICATION_ACTOR, address=nodes[0].address).ask(foreign)
+            await replication.ask(foreign)
+        for bad in (
+            PutOne(cluster_id="kv", keyspace="ks", key="k", ts=[1, 0, "x"], value=42),  # type: ignore[arg-type]
+            PutOne(cluster_id="kv", keyspace="ks", key=3.5, ts=[1, 0, "x"], value=b"v"),
+            PutOne(cluster_id="kv", keyspace="ks", key="k", ts="yesterday", value=b"v"),  # type: ignore[arg-type]
+            PutMany(cluster_id="kv", keyspace="ks", docs=[["k", [1, 0, "x"]]]),
+            DeleteMany(cluster_id="kv", keyspace="ks", items="k"),  # type: ignore[arg-type]
+        ):
+            with pytest.raises(DecodeError, match="could not decode"):
+                await replication.ask(bad)
+        assert (
+            await replication.ask(PutOne(cluster_id="kv", keyspace="ok", key="k", ts=[1, 0, "x"], value=b"v")) is None
+        )
         assert await store.get("ks", "k") is None
