@@ -240,7 +240,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of each small-message run (s)")
     parser.add_argument("--payload-mib", type=int, default=64, help="size of the large payload (MiB)")
     parser.add_argument("--rounds", type=int, default=10, help="round trips of the large payload")
-    parser.add_argument("--repeat", type=int, default=3, help="alternating runs of each; the best one counts")
+    parser.add_argument("--repeat", type=int, default=5, help="alternating runs of each; the best one counts")
     args = parser.parse_args()
 
     results: dict[str, dict[str, float]] = {"raw": {}, "zactor": {}}
