@@ -74,14 +74,7 @@ class ORSWOT:
         Returns:
             True when the set changed; False when the insert lost or was older than the safe timestamp.
         """
-        if self._too_old(ts):
-            return False
-        self._observe(ts, source)
-        if not _newer_insert(ts, self.entries.get(key), self.dead.get(key)):
-            return False
-        self.entries[key] = ts
-        self.dead.pop(key, None)
-        return True
+        return self._operate(key, ts, source, is_delete=False)
 
     def delete(self, key: Hashable, ts: HLCTimestamp, source: int = 0) -> bool:
         """Delete ``key`` at ``ts`` unless an insert at least as new, or a newer-or-equal delete, is known.
@@ -89,13 +82,25 @@ class ORSWOT:
         Returns:
             True when the set changed; False when the delete lost or was older than the safe timestamp.
         """
+        return self._operate(key, ts, source, is_delete=True)
+
+    def _operate(self, key: Hashable, ts: HLCTimestamp, source: int, is_delete: bool) -> bool:
         if self._too_old(ts):
             return False
         self._observe(ts, source)
-        if not _newer_delete(ts, self.entries.get(key), self.dead.get(key)):
+        return self._take(key, ts, is_delete)
+
+    def _take(self, key: Hashable, ts: HLCTimestamp, is_delete: bool) -> bool:
+        """Record the operation on ``key`` at ``ts`` if it wins; returns whether it did."""
+        wins = _newer_delete if is_delete else _newer_insert
+        if not wins(ts, self.entries.get(key), self.dead.get(key)):
             return False
-        self.entries.pop(key, None)
-        self.dead[key] = ts
+        if is_delete:
+            self.entries.pop(key, None)
+            self.dead[key] = ts
+        else:
+            self.entries[key] = ts
+            self.dead.pop(key, None)
         return True
 
     def get(self, key: Hashable) -> HLCTimestamp | None:
@@ -107,13 +112,9 @@ class ORSWOT:
     def merge(self, other: ORSWOT) -> None:
         """Take in everything ``other`` knows (commutative, associative, idempotent)."""
         for key, ts in other.entries.items():
-            if _newer_insert(ts, self.entries.get(key), self.dead.get(key)):
-                self.entries[key] = ts
-                self.dead.pop(key, None)
+            self._take(key, ts, is_delete=False)
         for key, ts in other.dead.items():
-            if _newer_delete(ts, self.entries.get(key), self.dead.get(key)):
-                self.entries.pop(key, None)
-                self.dead[key] = ts
+            self._take(key, ts, is_delete=True)
         for source, seen in enumerate(other.observed):
             for ts in seen.values():
                 self._observe(ts, source)
