@@ -15,17 +15,11 @@ from __future__ import annotations
 from actors.actor import Actor, Context, handler
 from transport.codec import message
 
-__all__ = ["Calculator", "Add", "Divide", "Result", "Payload"]
+__all__ = ["Calculator", "Add", "Result"]
 
 
 @message("zactor.demo.Add")
 class Add:
-    a: float
-    b: float
-
-
-@message("zactor.demo.Divide")
-class Divide:
     a: float
     b: float
 
@@ -35,22 +29,9 @@ class Result:
     value: float
 
 
-@message("zactor.demo.Payload")
-class Payload:
-    data: bytes
-
-
 class Calculator(Actor):
-    """Adds and divides; echoes payloads (used by ``zactor demo``)."""
+    """Adds two numbers: the actor ``zactor demo`` adds to a running node (``actors.demo:Calculator``)."""
 
     @handler
     async def add(self, msg: Add, ctx: Context) -> Result:
         return Result(value=msg.a + msg.b)
-
-    @handler
-    async def divide(self, msg: Divide, ctx: Context) -> Result:
-        return Result(value=msg.a / msg.b)
-
-    @handler
-    async def echo(self, msg: Payload, ctx: Context) -> Payload:
-        return msg

@@ -73,25 +73,28 @@ async def _demo(cluster: LocalCluster, files: list[tuple[str, bytes]], summary: 
 
         deleted = [key for key, _ in files[::20]]
         _step(4, f"SIGKILL node2 while writes go on; delete {len(deleted)} keys meanwhile")
-        writing = asyncio.create_task(writer.write(rest, Progress("writing", len(rest))))
+        rest_progress = Progress("writing", len(rest))
+        writing = asyncio.create_task(writer.write(rest, rest_progress))
         await asyncio.sleep(0.3)
         killed_at = time.monotonic()
         await asyncio.to_thread(cluster.kill, 2)
         writer.drop(kv[2])
-        detected = await asyncio.to_thread(
+        await asyncio.to_thread(
             cluster.wait_until,
             lambda: all("node2" not in cluster.live_ids(i) for i in (0, 1)),
             15.0,
             "node2 declared dead",
         )
-        print(f"   node0 and node1 declared node2 dead {time.monotonic() - killed_at:.2f} s after the SIGKILL")
-        summary["failure detection, s"] = f"{detected:.2f}"
+        detected_s = time.monotonic() - killed_at
+        print(f"   node0 and node1 declared node2 dead {detected_s:.2f} s after the SIGKILL")
+        summary["failure detection, s"] = f"{detected_s:.2f}"
         await node.ref(KV_ACTOR, address=kv[0]).ask(KvDelete(keyspace=KEYSPACE, keys=deleted, consistency="quorum"))
         await writing
-        print(f"   all {len(files):,} files written with QUORUM ({writer.retries} batches retried on another node)")
+        rest_progress.finish(f"all {len(files):,} files written with QUORUM ({writer.retries} batches retried)")
 
         _step(5, "restart node2 from its SQLite file; anti-entropy catches it up")
-        expected = {k: v for k, v in sha256_of(files).items() if k not in set(deleted)}
+        gone = set(deleted)
+        expected = {k: v for k, v in sha256_of(files).items() if k not in gone}
         restarted_at = time.monotonic()
         await asyncio.to_thread(cluster.restart, 2)
         before = await count_keys(node, kv[2], KEYSPACE)
@@ -120,8 +123,9 @@ async def _demo(cluster: LocalCluster, files: list[tuple[str, bytes]], summary: 
         print("\n   write throughput by consistency level (1,000 documents of 1 KiB, 4 batches of 64 in flight):")
         for level in ("one", "quorum", "all"):
             docs = [(f"{level}-{i}", bytes(1024)) for i in range(1000)]
-            took_s = await Writer(node, kv, "levels", level).write(docs, Progress(level, len(docs)))
-            print(f"   {level.upper():8} {len(docs) / took_s:>10,.0f} docs/s")
+            progress = Progress(f"{level.upper():6}", len(docs))
+            took_s = await Writer(node, kv, "levels", level).write(docs, progress)
+            progress.finish(f"{len(docs) / took_s:>7,.0f} docs/s")
             summary[f"1 KiB writes at {level.upper()}, docs/s"] = f"{len(docs) / took_s:,.0f}"
     return problems
 

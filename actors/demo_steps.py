@@ -43,10 +43,10 @@ class Progress:
         self._is_tty = sys.stdout.isatty()
         self._last = 0.0
 
-    def update(self, done: int, extra: str = "") -> None:
+    def update(self, done: int) -> None:
         now = time.monotonic()
         if self._is_tty and (now - self._last > 0.1 or done >= self.total):
-            print(f"\r   {self.label}: {done:,}/{self.total:,} {extra}   ", end="", flush=True)
+            print(f"\r   {self.label}: {done:,}/{self.total:,}   ", end="", flush=True)
             self._last = now
 
     def finish(self, text: str) -> None:
@@ -92,7 +92,11 @@ class Writer:
             self.addresses.remove(address)
 
     async def write(self, docs: Sequence[tuple[str, bytes]], progress: Progress) -> float:
-        """Write ``docs``; returns the seconds it took."""
+        """Write ``docs`` (``(key, value)`` pairs); returns the seconds it took.
+
+        Raises:
+            RuntimeError: a batch failed on every node, three attempts each.
+        """
         batches = [docs[i : i + self._batch] for i in range(0, len(docs), self._batch)]
         queue: asyncio.Queue[Sequence[tuple[str, bytes]]] = asyncio.Queue()
         for batch in batches:
