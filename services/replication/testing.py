@@ -137,7 +137,9 @@ class StorageTestSuite:
     def test_reopen_keeps_documents(self, tmp_path: Path) -> None:
         """(Durable storages) documents and tombstones written before a close are there after reopening."""
         if not self.is_durable:
-            return
+            import pytest  # the suite only ever runs under pytest; the package itself does not depend on it
+
+            pytest.skip("the storage is not durable")
 
         async def write(s: Storage) -> None:
             await s.put_many("ks", [Document("a", _ts(1), b"1"), Document("b", _ts(2), b"2")])

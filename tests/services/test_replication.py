@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import wait_until
 
 from actors import Node, NodeConfig
 from actors.errors import ClusterMismatch, DecodeError
@@ -97,16 +98,8 @@ async def test_none_is_visible_everywhere_after_anti_entropy() -> None:
     async with kv_cluster(3) as (_, stores):
         await stores[2].put_many("ks", [(f"k{i}", bytes([i])) for i in range(50)], C.NONE)
         assert await stores[0].get("ks", "k7") is None
-        await wait_until_async(lambda: _everywhere(stores, "ks", "k49", bytes([49])))
+        await wait_until(lambda: _everywhere(stores, "ks", "k49", bytes([49])))
         assert all([len(await s.get_many("ks", [f"k{i}" for i in range(50)])) == 50 for s in stores])
-
-
-async def wait_until_async(condition: Any, timeout_s: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not await condition():
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 async def test_conflicting_writes_converge_to_the_newest() -> None:
@@ -115,18 +108,18 @@ async def test_conflicting_writes_converge_to_the_newest() -> None:
         for i, store in enumerate(stores):
             await store.put("ks", "k", f"from-{i}".encode(), C.NONE)
         newest = max(range(3), key=lambda i: stores[i].replica.crdt("ks").entries["k"])
-        await wait_until_async(lambda: _everywhere(stores, "ks", "k", f"from-{newest}".encode()))
+        await wait_until(lambda: _everywhere(stores, "ks", "k", f"from-{newest}".encode()))
 
 
 async def test_put_then_later_delete_converges_to_deleted() -> None:
     """A put on one node and a delete on another that saw it (so it is later in HLC order) converge to deleted."""
     async with kv_cluster(3) as (_, stores):
         await stores[0].put("ks", "k", b"v", C.NONE)
-        await wait_until_async(lambda: _everywhere(stores[1:2], "ks", "k", b"v"))
+        await wait_until(lambda: _everywhere(stores[1:2], "ks", "k", b"v"))
         await stores[1].delete("ks", "k", C.NONE)
         await stores[2].put("ks", "other", b"x", C.NONE)
-        await wait_until_async(lambda: _everywhere(stores, "ks", "other", b"x"))
-        await wait_until_async(lambda: _everywhere(stores, "ks", "k", None))
+        await wait_until(lambda: _everywhere(stores, "ks", "other", b"x"))
+        await wait_until(lambda: _everywhere(stores, "ks", "k", None))
 
 
 async def test_keyspaces_are_isolated() -> None:
@@ -145,7 +138,7 @@ async def test_late_joiner_receives_existing_documents() -> None:
         await stores[0].put_many("ks", [(f"k{i}", b"x" * i) for i in range(100)], C.ALL)
         node, late = await start_node(network, 2, (nodes[0].address,), MemoryStorage())
         try:
-            await wait_until_async(lambda: _everywhere([late], "ks", "k99", b"x" * 99))
+            await wait_until(lambda: _everywhere([late], "ks", "k99", b"x" * 99))
             assert late.anti_entropy.stats["docs_fetched"] == 100  # type: ignore[union-attr]
         finally:
             await node.stop()
@@ -172,7 +165,7 @@ async def test_quorum_write_fails_when_replicas_do_not_answer_and_repairs_later(
             await stores[0].put("ks", "k", b"v", C.QUORUM)
         assert loop.time() - start < 2.0, "the write timeout must be a real deadline"
         network.heal()
-        await wait_until_async(lambda: _everywhere(stores, "ks", "k", b"v"))
+        await wait_until(lambda: _everywhere(stores, "ks", "k", b"v"))
 
 
 async def test_quorum_read_returns_the_newest_and_repairs_stale_replicas() -> None:
@@ -210,7 +203,7 @@ async def test_a_restarted_node_resumes_anti_entropy_where_it_stopped(tmp_path: 
     b, store_b = await start_node(network, 1, (a.address,), SQLiteStorage(tmp_path / "n1.db"))
     try:
         await store_a.put_many("ks", [(f"old{i}", b"x") for i in range(200)], C.NONE)
-        await wait_until_async(lambda: _everywhere([store_b], "ks", "old199", b"x"))
+        await wait_until(lambda: _everywhere([store_b], "ks", "old199", b"x"))
         await b.stop()
         await store_a.put_many("ks", [(f"new{i}", b"y") for i in range(30)], C.NONE)
         b, store_b = await start_node(network, 1, (a.address,), SQLiteStorage(tmp_path / "n1.db"))
@@ -219,7 +212,7 @@ async def test_a_restarted_node_resumes_anti_entropy_where_it_stopped(tmp_path: 
         async def synced() -> bool:
             return stats["docs_fetched"] >= 30 and await store_b.get("ks", "new29") == b"y"
 
-        await wait_until_async(synced)
+        await wait_until(synced)
         assert stats["docs_fetched"] == 30
         assert await store_b.keyspaces() == ["ks"], "the sync positions are not a user keyspace"
         with pytest.raises(ValueError):
