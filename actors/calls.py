@@ -116,7 +116,7 @@ class Calls:
         deadlines = self._started_deadlines()
         type_name, body, buffers = encode_body(msg, node.config.copy_threshold_bytes)
         request_id = next(self._request_ids)
-        header = pack_header(Kind.REQUEST, request_id, name, type_name, node._stamp(), 0, len(buffers))
+        header = pack_header(Kind.REQUEST, request_id, name, type_name, node.envelope_stamp(), 0, len(buffers))
         fut = asyncio.get_running_loop().create_future()
         self._pending[request_id] = (fut, address, name, timeout_s)
         deadlines.add(timeout_s, request_id)
@@ -132,7 +132,7 @@ class Calls:
         """Tell an actor of the node at ``address``; see :meth:`actors.ref.ActorRef.tell`."""
         node = self._node
         type_name, body, buffers = encode_body(msg, node.config.copy_threshold_bytes)
-        header = pack_header(Kind.TELL, 0, name, type_name, node._stamp(), 0, len(buffers))
+        header = pack_header(Kind.TELL, 0, name, type_name, node.envelope_stamp(), 0, len(buffers))
         await node.transport.send(address, [header, body, *buffers], node.config.default_timeout_s)
 
     def on_reply(self, endpoint: str, frames: list[Any]) -> None:
@@ -150,8 +150,7 @@ class Calls:
             return
         fut = entry[0]
         try:
-            if header.hlc is not None:
-                self._merge_clock(header.hlc, endpoint)
+            self._merge_clock(header.hlc, endpoint)
             if header.kind is Kind.REPLY:
                 fut.set_result(decode_body(header.message_type, body, buffers))
             elif header.kind is Kind.ERROR:
@@ -166,11 +165,8 @@ class Calls:
             fut.set_exception(exc)
 
     def _merge_clock(self, hlc: Any, endpoint: str) -> None:
-        clock = self._node._clock
-        if clock is None:
-            return
         try:
-            clock.merge(hlc)
+            self._node.merge_envelope_stamp(hlc)
         except ClockOffsetError as exc:  # the reply still counts; only the clock refuses to jump
             self._node.stats["clock_rejected"] += 1
             log.warning("reply from %s: %s", endpoint, exc)

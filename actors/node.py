@@ -251,9 +251,20 @@ class Node(ClusterView):
         """This node's outbound calls: pending asks and reply matching."""
         return self._calls
 
-    def _stamp(self) -> Any:
+    def envelope_stamp(self) -> Any:
+        """The HLC slot of an outgoing envelope header: a fresh stamp, or ``None`` without a clock."""
         clock = self._clock
         return None if clock is None else clock.stamp()
+
+    def merge_envelope_stamp(self, hlc: Any) -> None:
+        """Merge the HLC slot of an incoming envelope header (nothing to do for ``None`` or without a clock).
+
+        Raises:
+            ClockOffsetError: the stamp is too far ahead; the clock is unchanged.
+            DecodeError: the stamp is malformed.
+        """
+        if hlc is not None and self._clock is not None:
+            self._clock.merge(hlc)
 
     def forget(self, address: str, error: BaseException | None = None) -> None:
         """Close the connection to ``address`` and fail the asks waiting on it with ``error`` (default:
@@ -285,8 +296,7 @@ class Node(ClusterView):
         try:
             if self._is_stopping:
                 raise NodeUnavailable(self.node_id, "node is stopping")
-            if header.hlc is not None and self._clock is not None:
-                self._clock.merge(header.hlc)
+            self.merge_envelope_stamp(header.hlc)
             mailbox = self._registry.get(target)
             if mailbox is None:
                 raise ActorNotFound(target, self.node_id)
@@ -325,7 +335,7 @@ class Node(ClusterView):
 
     async def _send_reply(self, peer: bytes, request_id: int, kind: Kind, msg: Any) -> None:
         type_name, body, buffers = encode_body(msg, self.config.copy_threshold_bytes)
-        header = pack_header(kind, request_id, "", type_name, self._stamp(), 0, len(buffers))
+        header = pack_header(kind, request_id, "", type_name, self.envelope_stamp(), 0, len(buffers))
         await self._transport.reply(peer, [header, body, *buffers], self.config.default_timeout_s)
 
 
