@@ -20,12 +20,16 @@ __all__ = ["Calculator", "Add", "Result"]
 
 @message("zactor.demo.Add")
 class Add:
+    """Ask for ``a + b``."""
+
     a: float
     b: float
 
 
 @message("zactor.demo.Result")
 class Result:
+    """The answer of a calculation."""
+
     value: float
 
 

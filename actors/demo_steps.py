@@ -44,12 +44,14 @@ class Progress:
         self._last = 0.0
 
     def update(self, done: int) -> None:
+        """Show ``done`` of ``total`` (on a terminal, at most 10 times a second)."""
         now = time.monotonic()
         if self._is_tty and (now - self._last > 0.1 or done >= self.total):
             print(f"\r   {self.label}: {done:,}/{self.total:,}   ", end="", flush=True)
             self._last = now
 
     def finish(self, text: str) -> None:
+        """Replace the status line by its final ``text``."""
         if self._is_tty:
             print("\r", end="")
         print(f"   {self.label}: {text}" + " " * 10, flush=True)

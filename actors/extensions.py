@@ -27,19 +27,29 @@ class Extension(Protocol):
 
     name: str
 
-    async def start(self, node: Node) -> Any: ...
+    async def start(self, node: Node) -> Any:
+        """Attach to the started ``node`` (add actors, start tasks); the result is returned by ``add_extension``."""
+        ...
 
-    async def stop(self) -> None: ...
+    async def stop(self) -> None:
+        """Detach from the node: stop tasks and remove the actors it added."""
+        ...
 
 
 class EnvelopeClock(Protocol):
     """What the node needs of a clock: a stamp for each outgoing envelope and a merge for each incoming one."""
 
-    def stamp(self) -> Any: ...
+    def stamp(self) -> Any:
+        """A fresh timestamp in its msgpack wire form, for the header's HLC slot."""
+        ...
 
-    def merge(self, wire: Any) -> None: ...
+    def merge(self, wire: Any) -> None:
+        """Merge a received header's HLC slot. Raises DecodeError (malformed) or ClockOffsetError (too far ahead)."""
+        ...
 
-    def now(self) -> Any: ...
+    def now(self) -> Any:
+        """A fresh timestamp (a local event)."""
+        ...
 
 
 def default_extensions() -> list[Extension]:
