@@ -22,6 +22,7 @@ from transport.errors import DecodeError
 
 __all__ = [
     "DEFAULT_COPY_THRESHOLD_BYTES",
+    "MAX_NESTING",
     "message",
     "is_message",
     "type_name_of",
@@ -31,6 +32,8 @@ __all__ = [
 ]
 
 DEFAULT_COPY_THRESHOLD_BYTES = 64 * 1024
+MAX_NESTING = 32
+"""How deep messages may nest inside messages (through the message extension type); deeper is a DecodeError."""
 _EXT_BUFFER = 1
 _EXT_MESSAGE = 2
 _BINARY_TYPES = (bytes, bytearray, memoryview)
@@ -150,13 +153,23 @@ def encode_body(msg: Any, copy_threshold_bytes: int = DEFAULT_COPY_THRESHOLD_BYT
     return spec.name, _packer.pack(fields), buffers
 
 
-def _ext_hook(code: int, data: bytes) -> Any:
-    if code != _EXT_MESSAGE:
-        raise DecodeError(f"unexpected extension type {code}")
-    unpacked = msgpack.unpackb(data, raw=False, ext_hook=_ext_hook)
-    if type(unpacked) is not list or len(unpacked) != 2 or type(unpacked[0]) is not str:
-        raise DecodeError("malformed nested message")
-    return _construct(message_class(unpacked[0]), unpacked[1])
+def _nested_hook(depth: int) -> Callable[[int, bytes], Any]:
+    """The extension hook for a msgpack document at nesting ``depth`` (0: the body itself)."""
+
+    def hook(code: int, data: bytes) -> Any:
+        if code != _EXT_MESSAGE:
+            raise DecodeError(f"unexpected extension type {code}")
+        if depth >= MAX_NESTING:
+            raise DecodeError(f"messages nested deeper than {MAX_NESTING} levels")
+        unpacked = _unpack(data, _nested_hook(depth + 1))
+        if type(unpacked) is not list or len(unpacked) != 2 or type(unpacked[0]) is not str:
+            raise DecodeError("malformed nested message")
+        return _construct(message_class(unpacked[0]), unpacked[1])
+
+    return hook
+
+
+_ext_hook = _nested_hook(0)
 
 
 def _construct(cls: type, fields: Any) -> Any:

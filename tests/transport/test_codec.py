@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from transport import DecodeError, decode_body, encode_body, message, type_name_of
+from transport.codec import MAX_NESTING
 
 
 @message("test.codec.Point")
@@ -141,5 +142,56 @@ def test_decoder_handles_any_well_formed_msgpack_map(fields: dict, type_name: st
     """Structurally valid msgpack with arbitrary field values decodes or raises DecodeError only."""
     try:
         decode_body(type_name, msgpack.packb(fields))
+    except DecodeError:
+        pass
+
+
+def _nested(depth: int) -> bytes:
+    """A body whose field holds ``depth`` messages nested through the message extension type."""
+    inner = msgpack.packb(["test.codec.Shape", {"points": []}])
+    for _ in range(depth - 1):
+        inner = msgpack.packb(["test.codec.Shape", {"points": [msgpack.ExtType(2, inner)]}])
+    return msgpack.packb({"points": [msgpack.ExtType(2, inner)]})
+
+
+def test_nesting_within_the_limit_decodes() -> None:
+    """Messages nested up to MAX_NESTING deep decode."""
+    shape = decode_body("test.codec.Shape", _nested(MAX_NESTING))
+    depth = 0
+    while shape.points:
+        shape, depth = shape.points[0], depth + 1
+    assert depth == MAX_NESTING
+
+
+@pytest.mark.parametrize("depth", [MAX_NESTING + 1, 200, 5_000])
+def test_nesting_beyond_the_limit_is_decode_error(depth: int) -> None:
+    """A message nested deeper than MAX_NESTING through extension types is refused, not a stack overflow."""
+    with pytest.raises(DecodeError, match="nested deeper"):
+        decode_body("test.codec.Shape", _nested(depth))
+
+
+_ext_bodies = st.recursive(
+    st.none() | st.integers(-5, 5) | st.text(max_size=3) | st.binary(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+        | st.builds(
+            lambda code, name, fields: msgpack.ExtType(code, msgpack.packb([name, fields])),
+            st.integers(0, 4),
+            st.sampled_from(["test.codec.Point", "test.codec.Shape", "test.codec.Blob", "nope"]),
+            st.dictionaries(st.sampled_from(["x", "y", "points", "label"]), inner, max_size=3),
+        )
+        | st.builds(lambda code, data: msgpack.ExtType(code, data), st.integers(0, 4), st.binary(max_size=8))
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(fields=st.dictionaries(st.sampled_from(["x", "y", "points", "label"]), _ext_bodies, max_size=4))
+def test_decoder_handles_extension_types_and_nesting(fields: dict) -> None:
+    """Any mix of extension types, nested messages and containers decodes or raises DecodeError only."""
+    try:
+        decode_body("test.codec.Shape", msgpack.packb(fields))
     except DecodeError:
         pass
