@@ -31,11 +31,15 @@ __all__ = [
     "Time",
     "CLOCK_ACTOR",
     "DEFAULT_MAX_CLOCK_OFFSET_S",
+    "MAX_LOGICAL",
     "wall_clock_ms",
 ]
 
 CLOCK_ACTOR = "zactor.clock"
 DEFAULT_MAX_CLOCK_OFFSET_S = 0.5
+MAX_LOGICAL = 2**31 - 1
+"""The largest logical counter (CockroachDB's int32 bound): a remote stamp above it is refused, and a local counter
+that would pass it moves to the next millisecond instead, so every stamp a node issues stays within it."""
 
 
 def wall_clock_ms() -> int:
@@ -76,9 +80,9 @@ class HLCTimestamp(NamedTuple):
             or type(value[1]) is not int
             or type(value[2]) is not str
             or value[0] < 0
-            or value[1] < 0
+            or not 0 <= value[1] <= MAX_LOGICAL
         ):
-            raise DecodeError(f"malformed HLC timestamp {value!r}")
+            raise DecodeError(f"malformed HLC timestamp {value!r} (logical counter from 0 to {MAX_LOGICAL})")
         return cls(value[0], value[1], value[2])
 
 
@@ -116,8 +120,9 @@ class HybridLogicalClock:
         """Merge a received timestamp; the result is greater than both ``remote`` and every earlier local one.
 
         Raises:
-            ClockOffsetError: ``remote`` is more than ``max_offset_ms`` ahead of ``physical_ms``; the clock is
-                unchanged.
+            ClockOffsetError: ``remote`` is more than ``max_offset_ms`` ahead of ``physical_ms`` (or its logical
+                counter would carry this clock that far); the clock is unchanged.
+            DecodeError: ``remote.logical`` is outside 0..``MAX_LOGICAL``; the clock is unchanged.
         """
         self.merge(remote.physical_ms, remote.logical, remote.node_id, physical_ms)
         return self.last
@@ -126,27 +131,48 @@ class HybridLogicalClock:
         """:meth:`send` without building a timestamp object (the envelope hot path)."""
         if physical_ms > self._physical_ms:
             self._physical_ms, self._logical = physical_ms, 0
-        else:
+        elif self._logical < MAX_LOGICAL:
             self._logical += 1
+        else:
+            self._physical_ms, self._logical = self._physical_ms + 1, 0
 
     def merge(self, remote_ms: int, remote_logical: int, remote_node: str, physical_ms: int) -> None:
         """:meth:`recv` on the parts of a timestamp (the envelope hot path).
 
         Raises:
-            ClockOffsetError: as :meth:`recv`.
+            ClockOffsetError, DecodeError: as :meth:`recv`.
         """
+        if not 0 <= remote_logical <= MAX_LOGICAL:
+            self.rejected += 1
+            raise DecodeError(f"HLC logical counter {remote_logical} from {remote_node!r} is outside 0..{MAX_LOGICAL}")
         if remote_ms - physical_ms > self.max_offset_ms:
             self.rejected += 1
             raise ClockOffsetError(remote_node, remote_ms - physical_ms, self.max_offset_ms)
         last_ms = self._physical_ms
         if physical_ms > last_ms and physical_ms > remote_ms:
-            self._physical_ms, self._logical = physical_ms, 0
+            new_ms, new_logical = physical_ms, 0
         elif remote_ms > last_ms:
-            self._physical_ms, self._logical = remote_ms, remote_logical + 1
+            new_ms, new_logical = remote_ms, remote_logical + 1
         elif remote_ms == last_ms:
-            self._logical = max(self._logical, remote_logical) + 1
+            new_ms, new_logical = last_ms, max(self._logical, remote_logical) + 1
         else:
-            self._logical += 1
+            new_ms, new_logical = last_ms, self._logical + 1
+        if new_logical > MAX_LOGICAL:
+            new_ms, new_logical = new_ms + 1, 0
+            if new_ms - physical_ms > self.max_offset_ms:
+                self.rejected += 1
+                raise ClockOffsetError(remote_node, new_ms - physical_ms, self.max_offset_ms)
+        self._physical_ms, self._logical = new_ms, new_logical
+
+    def check(self, ts: HLCTimestamp, physical_ms: int) -> None:
+        """Refuse a timestamp from the network (a document's) that is too far ahead; the clock is unchanged.
+
+        Raises:
+            ClockOffsetError: ``ts`` is more than ``max_offset_ms`` ahead of ``physical_ms``.
+        """
+        if ts.physical_ms - physical_ms > self.max_offset_ms:
+            self.rejected += 1
+            raise ClockOffsetError(ts.node_id, ts.physical_ms - physical_ms, self.max_offset_ms)
 
 
 @message("zactor.clock.GetTime")
@@ -217,7 +243,7 @@ class ClockService:
         """Merge the timestamp of an incoming envelope.
 
         Raises:
-            DecodeError: the timestamp is malformed.
+            DecodeError: the timestamp is malformed or its logical counter is out of bounds.
             ClockOffsetError: it is too far ahead; the clock is unchanged.
         """
         if type(wire) not in (tuple, list) or len(wire) != 3:
@@ -226,6 +252,17 @@ class ClockService:
         if type(remote_ms) is not int or type(remote_logical) is not int or type(remote_node) is not str:
             raise DecodeError(f"malformed HLC timestamp {wire!r}")
         self._core.merge(remote_ms, remote_logical, remote_node, self._physical_ms())  # type: ignore[union-attr]
+
+    def check(self, ts: HLCTimestamp) -> None:
+        """Refuse a timestamp received as data (a replicated document's) that is too far ahead of local time.
+
+        Raises:
+            ClockOffsetError: ``ts`` is more than the max offset ahead; the clock is unchanged.
+            RuntimeError: the service is not started.
+        """
+        if self._core is None:
+            raise RuntimeError("clock service is not started")
+        self._core.check(ts, self._physical_ms())
 
     async def start(self, node: Node) -> ClockService:
         """Attach to ``node``: stamp and merge its envelopes, host the clock actor. Returns the service."""

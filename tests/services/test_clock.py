@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+import zmq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -10,6 +13,7 @@ from actors import Actor, Context, Node, handler, message
 from actors.errors import ClockOffsetError, DecodeError
 from services.clock import (
     CLOCK_ACTOR,
+    MAX_LOGICAL,
     ClockService,
     GetTime,
     HLCTimestamp,
@@ -17,6 +21,8 @@ from services.clock import (
     Time,
     wall_clock_ms,
 )
+from transport.codec import encode_body
+from transport.envelope import Kind, pack_header, unpack_header
 
 
 def test_send_follows_physical_time_and_counts_within_a_millisecond() -> None:
@@ -149,3 +155,54 @@ async def test_removing_the_clock_extension_stops_stamping() -> None:
             client.clock.now()
         assert await client.ref("echo", address=server.address).ask(Ping()) == Ping()
         assert CLOCK_ACTOR not in client.actors() and "echo" in server.actors()
+
+
+def test_a_logical_counter_beyond_the_bound_is_refused_and_the_clock_does_not_move() -> None:
+    """A remote logical counter above MAX_LOGICAL (or negative) is a DecodeError; the clock keeps its state."""
+    clock = HybridLogicalClock("a")
+    before = clock.send(1_000)
+    for logical in (MAX_LOGICAL + 1, 2**64 - 1, -1):
+        with pytest.raises(DecodeError, match="logical"):
+            clock.merge(1_200, logical, "evil", 1_000)
+    assert clock.last == before
+    with pytest.raises(DecodeError):
+        HLCTimestamp.from_wire([1_000, MAX_LOGICAL + 1, "evil"])
+
+
+def test_the_logical_counter_never_passes_the_bound() -> None:
+    """Merging a stamp at the bound moves to the next millisecond instead of overflowing the counter."""
+    clock = HybridLogicalClock("a")
+    clock.merge(1_200, MAX_LOGICAL, "b", 1_000)
+    assert clock.last == HLCTimestamp(1_201, 0, "a")
+    assert clock.send(1_000) == HLCTimestamp(1_201, 1, "a")
+    clock.merge(1_201, MAX_LOGICAL, "b", 1_000)
+    assert clock.last.logical <= MAX_LOGICAL and clock.last > HLCTimestamp(1_201, MAX_LOGICAL, "b")
+
+
+def test_an_overflow_push_beyond_the_max_offset_is_refused() -> None:
+    """A counter overflow may not carry the clock past physical time plus the max offset."""
+    clock = HybridLogicalClock("a", max_offset_ms=500)
+    with pytest.raises(ClockOffsetError):
+        clock.merge(1_500, MAX_LOGICAL, "b", 1_000)
+    assert clock.last.physical_ms == 0
+
+
+async def test_an_envelope_with_a_huge_logical_counter_leaves_the_node_reachable() -> None:
+    """An envelope stamped [now + 450 ms, 2**64 - 1] is refused; the node's own stamps stay encodable."""
+    async with Node(extensions=[ClockService()]) as server:
+        await server.add_actor("echo", Echo())
+        type_name, body, _ = encode_body(Ping())
+        header = pack_header(Kind.REQUEST, 7, "echo", type_name, [wall_clock_ms() + 450, 2**64 - 1, "evil"])
+        sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock.linger = 0
+        sock.connect(server.address)
+        try:
+            sock.send_multipart([header, body])
+            assert await asyncio.to_thread(sock.poll, 5000)
+            reply = unpack_header(sock.recv_multipart()[0])
+            assert reply.kind is Kind.ERROR and reply.request_id == 7
+        finally:
+            sock.close()
+        assert server.clock.now().logical <= MAX_LOGICAL
+        async with Node(extensions=[ClockService()]) as client:
+            assert await client.ref("echo", address=server.address).ask(Ping(), timeout_s=2.0) == Ping()
