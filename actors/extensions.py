@@ -51,6 +51,10 @@ class EnvelopeClock(Protocol):
         """A fresh timestamp (a local event)."""
         ...
 
+    def check(self, ts: Any) -> None:
+        """Refuse a timestamp received as data that is too far ahead. Raises ClockOffsetError."""
+        ...
+
 
 def default_extensions() -> list[Extension]:
     """The cluster services a node runs unless told otherwise: clock (HLC), membership (gossip), selector."""

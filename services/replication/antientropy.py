@@ -15,10 +15,10 @@ import collections
 import logging
 from typing import TYPE_CHECKING, Any
 
-from actors.errors import ActorError
+from actors.errors import ActorError, DecodeError
 from services.clock import HLCTimestamp
 from services.replication.crdt import ORSWOT
-from services.replication.handlers import REPLICATION_ACTOR, wire_docs, wire_key
+from services.replication.handlers import REPLICATION_ACTOR, TimestampCheck, wire_docs, wire_key, wire_ts
 from services.replication.messages import Docs, FetchDocs, GetKeyspaceVersions, GetState, KeyspaceVersions, State
 from services.replication.replica import REMOTE, Replica
 from services.replication.storage import Document
@@ -43,13 +43,17 @@ class AntiEntropy:
         replica: the local replica.
         fetch_chunk: documents per FetchDocs request.
         timeout_s: deadline of each request, in seconds.
+        check_ts: refuses timestamps too far ahead of local time (a peer's forged or broken clock).
 
     Attributes:
         stats: ``docs_fetched``, ``deletes_applied``, ``tombstones_purged``, ``sync_failures``, ``rounds``.
     """
 
-    def __init__(self, node: Node, replica: Replica, fetch_chunk: int, timeout_s: float) -> None:
+    def __init__(
+        self, node: Node, replica: Replica, fetch_chunk: int, timeout_s: float, check_ts: TimestampCheck
+    ) -> None:
         self._node = node
+        self._check_ts = check_ts
         self._replica = replica
         self._fetch_chunk = fetch_chunk
         self._timeout_s = timeout_s
@@ -62,7 +66,11 @@ class AntiEntropy:
         await self._load_positions()
         while True:
             await asyncio.sleep(interval_s)
-            await self.round()
+            try:
+                await self.round()
+            except Exception:  # a bug or an unforeseen failure must not end anti-entropy for good
+                self.stats["round_errors"] += 1
+                log.exception("anti-entropy round failed; the next one runs as usual")
 
     async def round(self) -> None:
         """Sync once with every live peer, then purge tombstones."""
@@ -75,6 +83,9 @@ class AntiEntropy:
             except ActorError as exc:
                 self.stats["sync_failures"] += 1
                 log.info("anti-entropy with %s failed: %s", member.node_id, exc)
+            except Exception:
+                self.stats["sync_failures"] += 1
+                log.exception("anti-entropy with %s failed", member.node_id)
         for keyspace in self._replica.keyspaces():
             self.stats["tombstones_purged"] += await self._replica.purge(keyspace)
         self.stats["rounds"] += 1
@@ -89,7 +100,9 @@ class AntiEntropy:
         ref = self._node.ref(REPLICATION_ACTOR, address=address)
         cluster_id = self._node.config.cluster_id
         reply = await ref.ask(GetKeyspaceVersions(cluster_id=cluster_id), timeout_s=self._timeout_s)
-        assert isinstance(reply, KeyspaceVersions)
+        _expect(reply, KeyspaceVersions)
+        if type(reply.epoch) is not int or type(reply.keyspaces) is not dict:
+            raise DecodeError("malformed KeyspaceVersions")
         fetched = 0
         for keyspace, remote_seq in reply.keyspaces.items():
             epoch, since = self._synced.get((node_id, keyspace), (0, 0))
@@ -99,10 +112,12 @@ class AntiEntropy:
                 since = 0
             ask = GetState(cluster_id=cluster_id, keyspace=keyspace, epoch=reply.epoch, since=since)
             state = await ref.ask(ask, timeout_s=self._timeout_s)
-            assert isinstance(state, State)
+            _expect(state, State)
             remote = ORSWOT()
-            remote.entries = {wire_key(k): HLCTimestamp.from_wire(ts) for k, ts in state.entries}
-            remote.dead = {wire_key(k): HLCTimestamp.from_wire(ts) for k, ts in state.dead}
+            remote.entries = self._parse_pairs(state.entries)
+            remote.dead = self._parse_pairs(state.dead)
+            if type(state.seq) is not int:
+                raise DecodeError("malformed State: seq is not an int")
             modified, removed = self._replica.crdt(keyspace).diff(remote)
             fetched += await self._fetch(ref, keyspace, modified)
             if removed:
@@ -111,8 +126,18 @@ class AntiEntropy:
             self._synced[(node_id, keyspace)] = (reply.epoch, state.seq)
             position = Document(f"{node_id}\x1f{keyspace}", _NO_TS, f"{reply.epoch}:{state.seq}".encode())
             await self._replica.storage.put(SYNC_KEYSPACE, position)
-        self.stats["docs_fetched"] += fetched
         return fetched
+
+    def _parse_pairs(self, pairs: Any) -> dict[Any, HLCTimestamp]:
+        """``[[key, ts], ...]`` from a peer's State, validated.
+
+        Raises:
+            DecodeError: not a list of ``[key, ts]`` pairs.
+            ClockOffsetError: a timestamp too far ahead.
+        """
+        if type(pairs) is not list or any(type(p) is not list or len(p) != 2 for p in pairs):
+            raise DecodeError("malformed State: entries must be [key, ts] pairs")
+        return {wire_key(k): wire_ts(ts, self._check_ts) for k, ts in pairs}
 
     async def _load_positions(self) -> None:
         storage = self._replica.storage
@@ -132,8 +157,15 @@ class AntiEntropy:
             for start in chunks:  # shared: each chunk is taken by one fetcher
                 ask = FetchDocs(cluster_id=cluster_id, keyspace=keyspace, keys=keys[start : start + self._fetch_chunk])
                 docs = await ref.ask(ask, timeout_s=self._timeout_s)
-                assert isinstance(docs, Docs)
-                applied += await self._replica.put(keyspace, wire_docs(docs.docs), REMOTE)
+                _expect(docs, Docs)
+                count = await self._replica.put(keyspace, wire_docs(docs.docs, self._check_ts), REMOTE)
+                self.stats["docs_fetched"] += count
+                applied += count
             return applied
 
         return sum(await asyncio.gather(*(fetcher() for _ in range(_FETCHERS))))
+
+
+def _expect(reply: Any, cls: type) -> None:
+    if not isinstance(reply, cls):
+        raise DecodeError(f"expected {cls.__name__}, got {type(reply).__name__}")

@@ -7,6 +7,7 @@ carrying another cluster id is refused with ``ClusterMismatch``; malformed keys 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from actors import Actor, Context, handler
@@ -28,9 +29,24 @@ from services.replication.messages import (
 from services.replication.replica import REMOTE, Replica
 from services.replication.storage import Key
 
-__all__ = ["ReplicationActor", "REPLICATION_ACTOR", "wire_key", "wire_value", "wire_docs"]
+__all__ = ["ReplicationActor", "REPLICATION_ACTOR", "TimestampCheck", "wire_key", "wire_value", "wire_ts", "wire_docs"]
 
 REPLICATION_ACTOR = "zactor.replication"
+
+TimestampCheck = Callable[[HLCTimestamp], None]
+"""Refuses a document timestamp from the network that is too far ahead (raises ``ClockOffsetError``)."""
+
+
+def wire_ts(value: Any, check: TimestampCheck) -> HLCTimestamp:
+    """A document timestamp received from a peer, parsed and checked against the local clock.
+
+    Raises:
+        DecodeError: not ``[uint, uint, str]`` with the logical counter in bounds.
+        ClockOffsetError: further ahead of local time than the clock's max offset (a forged or broken clock).
+    """
+    ts = HLCTimestamp.from_wire(value)
+    check(ts)
+    return ts
 
 
 def wire_key(key: Any) -> Key:
@@ -55,15 +71,16 @@ def wire_value(value: Any) -> Any:
     return value
 
 
-def wire_docs(docs: Any) -> list[tuple[Key, HLCTimestamp, Any]]:
+def wire_docs(docs: Any, check: TimestampCheck) -> list[tuple[Key, HLCTimestamp, Any]]:
     """``[[key, ts, value], ...]`` received from a peer, validated.
 
     Raises:
         DecodeError: not a list of ``[str | bytes, [ms, logical, node], bytes]``.
+        ClockOffsetError: a timestamp is too far ahead (see :func:`wire_ts`); nothing of the list is applied.
     """
     if type(docs) is not list or any(type(d) is not list or len(d) != 3 for d in docs):
         raise DecodeError("documents must be a list of [key, ts, value]")
-    return [(wire_key(k), HLCTimestamp.from_wire(ts), wire_value(v)) for k, ts, v in docs]
+    return [(wire_key(k), wire_ts(ts, check), wire_value(v)) for k, ts, v in docs]
 
 
 class ReplicationActor(Actor):
@@ -72,14 +89,16 @@ class ReplicationActor(Actor):
     Args:
         replica: the node's replica.
         cluster_id: messages from other clusters are refused.
+        check_ts: refuses document timestamps too far ahead of local time (``ClockOffsetError``).
     """
 
     max_concurrency = 16
     mailbox_size = 100_000
 
-    def __init__(self, replica: Replica, cluster_id: str) -> None:
+    def __init__(self, replica: Replica, cluster_id: str, check_ts: TimestampCheck) -> None:
         self._replica = replica
         self._cluster_id = cluster_id
+        self._check_ts = check_ts
 
     def _check(self, cluster_id: str) -> None:
         if cluster_id != self._cluster_id:
@@ -88,20 +107,20 @@ class ReplicationActor(Actor):
     @handler
     async def on_put_one(self, msg: PutOne, ctx: Context) -> None:
         self._check(msg.cluster_id)
-        doc = (wire_key(msg.key), HLCTimestamp.from_wire(msg.ts), wire_value(msg.value))
+        doc = (wire_key(msg.key), wire_ts(msg.ts, self._check_ts), wire_value(msg.value))
         await self._replica.put(msg.keyspace, [doc], REMOTE)
 
     @handler
     async def on_put_many(self, msg: PutMany, ctx: Context) -> None:
         self._check(msg.cluster_id)
-        await self._replica.put(msg.keyspace, wire_docs(msg.docs), REMOTE)
+        await self._replica.put(msg.keyspace, wire_docs(msg.docs, self._check_ts), REMOTE)
 
     @handler
     async def on_delete_many(self, msg: DeleteMany, ctx: Context) -> None:
         self._check(msg.cluster_id)
         if type(msg.items) is not list or any(type(i) is not list or len(i) != 2 for i in msg.items):
             raise DecodeError("deletes must be a list of [key, ts]")
-        items = [(wire_key(k), HLCTimestamp.from_wire(ts)) for k, ts in msg.items]
+        items = [(wire_key(k), wire_ts(ts, self._check_ts)) for k, ts in msg.items]
         await self._replica.delete(msg.keyspace, items, REMOTE)
 
     @handler

@@ -91,10 +91,10 @@ class SQLiteStorage:
         def call() -> T:
             try:
                 return fn(self._db)
-            except sqlite3.Error as exc:
+            except Exception as exc:  # sqlite3's errors, and a value it cannot bind (OverflowError, TypeError, ...)
                 if self._db.in_transaction:
                     self._db.rollback()
-                raise StorageError(self.path, str(exc)) from None
+                raise StorageError(self.path, _describe(exc)) from None
 
         return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
@@ -112,7 +112,10 @@ class SQLiteStorage:
         loop = asyncio.get_running_loop()
         while self._queue:
             group, self._queue = self._queue, []
-            errors = await loop.run_in_executor(self._pool, self._commit, [(sql, rows) for sql, rows, _ in group])
+            try:
+                errors = await loop.run_in_executor(self._pool, self._commit, [(sql, rows) for sql, rows, _ in group])
+            except Exception as exc:  # the worker itself failed: fail this group, keep serving the next
+                errors = [StorageError(self.path, _describe(exc))] * len(group)
             for (_, _, fut), error in zip(group, errors, strict=True):
                 if fut.done():
                     continue
@@ -132,15 +135,15 @@ class SQLiteStorage:
                 try:
                     db.executemany(sql, rows)
                     results.append(None)
-                except sqlite3.Error as exc:
+                except Exception as exc:  # sqlite3's errors, or a value it cannot bind: this write fails alone
                     db.execute("ROLLBACK TO one_write")
-                    results.append(StorageError(self.path, str(exc)))
+                    results.append(StorageError(self.path, _describe(exc)))
                 db.execute("RELEASE one_write")
             db.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except Exception as exc:
             if db.in_transaction:
                 db.rollback()
-            return [StorageError(self.path, str(exc))] * len(items)
+            return [StorageError(self.path, _describe(exc))] * len(items)
         return results
 
     async def keyspaces(self) -> list[str]:
@@ -198,3 +201,7 @@ class SQLiteStorage:
             await asyncio.get_running_loop().run_in_executor(self._pool, self._db.close)
             self._pool.shutdown(wait=True)
             self._pool = None  # type: ignore[assignment]
+
+
+def _describe(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, sqlite3.Error) else f"{type(exc).__name__}: {exc}"

@@ -19,7 +19,7 @@ from services.clock import HLCTimestamp
 from services.replication.antientropy import AntiEntropy
 from services.replication.coalesce import WriteCoalescer
 from services.replication.crdt import DEFAULT_FORGIVENESS_MS
-from services.replication.handlers import REPLICATION_ACTOR, ReplicationActor
+from services.replication.handlers import REPLICATION_ACTOR, ReplicationActor, TimestampCheck, wire_ts
 from services.replication.messages import DeleteMany, PutMany, PutOne, Read, ReadReply
 from services.replication.replica import LOCAL, RESERVED_PREFIX, Replica
 from services.replication.storage import Key, Storage, check_key
@@ -96,6 +96,7 @@ class ReplicatedStore:
         self._fetch_chunk = fetch_chunk
         self._node: Node | None = None
         self._coalescer: WriteCoalescer | None = None
+        self._check_ts: TimestampCheck = _no_check
         self._task: asyncio.Task[None] | None = None
         self.anti_entropy: AntiEntropy | None = None
 
@@ -105,8 +106,9 @@ class ReplicatedStore:
         self._coalescer = WriteCoalescer(self._fan_out, node.config.cluster_id)
         rows = await self.replica.load()
         log.info("replica of node %r loaded %d documents and tombstones", node.node_id, rows)
-        await node.add_actor(REPLICATION_ACTOR, ReplicationActor(self.replica, node.config.cluster_id))
-        self.anti_entropy = AntiEntropy(node, self.replica, self._fetch_chunk, self._write_timeout_s * 5)
+        check_ts = self._check_ts = node.clock.check
+        await node.add_actor(REPLICATION_ACTOR, ReplicationActor(self.replica, node.config.cluster_id, check_ts))
+        self.anti_entropy = AntiEntropy(node, self.replica, self._fetch_chunk, self._write_timeout_s * 5, check_ts)
         self._task = asyncio.create_task(self.anti_entropy.run(self._interval_s), name="zactor-anti-entropy")
         return self
 
@@ -280,7 +282,11 @@ class ReplicatedStore:
         for node_id, answer in zip(targets, answers, strict=True):
             if not isinstance(answer, ReadReply):
                 continue
-            ts = HLCTimestamp.from_wire(answer.ts) if answer.ts else None
+            try:
+                ts = wire_ts(answer.ts, self._check_ts) if answer.ts else None
+            except ActorError as exc:
+                log.warning("replica %s answered a read with a bad timestamp: %s", node_id, exc)
+                continue
             replies[node_id] = ts
             if ts is not None and (best_ts is None or ts > best_ts):
                 best_ts, best_value = ts, answer.value
@@ -299,6 +305,10 @@ class ReplicatedStore:
         stale = [n for n, their in seen.items() if their is None or their < ts]
         if stale:
             await self._fan_out(stale, msg)
+
+
+def _no_check(ts: HLCTimestamp) -> None:
+    """The timestamp check before the store starts (it reads nothing from the network then)."""
 
 
 def _check_keyspace(keyspace: str) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from support import wait_until
 
-from actors import Node, NodeConfig
-from actors.errors import ClusterMismatch, DecodeError
+from actors import Actor, Context, Node, NodeConfig, handler
+from actors.errors import ClockOffsetError, ClusterMismatch, DecodeError
 from services.clock import ClockService
 from services.membership.detector import DetectorConfig
 from services.membership.gossip import MembershipConfig
@@ -26,7 +26,15 @@ from services.replication import (
     ValueTooLarge,
 )
 from services.replication.handlers import REPLICATION_ACTOR
-from services.replication.messages import DeleteMany, PutMany, PutOne
+from services.replication.messages import (
+    DeleteMany,
+    GetKeyspaceVersions,
+    GetState,
+    KeyspaceVersions,
+    PutMany,
+    PutOne,
+    State,
+)
 from services.selector import Consistency, SelectorService
 from transport import InMemoryNetwork
 
@@ -253,3 +261,41 @@ async def test_bad_input_is_refused_clearly() -> None:
             await replication.ask(PutOne(cluster_id="kv", keyspace="ok", key="k", ts=[1, 0, "x"], value=b"v")) is None
         )
         assert await store.get("ks", "k") is None
+
+
+async def test_documents_stamped_far_in_the_future_are_refused() -> None:
+    """A PutMany or DeleteMany stamped 2**62 ms is refused (ClockOffsetError); a later QUORUM write then wins."""
+    async with kv_cluster(3) as (nodes, stores):
+        replication = nodes[1].ref(REPLICATION_ACTOR, address=nodes[0].address)
+        forged = [2**62, 0, "evil"]
+        with pytest.raises(ClockOffsetError):
+            await replication.ask(PutMany(cluster_id="kv", keyspace="ks", docs=[["k", forged, b"forged"]]))
+        with pytest.raises(ClockOffsetError):
+            await replication.ask(DeleteMany(cluster_id="kv", keyspace="ks", items=[["k", forged]]))
+        await stores[0].put("ks", "k", b"real", C.QUORUM)
+        assert await stores[0].get("ks", "k", consistency=C.QUORUM) == b"real"
+        assert await stores[0].get("ks", "k") == b"real"
+
+
+class _HostileReplica(Actor):
+    """Answers anti-entropy with a keyspace change and then a state of malformed shape."""
+
+    @handler
+    async def versions(self, msg: GetKeyspaceVersions, ctx: Context) -> KeyspaceVersions:
+        return KeyspaceVersions(epoch=1, keyspaces={"ks": 5})
+
+    @handler
+    async def state(self, msg: GetState, ctx: Context) -> State:
+        return State(entries=[["k"]], dead=[], seq="five")  # type: ignore[arg-type]
+
+
+async def test_anti_entropy_survives_a_peer_sending_malformed_state() -> None:
+    """A peer whose anti-entropy answers are malformed is counted as a failed sync; the loop keeps running."""
+    async with kv_cluster(2) as (nodes, stores):
+        await nodes[1].remove_extension("replication")
+        await nodes[1].add_actor(REPLICATION_ACTOR, _HostileReplica())
+        ae = stores[0].anti_entropy
+        assert ae is not None
+        await wait_until(lambda: ae.stats["sync_failures"] >= 2, what="two failed syncs")
+        rounds = ae.stats["rounds"]
+        await wait_until(lambda: ae.stats["rounds"] > rounds + 1, what="rounds after the failures")

@@ -79,3 +79,25 @@ def test_keys_must_be_str_or_bytes() -> None:
     for bad in (1, None, ("a",), bytearray(b"k")):
         with pytest.raises(TypeError):
             check_key(bad)
+
+
+async def test_a_write_failing_outside_sqlite_rolls_back_alone(tmp_path: Path) -> None:
+    """A row SQLite cannot bind (an int over 64 bits) fails its own write with StorageError; the writes grouped
+    with it commit, the next write succeeds, and nothing stays half-written."""
+    storage = SQLiteStorage(tmp_path / "node.db")
+    try:
+        bad = Document("bad", HLCTimestamp(2**64, 0, "x"), b"v")
+        good = [Document(f"k{i}", HLCTimestamp(1, i, "x"), b"v") for i in range(3)]
+        results = await asyncio.wait_for(
+            asyncio.gather(
+                storage.put("ks", good[0]), storage.put("ks", bad), storage.put("ks", good[1]), return_exceptions=True
+            ),
+            timeout=5.0,
+        )
+        assert results[0] is None and results[2] is None
+        assert isinstance(results[1], StorageError)
+        await asyncio.wait_for(storage.put("ks", good[2]), timeout=5.0)
+        assert sorted(d.key for d in await storage.get_many("ks", ["k0", "k1", "k2", "bad"])) == ["k0", "k1", "k2"]
+        assert sorted(k for k, _, _ in await storage.iter_metadata("ks")) == ["k0", "k1", "k2"]
+    finally:
+        await storage.close()
