@@ -16,6 +16,7 @@ __all__ = [
     "ClockOffsetError",
     "ClusterMismatch",
     "DecodeError",
+    "DuplicateNodeId",
     "HandlerNotFound",
     "MailboxFull",
     "MessageTooLarge",
@@ -141,6 +142,20 @@ class ClusterMismatch(ActorError):
         super().__init__(f"peer is in cluster {received!r}, this node is in {expected!r}")
         self.expected = expected
         self.received = received
+
+
+class DuplicateNodeId(ActorError):
+    """Another running process already uses this node id in the cluster; this node refuses to join.
+
+    Attributes:
+        node_id: the id in use.
+        address: the endpoint of the process that holds it.
+    """
+
+    def __init__(self, node_id: str, address: str) -> None:
+        super().__init__(f"node id {node_id!r} is already in use by the node at {address}; choose another id")
+        self.node_id = node_id
+        self.address = address
 
 
 class ClockOffsetError(ActorError):

@@ -37,7 +37,7 @@ def bootstrap(n: int, interval_s: float, seed: int) -> Simulation:
             core._self.heartbeat += 1
         delta = [[s.key[0], s.key[1], s.heartbeat, s.entries_after(0)] for s in (c._self for c in cores)]
         for core in cores:
-            core.handle_ack(Ack(delta=delta), sim.now_s)
+            core.handle_ack(Ack(cluster_id="sim", delta=delta), sim.now_s)
             core.take_events()
     assert digest_of(c._self for c in cores)
     return sim

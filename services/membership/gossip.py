@@ -7,10 +7,14 @@ Rules (the protocol is explained in ``services/membership/ALGORITHM.md``):
   knows fewer live peers than there are seeds or, otherwise, with probability ``seeds / (live + dead + 1)``.
 - A peer is LIVE from the second time its heartbeat is seen to advance (a state heard second-hand may be stale),
   DEAD when its phi exceeds the threshold, LEFT when it announced a graceful leave; DEAD and LEFT states are forgotten
-  after ``dead_grace_s`` and their ``(node_id, generation)`` is remembered so stale gossip cannot bring them back.
-- A higher generation of a node id replaces the lower one (a restart); a delta about this node itself is ignored,
-  and one claiming a newer generation of this node id means another process uses the same id (logged, counted).
-- A ``Syn`` from another cluster id is refused with ``ClusterMismatch`` and nothing of it is merged.
+  after ``dead_grace_s``, with their ``(node_id, generation)`` and last heartbeat remembered: gossip carrying that
+  heartbeat or an older one cannot bring them back, a newer heartbeat can (the node outlived a partition), as in
+  chitchat.
+- A higher generation of a node id replaces the lower one (a restart). Gossip about this node itself that claims
+  more than it ever said (a newer generation, a higher heartbeat or version) is refuted, as SWIM/Lifeguard refute
+  suspicion with a higher incarnation: this node moves to a generation above the claim, so its real state replaces
+  the false one everywhere.
+- A ``Syn``, ``SynAck`` or ``Ack`` from another cluster id is refused with ``ClusterMismatch``; nothing is merged.
 
 Everything takes ``now_s`` (seconds, monotonic) and a ``random.Random``; the shell does the sending.
 """
@@ -107,7 +111,8 @@ class MembershipConfig:
         max_delta_bytes: the largest delta sent in one message, in bytes of msgpack.
         dead_grace_s: seconds a DEAD or LEFT node is kept before its state is forgotten.
         remembered_gc_nodes: how many forgotten ``(node_id, generation)`` keys are remembered.
-        detector: the failure detector's settings.
+        detector: the failure detector's settings (prior and floor of the mean: two gossip intervals, so a peer
+            is declared dead after at least 16 intervals of silence).
     """
 
     gossip_interval_s: float = 0.2
@@ -115,7 +120,15 @@ class MembershipConfig:
     max_delta_bytes: int = 60_000
     dead_grace_s: float = 60.0
     remembered_gc_nodes: int = 500
-    detector: DetectorConfig = DetectorConfig(initial_interval_s=0.2)
+    detector: DetectorConfig = DetectorConfig(initial_interval_s=0.4, min_interval_s=0.4)
+
+    @classmethod
+    def for_interval(cls, gossip_interval_s: float) -> MembershipConfig:
+        """The defaults scaled to a gossip interval of ``gossip_interval_s`` seconds."""
+        two = 2 * gossip_interval_s
+        return cls(
+            gossip_interval_s=gossip_interval_s, detector=DetectorConfig(initial_interval_s=two, min_interval_s=two)
+        )
 
 
 class Membership:
@@ -133,7 +146,7 @@ class Membership:
 
     Attributes:
         events: membership changes not yet taken by the shell (``take_events``).
-        stats: counters (``bad_cluster``, ``duplicate_node_id``, ``stale_generation``, ``impossible_versions``).
+        stats: counters (``bad_cluster``, ``refuted``, ``stale_generation``, ``revived``).
     """
 
     def __init__(
@@ -160,11 +173,16 @@ class Membership:
         self._detectors: dict[str, PhiAccrualDetector] = {}
         self._status: dict[str, MemberStatus] = {}
         self._since_s: dict[str, float] = {}
-        self._forgotten: collections.OrderedDict[tuple[str, int], None] = collections.OrderedDict()
+        self._forgotten: collections.OrderedDict[tuple[str, int], int] = collections.OrderedDict()
         self.events: list[MemberEvent] = []
         self.stats: collections.Counter[str] = collections.Counter()
 
     # ------------------------------------------------------------------------------------------ own state
+
+    @property
+    def generation(self) -> int:
+        """This node's current generation (raised above any false claim about this node, see the module rules)."""
+        return self._self.key[1]
 
     def set(self, key: str, value: str | list[str]) -> None:
         """Set one of this node's gossiped keys (``actors``, ``meta.*``, ...)."""
@@ -196,28 +214,32 @@ class Membership:
             ClusterMismatch: the peer is in another cluster (nothing is merged).
             DecodeError: the digest is malformed.
         """
-        if syn.cluster_id != self.cluster_id:
-            self.stats["bad_cluster"] += 1
-            raise ClusterMismatch(self.cluster_id, syn.cluster_id)
+        self._check_cluster(syn.cluster_id)
         peer_digest = parse_digest(syn.digest)
-        return SynAck(digest=digest_of(self._states.values()), delta=self._delta_for(peer_digest))
+        return SynAck(
+            cluster_id=self.cluster_id, digest=digest_of(self._states.values()), delta=self._delta_for(peer_digest)
+        )
 
     def handle_synack(self, synack: SynAck, now_s: float) -> Ack:
         """Merge the delta of a SynAck and answer with what the peer lacks.
 
         Raises:
+            ClusterMismatch: the peer is in another cluster (nothing is merged).
             DecodeError: the digest or delta is malformed (nothing of it is merged).
         """
+        self._check_cluster(synack.cluster_id)
         peer_digest = parse_digest(synack.digest)
         self._apply(synack.delta, now_s)
-        return Ack(delta=self._delta_for(peer_digest))
+        return Ack(cluster_id=self.cluster_id, delta=self._delta_for(peer_digest))
 
     def handle_ack(self, ack: Ack, now_s: float) -> None:
         """Merge the delta of an Ack.
 
         Raises:
+            ClusterMismatch: the peer is in another cluster (nothing is merged).
             DecodeError: the delta is malformed (nothing of it is merged).
         """
+        self._check_cluster(ack.cluster_id)
         self._apply(ack.delta, now_s)
 
     def take_events(self) -> list[MemberEvent]:
@@ -250,6 +272,11 @@ class Membership:
         return None if state is None else state.get(KEY_ADDRESS)
 
     # ---------------------------------------------------------------------------------------- internals
+
+    def _check_cluster(self, cluster_id: str) -> None:
+        if cluster_id != self.cluster_id:
+            self.stats["bad_cluster"] += 1
+            raise ClusterMismatch(self.cluster_id, cluster_id)
 
     def _member(self, state: NodeState, status: MemberStatus, phi: float) -> Member:
         meta = {k[len(META_PREFIX) :]: v for k, (v, _) in state.kvs.items() if k.startswith(META_PREFIX)}
@@ -293,10 +320,14 @@ class Membership:
     def _apply(self, delta: Any, now_s: float) -> None:
         for (node_id, generation), heartbeat, entries in parse_delta(delta):
             if node_id == self.node_id:
-                self._about_myself(generation, entries)
+                self._about_myself(generation, heartbeat, entries)
                 continue
-            if (node_id, generation) in self._forgotten:
-                continue
+            forgotten_heartbeat = self._forgotten.get((node_id, generation))
+            if forgotten_heartbeat is not None:
+                if heartbeat <= forgotten_heartbeat:
+                    continue
+                del self._forgotten[(node_id, generation)]
+                self.stats["revived"] += 1
             state = self._states.get(node_id)
             if state is not None and state.key[1] > generation:
                 self.stats["stale_generation"] += 1
@@ -316,24 +347,35 @@ class Membership:
                 if status is not MemberStatus.LIVE:
                     self._set_status(node_id, MemberStatus.LIVE, now_s, EventKind.JOINED)
 
-    def _about_myself(self, generation: int, entries: list[tuple[str, Any, int]]) -> None:
-        my_generation = self._self.key[1]
-        if generation > my_generation:
-            self.stats["duplicate_node_id"] += 1
-            log.error(
-                "node id %r is in use by another process (generation %d > ours %d)",
-                self.node_id,
-                generation,
-                my_generation,
-            )
-        elif generation == my_generation and any(version > self._self.max_version for _, _, version in entries):
-            self.stats["impossible_versions"] += 1
-            log.warning("a peer claims versions of this node that it never wrote; ignored")
+    def _about_myself(self, generation: int, heartbeat: int, entries: list[tuple[str, Any, int]]) -> None:
+        mine = self._self
+        my_generation = mine.key[1]
+        if generation < my_generation:
+            return
+        if generation == my_generation and heartbeat <= mine.heartbeat:
+            if all(version <= mine.max_version for _, _, version in entries):
+                return
+        new_generation = max(generation, my_generation) + 1
+        self.stats["refuted"] += 1
+        log.warning(
+            "gossip claims a state of this node (%r generation %d, heartbeat %d) it never had; refuting it with "
+            "generation %d (if another process runs with this node id, stop one of them)",
+            self.node_id,
+            generation,
+            heartbeat,
+            new_generation,
+        )
+        refuted = NodeState((self.node_id, new_generation))
+        refuted.heartbeat = mine.heartbeat
+        for key, (value, _version) in sorted(mine.kvs.items(), key=lambda item: item[1][1]):
+            refuted.set_own(key, value)
+        self._self = refuted
+        self._states[self.node_id] = refuted
 
     def _replace(self, node_id: str, generation: int, now_s: float) -> NodeState:
         old = self._states.get(node_id)
         if old is not None:
-            self._remember_forgotten(old.key)
+            self._remember_forgotten(old.key, old.heartbeat)
         state = NodeState((node_id, generation))
         self._states[node_id] = state
         self._detectors[node_id] = PhiAccrualDetector(self.config.detector, now_s)
@@ -357,10 +399,11 @@ class Membership:
                     was_live = status is MemberStatus.LIVE
                     self._set_status(node_id, MemberStatus.DEAD, now_s, EventKind.DEAD if was_live else None)
             elif now_s - self._since_s[node_id] > self.config.dead_grace_s:
-                self._remember_forgotten(self._states[node_id].key)
+                state = self._states[node_id]
+                self._remember_forgotten(state.key, state.heartbeat)
                 del self._states[node_id], self._detectors[node_id], self._status[node_id], self._since_s[node_id]
 
-    def _remember_forgotten(self, key: tuple[str, int]) -> None:
-        self._forgotten[key] = None
+    def _remember_forgotten(self, key: tuple[str, int], heartbeat: int) -> None:
+        self._forgotten[key] = heartbeat
         while len(self._forgotten) > self.config.remembered_gc_nodes:
             self._forgotten.popitem(last=False)

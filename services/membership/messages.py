@@ -2,7 +2,8 @@
 Control for Anti-Entropy Protocols", 2008; as in chitchat).
 
 ``Syn`` carries the sender's cluster id and digest; the receiver answers ``SynAck`` with its own digest and the delta
-the sender lacks; the sender finishes with ``Ack`` carrying the delta the receiver lacks.
+the sender lacks; the sender finishes with ``Ack`` carrying the delta the receiver lacks. Every one of the three
+carries the cluster id, and each is refused (``ClusterMismatch``) by a node of another cluster.
 
 Compact list forms keep them small:
 
@@ -29,6 +30,7 @@ class Syn:
 class SynAck:
     """Answers a Syn: "this is what I know, and here is what you lack"."""
 
+    cluster_id: str
     digest: list
     delta: list
 
@@ -37,6 +39,7 @@ class SynAck:
 class Ack:
     """Closes a round: "here is what you lack"."""
 
+    cluster_id: str
     delta: list
 
 

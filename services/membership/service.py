@@ -19,8 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from actors import Actor, Context, handler
-from actors.errors import ActorError, ClusterMismatch, NodeUnavailable
-from services.membership.detector import DetectorConfig
+from actors.errors import ActorError, ClusterMismatch, DuplicateNodeId, NodeUnavailable
 from services.membership.gossip import (
     KEY_ACTORS,
     META_PREFIX,
@@ -95,8 +94,8 @@ class MembershipService:
     """Gossip membership for one node (see the module docstring).
 
     Args:
-        config: gossip settings (interval, fan-out, detector thresholds); default: the defaults with the node's
-            ``gossip_interval_s`` (also as the detector's initial interval).
+        config: gossip settings (interval, fan-out, detector thresholds); default:
+            ``MembershipConfig.for_interval(node.config.gossip_interval_s)``.
         rng: randomness for peer choice (default: a fresh ``random.Random``).
         now_s: the monotonic clock in seconds (default ``time.monotonic``).
 
@@ -138,12 +137,14 @@ class MembershipService:
         return self._core
 
     async def start(self, node: Node) -> MembershipService:
-        """Join the cluster through ``node.config.seeds`` and start gossiping. Returns the service."""
+        """Join the cluster through ``node.config.seeds`` and start gossiping. Returns the service.
+
+        Raises:
+            DuplicateNodeId: a seed knows a live member with this node's id at another address, and a process
+                answers there with that id (a crashed earlier incarnation that no longer answers is replaced).
+        """
         config = node.config
-        self.config = self._config or MembershipConfig(
-            gossip_interval_s=config.gossip_interval_s,
-            detector=DetectorConfig(initial_interval_s=config.gossip_interval_s),
-        )
+        self.config = self._config or MembershipConfig.for_interval(config.gossip_interval_s)
         self._node = node
         self._core = Membership(
             node.node_id,
@@ -155,6 +156,7 @@ class MembershipService:
             self.config,
             self._rng,
         )
+        await self._refuse_duplicate_id(node)
         await node.add_actor(MEMBERSHIP_ACTOR, _GossipActor(self))
         node.registry.listeners.append(self._publish_actors)
         self._publish_actors()
@@ -177,6 +179,36 @@ class MembershipService:
         if MEMBERSHIP_ACTOR in node.actors():
             await node.remove_actor(MEMBERSHIP_ACTOR)
         self._node = None
+
+    async def _refuse_duplicate_id(self, node: Node) -> None:
+        """Ask the seeds who holds this node's id; probe any other address they name."""
+        timeout_s = self._ask_timeout_s()
+        for seed in self.core.seeds:
+            try:
+                table = await node.ref(MEMBERSHIP_ACTOR, address=seed).ask(
+                    GetMembers(include_down=False), timeout_s=timeout_s
+                )
+            except (ActorError, OSError) as exc:
+                log.debug("seed %s did not answer the id check: %s", seed, exc)
+                continue
+            if not isinstance(table, MemberRows) or type(table.rows) is not list:
+                continue
+            for row in table.rows:
+                if type(row) is list and len(row) >= 2 and row[0] == node.node_id and row[1] != node.address:
+                    await self._probe_holder(node, str(row[1]), timeout_s)
+            return
+
+    @staticmethod
+    async def _probe_holder(node: Node, address: str, timeout_s: float) -> None:
+        try:
+            answer = await node.ref(MEMBERSHIP_ACTOR, address=address).ask(
+                GetMembers(include_down=False), timeout_s=timeout_s
+            )
+        except (ActorError, OSError):
+            node.forget(address)
+            return  # an earlier incarnation that is gone: this start replaces it
+        if isinstance(answer, MemberRows) and answer.node_id == node.node_id:
+            raise DuplicateNodeId(node.node_id, address)
 
     # --------------------------------------------------------------------------------------------- queries
 

@@ -1,6 +1,8 @@
 """A deterministic simulator of many membership cores, for tests and ``benchmarks/gossip_sim.py``.
 
-Time is simulated (``now_s`` advances one gossip interval per :meth:`Simulation.step`); every message is encoded and
+Time is simulated (``now_s`` advances one gossip interval per :meth:`Simulation.step`, and each node gossips at its
+own phase within the interval, jittered by 10% per round as the real gossip loop is, so heartbeats reach a node
+directly and relayed at different moments); every message is encoded and
 decoded with the real codec (so byte counts are real); links can be cut (partitions) and a fraction of messages
 dropped, chosen by a seeded ``random.Random``. Thousands of nodes fit in one process because no socket or event
 loop is involved, in chitchat's scenario-test style.
@@ -41,6 +43,7 @@ class Simulation:
         self._rng = random.Random(seed)
         self.nodes: dict[str, Membership] = {}
         self._running: set[str] = set()
+        self._phase: dict[str, float] = {}
         self._cut: set[frozenset[str]] = set()
         self.bytes_sent: collections.Counter[str] = collections.Counter()
         self.messages_sent: collections.Counter[str] = collections.Counter()
@@ -69,6 +72,7 @@ class Simulation:
         )
         self.nodes[node_id] = core
         self._running.add(node_id)
+        self._phase[node_id] = self._rng.uniform(0.1, 0.9)
         return core
 
     def kill(self, node_id: str) -> None:
@@ -92,13 +96,19 @@ class Simulation:
         self._cut.clear()
 
     def step(self) -> None:
-        """Advance one gossip interval: every running node ticks and completes its gossip rounds."""
-        self.now_s += self.config.gossip_interval_s
-        order = sorted(self._running)
-        self._rng.shuffle(order)
-        for node_id in order:
-            for address, syn in self.nodes[node_id].tick(self.now_s):
-                self._round(node_id, address, syn)
+        """Advance one gossip interval: every running node ticks, at its own jittered phase of the interval, and
+        completes its gossip rounds (each round is instantaneous)."""
+        interval = self.config.gossip_interval_s
+        start = self.now_s
+        times = sorted(
+            (start + interval * (self._phase[n] + self._rng.uniform(-0.1, 0.1)), n) for n in sorted(self._running)
+        )
+        for at_s, node_id in times:
+            if node_id in self._running:
+                self.now_s = at_s
+                for address, syn in self.nodes[node_id].tick(at_s):
+                    self._round(node_id, address, syn)
+        self.now_s = start + interval
 
     def run_until(self, condition: Callable[[], bool], max_s: float) -> float:
         """Step until ``condition()`` holds; returns the simulated seconds it took.

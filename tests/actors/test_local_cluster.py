@@ -48,23 +48,16 @@ def test_graceful_stop_leaves_and_cli_queries_work(
     assert main(["call", "--seed", cluster.seed, "nobody", "zactor.demo.Add", '{"a": 2, "b": 3}']) == 1
 
 
-def test_node_id_used_by_two_processes_is_reported(tmp_path: object) -> None:
-    """A second process with a node id already in the cluster is detected and logged; the cluster keeps working."""
+def test_a_second_process_with_a_node_id_in_use_refuses_to_join(tmp_path: object) -> None:
+    """A second process started with a node id a live member holds exits with an error naming the id and the
+    address holding it; the cluster keeps working and keeps the first holder."""
     with LocalCluster(2) as cluster:
         twin_log = cluster.log_dir / "twin.log"
-        twin = NodeProcess("node1", extra_args=("--cluster-id", "local", "--seed", cluster.seed), log_path=twin_log)
-        try:
-            cluster.wait_until(
-                lambda: (
-                    "in use by another process" in (cluster.log_dir / "node1.log").read_text()
-                    or "in use by another process" in twin_log.read_text()
-                ),
-                10.0,
-                "the duplicate id to be reported",
-            )
-            assert "node0" in cluster.live_ids(0)
-        finally:
-            twin.kill()
+        with pytest.raises(RuntimeError, match="exited with code 1"):
+            NodeProcess("node1", extra_args=("--cluster-id", "local", "--seed", cluster.seed), log_path=twin_log)
+        text = twin_log.read_text()
+        assert "DuplicateNodeId" in text and "'node1'" in text and cluster.nodes[1].address in text
+        assert "node1" in cluster.live_ids(0) and "in use" not in (cluster.log_dir / "node1.log").read_text()
 
 
 def test_cluster_up_runs_and_stops_on_sigterm() -> None:

@@ -13,13 +13,12 @@ from support import wait_until
 from actors import Actor, Context, Node, NodeConfig, handler, message
 from actors.errors import NodeUnavailable
 from services.clock import ClockService
-from services.membership.detector import DetectorConfig
 from services.membership.gossip import EventKind, MembershipConfig
 from services.membership.service import MembershipService
 from services.selector import Consistency, NotEnoughNodes, SelectorService
 from transport import InMemoryNetwork
 
-FAST = MembershipConfig(gossip_interval_s=0.05, detector=DetectorConfig(initial_interval_s=0.05))
+FAST = MembershipConfig.for_interval(0.05)
 
 
 @message("test.member.Hold")

@@ -14,7 +14,6 @@ from support import wait_until
 from actors import Actor, Context, Node, NodeConfig, handler
 from actors.errors import ClockOffsetError, ClusterMismatch, DecodeError
 from services.clock import ClockService
-from services.membership.detector import DetectorConfig
 from services.membership.gossip import MembershipConfig
 from services.membership.service import MembershipService
 from services.replication import (
@@ -39,7 +38,7 @@ from services.selector import Consistency, SelectorService
 from transport import InMemoryNetwork
 
 C = Consistency
-FAST = MembershipConfig(gossip_interval_s=0.05, detector=DetectorConfig(initial_interval_s=0.05))
+FAST = MembershipConfig.for_interval(0.05)
 
 
 async def start_node(

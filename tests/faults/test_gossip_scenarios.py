@@ -1,0 +1,99 @@
+"""Membership under faults, in simulated time: startups, partitions longer than the grace period, forged gossip."""
+
+from __future__ import annotations
+
+import pytest
+
+from actors.errors import ClusterMismatch
+from services.membership.detector import DetectorConfig, PhiAccrualDetector
+from services.membership.gossip import EventKind, MembershipConfig, MemberStatus
+from services.membership.messages import Ack, SynAck
+from services.membership.simulation import Simulation
+from services.membership.state import NodeState
+
+pytestmark = pytest.mark.fault
+
+LIVE, DEAD = MemberStatus.LIVE, MemberStatus.DEAD
+
+
+def _cluster(n: int, seed: int = 1, **kwargs: object) -> Simulation:
+    sim = Simulation(seed=seed, **kwargs)  # type: ignore[arg-type]
+    for i in range(n):
+        sim.add_node(f"n{i}", seeds=["n0"] if i else [])
+    return sim
+
+
+def _dead_events(sim: Simulation) -> list[tuple[str, str]]:
+    return [(o, e.node_id) for o, core in sim.nodes.items() for e in core.take_events() if e.kind is EventKind.DEAD]
+
+
+def test_relayed_heartbeats_close_together_do_not_make_an_ordinary_gap_fatal() -> None:
+    """Two heartbeats 3 ms apart (one direct, one relayed) early on, then a 0.4 s gap: the peer stays alive."""
+    detector = PhiAccrualDetector(DetectorConfig(initial_interval_s=0.2, min_interval_s=0.2), now_s=0.0)
+    detector.heartbeat(0.200)
+    detector.heartbeat(0.203)
+    assert detector.is_alive(0.603)
+    assert detector.phi(0.603) < 3.0
+
+
+def test_phi_counts_silence_in_mean_intervals() -> None:
+    """phi is the silence divided by the mean interval (chitchat's scale): threshold 8 waits 8 mean intervals."""
+    detector = PhiAccrualDetector(DetectorConfig(phi_threshold=8.0, initial_interval_s=0.2), now_s=0.0)
+    for i in range(1, 11):
+        detector.heartbeat(i * 0.2)
+    assert detector.phi(2.0 + 1.0) == pytest.approx(5.0)
+    assert detector.is_alive(2.0 + 1.55) and not detector.is_alive(2.0 + 1.65)
+
+
+def test_no_false_death_in_100_five_node_startups() -> None:
+    """100 seeded startups of 5 nodes, each gossiping at its own phase: no node is ever declared dead."""
+    false_deaths = []
+    for seed in range(100):
+        sim = _cluster(5, seed=seed)
+        sim.run_until(lambda sim=sim: sim.all_see(list(sim.nodes), LIVE), max_s=10.0)
+        sim.run_for(10.0)
+        false_deaths += [(seed, *pair) for pair in _dead_events(sim)]
+    assert false_deaths == []
+
+
+def test_a_partition_longer_than_the_grace_period_heals() -> None:
+    """Both sides forget each other after dead_grace_s; when the link returns, the cluster is whole again."""
+    config = MembershipConfig(dead_grace_s=5.0)
+    sim = _cluster(3, config=config)
+    sim.run_until(lambda: sim.all_see(["n0", "n1", "n2"], LIVE), max_s=10.0)
+    sim.partition(["n0"], ["n1", "n2"])
+    sim.run_for(20.0)
+    assert sim.nodes["n1"].status_of("n0") is None and sim.nodes["n0"].status_of("n1") is None, "forgotten"
+    sim.heal()
+    sim.run_until(lambda: sim.all_see(["n0", "n1", "n2"], LIVE), max_s=10.0)
+
+
+def test_gossip_replies_from_another_cluster_are_refused() -> None:
+    """A SynAck or Ack carrying another cluster id is refused and nothing of it is merged."""
+    sim = _cluster(2)
+    sim.run_until(lambda: sim.all_see(["n0", "n1"], LIVE), max_s=10.0)
+    core = sim.nodes["n0"]
+    delta = [["intruder", 1, 5, [["address", "sim://intruder", 1]]]]
+    with pytest.raises(ClusterMismatch):
+        core.handle_ack(Ack(cluster_id="other", delta=delta), sim.now_s)
+    with pytest.raises(ClusterMismatch):
+        core.handle_synack(SynAck(cluster_id="other", digest=[], delta=delta), sim.now_s)
+    assert core.status_of("intruder") is None
+
+
+def test_forged_newer_generation_of_a_live_node_is_refuted() -> None:
+    """An Ack claiming a newer generation of n1 reaches n0 and spreads; n1 refutes it with a still newer
+    generation, and no node ever declares n1 dead."""
+    sim = _cluster(3)
+    sim.run_until(lambda: sim.all_see(["n0", "n1", "n2"], LIVE), max_s=10.0)
+    _dead_events(sim)
+    n1 = sim.nodes["n1"]
+    real_generation = n1.generation
+    forged = NodeState(("n1", real_generation + 1_000))
+    forged.heartbeat = 10**6
+    sim.nodes["n0"].handle_ack(Ack(cluster_id="sim", delta=[["n1", forged.key[1], forged.heartbeat, []]]), sim.now_s)
+    sim.run_for(20.0)
+    assert n1.generation > real_generation + 1_000
+    assert all(sim.sees(o, "n1", LIVE) for o in ("n0", "n2"))
+    assert _dead_events(sim) == []
+    assert n1.stats["refuted"] >= 1
