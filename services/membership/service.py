@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from actors import Actor, Context, handler
-from actors.errors import ActorError, ClusterMismatch, DuplicateNodeId, NodeUnavailable
+from actors.errors import ActorError, ClusterMismatch, DecodeError, DuplicateNodeId, NodeUnavailable
 from services.membership.gossip import (
     KEY_ACTORS,
     META_PREFIX,
@@ -123,6 +123,7 @@ class MembershipService:
         self._watchers: list[asyncio.Queue[MemberEvent]] = []
         self._changed = asyncio.Event()
         self._live_cache: tuple[float, list[Member]] | None = None
+        self._is_synced = False
         self.stats: collections.Counter[str] = collections.Counter()
 
     @property
@@ -156,6 +157,7 @@ class MembershipService:
             self.config,
             self._rng,
         )
+        self._is_synced = not self._core.seeds
         await self._refuse_duplicate_id(node)
         await node.add_actor(MEMBERSHIP_ACTOR, _GossipActor(self))
         node.registry.listeners.append(self._publish_actors)
@@ -225,6 +227,12 @@ class MembershipService:
             self._live_cache = (now, self.core.members(now))
         return list(self._live_cache[1])
 
+    @property
+    def is_synced(self) -> bool:
+        """True once a gossip round with a seed has completed (at once for a node started without seeds): until
+        then this node may know only itself, and must not take itself for the whole cluster."""
+        return self._is_synced
+
     def lookup(self, actor: str) -> list[str]:
         """Ids of the live nodes hosting an actor named ``actor`` (from gossip; this node included)."""
         return [m.node_id for m in self.members() if actor in m.actors]
@@ -281,8 +289,13 @@ class MembershipService:
         ref = node.ref(MEMBERSHIP_ACTOR, address=address)
         try:
             synack = await ref.ask(syn, timeout_s=self._ask_timeout_s())
+            if not isinstance(synack, SynAck):
+                raise DecodeError(f"expected a SynAck, got {type(synack).__name__}")
             ack = self.core.handle_synack(synack, self.now_s())
             await ref.tell(ack)
+            if address in self.core.seeds and not self._is_synced:
+                self._is_synced = True
+                log.info("membership synced with seed %s", address)
         except ClusterMismatch as exc:
             self.stats["cluster_mismatch"] += 1
             log.warning("gossip with %s refused: %s", address, exc)

@@ -21,6 +21,7 @@ from services.replication.crdt import ORSWOT
 from services.replication.handlers import REPLICATION_ACTOR, TimestampCheck, wire_docs, wire_key, wire_ts
 from services.replication.messages import Docs, FetchDocs, GetKeyspaceVersions, GetState, KeyspaceVersions, State
 from services.replication.replica import REMOTE, Replica
+from services.replication.replica_set import ReplicaSet
 from services.replication.storage import Document
 
 if TYPE_CHECKING:
@@ -44,15 +45,23 @@ class AntiEntropy:
         fetch_chunk: documents per FetchDocs request.
         timeout_s: deadline of each request, in seconds.
         check_ts: refuses timestamps too far ahead of local time (a peer's forged or broken clock).
+        replica_set: the store's replica set, brought up to date with membership (dead and left members) each round.
 
     Attributes:
         stats: ``docs_fetched``, ``deletes_applied``, ``tombstones_purged``, ``sync_failures``, ``rounds``.
     """
 
     def __init__(
-        self, node: Node, replica: Replica, fetch_chunk: int, timeout_s: float, check_ts: TimestampCheck
+        self,
+        node: Node,
+        replica: Replica,
+        fetch_chunk: int,
+        timeout_s: float,
+        check_ts: TimestampCheck,
+        replica_set: ReplicaSet,
     ) -> None:
         self._node = node
+        self._replica_set = replica_set
         self._check_ts = check_ts
         self._replica = replica
         self._fetch_chunk = fetch_chunk
@@ -73,8 +82,9 @@ class AntiEntropy:
                 log.exception("anti-entropy round failed; the next one runs as usual")
 
     async def round(self) -> None:
-        """Sync once with every live peer, then purge tombstones."""
+        """Bring the replica set up to date, sync once with every live peer, then purge tombstones."""
         node = self._node
+        await self._replica_set.observe(node.members(include_down=True))
         for member in node.members():
             if member.node_id == node.node_id or REPLICATION_ACTOR not in member.actors:
                 continue

@@ -2,41 +2,42 @@
 
 With many writes in flight, sending each one alone costs a message, a reply and two event-loop hops per replica per
 document. Writes submitted during one event-loop iteration are grouped by ``(keyspace, replicas)`` and sent together
-on the next; each writer still waits for, and is told, how many replicas acknowledged the batch that carried it.
+on the next; each writer is handed the per-replica sends of the batch that carries it and counts their
+acknowledgements against its own consistency level.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from services.replication.fanout import Sends
 from services.replication.messages import PutMany
 
 __all__ = ["WriteCoalescer"]
 
-Send = Callable[[Sequence[str], Any], Awaitable[int]]
+Send = Callable[[Sequence[str], Any], Sends]
 
 
 class WriteCoalescer:
     """Groups small writes per ``(keyspace, replicas)`` for one event-loop iteration.
 
     Args:
-        send: ``await send(node_ids, msg) -> acknowledgements``, the store's fan-out.
+        send: ``send(node_ids, msg) -> Sends``, the store's fan-out (starts one ask per replica).
         cluster_id: stamped on the ``PutMany`` messages.
     """
 
     def __init__(self, send: Send, cluster_id: str) -> None:
         self._send = send
         self._cluster_id = cluster_id
-        self._groups: dict[tuple[str, tuple[str, ...]], list[tuple[list[Any], asyncio.Future[int]]]] = {}
+        self._groups: dict[tuple[str, tuple[str, ...]], list[tuple[list[Any], asyncio.Future[Sends]]]] = {}
         self._is_scheduled = False
-        self._sending: set[asyncio.Task[None]] = set()
 
-    def submit(self, keyspace: str, replicas: tuple[str, ...], doc: list[Any]) -> asyncio.Future[int]:
-        """Queue ``doc`` (``[key, ts, value]``) for ``replicas``; the future gives the acknowledgement count."""
+    def submit(self, keyspace: str, replicas: tuple[str, ...], doc: list[Any]) -> asyncio.Future[Sends]:
+        """Queue ``doc`` (``[key, ts, value]``) for ``replicas``; the future gives the sends of its batch."""
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[int] = loop.create_future()
+        fut: asyncio.Future[Sends] = loop.create_future()
         self._groups.setdefault((keyspace, replicas), []).append((doc, fut))
         if not self._is_scheduled:
             self._is_scheduled = True
@@ -47,21 +48,14 @@ class WriteCoalescer:
         self._is_scheduled = False
         groups, self._groups = self._groups, {}
         for (keyspace, replicas), entries in groups.items():
-            task = asyncio.ensure_future(self._send_group(keyspace, replicas, entries))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
-
-    async def _send_group(
-        self, keyspace: str, replicas: tuple[str, ...], entries: list[tuple[list[Any], asyncio.Future[int]]]
-    ) -> None:
-        msg = PutMany(cluster_id=self._cluster_id, keyspace=keyspace, docs=[doc for doc, _ in entries])
-        try:
-            acked = await self._send(replicas, msg)
-        except BaseException as exc:
+            msg = PutMany(cluster_id=self._cluster_id, keyspace=keyspace, docs=[doc for doc, _ in entries])
+            try:
+                sends = self._send(replicas, msg)
+            except Exception as exc:
+                for _, fut in entries:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
             for _, fut in entries:
                 if not fut.done():
-                    fut.set_exception(exc)
-            raise
-        for _, fut in entries:
-            if not fut.done():
-                fut.set_result(acked)
+                    fut.set_result(sends)

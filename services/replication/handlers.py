@@ -24,9 +24,11 @@ from services.replication.messages import (
     PutOne,
     Read,
     ReadReply,
+    RemoveReplica,
     State,
 )
 from services.replication.replica import REMOTE, Replica
+from services.replication.replica_set import ReplicaSet
 from services.replication.storage import Key
 
 __all__ = ["ReplicationActor", "REPLICATION_ACTOR", "TimestampCheck", "wire_key", "wire_value", "wire_ts", "wire_docs"]
@@ -90,13 +92,15 @@ class ReplicationActor(Actor):
         replica: the node's replica.
         cluster_id: messages from other clusters are refused.
         check_ts: refuses document timestamps too far ahead of local time (``ClockOffsetError``).
+        replica_set: the store's replica set (an operator's removal reaches it through :class:`RemoveReplica`).
     """
 
     max_concurrency = 16
     mailbox_size = 100_000
 
-    def __init__(self, replica: Replica, cluster_id: str, check_ts: TimestampCheck) -> None:
+    def __init__(self, replica: Replica, cluster_id: str, check_ts: TimestampCheck, replica_set: ReplicaSet) -> None:
         self._replica = replica
+        self._replica_set = replica_set
         self._cluster_id = cluster_id
         self._check_ts = check_ts
 
@@ -122,6 +126,14 @@ class ReplicationActor(Actor):
             raise DecodeError("deletes must be a list of [key, ts]")
         items = [(wire_key(k), wire_ts(ts, self._check_ts)) for k, ts in msg.items]
         await self._replica.delete(msg.keyspace, items, REMOTE)
+
+    @handler
+    async def on_remove_replica(self, msg: RemoveReplica, ctx: Context) -> None:
+        self._check(msg.cluster_id)
+        if type(msg.node_id) is not str:
+            raise DecodeError("a node id must be a str")
+        if msg.node_id != ctx.node_id:
+            await self._replica_set.remove(msg.node_id)
 
     @handler
     async def on_get_keyspace_versions(self, msg: GetKeyspaceVersions, ctx: Context) -> KeyspaceVersions:

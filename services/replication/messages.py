@@ -21,6 +21,7 @@ __all__ = [
     "Docs",
     "Read",
     "ReadReply",
+    "RemoveReplica",
 ]
 
 
@@ -121,3 +122,11 @@ class ReadReply:
 
     ts: list
     value: object
+
+
+@message("zactor.repl.RemoveReplica")
+class RemoveReplica:
+    """An operator removed ``node_id`` from the replica set (it is gone for good): stop counting it."""
+
+    cluster_id: str
+    node_id: str

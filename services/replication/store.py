@@ -1,10 +1,16 @@
 """``ReplicatedStore``: an eventually consistent, replicated key-value store as a node extension.
 
-``store = await node.add_extension(ReplicatedStore(SQLiteStorage(path)))``. A write is stamped with the node's HLC,
-applied locally (and stored durably), then sent to the nodes the selector picks for its consistency level; it
-succeeds when enough of them acknowledge before the deadline, otherwise it raises ``ConsistencyFailure`` (the local
-write stays and anti-entropy spreads it later). Reads are local unless a consistency level is given: then replicas are
-asked, the newest version wins and stale replicas are repaired.
+``store = await node.add_extension(ReplicatedStore(SQLiteStorage(path), replication_factor=3))``.
+
+Consistency levels count acknowledgements over the **replica set** (every member hosting the store, live or dead,
+until it leaves or is removed: :mod:`services.replication.replica_set`), the coordinator's own durable write included,
+as :mod:`services.selector` describes. A write is checked first: with fewer live replicas than its level requires, or
+a QUORUM/ALL-type level before membership has synced with a seed, it fails at once with ``NotEnoughNodes`` and
+nothing is written. Otherwise it is stamped with the node's HLC, applied locally (and stored durably), and sent to
+every live replica at once; it succeeds as soon as the required count of acknowledgements arrives, otherwise it
+raises ``ConsistencyFailure(acked, required)`` at its deadline (the local write stays and anti-entropy spreads it
+later). Reads are local unless a consistency level is given: then every live replica is asked, the level's count of
+answers (the local one included) is awaited, the newest version wins and stale replicas are repaired.
 """
 
 from __future__ import annotations
@@ -19,11 +25,13 @@ from services.clock import HLCTimestamp
 from services.replication.antientropy import AntiEntropy
 from services.replication.coalesce import WriteCoalescer
 from services.replication.crdt import DEFAULT_FORGIVENESS_MS
+from services.replication.fanout import ConsistencyFailure, Sends, await_acks, send_each
 from services.replication.handlers import REPLICATION_ACTOR, ReplicationActor, TimestampCheck, wire_ts
-from services.replication.messages import DeleteMany, PutMany, PutOne, Read, ReadReply
+from services.replication.messages import DeleteMany, PutMany, PutOne, Read, ReadReply, RemoveReplica
 from services.replication.replica import LOCAL, RESERVED_PREFIX, Replica
+from services.replication.replica_set import ReplicaSet
 from services.replication.storage import Key, Storage, check_key
-from services.selector import Consistency, NotEnoughNodes
+from services.selector import AckCounter, Consistency, NotEnoughNodes, needs_majority, requirement
 
 if TYPE_CHECKING:
     from actors import Node
@@ -31,20 +39,6 @@ if TYPE_CHECKING:
 __all__ = ["ReplicatedStore", "ConsistencyFailure", "ValueTooLarge", "KeyspaceHandle"]
 
 log = logging.getLogger("zactor.replication")
-
-
-class ConsistencyFailure(ActorError):
-    """Fewer replicas acknowledged a write than its consistency level requires (the local write stays).
-
-    Attributes:
-        acked: how many other nodes acknowledged before the deadline.
-        required: how many the level required.
-    """
-
-    def __init__(self, acked: int, required: int) -> None:
-        super().__init__(f"{acked} of {required} required replicas acknowledged")
-        self.acked = acked
-        self.required = required
 
 
 class ValueTooLarge(ActorError, ValueError):
@@ -71,6 +65,8 @@ class ReplicatedStore:
         max_value_bytes: the largest value accepted, in bytes.
         fetch_chunk: documents per anti-entropy fetch.
         forgiveness_ms: the CRDT's forgiveness period, in ms.
+        replication_factor: the replica set size assumed at the least (0: its known size); give the cluster's size
+            so that a node that knows too few peers can never take itself for the whole cluster.
 
     Attributes:
         replica: the local CRDT state and storage.
@@ -88,8 +84,13 @@ class ReplicatedStore:
         max_value_bytes: int = 64 * 1024 * 1024,
         fetch_chunk: int = 2_000,
         forgiveness_ms: int = DEFAULT_FORGIVENESS_MS,
+        replication_factor: int = 0,
     ) -> None:
+        if replication_factor < 0:
+            raise ValueError(f"replication_factor must be 0 or more, got {replication_factor}")
         self.replica = Replica(storage, forgiveness_ms)
+        self.replication_factor = replication_factor
+        self.replica_set: ReplicaSet | None = None
         self._interval_s = anti_entropy_interval_s
         self._write_timeout_s = write_timeout_s
         self._max_value_bytes = max_value_bytes
@@ -103,12 +104,17 @@ class ReplicatedStore:
     async def start(self, node: Node) -> ReplicatedStore:
         """Rebuild the CRDTs from storage, serve peers, start anti-entropy. Returns the store."""
         self._node = node
-        self._coalescer = WriteCoalescer(self._fan_out, node.config.cluster_id)
+        self._coalescer = WriteCoalescer(self._send_each, node.config.cluster_id)
         rows = await self.replica.load()
+        self.replica_set = ReplicaSet(self.replica.storage, node.node_id, node.config.data_center, REPLICATION_ACTOR)
+        await self.replica_set.load()
         log.info("replica of node %r loaded %d documents and tombstones", node.node_id, rows)
         check_ts = self._check_ts = node.clock.check
-        await node.add_actor(REPLICATION_ACTOR, ReplicationActor(self.replica, node.config.cluster_id, check_ts))
-        self.anti_entropy = AntiEntropy(node, self.replica, self._fetch_chunk, self._write_timeout_s * 5, check_ts)
+        actor = ReplicationActor(self.replica, node.config.cluster_id, check_ts, self.replica_set)
+        await node.add_actor(REPLICATION_ACTOR, actor)
+        self.anti_entropy = AntiEntropy(
+            node, self.replica, self._fetch_chunk, self._write_timeout_s * 5, check_ts, self.replica_set
+        )
         self._task = asyncio.create_task(self.anti_entropy.run(self._interval_s), name="zactor-anti-entropy")
         return self
 
@@ -133,6 +139,7 @@ class ReplicatedStore:
         """Write ``value`` under ``key``.
 
         Raises:
+            NotEnoughNodes: too few live replicas for ``consistency`` (nothing was written).
             ConsistencyFailure: fewer replicas acknowledged in time than ``consistency`` requires.
             StorageError: the local storage refused the write (nothing was sent).
             ValueTooLarge: ``value`` exceeds ``max_value_bytes``.
@@ -141,19 +148,18 @@ class ReplicatedStore:
         """
         node = self._started()
         _check_keyspace(keyspace)
-        ts = node.clock.now()
-        doc = (check_key(key), ts, self._check_value(value))
+        doc = (check_key(key), node.clock.now(), self._check_value(value))
+        counter, targets = await self._plan(consistency)
         await self.replica.put(keyspace, [doc], LOCAL)
+        ts_wire = doc[1].to_wire()
         if _nbytes(value) >= node.config.copy_threshold_bytes:  # large: alone, as a zero-copy frame
-            msg = PutOne(cluster_id=node.config.cluster_id, keyspace=keyspace, key=key, ts=ts.to_wire(), value=value)
-            await self._replicate(msg, consistency)
-            return
-        targets, required = self._targets(consistency)
-        coalescer = self._coalescer
-        assert coalescer is not None
-        acked = await coalescer.submit(keyspace, tuple(targets), [key, ts.to_wire(), value]) if targets else 0
-        if acked < required:
-            raise ConsistencyFailure(acked, required)
+            msg = PutOne(cluster_id=node.config.cluster_id, keyspace=keyspace, key=key, ts=ts_wire, value=value)
+            sends = self._send_each(targets, msg)
+        else:
+            coalescer = self._coalescer
+            assert coalescer is not None
+            sends = await coalescer.submit(keyspace, tuple(targets), [key, ts_wire, value]) if targets else []
+        await await_acks(sends, counter, self._write_timeout_s)
 
     async def put_many(
         self, keyspace: str, items: Iterable[tuple[Key, Any]], consistency: Consistency = Consistency.QUORUM
@@ -166,9 +172,11 @@ class ReplicatedStore:
         node = self._started()
         _check_keyspace(keyspace)
         docs = [(check_key(k), node.clock.now(), self._check_value(v)) for k, v in items]
+        counter, targets = await self._plan(consistency)
         await self.replica.put(keyspace, docs, LOCAL)
         wire = [[k, ts.to_wire(), v] for k, ts, v in docs]
-        await self._replicate(PutMany(cluster_id=node.config.cluster_id, keyspace=keyspace, docs=wire), consistency)
+        msg = PutMany(cluster_id=node.config.cluster_id, keyspace=keyspace, docs=wire)
+        await await_acks(self._send_each(targets, msg), counter, self._write_timeout_s)
 
     async def delete(self, keyspace: str, key: Key, consistency: Consistency = Consistency.QUORUM) -> None:
         """Delete ``key`` (a tombstone until every node has seen past it).
@@ -189,9 +197,33 @@ class ReplicatedStore:
         node = self._started()
         _check_keyspace(keyspace)
         items = [(check_key(k), node.clock.now()) for k in keys]
+        counter, targets = await self._plan(consistency)
         await self.replica.delete(keyspace, items, LOCAL)
         wire = [[k, ts.to_wire()] for k, ts in items]
-        await self._replicate(DeleteMany(cluster_id=node.config.cluster_id, keyspace=keyspace, items=wire), consistency)
+        msg = DeleteMany(cluster_id=node.config.cluster_id, keyspace=keyspace, items=wire)
+        await await_acks(self._send_each(targets, msg), counter, self._write_timeout_s)
+
+    async def remove_replica(self, node_id: str) -> bool:
+        """Remove a dead node from the replica set, here and on every live replica (an operator's decision: the
+        node is gone for good, and consistency levels stop counting it). Returns whether it was a member here.
+
+        Raises:
+            ValueError: ``node_id`` is this node, or a live member (stop it first; a live node hosting the store
+                would rejoin the set at once).
+            StorageError: the change cannot be stored.
+        """
+        node = self._started()
+        replica_set = self.replica_set
+        assert replica_set is not None
+        if node_id != node.node_id and node_id in {m.node_id for m in node.members()}:
+            raise ValueError(f"node {node_id!r} is live; stop it before removing it from the replica set")
+        removed = await replica_set.remove(node_id)
+        live = replica_set.live(node.members())
+        msg = RemoveReplica(cluster_id=node.config.cluster_id, node_id=node_id)
+        others = [n for n in live if n != node.node_id]
+        await asyncio.gather(*(task for _, task in self._send_each(others, msg)))
+        log.warning("node %r removed from the replica set by an operator", node_id)
+        return removed
 
     def _check_value(self, value: Any) -> Any:
         if not isinstance(value, (bytes, bytearray, memoryview)):
@@ -201,39 +233,31 @@ class ReplicatedStore:
             raise ValueTooLarge(size, self._max_value_bytes)
         return value
 
-    def _targets(self, consistency: Consistency) -> tuple[list[str], int]:
+    async def _plan(self, consistency: Consistency) -> tuple[AckCounter, list[str]]:
+        """The acknowledgement counter of an operation (the local one counted) and the other live replicas.
+
+        Raises:
+            NotEnoughNodes: too few live replicas, or a majority level before membership synced with a seed.
+        """
         node = self._started()
-        try:
-            targets = node.select(consistency, hosting=REPLICATION_ACTOR)
-            return targets, len(targets)
-        except NotEnoughNodes as exc:
-            others = [m.node_id for m in node.members() if m.node_id != node.node_id and REPLICATION_ACTOR in m.actors]
-            return others, exc.required
+        replica_set = self.replica_set
+        assert replica_set is not None
+        members = node.members()
+        live = replica_set.live(members)
+        if not live.keys() <= replica_set.members.keys():
+            await replica_set.observe(members)
+        required = requirement(consistency, replica_set.members, node.config.data_center, self.replication_factor)
+        if needs_majority(consistency) and not _membership_synced(node):
+            raise NotEnoughNodes(len(live), required.needed, "membership has not synced with a seed yet")
+        required.check_live(live)
+        counter = AckCounter(required, replica_set.members)
+        counter.add(node.node_id)
+        if consistency is Consistency.NONE:
+            return counter, []
+        return counter, [n for n in live if n != node.node_id]
 
-    async def _replicate(self, msg: Any, consistency: Consistency) -> None:
-        targets, required = self._targets(consistency)
-        if not targets:
-            if required:
-                raise ConsistencyFailure(0, required)
-            return
-        acked = await self._fan_out(targets, msg)
-        if acked < required:
-            raise ConsistencyFailure(acked, required)
-
-    async def _fan_out(self, node_ids: Sequence[str], msg: Any) -> int:
-        node = self._started()
-        timeout_s = self._write_timeout_s
-
-        async def send(node_id: str) -> bool:
-            try:
-                await node.ref(REPLICATION_ACTOR, node_id=node_id).ask(msg, timeout_s=timeout_s)
-                return True
-            except ActorError as exc:
-                log.debug("replica %s did not acknowledge: %s", node_id, exc)
-                return False
-
-        results = await asyncio.gather(*(send(n) for n in node_ids))
-        return sum(results)
+    def _send_each(self, node_ids: Sequence[str], msg: Any) -> Sends:
+        return send_each(self._started(), node_ids, msg, self._write_timeout_s)
 
     # ------------------------------------------------------------------------------------------------- reads
 
@@ -245,7 +269,8 @@ class ReplicatedStore:
 
         Raises:
             TypeError: ``key`` is not ``str``/``bytes``.
-            NotEnoughNodes: too few live nodes for ``consistency``.
+            NotEnoughNodes: too few live replicas for ``consistency`` (as for writes).
+            ConsistencyFailure: fewer replicas than required answered before the deadline.
         """
         check_key(key)
         if consistency is None:
@@ -268,18 +293,15 @@ class ReplicatedStore:
 
     async def _quorum_read(self, keyspace: str, key: Key, consistency: Consistency) -> Any:
         node = self._started()
-        targets = node.select(consistency, hosting=REPLICATION_ACTOR)
+        counter, targets = await self._plan(consistency)
         crdt = self.replica.crdt(keyspace)
         local_doc = await self.replica.storage.get(keyspace, key)
         best_ts: HLCTimestamp | None = crdt.dead.get(key) or (local_doc.ts if local_doc else None)
         best_value = local_doc.value if local_doc else None
-        replies: dict[str, HLCTimestamp | None] = {}
         msg = Read(cluster_id=node.config.cluster_id, keyspace=keyspace, key=key)
-        answers = await asyncio.gather(
-            *(node.ref(REPLICATION_ACTOR, node_id=n).ask(msg, timeout_s=self._write_timeout_s) for n in targets),
-            return_exceptions=True,
-        )
-        for node_id, answer in zip(targets, answers, strict=True):
+        answers = await await_acks(self._send_each(targets, msg), counter, self._write_timeout_s)
+        replies: dict[str, HLCTimestamp | None] = {}
+        for node_id, answer in answers.items():
             if not isinstance(answer, ReadReply):
                 continue
             try:
@@ -304,7 +326,15 @@ class ReplicatedStore:
             msg = PutOne(cluster_id=node.config.cluster_id, keyspace=keyspace, key=key, ts=ts.to_wire(), value=value)
         stale = [n for n, their in seen.items() if their is None or their < ts]
         if stale:
-            await self._fan_out(stale, msg)
+            await asyncio.gather(*(task for _, task in self._send_each(stale, msg)))
+
+
+def _membership_synced(node: Node) -> bool:
+    try:
+        membership = node.extension("membership")
+    except KeyError:
+        return True
+    return bool(getattr(membership, "is_synced", True))
 
 
 def _no_check(ts: HLCTimestamp) -> None:

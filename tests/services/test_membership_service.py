@@ -74,8 +74,9 @@ async def test_nodes_find_each_other_and_each_others_actors() -> None:
         members = nodes[1].members()
         assert [(m.node_id, m.data_center) for m in members] == [("n0", "dc0"), ("n1", "dc1"), ("n2", "dc0")]
         assert len(nodes[0].select(Consistency.QUORUM)) == 1 and len(nodes[0].select(Consistency.ALL)) == 2
+        assert len(nodes[0].select(Consistency.THREE)) == 2
         with pytest.raises(NotEnoughNodes):
-            nodes[0].select(Consistency.THREE)
+            nodes[0].select(Consistency.THREE, hosting="holder")
 
 
 async def test_graceful_stop_is_seen_at_once() -> None:

@@ -22,6 +22,7 @@ from services.replication import (
     ReplicatedStore,
     SQLiteStorage,
     Storage,
+    StorageError,
     ValueTooLarge,
 )
 from services.replication.handlers import REPLICATION_ACTOR
@@ -34,7 +35,7 @@ from services.replication.messages import (
     PutOne,
     State,
 )
-from services.selector import Consistency, SelectorService
+from services.selector import Consistency, NotEnoughNodes, SelectorService
 from transport import InMemoryNetwork
 
 C = Consistency
@@ -42,14 +43,18 @@ FAST = MembershipConfig.for_interval(0.05)
 
 
 async def start_node(
-    network: InMemoryNetwork, i: int, seeds: tuple[str, ...], storage: Storage
+    network: InMemoryNetwork, i: int, seeds: tuple[str, ...], storage: Storage, replication_factor: int = 0
 ) -> tuple[Node, ReplicatedStore]:
     cfg = NodeConfig(node_id=f"n{i}", bind="mem://n:0", seeds=seeds, cluster_id="kv", data_center=f"dc{i % 2}")
     node = Node(
         cfg, transport=network.transport(), extensions=[ClockService(), MembershipService(FAST), SelectorService()]
     )
     await node.start()
-    store = await node.add_extension(ReplicatedStore(storage, anti_entropy_interval_s=0.1, write_timeout_s=0.5))
+    store = await node.add_extension(
+        ReplicatedStore(
+            storage, anti_entropy_interval_s=0.1, write_timeout_s=0.5, replication_factor=replication_factor
+        )
+    )
     return node, store
 
 
@@ -151,13 +156,17 @@ async def test_late_joiner_receives_existing_documents() -> None:
             await node.stop()
 
 
-async def test_too_few_replicas_fail_the_write_which_still_converges() -> None:
-    """THREE with two other nodes raises ConsistencyFailure; the write is kept and spreads anyway."""
-    async with kv_cluster(3) as (_, stores):
+async def test_an_unanswering_replica_fails_all_which_still_converges() -> None:
+    """ALL with one replica cut off (not yet declared dead) raises ConsistencyFailure(2, 3) at its deadline; the
+    write is kept and spreads once the link is back."""
+    network = InMemoryNetwork()
+    async with kv_cluster(3, network) as (nodes, stores):
+        network.cut(nodes[0].address, nodes[2].address)
         with pytest.raises(ConsistencyFailure) as info:
-            await stores[0].put("ks", "k", b"v", C.THREE)
+            await stores[0].put("ks", "k", b"v", C.ALL)
         assert (info.value.acked, info.value.required) == (2, 3)
-        assert await _everywhere(stores, "ks", "k", b"v")
+        network.heal()
+        await wait_until(lambda: _everywhere(stores, "ks", "k", b"v"))
 
 
 async def test_quorum_write_fails_when_replicas_do_not_answer_and_repairs_later() -> None:
@@ -298,3 +307,115 @@ async def test_anti_entropy_survives_a_peer_sending_malformed_state() -> None:
         await wait_until(lambda: ae.stats["sync_failures"] >= 2, what="two failed syncs")
         rounds = ae.stats["rounds"]
         await wait_until(lambda: ae.stats["rounds"] > rounds + 1, what="rounds after the failures")
+
+
+class _FailingStorage(MemoryStorage):
+    """Memory storage whose writes can be made to fail, as on a full disk."""
+
+    is_full = False
+
+    async def put_many(self, keyspace: str, docs: Any) -> None:
+        if self.is_full and not keyspace.startswith("zactor."):
+            raise StorageError("", "disk full")
+        await super().put_many(keyspace, docs)
+
+
+async def test_a_fresh_node_never_takes_itself_for_the_whole_cluster() -> None:
+    """Alone with replication_factor=3, QUORUM and ALL are refused at once (NotEnoughNodes), and nothing is
+    written; ONE is served."""
+    network = InMemoryNetwork()
+    node, store = await start_node(network, 0, (), MemoryStorage(), replication_factor=3)
+    try:
+        for level in (C.QUORUM, C.ALL):
+            with pytest.raises(NotEnoughNodes) as info:
+                await store.put("ks", "k", b"v", level)
+            assert info.value.live == 1 and info.value.required == (2 if level is C.QUORUM else 3)
+        assert await store.get("ks", "k") is None
+        await store.put("ks", "k", b"v", C.ONE)
+        assert await store.get("ks", "k") == b"v"
+    finally:
+        await node.stop()
+
+
+async def test_quorum_waits_for_membership_to_sync_with_a_seed() -> None:
+    """A node whose seed has not answered yet knows only itself: QUORUM is refused, not acknowledged as 1 of 1."""
+    network = InMemoryNetwork()
+    node, store = await start_node(network, 0, ("mem://nobody:1",), MemoryStorage())
+    try:
+        with pytest.raises(NotEnoughNodes, match="synced"):
+            await store.put("ks", "k", b"v", C.QUORUM)
+    finally:
+        await node.stop()
+
+
+async def test_a_node_cut_off_from_both_peers_acknowledges_no_quorum_write() -> None:
+    """Once its peers are dead to it, a minority node refuses QUORUM at once: dead replicas still count in N."""
+    network = InMemoryNetwork()
+    async with kv_cluster(3, network) as (nodes, stores):
+        for other in nodes[1:]:
+            network.cut(nodes[0].address, other.address)
+        await wait_until(lambda: len(nodes[0].members()) == 1, what="both peers dead to n0")
+        with pytest.raises(NotEnoughNodes) as info:
+            await stores[0].put("ks", "k", b"v", C.QUORUM)
+        assert (info.value.live, info.value.required) == (1, 2)
+        assert await stores[0].get("ks", "k") is None
+        await stores[1].put("ks", "k2", b"v", C.QUORUM)
+
+
+async def test_quorum_falls_back_to_a_healthy_replica_when_one_disk_is_full() -> None:
+    """With n0's disk full, QUORUM writes through n1 succeed on n1 and n2 (every live replica is asked)."""
+    network = InMemoryNetwork()
+    full = _FailingStorage()
+    nodes, stores = [], []
+    try:
+        for i, storage in enumerate([full, MemoryStorage(), MemoryStorage()]):
+            node, store = await start_node(network, i, (nodes[0].address,) if nodes else (), storage)
+            nodes.append(node)
+            stores.append(store)
+        for node in nodes:
+            await node.wait_for_members(3, timeout_s=5.0)
+        full.is_full = True
+        for i in range(20):
+            await stores[1].put("ks", f"k{i}", b"v", C.QUORUM)
+        assert await stores[2].get("ks", "k19") == b"v" and await stores[0].get("ks", "k19") is None
+    finally:
+        for node in nodes:
+            await node.stop()
+
+
+async def test_dead_replicas_count_until_an_operator_removes_them() -> None:
+    """A replica cut off for good is DEAD but still counted: ALL is refused until remove_replica, which reaches
+    every live replica; a graceful stop leaves the set by itself."""
+    network = InMemoryNetwork()
+    async with kv_cluster(4, network) as (nodes, stores):
+        for other in nodes[:3]:
+            network.cut(nodes[3].address, other.address)
+        await wait_until(lambda: all(len(n.members()) == 3 for n in nodes[:3]), what="n3 dead to the others")
+        await stores[0].put("ks", "k", b"v", C.QUORUM)
+        with pytest.raises(NotEnoughNodes):
+            await stores[0].put("ks", "k", b"v", C.ALL)
+        with pytest.raises(ValueError, match="live"):
+            await stores[0].remove_replica("n1")
+        assert await stores[0].remove_replica("n3")
+        await stores[0].put("ks", "k", b"v", C.ALL)
+        await stores[1].put("ks", "k", b"v", C.ALL)
+        await nodes[2].stop()
+        await wait_until(lambda: "n2" not in stores[0].replica_set.members, what="n2 to leave the set")  # type: ignore[union-attr]
+        await stores[0].put("ks", "k", b"v", C.ALL)
+
+
+async def test_a_restarted_node_remembers_its_replica_set(tmp_path: Path) -> None:
+    """The replica set is stored with the data: a node restarted alone on its SQLite file refuses QUORUM."""
+    network = InMemoryNetwork()
+    async with kv_cluster(2, network) as (nodes, stores):
+        node, store = await start_node(network, 2, (nodes[0].address,), SQLiteStorage(tmp_path / "n2.db"))
+        await node.wait_for_members(3, timeout_s=5.0)
+        await store.put("ks", "k", b"v", C.QUORUM)
+        await node.stop()
+    node, store = await start_node(InMemoryNetwork(), 2, (), SQLiteStorage(tmp_path / "n2.db"))
+    try:
+        assert set(store.replica_set.members) == {"n0", "n1", "n2"}  # type: ignore[union-attr]
+        with pytest.raises(NotEnoughNodes):
+            await store.put("ks", "k", b"v2", C.QUORUM)
+    finally:
+        await node.stop()

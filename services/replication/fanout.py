@@ -1,0 +1,98 @@
+"""Fan-out of one replicated operation: send to every live replica at once, succeed at the required count.
+
+Each replica is asked in its own task; the caller waits until the acknowledgements (the local write counted by the
+caller beforehand) satisfy the :class:`~services.selector.AckCounter`, or every replica has answered, or the deadline
+passes. Replicas still answering when the requirement is met keep going in the background, so a write still reaches
+every live replica; only the caller stops waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from actors.errors import ActorError
+from services.replication.handlers import REPLICATION_ACTOR
+from services.selector import AckCounter
+
+if TYPE_CHECKING:
+    from actors import Node
+
+__all__ = ["ConsistencyFailure", "Sends", "send_each", "await_acks"]
+
+log = logging.getLogger("zactor.replication")
+
+Sends = list[tuple[str, "asyncio.Task[Any]"]]
+"""``[(node_id, task), ...]``: one ask per replica; a task's result is the reply, or ``None`` when it failed."""
+
+_running: set[asyncio.Task[Any]] = set()
+
+
+class ConsistencyFailure(ActorError):
+    """Fewer replicas acknowledged than the consistency level requires before the deadline (the local write stays,
+    and anti-entropy spreads it later).
+
+    Attributes:
+        acked: how many replicas acknowledged, this node's own write included.
+        required: how many the level required.
+    """
+
+    def __init__(self, acked: int, required: int) -> None:
+        super().__init__(f"{acked} of {required} required replicas acknowledged")
+        self.acked = acked
+        self.required = required
+
+
+def send_each(node: Node, node_ids: Sequence[str], msg: Any, timeout_s: float) -> Sends:
+    """Ask the replication actor of each of ``node_ids`` with ``msg``, all at once, each with a ``timeout_s`` deadline.
+
+    Returns:
+        The :data:`Sends`; a task never raises (a failed ask gives ``None`` and is logged at DEBUG).
+    """
+
+    async def ask(node_id: str) -> Any:
+        try:
+            reply = await node.ref(REPLICATION_ACTOR, node_id=node_id).ask(msg, timeout_s=timeout_s)
+        except ActorError as exc:
+            log.debug("replica %s did not acknowledge: %s", node_id, exc)
+            return None
+        return True if reply is None else reply
+
+    sends = []
+    for node_id in node_ids:
+        task = asyncio.ensure_future(ask(node_id))
+        _running.add(task)
+        task.add_done_callback(_running.discard)
+        sends.append((node_id, task))
+    return sends
+
+
+async def await_acks(sends: Sends, counter: AckCounter, timeout_s: float) -> dict[str, Any]:
+    """Wait until ``counter`` is satisfied by the replies of ``sends``.
+
+    Returns:
+        ``{node_id: reply}`` of the replicas that answered while waiting.
+
+    Raises:
+        ConsistencyFailure: every replica answered or ``timeout_s`` seconds passed, and the requirement is not met.
+    """
+    replies: dict[str, Any] = {}
+    by_task = {task: node_id for node_id, task in sends}
+    pending = set(by_task)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not counter.is_satisfied and pending:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            break
+        done, pending = await asyncio.wait(pending, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            reply = task.result()
+            if reply is not None:
+                replies[by_task[task]] = reply
+                counter.add(by_task[task])
+    if not counter.is_satisfied:
+        raise ConsistencyFailure(counter.acked, counter.required.needed)
+    return replies
