@@ -54,7 +54,11 @@ async def _run_node(args: argparse.Namespace) -> int:
         if args.data_dir:
             path = Path(args.data_dir) / f"{node.node_id}.db"
             await node.add_extension(
-                ReplicatedStore(SQLiteStorage(path), anti_entropy_interval_s=args.anti_entropy_interval)
+                ReplicatedStore(
+                    SQLiteStorage(path),
+                    anti_entropy_interval_s=args.anti_entropy_interval,
+                    replication_factor=args.replication_factor,
+                )
             )
             await node.add_actor(KV_ACTOR, KvFrontend())
         print(f"{READY_PREFIX}{node.address}", flush=True)
@@ -84,6 +88,12 @@ def _build_parser() -> argparse.ArgumentParser:
     node.add_argument("--data-dir", help="run the replicated key-value store with its SQLite file in this directory")
     node.add_argument(
         "--anti-entropy-interval", type=float, default=2.0, help="seconds between anti-entropy rounds (with --data-dir)"
+    )
+    node.add_argument(
+        "--replication-factor",
+        type=int,
+        default=0,
+        help="with --data-dir: the smallest replica set size assumed, e.g. the cluster's size (0: the known size)",
     )
     node.add_argument(
         "--actor",

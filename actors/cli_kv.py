@@ -1,4 +1,4 @@
-"""``zactor kv put|get|del|keys``: the replicated store from the shell, through any node's ``zactor.kv`` actor."""
+"""``zactor kv put|get|del|keys|remove-node``: the replicated store from the shell, through a node's ``zactor.kv``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from actors.config import NodeConfig
 from actors.node import Node
-from services.replication.frontend import KV_ACTOR, KvDelete, KvGet, KvKeys, KvPut
+from services.replication.frontend import KV_ACTOR, KvDelete, KvGet, KvKeys, KvPut, KvRemoveNode
 
 __all__ = ["add_kv_parser", "run_kv"]
 
@@ -24,11 +24,15 @@ def add_kv_parser(sub: Any) -> None:
         ("get", "print the value of KEY"),
         ("del", "delete KEY..."),
         ("keys", "list the keys of the keyspace"),
+        ("remove-node", "remove a dead node from the replica set for good (consistency levels stop counting it)"),
     ):
         cmd = kv_sub.add_parser(name, help=text)
         cmd.add_argument("--seed", required=True, metavar="ADDR", help="endpoint of a node running the store")
-        cmd.add_argument("--keyspace", required=True, help="the keyspace")
         cmd.add_argument("--timeout", type=float, default=5.0, help="deadline of the request (s)")
+        if name == "remove-node":
+            cmd.add_argument("node_id", help="the id of the dead node")
+            continue
+        cmd.add_argument("--keyspace", required=True, help="the keyspace")
         if name != "keys":
             cmd.add_argument(
                 "--consistency", default="quorum" if name != "get" else "", help="none, one, quorum, all..."
@@ -53,6 +57,8 @@ def _request(args: argparse.Namespace) -> Any:
         return KvGet(keyspace=args.keyspace, key=args.key, consistency=args.consistency)
     if args.kv_command == "del":
         return KvDelete(keyspace=args.keyspace, keys=args.keys, consistency=args.consistency)
+    if args.kv_command == "remove-node":
+        return KvRemoveNode(node_id=args.node_id)
     return KvKeys(keyspace=args.keyspace)
 
 
@@ -72,6 +78,8 @@ def run_kv(args: argparse.Namespace) -> int:
     elif args.kv_command == "keys":
         for key in reply.keys:
             print(key)
+    elif args.kv_command == "remove-node":
+        print(f"removed {args.node_id}" if reply.count else f"{args.node_id} was not in the replica set")
     else:
         print(f"ok ({reply.count})")
     return 0

@@ -24,6 +24,7 @@ __all__ = [
     "KvDelete",
     "KvKeys",
     "KvDigest",
+    "KvRemoveNode",
     "KvDone",
     "KvValue",
     "KvKeyList",
@@ -82,6 +83,13 @@ class KvDigest:
     """SHA-256 of every live value of a keyspace on this node (to compare replicas without moving the data)."""
 
     keyspace: str
+
+
+@message("zactor.kv.RemoveNode")
+class KvRemoveNode:
+    """Remove a dead node from the replica set for good (an operator's decision), on every live replica."""
+
+    node_id: str
 
 
 @message("zactor.kv.Done")
@@ -152,6 +160,10 @@ class KvFrontend(Actor):
     async def delete(self, msg: KvDelete, ctx: Context) -> KvDone:
         await self._store(ctx).delete_many(msg.keyspace, msg.keys, _level(msg.consistency))
         return KvDone(count=len(msg.keys))
+
+    @handler
+    async def remove_node(self, msg: KvRemoveNode, ctx: Context) -> KvDone:
+        return KvDone(count=int(await self._store(ctx).remove_replica(msg.node_id)))
 
     @handler
     async def keys(self, msg: KvKeys, ctx: Context) -> KvKeyList:

@@ -62,5 +62,7 @@ def test_kv_commands_against_a_node_with_a_store(tmp_path: Path, capsysbinary: p
         assert capsysbinary.readouterr().out.split() == [b"blob", b"greeting"]
         assert main(["kv", "del", *seed, "greeting", "--consistency", "none"]) == 0
         assert main(["kv", "get", *seed, "greeting"]) == 1
+        assert main(["kv", "remove-node", "--seed", node.address, "gone"]) == 0
+        assert main(["kv", "remove-node", "--seed", node.address, "kv-node"]) == 1
         assert node.stop() == 0
     assert (tmp_path / "kv-node.db").exists()
