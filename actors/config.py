@@ -42,6 +42,8 @@ class NodeConfig:
         copy_threshold_bytes: bytes-like fields at least this large travel as zero-copy frames, in bytes.
         linger_s: how long closing a socket may flush queued messages, in seconds.
         hwm: ZeroMQ send/receive high-water mark per connection, in messages.
+        max_unread_bytes_per_peer: what the replies one peer has not read yet may hold, in bytes; replies past it
+            are dropped and counted (a slow consumer costs only itself).
         stop_timeout_s: how long stopping waits for running handlers before cancelling them, in seconds.
         gossip_interval_s: seconds between membership gossip rounds (unless the membership service is given its
             own configuration).
@@ -58,5 +60,6 @@ class NodeConfig:
     copy_threshold_bytes: int = attrs.field(default=DEFAULT_COPY_THRESHOLD_BYTES, validator=_positive)
     linger_s: float = 0.1
     hwm: int = attrs.field(default=10_000, validator=_positive)
+    max_unread_bytes_per_peer: int = attrs.field(default=64 * 1024 * 1024, validator=_positive)
     stop_timeout_s: float = attrs.field(default=5.0, validator=_positive)
     gossip_interval_s: float = attrs.field(default=0.2, validator=_positive)

@@ -46,7 +46,8 @@ class Node(ClusterView):
         config: the node's configuration (default: ``NodeConfig()``, a loopback node on a free port).
         transport: the transport to use (default: a :class:`~transport.sockets.ZmqTransport` built from ``config``;
             tests pass an :class:`~transport.memory.InMemoryTransport`). A transport passed in keeps its own
-            limits: ``config.max_message_bytes``, ``linger_s`` and ``hwm`` only shape the default one.
+            limits: ``config.max_message_bytes``, ``linger_s``, ``hwm`` and ``max_unread_bytes_per_peer`` only shape the
+            default one.
         extensions: the extensions to start with the node, in order (default: the cluster services from
             :func:`actors.extensions.default_extensions`; ``[]`` for a bare node).
 
@@ -65,7 +66,10 @@ class Node(ClusterView):
     ) -> None:
         self.config = config or NodeConfig()
         self._transport = transport or ZmqTransport(
-            max_message_bytes=self.config.max_message_bytes, linger_s=self.config.linger_s, hwm=self.config.hwm
+            max_message_bytes=self.config.max_message_bytes,
+            linger_s=self.config.linger_s,
+            hwm=self.config.hwm,
+            max_unread_bytes_per_peer=self.config.max_unread_bytes_per_peer,
         )
         self._registry = Registry(self, self._respond, self.config.mailbox_size, self.config.stop_timeout_s)
         self._calls = Calls(self)

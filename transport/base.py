@@ -34,8 +34,8 @@ ReplyHandler = Callable[[str, list[Any]], None]
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 
 
-def check_size(frames: Sequence[Any], limit_bytes: int) -> None:
-    """Refuse an outbound envelope larger than ``limit_bytes`` (all frames together).
+def check_size(frames: Sequence[Any], limit_bytes: int) -> int:
+    """Refuse an outbound envelope larger than ``limit_bytes`` (all frames together); returns its size in bytes.
 
     Raises:
         MessageTooLarge: the frames add up to more than ``limit_bytes`` bytes.
@@ -45,6 +45,7 @@ def check_size(frames: Sequence[Any], limit_bytes: int) -> None:
         size += len(frame) if type(frame) is not memoryview else frame.nbytes
     if size > limit_bytes:
         raise MessageTooLarge(size, limit_bytes)
+    return size
 
 
 class Transport(abc.ABC):
@@ -106,10 +107,13 @@ class Transport(abc.ABC):
 
     @abc.abstractmethod
     async def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
-        """Send ``[header, body, *buffers]`` back to the inbound ``peer``.
+        """Send ``[header, body, *buffers]`` back to the inbound ``peer``, without waiting on a slow peer: an envelope
+        that finds no room waits in the peer's bounded outbox for up to ``timeout_s`` seconds (then is dropped and
+        counted), while the caller goes on.
 
         Returns:
-            True when sent; False when the peer is gone (the envelope is dropped, logged and counted).
+            True when sent or queued; False when the peer is gone or its unread replies fill its byte budget (the
+            envelope is dropped, logged and counted).
 
         Raises:
             MessageTooLarge: the envelope exceeds ``max_message_bytes``.

@@ -3,9 +3,14 @@
 I/O design (why it is fast): sockets are plain (non-asyncio) pyzmq sockets in non-blocking mode. Each socket's
 ``zmq.FD`` is registered once with ``loop.add_reader``; on every wake-up the pump drains *every* ready envelope
 (bounded per turn for fairness) and hands each to the callback synchronously: no task and no future per message.
-Sends are tried at once with ``NOBLOCK``; only a send that meets the high-water mark waits, with back-off, up to
-its deadline. The ZeroMQ FD is edge-triggered, so after each send the pump re-checks ``EVENTS`` and schedules a drain
-when input is pending.
+Sends are tried at once with ``NOBLOCK``. An outbound request that meets the high-water mark waits, with back-off, up
+to its deadline; a reply never waits: it goes to the peer's bounded outbox (:mod:`transport.outbox`), so a slow
+consumer costs only itself. The ZeroMQ FD is edge-triggered and any operation on the socket (a send that succeeds or
+fails, an option read) may consume its edge, so after every such operation the pump re-checks ``EVENTS`` and
+schedules a drain when input is pending; otherwise the node would go deaf until a new connection woke the socket.
+
+A peer that stops reading is disconnected by the ZMTP heartbeat after three intervals (its pings go unanswered once
+its receive queue is full); its queued replies are then dropped and counted as ``dropped_unroutable``.
 
 Socket options (see the pyzmq pitfalls these avoid): ``ROUTER_MANDATORY`` so an unroutable reply raises instead of
 vanishing; bounded ``LINGER`` so closing never hangs; ``MAXMSGSIZE`` so a peer cannot make the node allocate an
@@ -22,7 +27,9 @@ from typing import Any
 import zmq
 
 from transport.base import DEFAULT_MAX_MESSAGE_BYTES, ReplyHandler, RequestHandler, Transport, check_size
+from transport.codec import DEFAULT_COPY_THRESHOLD_BYTES
 from transport.errors import SendTimeout, TransportClosed
+from transport.outbox import Outbox
 
 __all__ = ["ZmqTransport"]
 
@@ -70,8 +77,15 @@ class _Pump:
             self._scheduled = True
             self._loop.call_soon(self.drain)
 
-    def after_send(self) -> None:
-        if not self._scheduled and self.sock.get(_EVENTS) & _POLLIN:  # type: ignore[operator]
+    def rearm(self) -> None:
+        """Schedule a drain when input is pending: call after every operation on the socket."""
+        if self._scheduled or self._closed:
+            return
+        try:
+            events = self.sock.get(_EVENTS)
+        except zmq.ZMQError:
+            return
+        if events & _POLLIN:  # type: ignore[operator]
             self.schedule()
 
     def close(self, linger_ms: int) -> None:
@@ -113,6 +127,8 @@ class ZmqTransport(Transport):
         linger_s: how long closing a socket may wait to flush what it has queued, in seconds.
         hwm: the send and receive high-water marks, in messages, per connection.
         heartbeat_s: the ZMTP heartbeat interval, in seconds; a peer silent for 3 intervals is disconnected.
+        max_unread_bytes_per_peer: what replies one inbound peer has not read yet may hold, in bytes (see
+            :mod:`transport.outbox`); replies past it are dropped and counted.
     """
 
     def __init__(
@@ -122,8 +138,11 @@ class ZmqTransport(Transport):
         linger_s: float = 0.1,
         hwm: int = 10_000,
         heartbeat_s: float = 1.0,
+        max_unread_bytes_per_peer: int = 64 * 1024 * 1024,
     ) -> None:
         super().__init__(max_message_bytes)
+        self._max_unread_bytes = max_unread_bytes_per_peer
+        self._outbox: Outbox | None = None
         self._linger_ms = int(linger_s * 1000)
         self._hwm = hwm
         self._heartbeat_ms = int(heartbeat_s * 1000)
@@ -157,7 +176,10 @@ class ZmqTransport(Transport):
             raise OSError(exc.errno, f"cannot bind {bind}: {exc.strerror}") from None
         self._ctx = ctx
         self._address = sock.getsockopt_string(zmq.LAST_ENDPOINT)
-        self._router = _Pump(sock, self._loop, lambda: self._receive_request(sock))
+        router = self._router = _Pump(sock, self._loop, lambda: self._receive_request(sock))
+        self._outbox = Outbox(
+            sock, self._loop, router.rearm, self.stats, self._max_unread_bytes, DEFAULT_COPY_THRESHOLD_BYTES
+        )
         return self._address
 
     def _receive_request(self, sock: zmq.Socket) -> None:
@@ -196,36 +218,34 @@ class ZmqTransport(Transport):
         await self._send(pump, frames, 2, timeout_s, endpoint)
 
     async def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
-        check_size(frames, self.max_message_bytes)
-        if self._router is None:
+        nbytes = check_size(frames, self.max_message_bytes)
+        if self._outbox is None:
             raise TransportClosed("transport is closed")
         try:
-            await self._send(self._router, [peer, *frames], 3, timeout_s, f"peer {peer.hex()}")
+            return self._outbox.reply(peer, [peer, *frames], nbytes, timeout_s)
         except zmq.ZMQError as exc:
-            if exc.errno != zmq.EHOSTUNREACH:
-                raise
-            self.stats["dropped_unroutable"] += 1
-            log.warning("dropped a reply to peer %s: it is gone", peer.hex())
-            return False
-        return True
+            raise TransportClosed(f"the ROUTER socket failed: {exc.strerror}") from None
 
     async def _send(self, pump: _Pump, frames: Sequence[Any], num_small: int, timeout_s: float, what: str) -> None:
         sock = pump.sock
-        try:
-            _send_envelope(sock, frames, num_small)
-            pump.after_send()
-            return
-        except zmq.Again:
-            pass
-        except zmq.ZMQError as exc:
-            if exc.errno == zmq.ENOTSOCK:
-                raise TransportClosed("transport is closed") from None
-            raise
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
+        deadline = 0.0
         delay_s = 0.0005
-        self.stats["send_waits"] += 1
         while True:
+            try:
+                _send_envelope(sock, frames, num_small)
+                return
+            except zmq.Again:
+                pass
+            except zmq.ZMQError as exc:
+                if exc.errno == zmq.ENOTSOCK:
+                    raise TransportClosed("transport is closed") from None
+                raise
+            finally:
+                pump.rearm()
+            if not deadline:
+                deadline = loop.time() + timeout_s
+                self.stats["send_waits"] += 1
             remaining = deadline - loop.time()
             if remaining <= 0:
                 self.stats["send_timeouts"] += 1
@@ -234,12 +254,6 @@ class ZmqTransport(Transport):
             delay_s = min(delay_s * 2, 0.02)
             if sock.closed:
                 raise TransportClosed("transport is closed")
-            try:
-                _send_envelope(sock, frames, num_small)
-                pump.after_send()
-                return
-            except zmq.Again:
-                continue
 
     def forget(self, endpoint: str) -> None:
         pump = self._dealers.pop(endpoint, None)
@@ -251,6 +265,9 @@ class ZmqTransport(Transport):
             return
         for endpoint in list(self._dealers):
             self._dealers.pop(endpoint).close(self._linger_ms)
+        if self._outbox is not None:
+            self._outbox.close()
+            self._outbox = None
         if self._router is not None:
             self._router.close(self._linger_ms)
             self._router = None
