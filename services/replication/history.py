@@ -1,0 +1,114 @@
+"""A recorded history of replicated writes and its lost-write check (Jepsen's approach, for fault tests).
+
+:func:`write_unique_keys` writes unique keys at a consistency level through the ``zactor.kv`` actors of a cluster's
+nodes, round-robin, and records every operation: when it was issued, through which node, and whether it was
+acknowledged. :func:`check_history` reads every node's keys afterwards; an acknowledged key missing from a node
+that should hold it is a lost write. The history can also say which acknowledgements were given while a fault made
+them impossible (for instance QUORUM acknowledged while only a minority of the replicas ran).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import attrs
+
+from actors.errors import ActorError
+from services.replication.frontend import KV_ACTOR, KvDigest, KvDigests, KvDone, KvPut
+
+if TYPE_CHECKING:
+    from actors import Node
+
+__all__ = ["Operation", "WriteHistory", "write_unique_keys", "check_history"]
+
+
+@attrs.define
+class Operation:
+    """One write: ``key`` sent through ``address`` at ``issued_s`` (monotonic seconds); ``acked`` once acknowledged,
+    ``error`` the refusal's type name otherwise."""
+
+    key: str
+    address: str
+    issued_s: float
+    acked: bool = False
+    error: str = ""
+
+
+@attrs.define
+class WriteHistory:
+    """Every write issued, in issue order."""
+
+    operations: list[Operation] = attrs.field(factory=list)
+
+    @property
+    def acked(self) -> list[str]:
+        """The acknowledged keys."""
+        return [op.key for op in self.operations if op.acked]
+
+    def acked_between(self, start_s: float, end_s: float, address: str | None = None) -> list[str]:
+        """Keys acknowledged for writes issued in ``[start_s, end_s)`` (through ``address`` when given)."""
+        return [
+            op.key
+            for op in self.operations
+            if op.acked and start_s <= op.issued_s < end_s and (address is None or op.address == address)
+        ]
+
+
+async def write_unique_keys(
+    client: Node,
+    addresses: Callable[[], Sequence[str]],
+    keyspace: str,
+    consistency: str,
+    history: WriteHistory,
+    stop: asyncio.Event,
+    *,
+    concurrency: int = 8,
+    timeout_s: float = 3.0,
+    value_bytes: int = 64,
+) -> None:
+    """Write keys ``w<worker>-<n>`` until ``stop`` is set, each through the next of ``addresses()`` (re-read for each
+    write, so a caller can leave out a node it killed), recording every outcome in ``history``."""
+
+    async def worker(index: int) -> None:
+        n = 0
+        while not stop.is_set():
+            targets = addresses()
+            if not targets:
+                await asyncio.sleep(0.05)
+                continue
+            address = targets[(index + n) % len(targets)]
+            op = Operation(key=f"w{index}-{n}", address=address, issued_s=time.monotonic())
+            n += 1
+            history.operations.append(op)
+            msg = KvPut(
+                keyspace=keyspace, key=op.key, value=op.key.encode().ljust(value_bytes, b"."), consistency=consistency
+            )
+            try:
+                reply = await client.ref(KV_ACTOR, address=address).ask(msg, timeout_s=timeout_s)
+                op.acked = isinstance(reply, KvDone)
+            except ActorError as exc:
+                op.error = type(exc).__name__
+                await asyncio.sleep(0.01)
+
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+
+
+async def check_history(
+    client: Node, addresses: Sequence[str], keyspace: str, history: WriteHistory, *, timeout_s: float = 10.0
+) -> dict[str, list[str]]:
+    """The acknowledged keys each node lacks: ``{address: [missing keys]}`` (empty lists when nothing was lost).
+
+    Raises:
+        ActorError: a node did not answer.
+    """
+    acked = set(history.acked)
+    missing = {}
+    for address in addresses:
+        reply = await client.ref(KV_ACTOR, address=address).ask(KvDigest(keyspace=keyspace), timeout_s=timeout_s)
+        if not isinstance(reply, KvDigests):
+            raise TypeError(f"expected KvDigests from {address}, got {type(reply).__name__}")
+        missing[address] = sorted(acked - set(reply.digests))
+    return missing

@@ -1,0 +1,86 @@
+"""No acknowledged QUORUM write is lost when nodes are SIGKILLed and restarted, and a minority acknowledges none."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from pathlib import Path
+
+import pytest
+from support import wait_until
+
+from actors import Node, NodeConfig
+from actors.local_cluster import LocalCluster
+from services.replication.frontend import KV_ACTOR, KvDigest
+from services.replication.history import WriteHistory, check_history, write_unique_keys
+
+pytestmark = [pytest.mark.fault, pytest.mark.timeout(180)]
+
+KEYSPACE = "faults"
+
+
+def _cluster(data_dir: Path) -> LocalCluster:
+    args = ("--data-dir", str(data_dir), "--anti-entropy-interval", "0.5", "--replication-factor", "3")
+    return LocalCluster(3, node_args=args)
+
+
+async def _holders(client: Node, cluster: LocalCluster) -> collections.Counter[str]:
+    """How many nodes hold each key right now."""
+    counts: collections.Counter[str] = collections.Counter()
+    for i in range(3):
+        reply = await client.ref(KV_ACTOR, address=cluster.address(i)).ask(KvDigest(keyspace=KEYSPACE), timeout_s=10)
+        counts.update(list(reply.digests))
+    return counts
+
+
+async def _converged(client: Node, cluster: LocalCluster, history: WriteHistory) -> bool:
+    missing = await check_history(client, [cluster.address(i) for i in range(3)], KEYSPACE, history)
+    return not any(missing.values())
+
+
+async def test_sigkill_of_one_node_loses_no_acknowledged_write(tmp_path: Path) -> None:
+    """QUORUM writes round-robin over 3 nodes while one is SIGKILLed and restarted: every acknowledged key is on at
+    least 2 nodes at once, and on all 3 after anti-entropy."""
+    with _cluster(tmp_path) as cluster:
+        async with Node(NodeConfig(node_id="writer"), extensions=[]) as client:
+            history, stop = WriteHistory(), asyncio.Event()
+            running = lambda: [cluster.address(i) for i in cluster.running()]  # noqa: E731
+            writer = asyncio.create_task(write_unique_keys(client, running, KEYSPACE, "quorum", history, stop))
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(cluster.kill, 1)
+            await asyncio.sleep(1.5)
+            await asyncio.to_thread(cluster.restart, 1)
+            await asyncio.sleep(1.0)
+            stop.set()
+            await writer
+            assert len(history.acked) > 50, f"too few writes acknowledged: {len(history.acked)}"
+            holders = await _holders(client, cluster)
+            assert [k for k in history.acked if holders[k] < 2] == []
+            await wait_until(lambda: _converged(client, cluster, history), 30.0, "every node to hold every ack")
+
+
+async def test_sigkill_of_two_nodes_loses_nothing_and_the_survivor_acknowledges_nothing(tmp_path: Path) -> None:
+    """With two of three nodes SIGKILLed, no QUORUM write issued to the survivor is acknowledged; after both restart
+    every earlier acknowledged write is on every node."""
+    with _cluster(tmp_path) as cluster:
+        async with Node(NodeConfig(node_id="writer"), extensions=[]) as client:
+            history, stop = WriteHistory(), asyncio.Event()
+            running = lambda: [cluster.address(i) for i in cluster.running()]  # noqa: E731
+            writer = asyncio.create_task(write_unique_keys(client, running, KEYSPACE, "quorum", history, stop))
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(cluster.kill, 1)
+            await asyncio.to_thread(cluster.kill, 2)
+            both_dead = time.monotonic()
+            await asyncio.sleep(6.0)
+            minority_end = time.monotonic()
+            await asyncio.to_thread(cluster.restart, 1)
+            await asyncio.to_thread(cluster.restart, 2)
+            await asyncio.sleep(1.0)
+            stop.set()
+            await writer
+            assert history.acked_between(both_dead, minority_end) == []
+            refused = [op for op in history.operations if both_dead <= op.issued_s < minority_end]
+            assert refused and {op.error for op in refused} <= {"ConsistencyFailure", "NotEnoughNodes", "RemoteError"}
+            assert len(history.acked) > 50
+            await wait_until(lambda: _converged(client, cluster, history), 30.0, "every node to hold every ack")
