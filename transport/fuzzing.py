@@ -140,7 +140,7 @@ async def fuzz_node(
     Raises:
         Exception: whatever ``probe()`` raised (the node stopped answering real asks).
     """
-    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock: zmq.Socket = zmq.Context.instance().socket(zmq.DEALER)
     sock.linger = 0
     sock.connect(address)
     answered = 0
