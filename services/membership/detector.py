@@ -74,6 +74,11 @@ class PhiAccrualDetector:
             if len(self._intervals) > self._config.window:
                 self._sum -= self._intervals.popleft()
 
+    def shift(self, seconds: float) -> None:
+        """Move the last arrival ``seconds`` later: silence that this node itself caused (it was paused) does not
+        count against the peer."""
+        self._last_s += seconds
+
     @property
     def mean_interval_s(self) -> float:
         """The mean heartbeat interval in seconds, prior included, never below ``min_interval_s``."""

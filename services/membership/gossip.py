@@ -110,6 +110,9 @@ class MembershipConfig:
         fanout: live peers gossiped with per round.
         max_delta_bytes: the largest delta sent in one message, in bytes of msgpack.
         dead_grace_s: seconds a DEAD or LEFT node is kept before its state is forgotten.
+        max_local_pause_s: a gap between two rounds longer than this, in seconds, means this node itself was paused
+            (SIGSTOP, a stalled VM or event loop): the silence it caused is not held against its peers (Cassandra's
+            local-pause rule).
         remembered_gc_nodes: how many forgotten ``(node_id, generation)`` keys are remembered.
         detector: the failure detector's settings (prior and floor of the mean: two gossip intervals, so a peer
             is declared dead after at least 16 intervals of silence).
@@ -119,6 +122,7 @@ class MembershipConfig:
     fanout: int = 3
     max_delta_bytes: int = 60_000
     dead_grace_s: float = 60.0
+    max_local_pause_s: float = 2.0
     remembered_gc_nodes: int = 500
     detector: DetectorConfig = DetectorConfig(initial_interval_s=0.4, min_interval_s=0.4)
 
@@ -146,7 +150,7 @@ class Membership:
 
     Attributes:
         events: membership changes not yet taken by the shell (``take_events``).
-        stats: counters (``bad_cluster``, ``refuted``, ``stale_generation``, ``revived``).
+        stats: counters (``bad_cluster``, ``refuted``, ``stale_generation``, ``revived``, ``local_pauses``).
     """
 
     def __init__(
@@ -174,6 +178,7 @@ class Membership:
         self._status: dict[str, MemberStatus] = {}
         self._since_s: dict[str, float] = {}
         self._forgotten: collections.OrderedDict[tuple[str, int], int] = collections.OrderedDict()
+        self._last_tick_s: float | None = None
         self.events: list[MemberEvent] = []
         self.stats: collections.Counter[str] = collections.Counter()
 
@@ -203,6 +208,7 @@ class Membership:
             ``[(address, Syn), ...]`` for the chosen peers.
         """
         self._self.heartbeat += 1
+        self._forgive_local_pause(now_s)
         self._update_liveness(now_s)
         syn = self._syn()
         return [(address, syn) for address in self._choose_targets()]
@@ -391,6 +397,18 @@ class Membership:
             address = self._states[node_id].get(KEY_ADDRESS, "")
             self.events.append(MemberEvent(event, node_id, address, now_s))
             log.info("member %r %s (%s)", node_id, event.value, address)
+
+    def _forgive_local_pause(self, now_s: float) -> None:
+        last, self._last_tick_s = self._last_tick_s, now_s
+        if last is None or now_s - last <= self.config.max_local_pause_s:
+            return
+        paused_s = now_s - last - self.config.gossip_interval_s
+        self.stats["local_pauses"] += 1
+        log.warning(
+            "this node was paused for %.1f s; its peers' silence in that time is not held against them", paused_s
+        )
+        for detector in self._detectors.values():
+            detector.shift(paused_s)
 
     def _update_liveness(self, now_s: float) -> None:
         for node_id, status in list(self._status.items()):

@@ -97,3 +97,20 @@ def test_forged_newer_generation_of_a_live_node_is_refuted() -> None:
     assert all(sim.sees(o, "n1", LIVE) for o in ("n0", "n2"))
     assert _dead_events(sim) == []
     assert n1.stats["refuted"] >= 1
+
+
+def test_a_node_that_was_paused_does_not_convict_its_peers() -> None:
+    """After its own 10 s pause (SIGSTOP, a VM stall), a node does not declare its peers dead for the silence it
+    caused (Cassandra's local-pause rule); a peer that stays silent afterwards is still detected."""
+    sim = _cluster(3)
+    sim.run_until(lambda: sim.all_see(["n0", "n1", "n2"], LIVE), max_s=10.0)
+    _dead_events(sim)
+    n0 = sim.nodes["n0"]
+    resumed_s = sim.now_s + 10.0
+    n0.tick(resumed_s)
+    assert n0.status_of("n1") is LIVE and n0.status_of("n2") is LIVE
+    assert n0.stats["local_pauses"] == 1
+    assert _dead_events(sim) == []
+    for k in range(1, 40):  # n0 runs on, but nobody answers it any more
+        n0.tick(resumed_s + k * sim.config.gossip_interval_s)
+    assert n0.status_of("n1") is DEAD
