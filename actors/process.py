@@ -35,6 +35,8 @@ class NodeProcess:
         start_timeout_s: how long to wait for the node to report its address, in seconds.
         extra_args: more ``zactor node`` arguments.
         log_path: a file the node's log (stderr) is appended to; default: this process's stderr.
+        prefix: a command the node runs under, which must exec it in place (so ``pid`` is the node's), e.g.
+            ``("ip", "netns", "exec", "ns0")`` to run it in a network namespace.
 
     Attributes:
         pid: the child's process id.
@@ -53,8 +55,9 @@ class NodeProcess:
         start_timeout_s: float = 20.0,
         extra_args: tuple[str, ...] = (),
         log_path: Path | None = None,
+        prefix: tuple[str, ...] = (),
     ) -> None:
-        args = [sys.executable, "-m", "actors.cli", "node", "--node-id", node_id, "--bind", bind, *extra_args]
+        args = [*prefix, sys.executable, "-m", "actors.cli", "node", "--node-id", node_id, "--bind", bind, *extra_args]
         for name, spec in (actors or {}).items():
             args += ["--actor", f"{name}={spec}"]
         self.node_id = node_id

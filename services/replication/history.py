@@ -68,9 +68,10 @@ async def write_unique_keys(
     concurrency: int = 8,
     timeout_s: float = 3.0,
     value_bytes: int = 64,
+    prefix: str = "w",
 ) -> None:
-    """Write keys ``w<worker>-<n>`` until ``stop`` is set, each through the next of ``addresses()`` (re-read for each
-    write, so a caller can leave out a node it killed), recording every outcome in ``history``."""
+    """Write keys ``<prefix><worker>-<n>`` until ``stop`` is set, each through the next of ``addresses()`` (re-read
+    for each write, so a caller can leave out a node it killed), recording every outcome in ``history``."""
 
     async def worker(index: int) -> None:
         n = 0
@@ -80,7 +81,7 @@ async def write_unique_keys(
                 await asyncio.sleep(0.05)
                 continue
             address = targets[(index + n) % len(targets)]
-            op = Operation(key=f"w{index}-{n}", address=address, issued_s=time.monotonic())
+            op = Operation(key=f"{prefix}{index}-{n}", address=address, issued_s=time.monotonic())
             n += 1
             history.operations.append(op)
             msg = KvPut(
