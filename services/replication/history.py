@@ -9,20 +9,20 @@ them impossible (for instance QUORUM acknowledged while only a minority of the r
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 import attrs
 
+from actors.config import NodeConfig
 from actors.errors import ActorError
+from actors.node import Node
 from services.replication.frontend import KV_ACTOR, KvDigest, KvDigests, KvDone, KvPut
 
-if TYPE_CHECKING:
-    from actors import Node
-
-__all__ = ["Operation", "WriteHistory", "write_unique_keys", "check_history"]
+__all__ = ["Operation", "WriteHistory", "write_unique_keys", "check_history", "write_for"]
 
 
 @attrs.define
@@ -113,3 +113,34 @@ async def check_history(
             raise TypeError(f"expected KvDigests from {address}, got {type(reply).__name__}")
         missing[address] = sorted(acked - set(reply.digests))
     return missing
+
+
+async def write_for(address: str, seconds: float, *, bind: str, keyspace: str, prefix: str) -> WriteHistory:
+    """Write unique keys at QUORUM through the node at ``address`` for ``seconds``, from a client bound at ``bind``."""
+    async with Node(NodeConfig(node_id=f"writer-{prefix}", bind=bind), extensions=[]) as client:
+        history, stop = WriteHistory(), asyncio.Event()
+        asyncio.get_running_loop().call_later(seconds, stop.set)
+        await write_unique_keys(
+            client, lambda: [address], keyspace, "quorum", history, stop, concurrency=4, prefix=prefix
+        )
+    return history
+
+
+def main() -> None:
+    """``python -m services.replication.history ADDRESS SECONDS``: write for a while (e.g. from inside a network
+    namespace), then print ``{"issued": N, "acked": [keys]}`` as one JSON line."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("address")
+    parser.add_argument("seconds", type=float)
+    parser.add_argument("--bind", default="tcp://127.0.0.1:0")
+    parser.add_argument("--keyspace", default="faults")
+    parser.add_argument("--prefix", default="m")
+    args = parser.parse_args()
+    history = asyncio.run(
+        write_for(args.address, args.seconds, bind=args.bind, keyspace=args.keyspace, prefix=args.prefix)
+    )
+    print(json.dumps({"issued": len(history.operations), "acked": history.acked}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Network namespaces for fault tests: node processes on their own addresses, links that can be taken down.
+
+Linux only, as root, with iproute2's ``ip``. :func:`namespaces` creates ``n`` namespaces, each with one address on a
+shared bridge (which also gives this process an address on the bridge), and removes them afterwards;
+:func:`set_link` takes a namespace's link to the bridge down (a partition of that node from every other) or up.
+Run a node inside one with ``NodeProcess(..., prefix=exec_prefix(name))``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+import attrs
+
+__all__ = ["Namespaces", "namespaces", "set_link", "exec_prefix", "unavailable_reason"]
+
+
+@attrs.frozen
+class Namespaces:
+    """Namespaces made by :func:`namespaces`.
+
+    Attributes:
+        names: the namespace names, by index.
+        addresses: the IPv4 address of each namespace, by index.
+        host_address: this process's address on the bridge.
+    """
+
+    names: tuple[str, ...]
+    addresses: tuple[str, ...]
+    host_address: str
+
+
+def unavailable_reason() -> str | None:
+    """Why namespaces cannot be made here (not root, no ``ip``), or ``None`` when they can."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return "network namespaces need root"
+    if shutil.which("ip") is None:
+        return "network namespaces need iproute2's ip command"
+    return None
+
+
+def _ip(*args: str) -> None:
+    try:
+        subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+    except subprocess.CalledProcessError as exc:
+        raise OSError(f"ip {' '.join(args)} failed: {exc.stderr.strip()}") from None
+
+
+@contextlib.contextmanager
+def namespaces(n: int, *, subnet: str = "10.213.77", tag: str | None = None) -> Iterator[Namespaces]:
+    """``n`` namespaces with addresses ``<subnet>.1..n`` on one bridge (``<subnet>.254`` here), removed afterwards.
+
+    Raises:
+        OSError: a namespace, link or address could not be made (what ``ip`` said).
+    """
+    tag = tag or f"z{os.getpid() % 100000}"
+    bridge = f"{tag}br"
+    made = Namespaces(
+        tuple(f"{tag}n{i}" for i in range(n)), tuple(f"{subnet}.{i + 1}" for i in range(n)), f"{subnet}.254"
+    )
+    try:
+        _ip("link", "add", bridge, "type", "bridge")
+        _ip("addr", "add", f"{made.host_address}/24", "dev", bridge)
+        _ip("link", "set", bridge, "up")
+        for ns, address in zip(made.names, made.addresses, strict=True):
+            _ip("netns", "add", ns)
+            _ip("link", "add", f"{ns}v", "type", "veth", "peer", "name", "eth0", "netns", ns)
+            _ip("link", "set", f"{ns}v", "master", bridge, "up")
+            _ip("-n", ns, "addr", "add", f"{address}/24", "dev", "eth0")
+            _ip("-n", ns, "link", "set", "eth0", "up")
+            _ip("-n", ns, "link", "set", "lo", "up")
+        yield made
+    finally:
+        for ns in made.names:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        subprocess.run(["ip", "link", "del", bridge], capture_output=True)
+
+
+def set_link(name: str, up: bool) -> None:
+    """Take the link between namespace ``name`` and the bridge down (``up=False``) or bring it back.
+
+    Raises:
+        OSError: ``ip`` failed.
+    """
+    _ip("link", "set", f"{name}v", "up" if up else "down")
+
+
+def exec_prefix(name: str) -> tuple[str, ...]:
+    """The command prefix that runs a program inside namespace ``name``."""
+    return ("ip", "netns", "exec", name)
