@@ -45,7 +45,8 @@ def _value(rng: random.Random, depth: int = 0) -> Any:
     if choice == 8:
         return {str(_value(rng, depth + 1)): _value(rng, depth + 1) for _ in range(rng.randrange(4))}
     if choice == 9:
-        return _nested(rng, rng.choice([rng.randrange(1, MAX_NESTING + 4), 300]), rng.choice(_TYPES))
+        depth = 300 if rng.random() < 0.05 else rng.randrange(1, MAX_NESTING + 4)
+        return _nested(rng, depth, rng.choice(_TYPES))
     return [rng.randrange(2**64), rng.randrange(2**64), _value(rng, depth + 1)]
 
 

@@ -1,0 +1,353 @@
+"""Fault runs longer than the test suite's: the figures of zactor's guarantees.
+
+Sections (each can be skipped with ``--skip NAME``):
+
+- ``kills``: a 3-process store under QUORUM writes, ``--cycles`` times: SIGKILL one node and restart it, then SIGKILL
+  two and restart them; every acknowledgement recorded. Prints acknowledged writes, those lost on any node after
+  anti-entropy, and QUORUM acknowledgements given while only one node ran (must be 0).
+- ``partition`` (root): node0's link down in a network namespace for 8 s; QUORUM acknowledgements through the
+  minority (must be 0), lost writes after healing, time to heal.
+- ``startups``: false deaths in ``--startups`` simulated 5-node startups, and in ``--restarts`` real restarts of one
+  node of a 3-process cluster (DEAD seen for a node that was running).
+- ``detection``: simulated 100 nodes, time until every node declares a killed node dead, without and with 50%
+  message loss (chitchat's bounds: 10 s and 15 s; ours: 5 s and 10 s); a partition longer than the grace period
+  heals.
+- ``fuzz``: ``--fuzz-frames`` hostile envelopes at a live node process, a real ask after every 10,000; crashes and
+  RSS growth.
+- ``slow``: a consumer that never reads beside a served client: the client's asks answered.
+
+Usage: ``python benchmarks/faults.py [--cycles 5] [--restarts 20] [--fuzz-frames 1000000] [--skip fuzz ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gossip_sim import bootstrap  # noqa: E402
+
+from actors import Actor, Context, Node, NodeConfig, handler, message  # noqa: E402
+from actors.errors import ActorError  # noqa: E402
+from actors.local_cluster import LocalCluster, fetch_members  # noqa: E402
+from actors.netns import exec_prefix, namespaces, set_link, unavailable_reason  # noqa: E402
+from actors.process import NodeProcess  # noqa: E402
+from services.clock import CLOCK_ACTOR, GetTime  # noqa: E402
+from services.membership.gossip import EventKind, MembershipConfig, MemberStatus  # noqa: E402
+from services.membership.simulation import Simulation  # noqa: E402
+from services.replication.history import WriteHistory, check_history, write_unique_keys  # noqa: E402
+from transport.codec import encode_body  # noqa: E402
+from transport.envelope import Kind, pack_header  # noqa: E402
+from transport.fuzzing import fuzz_node  # noqa: E402
+
+RESULTS: list[tuple[str, str, str]] = []
+
+
+def report(name: str, value: object, target: str = "") -> None:
+    RESULTS.append((name, str(value), target))
+    print(f"   {name:<58} {value!s:>14}  {target}", flush=True)
+
+
+def store_args(data_dir: str) -> tuple[str, ...]:
+    return ("--data-dir", data_dir, "--replication-factor", "3", "--anti-entropy-interval", "0.5")
+
+
+async def converge(client: Node, addresses: list[str], history: WriteHistory, timeout_s: float = 60.0) -> int:
+    """Wait for anti-entropy; returns how many acknowledged keys some node still lacks."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        missing = await check_history(client, addresses, "faults", history)
+        lost = len({key for keys in missing.values() for key in keys})
+        if not lost or time.monotonic() > deadline:
+            return lost
+        await asyncio.sleep(0.5)
+
+
+# ------------------------------------------------------------------------------------------------------ kills
+
+
+async def kills(cycles: int) -> None:
+    print("kills: QUORUM writes while nodes are SIGKILLed and restarted", flush=True)
+    with tempfile.TemporaryDirectory() as data_dir, LocalCluster(3, node_args=store_args(data_dir)) as cluster:
+        async with Node(NodeConfig(node_id="writer"), extensions=[]) as client:
+            history, stop = WriteHistory(), asyncio.Event()
+            running = lambda: [cluster.address(i) for i in cluster.running()]  # noqa: E731
+            writer = asyncio.create_task(write_unique_keys(client, running, "faults", "quorum", history, stop))
+            minority_windows = []
+            for cycle in range(cycles):
+                victim = 1 + cycle % 2
+                await asyncio.sleep(1.0)
+                await asyncio.to_thread(cluster.kill, victim)
+                await asyncio.sleep(1.5)
+                await asyncio.to_thread(cluster.restart, victim)
+                await asyncio.sleep(1.0)
+                await asyncio.to_thread(cluster.kill, 1)
+                await asyncio.to_thread(cluster.kill, 2)
+                start = time.monotonic()
+                await asyncio.sleep(5.0)
+                minority_windows.append((start, time.monotonic()))
+                await asyncio.to_thread(cluster.restart, 1)
+                await asyncio.to_thread(cluster.restart, 2)
+                await asyncio.to_thread(cluster.wait_converged, 30.0)
+            stop.set()
+            await writer
+            lost = await converge(client, [cluster.address(i) for i in range(3)], history)
+        minority = sum(len(history.acked_between(a, b)) for a, b in minority_windows)
+        report(f"writes issued ({cycles} cycles of 1-node and 2-node kills)", len(history.operations))
+        report("writes acknowledged at QUORUM", len(history.acked))
+        report("acknowledged writes lost (any node, after anti-entropy)", lost, "target 0")
+        report("QUORUM acknowledgements while one node of 3 ran", minority, "target 0")
+
+
+# -------------------------------------------------------------------------------------------------- partition
+
+
+async def partition() -> None:
+    reason = unavailable_reason()
+    if reason:
+        report("partition", f"skipped: {reason}")
+        return
+    print("partition: node0's link down for 8 s in network namespaces", flush=True)
+    with tempfile.TemporaryDirectory() as data_dir, namespaces(3) as ns:
+        procs: list[NodeProcess] = []
+        try:
+            for i, name in enumerate(ns.names):
+                seeds = ("--seed", procs[0].address) if procs else ()
+                procs.append(
+                    NodeProcess(
+                        f"node{i}",
+                        bind=f"tcp://{ns.addresses[i]}:7000",
+                        extra_args=(*store_args(data_dir), *seeds),
+                        prefix=exec_prefix(name),
+                        log_path=Path(data_dir) / f"node{i}.log",
+                    )
+                )
+            addresses = [p.address for p in procs]
+            await wait_all_live(addresses, 30.0)
+            async with Node(NodeConfig(node_id="writer", bind=f"tcp://{ns.host_address}:0"), extensions=[]) as client:
+                history, stop = WriteHistory(), asyncio.Event()
+                majority = asyncio.create_task(
+                    write_unique_keys(client, lambda: addresses[1:], "faults", "quorum", history, stop)
+                )
+                set_link(ns.names[0], up=False)
+                command = [*exec_prefix(ns.names[0]), sys.executable, "-m", "services.replication.history"]
+                command += [addresses[0], "8", "--bind", f"tcp://{ns.addresses[0]}:0"]
+                done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=60)
+                outcome = json.loads(done.stdout.strip().splitlines()[-1])
+                set_link(ns.names[0], up=True)
+                healed = time.monotonic()
+                await wait_all_live(addresses, 60.0)
+                heal_s = time.monotonic() - healed
+                stop.set()
+                await majority
+                lost = await converge(client, addresses, history)
+        finally:
+            for proc in procs:
+                proc.kill()
+    report("partition: QUORUM writes tried through the minority", outcome["issued"])
+    report("partition: acknowledged by the minority", len(outcome["acked"]), "target 0")
+    report("partition: acknowledged by the majority", len(history.acked))
+    report("partition: acknowledged writes lost after healing", lost, "target 0")
+    report("partition: link up -> all three live again, s", f"{heal_s:.2f}")
+
+
+async def wait_all_live(addresses: list[str], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            tables = [await fetch_members(a, include_down=False) for a in addresses]
+            if all(len(table.rows) == len(addresses) for table in tables):
+                return
+        except ActorError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError("the nodes did not all see each other")
+        await asyncio.sleep(0.1)
+
+
+# --------------------------------------------------------------------------------------------------- startups
+
+
+def simulated_startups(count: int) -> None:
+    false_deaths = 0
+    for seed in range(count):
+        sim = Simulation(seed=seed)
+        for i in range(5):
+            sim.add_node(f"n{i}", seeds=["n0"] if i else [])
+        sim.run_until(lambda sim=sim: sim.all_see(list(sim.nodes), MemberStatus.LIVE), max_s=20.0)
+        sim.run_for(10.0)
+        false_deaths += sum(
+            1 for core in sim.nodes.values() for event in core.take_events() if event.kind is EventKind.DEAD
+        )
+    report(f"false deaths in {count} simulated 5-node startups", false_deaths, "target 0")
+
+
+def real_restarts(count: int) -> None:
+    print(f"startups: {count} SIGKILL + restart cycles of node2 in a 3-process cluster", flush=True)
+    false_deaths = 0
+    with LocalCluster(3) as cluster:
+        for _ in range(count):
+            cluster.kill(2)
+            cluster.wait_until(lambda: "node2" not in cluster.live_ids(0), 15.0, "node2 dead")
+            cluster.restart(2)
+            end = time.monotonic() + 2.0
+            while time.monotonic() < end or len(cluster.live_ids(2)) < 3:
+                for i in range(3):
+                    rows = cluster.members(i).rows
+                    false_deaths += sum(1 for row in rows if row[3] == "dead" and row[0] != "node2")
+                    if i != 2 and len(cluster.live_ids(2)) == 3:
+                        false_deaths += sum(1 for row in rows if row[0] == "node2" and row[3] == "dead")
+                time.sleep(0.1)
+    report(f"false deaths in {count} real restarts (DEAD seen for a running node)", false_deaths, "target 0")
+
+
+# -------------------------------------------------------------------------------------------------- detection
+
+
+def detection(seeds: int) -> None:
+    print("detection: 100 simulated nodes, one killed", flush=True)
+    for loss in (0.0, 0.5):
+        times = []
+        for seed in range(seeds):
+            sim = bootstrap(100, 0.2, seed)
+            sim.loss_rate = loss
+            sim.run_for(5.0)
+            sim.kill("n1")
+            times.append(sim.run_until(lambda sim=sim: sim.all_see(["n1"], MemberStatus.DEAD), max_s=60.0))
+        target = "target <= 5 s (chitchat 10 s)" if not loss else "target <= 10 s (chitchat 15 s)"
+        report(f"dead for all 100 nodes, {loss:.0%} loss, worst of {seeds} seeds, s", f"{max(times):.1f}", target)
+    sim = Simulation(seed=3, config=MembershipConfig(dead_grace_s=5.0))
+    for i in range(3):
+        sim.add_node(f"n{i}", seeds=["n0"] if i else [])
+    sim.run_until(lambda: sim.all_see(["n0", "n1", "n2"], MemberStatus.LIVE), max_s=10.0)
+    sim.partition(["n0"], ["n1", "n2"])
+    sim.run_for(60.0)
+    sim.heal()
+    heal_s = sim.run_until(lambda: sim.all_see(["n0", "n1", "n2"], MemberStatus.LIVE), max_s=30.0)
+    report("simulated partition of 60 s (12 x the grace period) healed in, s", f"{heal_s:.1f}")
+
+
+# ------------------------------------------------------------------------------------------------------- fuzz
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def fuzz(frames: int) -> None:
+    print(f"fuzz: {frames:,} hostile envelopes at a live node", flush=True)
+    with tempfile.TemporaryDirectory() as data_dir:
+        with NodeProcess("fuzzed", extra_args=("--data-dir", data_dir, "--cluster-id", "fuzz")) as proc:
+            async with Node(NodeConfig(node_id="prober"), extensions=[]) as client:
+                probes = 0
+
+                async def probe() -> None:
+                    nonlocal probes
+                    await client.ref(CLOCK_ACTOR, address=proc.address).ask(GetTime(), timeout_s=5.0)
+                    probes += 1
+
+                await fuzz_node(proc.address, seed=0, count=10_000, probe=probe)
+                before = rss_mib(proc.pid)
+                start = time.monotonic()
+                answered = await fuzz_node(proc.address, seed=1, count=frames, probe=probe, probe_every=10_000)
+                elapsed = time.monotonic() - start
+                grown = rss_mib(proc.pid) - before
+            alive = proc.is_alive()
+    report("fuzz: envelopes sent", f"{frames:,}")
+    report("fuzz: envelopes per second", f"{frames / elapsed:,.0f}")
+    report("fuzz: answered with ERROR", f"{answered:,}")
+    report("fuzz: real asks answered (one per 10,000 envelopes)", probes)
+    report("fuzz: node crashed", "no" if alive else "YES", "target no")
+    report("fuzz: RSS growth, MiB", f"{grown:.1f}", "target < 20")
+
+
+# ------------------------------------------------------------------------------------------------------- slow
+
+
+@message("bench.faults.Want")
+class Want:
+    size: int
+
+
+@message("bench.faults.Blob")
+class Blob:
+    data: bytes
+
+
+class Source(Actor):
+    max_concurrency = 16
+
+    @handler
+    async def want(self, msg: Want, ctx: Context) -> Blob:
+        return Blob(data=bytes(msg.size))
+
+
+async def slow_consumer() -> None:
+    import zmq
+
+    print("slow: a consumer that never reads beside a served client", flush=True)
+    async with Node(NodeConfig(node_id="server", hwm=20), extensions=[]) as server:
+        async with Node(NodeConfig(node_id="client"), extensions=[]) as client:
+            await server.add_actor("source", Source())
+            sock = zmq.Context.instance().socket(zmq.DEALER)
+            sock.linger = 0
+            sock.rcvhwm = 2
+            sock.connect(server.address)
+            type_name, body, _ = encode_body(Want(size=200_000))
+            for request_id in range(1, 1001):
+                sock.send_multipart([pack_header(Kind.REQUEST, request_id, "source", type_name), body])
+            answered = 0
+            ref = client.ref("source", address=server.address)
+            for _ in range(1000):
+                try:
+                    await ref.ask(Want(size=16), timeout_s=2.0)
+                    answered += 1
+                except ActorError:
+                    pass
+            sock.close()
+            waits = server.transport.stats["send_waits"]
+    report("slow: neighbour asks answered beside a consumer that never reads", f"{answered} / 1000", "target all")
+    report("slow: replies that had to wait for the slow consumer", waits)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cycles", type=int, default=5, help="kill cycles (default: %(default)s)")
+    parser.add_argument("--restarts", type=int, default=20, help="real restarts (default: %(default)s)")
+    parser.add_argument("--startups", type=int, default=100, help="simulated startups (default: %(default)s)")
+    parser.add_argument("--detection-seeds", type=int, default=3, help="seeds per detection run (default: 3)")
+    parser.add_argument("--fuzz-frames", type=int, default=1_000_000, help="hostile envelopes (default: 10^6)")
+    parser.add_argument("--skip", action="append", default=[], help="a section to skip; repeatable")
+    args = parser.parse_args()
+    skip = set(args.skip)
+    if "kills" not in skip:
+        await kills(args.cycles)
+    if "partition" not in skip:
+        await partition()
+    if "startups" not in skip:
+        simulated_startups(args.startups)
+        await asyncio.to_thread(real_restarts, args.restarts)
+    if "detection" not in skip:
+        detection(args.detection_seeds)
+    if "slow" not in skip:
+        await slow_consumer()
+    if "fuzz" not in skip:
+        await fuzz(args.fuzz_frames)
+    print("\nsummary")
+    for name, value, target in RESULTS:
+        print(f"   {name:<58} {value:>14}  {target}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
