@@ -15,6 +15,7 @@ from typing import Any
 
 from actors.actor import Actor, Context, check_reply, handlers_of
 from actors.errors import ActorNotFound, HandlerNotFound, MailboxFull, RemoteError
+from actors.ratelog import RateLimitedLogger
 from transport.codec import type_name_of
 
 __all__ = ["Mailbox"]
@@ -49,6 +50,7 @@ class Mailbox:
         self._idle: list[asyncio.Future[None]] = []
         self._workers: list[asyncio.Task[None]] = []
         self._closed = False
+        self._tell_log = RateLimitedLogger(ctx.log)
 
     def start(self) -> None:
         """Start the worker task(s)."""
@@ -101,7 +103,9 @@ class Mailbox:
                 except Exception as exc:
                     error = exc
                     if reply_to is None:
-                        ctx.log.exception("handler for %s failed on a tell", type(msg).__qualname__)
+                        self._tell_log.log(
+                            logging.ERROR, "handler for %s failed on a tell", type(msg).__qualname__, exc_info=True
+                        )
             if reply_to is None:
                 continue
             if type(reply_to) is tuple:

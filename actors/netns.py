@@ -3,7 +3,7 @@
 Linux only, as root, with iproute2's ``ip``. :func:`namespaces` creates ``n`` namespaces, each with one address on a
 shared bridge (which also gives this process an address on the bridge), and removes them afterwards;
 :func:`set_link` takes a namespace's link to the bridge down (a partition of that node from every other) or up.
-Run a node inside one with ``NodeProcess(..., prefix=exec_prefix(name))``.
+:func:`start_nodes` runs one node process in each, ``node0`` being the others' seed.
 """
 
 from __future__ import annotations
@@ -12,11 +12,14 @@ import contextlib
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import attrs
 
-__all__ = ["Namespaces", "namespaces", "set_link", "exec_prefix", "unavailable_reason"]
+from actors.process import NodeProcess
+
+__all__ = ["Namespaces", "namespaces", "set_link", "exec_prefix", "unavailable_reason", "start_nodes"]
 
 
 @attrs.frozen
@@ -92,3 +95,30 @@ def set_link(name: str, up: bool) -> None:
 def exec_prefix(name: str) -> tuple[str, ...]:
     """The command prefix that runs a program inside namespace ``name``."""
     return ("ip", "netns", "exec", name)
+
+
+def start_nodes(ns: Namespaces, extra_args: Sequence[str], log_dir: Path, *, port: int = 7000) -> list[NodeProcess]:
+    """Start node ``node<i>`` in namespace ``i``, bound at ``tcp://<address i>:<port>``, node0 the seed of the
+    others, each logging to ``log_dir/node<i>.log``; the caller kills them.
+
+    Raises:
+        RuntimeError: a node did not start (the ones started are killed).
+    """
+    procs: list[NodeProcess] = []
+    try:
+        for i, name in enumerate(ns.names):
+            seeds = ("--seed", procs[0].address) if procs else ()
+            procs.append(
+                NodeProcess(
+                    f"node{i}",
+                    bind=f"tcp://{ns.addresses[i]}:{port}",
+                    extra_args=(*extra_args, *seeds),
+                    prefix=exec_prefix(name),
+                    log_path=log_dir / f"node{i}.log",
+                )
+            )
+    except BaseException:
+        for proc in procs:
+            proc.kill()
+        raise
+    return procs

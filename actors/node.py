@@ -24,6 +24,7 @@ from actors.errors import (
     NodeUnavailable,
 )
 from actors.extensions import EnvelopeClock, Extension, Extensions
+from actors.ratelog import RateLimitedLogger
 from actors.ref import ActorRef
 from actors.registry import Registry
 from actors.wire import error_info
@@ -79,6 +80,7 @@ class Node(ClusterView):
         self._clock: EnvelopeClock | None = None
         self._extensions = Extensions(self, extensions)
         self.stats: collections.Counter[str] = collections.Counter()
+        self._peer_log = RateLimitedLogger(log)
 
     # ----------------------------------------------------------------------------------------------- lifecycle
 
@@ -285,7 +287,7 @@ class Node(ClusterView):
             header = unpack_header(frames[0])
         except DecodeError as exc:  # no trustworthy request id: nothing to answer
             self.stats["decode_errors"] += 1
-            log.warning("undecodable envelope from peer %s dropped: %s", peer.hex(), exc.reason)
+            self._peer_log.warning("undecodable envelope from peer %s dropped: %s", peer.hex(), exc.reason)
             return
         kind = header.kind
         if kind is Kind.REQUEST:
@@ -294,7 +296,7 @@ class Node(ClusterView):
             reply_to = None
         else:
             self.stats["unexpected_kind"] += 1
-            log.warning("a %s envelope from peer %s dropped", kind.name, peer.hex())
+            self._peer_log.warning("a %s envelope from peer %s dropped", kind.name, peer.hex())
             return
         target = header.target
         try:
@@ -310,14 +312,14 @@ class Node(ClusterView):
         except (DecodeError, ActorNotFound, MailboxFull, NodeUnavailable, ClockOffsetError) as exc:
             self.stats[_STAT_BY_ERROR[type(exc)]] += 1
             if reply_to is None:
-                log.log(
+                self._peer_log.log(
                     logging.DEBUG if self._is_stopping else logging.WARNING,
                     "a tell for %r was dropped: %s",
                     target,
                     exc,
                 )
             else:
-                log.info("a request for %r was refused: %s", target, exc)
+                self._peer_log.log(logging.INFO, "a request for %r was refused: %s", target, exc)
                 task = asyncio.get_running_loop().create_task(self._respond(reply_to, None, exc, target))
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)

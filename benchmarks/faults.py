@@ -38,7 +38,7 @@ from gossip_sim import bootstrap  # noqa: E402
 from actors import Actor, Context, Node, NodeConfig, handler, message  # noqa: E402
 from actors.errors import ActorError  # noqa: E402
 from actors.local_cluster import LocalCluster, fetch_members  # noqa: E402
-from actors.netns import exec_prefix, namespaces, set_link, unavailable_reason  # noqa: E402
+from actors.netns import exec_prefix, namespaces, set_link, start_nodes, unavailable_reason  # noqa: E402
 from actors.process import NodeProcess  # noqa: E402
 from services.clock import CLOCK_ACTOR, GetTime  # noqa: E402
 from services.membership.gossip import EventKind, MembershipConfig, MemberStatus  # noqa: E402
@@ -117,19 +117,8 @@ async def partition() -> None:
         return
     print("partition: node0's link down for 8 s in network namespaces", flush=True)
     with tempfile.TemporaryDirectory() as data_dir, namespaces(3) as ns:
-        procs: list[NodeProcess] = []
+        procs = start_nodes(ns, store_args(data_dir), Path(data_dir))
         try:
-            for i, name in enumerate(ns.names):
-                seeds = ("--seed", procs[0].address) if procs else ()
-                procs.append(
-                    NodeProcess(
-                        f"node{i}",
-                        bind=f"tcp://{ns.addresses[i]}:7000",
-                        extra_args=(*store_args(data_dir), *seeds),
-                        prefix=exec_prefix(name),
-                        log_path=Path(data_dir) / f"node{i}.log",
-                    )
-                )
             addresses = [p.address for p in procs]
             await wait_all_live(addresses, 30.0)
             async with Node(NodeConfig(node_id="writer", bind=f"tcp://{ns.host_address}:0"), extensions=[]) as client:
@@ -248,7 +237,8 @@ def rss_mib(pid: int) -> float:
 async def fuzz(frames: int) -> None:
     print(f"fuzz: {frames:,} hostile envelopes at a live node", flush=True)
     with tempfile.TemporaryDirectory() as data_dir:
-        with NodeProcess("fuzzed", extra_args=("--data-dir", data_dir, "--cluster-id", "fuzz")) as proc:
+        args = ("--data-dir", data_dir, "--cluster-id", "fuzz")
+        with NodeProcess("fuzzed", extra_args=args, log_path=Path(data_dir) / "fuzzed.log") as proc:
             async with Node(NodeConfig(node_id="prober"), extensions=[]) as client:
                 probes = 0
 
@@ -264,12 +254,14 @@ async def fuzz(frames: int) -> None:
                 elapsed = time.monotonic() - start
                 grown = rss_mib(proc.pid) - before
             alive = proc.is_alive()
+            log_kib = (Path(data_dir) / "fuzzed.log").stat().st_size / 1024
     report("fuzz: envelopes sent", f"{frames:,}")
     report("fuzz: envelopes per second", f"{frames / elapsed:,.0f}")
     report("fuzz: answered with ERROR", f"{answered:,}")
     report("fuzz: real asks answered (one per 10,000 envelopes)", probes)
     report("fuzz: node crashed", "no" if alive else "YES", "target no")
     report("fuzz: RSS growth, MiB", f"{grown:.1f}", "target < 20")
+    report("fuzz: the node's log, KiB (rate-limited)", f"{log_kib:,.0f}")
 
 
 # ------------------------------------------------------------------------------------------------------- slow

@@ -106,6 +106,8 @@ class Outbox:
         out = self._peers.get(peer)
         if out is None or not out.waiting:
             result = self._try(peer, out, frames, nbytes)
+            if result is False:
+                self._peer_gone(peer, 1)
             if result is not None:
                 return result
             out = self._peers.setdefault(peer, _PeerOut())
@@ -125,7 +127,8 @@ class Outbox:
             self._flusher = self._loop.create_task(self._flush())
 
     def _try(self, peer: bytes, out: _PeerOut | None, frames: Sequence[Any], nbytes: int) -> SendResult:
-        """One non-blocking attempt; tracks large replies against the peer's budget."""
+        """One non-blocking attempt; tracks large replies against the peer's budget (the caller handles a peer
+        that is gone)."""
         track = nbytes >= self._track_bytes
         if track and out is not None:
             out.prune()
@@ -138,7 +141,6 @@ class Outbox:
         except zmq.ZMQError as exc:
             if exc.errno != zmq.EHOSTUNREACH:
                 raise
-            self._peer_gone(peer)
             return False
         finally:
             self._rearm()
@@ -149,9 +151,10 @@ class Outbox:
             self._ensure_flusher()
         return True
 
-    def _peer_gone(self, peer: bytes) -> None:
+    def _peer_gone(self, peer: bytes, not_queued: int) -> None:
+        """Drop the peer's outbox: ``not_queued`` replies in hand plus every waiting one are lost."""
         out = self._peers.pop(peer, None)
-        lost = 1 + (len(out.waiting) if out is not None else 0)
+        lost = not_queued + (len(out.waiting) if out is not None else 0)
         self._stats["dropped_unroutable"] += lost
         log.warning("dropped %d reply(s) to peer %s: it is gone", lost, peer.hex())
 
@@ -185,6 +188,7 @@ class Outbox:
             if result is None:
                 break
             if result is False:
+                self._peer_gone(peer, 0)
                 return progressed
             out.waiting.popleft()
             out.waiting_bytes -= head.nbytes

@@ -24,8 +24,11 @@ def rss_mib(pid: int) -> float:
 
 async def test_a_live_node_survives_hostile_frames(tmp_path: Path) -> None:
     """20,000 hostile envelopes (garbage, bad headers, deep nesting, forged clocks) at a node running every service:
-    it answers a real ask after every 2,000, is alive at the end, and grows by less than 20 MiB."""
-    with NodeProcess("fuzzed", extra_args=("--data-dir", str(tmp_path), "--cluster-id", "fuzz")) as proc:
+    it answers a real ask after every 2,000, is alive at the end, grows by less than 20 MiB, and logs at a bounded
+    rate."""
+    log_path = tmp_path / "fuzzed.log"
+    args = ("--data-dir", str(tmp_path), "--cluster-id", "fuzz")
+    with NodeProcess("fuzzed", extra_args=args, log_path=log_path) as proc:
         async with Node(NodeConfig(node_id="prober"), extensions=[]) as client:
             clock = client.ref(CLOCK_ACTOR, address=proc.address)
 
@@ -39,3 +42,4 @@ async def test_a_live_node_survives_hostile_frames(tmp_path: Path) -> None:
         assert proc.is_alive()
         assert answered > 1_000, "requests with a known id are answered with ERROR envelopes"
         assert grown < 20, f"the node grew by {grown:.1f} MiB"
+        assert log_path.stat().st_size < 1024 * 1024, "refusals are logged at a bounded rate"

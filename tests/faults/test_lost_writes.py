@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,19 @@ async def _holders(client: Node, cluster: LocalCluster) -> collections.Counter[s
     return counts
 
 
+@contextlib.asynccontextmanager
+async def _writing(client: Node, cluster: LocalCluster) -> AsyncIterator[WriteHistory]:
+    """QUORUM writes of unique keys from ``client`` through the running nodes, round-robin, until the block ends."""
+    history, stop = WriteHistory(), asyncio.Event()
+    running = lambda: [cluster.address(i) for i in cluster.running()]  # noqa: E731
+    writer = asyncio.create_task(write_unique_keys(client, running, KEYSPACE, "quorum", history, stop))
+    try:
+        yield history
+    finally:
+        stop.set()
+        await writer
+
+
 async def _converged(client: Node, cluster: LocalCluster, history: WriteHistory) -> bool:
     missing = await check_history(client, [cluster.address(i) for i in range(3)], KEYSPACE, history)
     return not any(missing.values())
@@ -44,16 +59,12 @@ async def test_sigkill_of_one_node_loses_no_acknowledged_write(tmp_path: Path) -
     least 2 nodes at once, and on all 3 after anti-entropy."""
     with _cluster(tmp_path) as cluster:
         async with Node(NodeConfig(node_id="writer"), extensions=[]) as client:
-            history, stop = WriteHistory(), asyncio.Event()
-            running = lambda: [cluster.address(i) for i in cluster.running()]  # noqa: E731
-            writer = asyncio.create_task(write_unique_keys(client, running, KEYSPACE, "quorum", history, stop))
-            await asyncio.sleep(1.0)
-            await asyncio.to_thread(cluster.kill, 1)
-            await asyncio.sleep(1.5)
-            await asyncio.to_thread(cluster.restart, 1)
-            await asyncio.sleep(1.0)
-            stop.set()
-            await writer
+            async with _writing(client, cluster) as history:
+                await asyncio.sleep(1.0)
+                await asyncio.to_thread(cluster.kill, 1)
+                await asyncio.sleep(1.5)
+                await asyncio.to_thread(cluster.restart, 1)
+                await asyncio.sleep(1.0)
             assert len(history.acked) > 50, f"too few writes acknowledged: {len(history.acked)}"
             holders = await _holders(client, cluster)
             assert [k for k in history.acked if holders[k] < 2] == []
@@ -65,20 +76,16 @@ async def test_sigkill_of_two_nodes_loses_nothing_and_the_survivor_acknowledges_
     every earlier acknowledged write is on every node."""
     with _cluster(tmp_path) as cluster:
         async with Node(NodeConfig(node_id="writer"), extensions=[]) as client:
-            history, stop = WriteHistory(), asyncio.Event()
-            running = lambda: [cluster.address(i) for i in cluster.running()]  # noqa: E731
-            writer = asyncio.create_task(write_unique_keys(client, running, KEYSPACE, "quorum", history, stop))
-            await asyncio.sleep(1.0)
-            await asyncio.to_thread(cluster.kill, 1)
-            await asyncio.to_thread(cluster.kill, 2)
-            both_dead = time.monotonic()
-            await asyncio.sleep(6.0)
-            minority_end = time.monotonic()
-            await asyncio.to_thread(cluster.restart, 1)
-            await asyncio.to_thread(cluster.restart, 2)
-            await asyncio.sleep(1.0)
-            stop.set()
-            await writer
+            async with _writing(client, cluster) as history:
+                await asyncio.sleep(1.0)
+                await asyncio.to_thread(cluster.kill, 1)
+                await asyncio.to_thread(cluster.kill, 2)
+                both_dead = time.monotonic()
+                await asyncio.sleep(6.0)
+                minority_end = time.monotonic()
+                await asyncio.to_thread(cluster.restart, 1)
+                await asyncio.to_thread(cluster.restart, 2)
+                await asyncio.sleep(1.0)
             assert history.acked_between(both_dead, minority_end) == []
             refused = [op for op in history.operations if both_dead <= op.issued_s < minority_end]
             assert refused and {op.error for op in refused} <= {"ConsistencyFailure", "NotEnoughNodes", "RemoteError"}

@@ -16,8 +16,7 @@ from support import wait_until
 from actors import Node, NodeConfig
 from actors.errors import ActorError
 from actors.local_cluster import fetch_members
-from actors.netns import exec_prefix, namespaces, set_link, unavailable_reason
-from actors.process import NodeProcess
+from actors.netns import exec_prefix, namespaces, set_link, start_nodes, unavailable_reason
 from services.replication.history import WriteHistory, check_history, write_unique_keys
 
 pytestmark = [
@@ -43,19 +42,8 @@ async def test_a_partitioned_minority_acknowledges_nothing_and_the_cluster_heals
     with namespaces(3) as ns:
         args = ("--cluster-id", "part", "--data-dir", str(tmp_path), "--replication-factor", "3")
         args += ("--anti-entropy-interval", "0.5")
-        procs: list[NodeProcess] = []
+        procs = start_nodes(ns, args, tmp_path)
         try:
-            for i, name in enumerate(ns.names):
-                seeds = ("--seed", procs[0].address) if procs else ()
-                procs.append(
-                    NodeProcess(
-                        f"node{i}",
-                        bind=f"tcp://{ns.addresses[i]}:7000",
-                        extra_args=(*args, *seeds),
-                        prefix=exec_prefix(name),
-                        log_path=tmp_path / f"node{i}.log",
-                    )
-                )
             addresses = [p.address for p in procs]
 
             async def all_see_three() -> bool:
