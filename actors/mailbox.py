@@ -15,8 +15,8 @@ from typing import Any
 
 from actors.actor import Actor, Context, check_reply, handlers_of
 from actors.errors import ActorNotFound, HandlerNotFound, MailboxFull, RemoteError
-from actors.ratelog import RateLimitedLogger
 from transport.codec import type_name_of
+from transport.ratelog import RateLimitedLogger
 
 __all__ = ["Mailbox"]
 

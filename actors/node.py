@@ -24,13 +24,13 @@ from actors.errors import (
     NodeUnavailable,
 )
 from actors.extensions import EnvelopeClock, Extension, Extensions
-from actors.ratelog import RateLimitedLogger
 from actors.ref import ActorRef
 from actors.registry import Registry
 from actors.wire import error_info
 from transport.base import Transport
 from transport.codec import decode_body, encode_body
 from transport.envelope import Kind, pack_header, unpack_header
+from transport.ratelog import RateLimitedLogger
 from transport.sockets import ZmqTransport
 
 __all__ = ["Node"]

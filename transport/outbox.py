@@ -22,6 +22,8 @@ from typing import Any
 
 import zmq
 
+from transport.ratelog import RateLimitedLogger
+
 __all__ = ["Outbox", "SendResult"]
 
 log = logging.getLogger("zactor.transport")
@@ -93,6 +95,7 @@ class Outbox:
         self._track_bytes = track_threshold_bytes
         self._peers: dict[bytes, _PeerOut] = {}
         self._flusher: asyncio.Task[None] | None = None
+        self._log = RateLimitedLogger(log)
 
     def reply(self, peer: bytes, frames: Sequence[Any], nbytes: int, timeout_s: float) -> bool:
         """Send ``[peer, header, body, *buffers]`` now, or queue it for up to ``timeout_s`` seconds.
@@ -156,7 +159,7 @@ class Outbox:
         out = self._peers.pop(peer, None)
         lost = not_queued + (len(out.waiting) if out is not None else 0)
         self._stats["dropped_unroutable"] += lost
-        log.warning("dropped %d reply(s) to peer %s: it is gone", lost, peer.hex())
+        self._log.warning("dropped %d reply(s) to peer %s: it is gone", lost, peer.hex())
 
     async def _flush(self) -> None:
         """Retry waiting replies with back-off; then keep pruning tracked ones (their frames hold the reply's
