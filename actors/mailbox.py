@@ -95,7 +95,7 @@ class Mailbox:
             error: BaseException | None = None
             result = None
             if handle is None:
-                error = HandlerNotFound(self.name, type_name_of(type(msg)), ctx.node_id)
+                error = HandlerNotFound(self.name, _type_name(msg), ctx.node_id)
             else:
                 try:
                     result = await handle(msg, ctx)
@@ -152,3 +152,11 @@ def _as_caller_error(error: BaseException, node_id: str, actor: str) -> BaseExce
     if isinstance(error, (HandlerNotFound, ActorNotFound, MailboxFull)):
         return error
     return RemoteError(type(error).__name__, str(error), node_id, actor)
+
+
+def _type_name(msg: Any) -> str:
+    """The registered type name of ``msg``, or its class name when it is not a message."""
+    try:
+        return type_name_of(type(msg))
+    except TypeError:
+        return type(msg).__qualname__

@@ -308,6 +308,8 @@ class Node(ClusterView):
                 raise ActorNotFound(target, self.node_id)
             if header.n_buffers != len(frames) - 2:
                 raise DecodeError(f"header announces {header.n_buffers} buffers, {len(frames) - 2} arrived")
+            if not header.message_type:
+                raise DecodeError("a request or tell needs a message type")
             mailbox.put(decode_body(header.message_type, frames[1], frames[2:]), reply_to)
         except (DecodeError, ActorNotFound, MailboxFull, NodeUnavailable, ClockOffsetError) as exc:
             self.stats[_STAT_BY_ERROR[type(exc)]] += 1

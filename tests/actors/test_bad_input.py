@@ -137,3 +137,20 @@ async def test_peer_that_disappears_mid_request_is_dropped_and_counted() -> None
     finally:
         ctx.term()
         await node.stop()
+
+
+async def test_envelopes_without_a_message_never_reach_an_actor(raw_dealer: zmq.Socket) -> None:
+    """TELLs and REQUESTs with an empty message type (a nil body) are refused with DecodeError before any mailbox:
+    20 of them to an actor with one worker leave it serving."""
+    node = await _serving_node()
+    try:
+        raw_dealer.connect(node.address)
+        nil = msgpack.packb(None)
+        for _ in range(20):
+            raw_dealer.send_multipart([pack_header(Kind.TELL, 0, "calc", ""), nil])
+        rid, info = await _error_reply(raw_dealer, _request(21, "calc", "", nil))
+        assert rid == 21 and info.code == ErrorCode.DECODE_ERROR and "message type" in info.message
+        await _still_serves(node)
+        assert node.stats["decode_errors"] == 21
+    finally:
+        await node.stop()
