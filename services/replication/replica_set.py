@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from services.clock import HLCTimestamp
-from services.membership.gossip import Member, MemberStatus
+from services.membership.model import Member, MemberStatus
 from services.replication.storage import Document, Storage
 
 __all__ = ["ReplicaSet", "REPLICA_SET_KEYSPACE"]
