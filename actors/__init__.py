@@ -1,23 +1,42 @@
-"""zactor actors: typed RPC actors hosted by nodes that talk over ZeroMQ.
+"""zactor: typed RPC actors hosted by nodes that talk over ZeroMQ.
 
 Public names: :func:`message`, :class:`Actor`, :func:`handler`, :class:`Context`, :class:`Node`,
-:class:`NodeConfig`, :class:`ActorRef`, :class:`LocalCluster`; errors live in :mod:`actors.errors`.
+:class:`NodeConfig`, :class:`ActorRef`, :class:`LocalCluster`, ``__version__``; errors live in :mod:`zactor.errors`,
+the transport in :mod:`zactor.transport`, the cluster services in :mod:`zactor.services`.
 """
 
-from actors.actor import Actor, Context, handler
-from actors.config import NodeConfig
-from actors.node import Node
-from actors.ref import ActorRef
-from actors.registry import Registry
-from transport.codec import message
+from importlib.metadata import PackageNotFoundError, version
 
-__all__ = ["Actor", "ActorRef", "Context", "LocalCluster", "Node", "NodeConfig", "Registry", "handler", "message"]
+from zactor.actor import Actor, Context, handler
+from zactor.config import NodeConfig
+from zactor.node import Node
+from zactor.ref import ActorRef
+from zactor.registry import Registry
+from zactor.transport.codec import message
+
+__all__ = [
+    "Actor",
+    "ActorRef",
+    "Context",
+    "LocalCluster",
+    "Node",
+    "NodeConfig",
+    "Registry",
+    "__version__",
+    "handler",
+    "message",
+]
+
+try:
+    __version__ = version("zactor")
+except PackageNotFoundError:  # imported from a source tree that was not installed
+    __version__ = "0+unknown"
 
 
 def __getattr__(name: str) -> object:
     # LocalCluster drives the membership service, which itself imports this package: load it on first use.
     if name == "LocalCluster":
-        from actors.local_cluster import LocalCluster
+        from zactor.local_cluster import LocalCluster
 
         return LocalCluster
-    raise AttributeError(f"module 'actors' has no attribute {name!r}")
+    raise AttributeError(f"module 'zactor' has no attribute {name!r}")

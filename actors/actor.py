@@ -20,11 +20,11 @@ import typing
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from transport.codec import is_message, type_name_of
+from zactor.transport.codec import is_message, type_name_of
 
 if TYPE_CHECKING:
-    from actors.node import Node
-    from actors.ref import ActorRef
+    from zactor.node import Node
+    from zactor.ref import ActorRef
 
 __all__ = ["Actor", "Context", "handler", "handlers_of"]
 
@@ -70,7 +70,7 @@ class Context:
     """What a handler knows about where it runs.
 
     Attributes:
-        node: the :class:`~actors.node.Node` hosting the actor.
+        node: the :class:`~zactor.node.Node` hosting the actor.
         actor_name: the name the actor is registered under.
         log: a logger named ``zactor.actor.<name>``.
     """

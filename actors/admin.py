@@ -11,8 +11,8 @@ import importlib
 import os
 import sys
 
-from actors.actor import Actor, Context, handler
-from transport.codec import message
+from zactor.actor import Actor, Context, handler
+from zactor.transport.codec import message
 
 __all__ = ["ADMIN_ACTOR", "AdminActor", "AddActor", "RemoveActor", "ActorNames", "load_object"]
 

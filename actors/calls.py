@@ -13,14 +13,14 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from actors.deadlines import Deadlines
-from actors.errors import ActorNotFound, ClockOffsetError, DecodeError, NodeUnavailable, RequestTimeout, SendTimeout
-from actors.wire import ErrorInfo, error_from_info
-from transport.codec import decode_body, encode_body
-from transport.envelope import Header, Kind, pack_header, unpack_header
+from zactor.deadlines import Deadlines
+from zactor.errors import ActorNotFound, ClockOffsetError, DecodeError, NodeUnavailable, RequestTimeout, SendTimeout
+from zactor.transport.codec import decode_body, encode_body
+from zactor.transport.envelope import Header, Kind, pack_header, unpack_header
+from zactor.wire import ErrorInfo, error_from_info
 
 if TYPE_CHECKING:
-    from actors.node import Node
+    from zactor.node import Node
 
 __all__ = ["Calls"]
 
@@ -88,7 +88,7 @@ class Calls:
             fut.set_exception(RequestTimeout(name, timeout_s))
 
     async def ask_local(self, name: str, msg: Any, timeout_s: float) -> Any:
-        """Ask an actor of this node; see :meth:`actors.ref.ActorRef.ask`."""
+        """Ask an actor of this node; see :meth:`zactor.ref.ActorRef.ask`."""
         mailbox = self._node.registry.get(name)
         if mailbox is None:
             raise ActorNotFound(name, self._node.node_id)
@@ -104,14 +104,14 @@ class Calls:
             del self._pending[request_id]
 
     def tell_local(self, name: str, msg: Any) -> None:
-        """Tell an actor of this node; see :meth:`actors.ref.ActorRef.tell`."""
+        """Tell an actor of this node; see :meth:`zactor.ref.ActorRef.tell`."""
         mailbox = self._node.registry.get(name)
         if mailbox is None:
             raise ActorNotFound(name, self._node.node_id)
         mailbox.put(msg, None)
 
     async def ask_remote(self, address: str, name: str, msg: Any, timeout_s: float) -> Any:
-        """Ask an actor of the node at ``address``; see :meth:`actors.ref.ActorRef.ask`."""
+        """Ask an actor of the node at ``address``; see :meth:`zactor.ref.ActorRef.ask`."""
         node = self._node
         deadlines = self._started_deadlines()
         type_name, body, buffers = encode_body(msg, node.config.copy_threshold_bytes)
@@ -129,7 +129,7 @@ class Calls:
             del self._pending[request_id]
 
     async def tell_remote(self, address: str, name: str, msg: Any) -> None:
-        """Tell an actor of the node at ``address``; see :meth:`actors.ref.ActorRef.tell`."""
+        """Tell an actor of the node at ``address``; see :meth:`zactor.ref.ActorRef.tell`."""
         node = self._node
         type_name, body, buffers = encode_body(msg, node.config.copy_threshold_bytes)
         header = pack_header(Kind.TELL, 0, name, type_name, node.envelope_stamp(), 0, len(buffers))

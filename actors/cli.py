@@ -10,16 +10,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from actors.admin import ADMIN_ACTOR, AdminActor, build_actor
-from actors.cli_cluster import run_call, run_cluster_up, run_members
-from actors.cli_kv import add_kv_parser, run_kv
-from actors.config import NodeConfig
-from actors.demo_run import run_demo
-from actors.errors import ActorError
-from actors.node import Node
-from actors.process import READY_PREFIX
-from services.replication import ReplicatedStore, SQLiteStorage
-from services.replication.frontend import KV_ACTOR, KvFrontend
+from zactor import __version__
+from zactor.admin import ADMIN_ACTOR, AdminActor, build_actor
+from zactor.cli_cluster import run_call, run_cluster_up, run_members
+from zactor.cli_kv import add_kv_parser, run_kv
+from zactor.config import NodeConfig
+from zactor.demo_run import run_demo
+from zactor.errors import ActorError
+from zactor.node import Node
+from zactor.process import READY_PREFIX
+from zactor.services.replication import ReplicatedStore, SQLiteStorage
+from zactor.services.replication.frontend import KV_ACTOR, KvFrontend
 
 __all__ = ["main"]
 
@@ -71,6 +72,7 @@ async def _run_node(args: argparse.Namespace) -> int:
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zactor", description="Typed RPC actors on ZeroMQ.")
     parser.add_argument("--log-level", default="WARNING", help="logging level (DEBUG, INFO, WARNING, ...)")
+    parser.add_argument("--version", action="version", version=f"zactor {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser(

@@ -9,12 +9,12 @@ import json
 import signal
 import time
 
-from actors.config import NodeConfig
-from actors.errors import ActorNotFound
-from actors.local_cluster import LocalCluster, fetch_members
-from actors.node import Node
-from services.membership.messages import MemberRows
-from transport.codec import message_class
+from zactor.config import NodeConfig
+from zactor.errors import ActorNotFound
+from zactor.local_cluster import LocalCluster, fetch_members
+from zactor.node import Node
+from zactor.services.membership.messages import MemberRows
+from zactor.transport.codec import message_class
 
 __all__ = ["format_members", "run_cluster_up", "run_members", "run_call"]
 

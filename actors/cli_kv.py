@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from actors.config import NodeConfig
-from actors.node import Node
-from services.replication.frontend import KV_ACTOR, KvDelete, KvGet, KvKeys, KvPut, KvRemoveNode
+from zactor.config import NodeConfig
+from zactor.node import Node
+from zactor.services.replication.frontend import KV_ACTOR, KvDelete, KvGet, KvKeys, KvPut, KvRemoveNode
 
 __all__ = ["add_kv_parser", "run_kv"]
 

@@ -1,6 +1,6 @@
 """What a node knows of its cluster: members, where actors live, node selection.
 
-These :class:`~actors.node.Node` methods delegate to the cluster services installed as extensions (``membership``,
+These :class:`~zactor.node.Node` methods delegate to the cluster services installed as extensions (``membership``,
 ``selector``) by name, so ``actors/`` needs no import of ``services/``; without the service they raise
 ``RuntimeError`` naming it.
 """
@@ -11,13 +11,13 @@ import random
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from actors.errors import ActorNotFound, NodeUnavailable
+from zactor.errors import ActorNotFound, NodeUnavailable
 
 __all__ = ["ClusterView"]
 
 
 class ClusterView:
-    """Mixin of :class:`~actors.node.Node`: the cluster-wide queries."""
+    """Mixin of :class:`~zactor.node.Node`: the cluster-wide queries."""
 
     if TYPE_CHECKING:
 
@@ -36,7 +36,8 @@ class ClusterView:
         """Live members (this node included), sorted by node id; every known one with ``include_down``.
 
         Returns:
-            ``services.membership.gossip.Member`` records (node id, address, data center, status, actors, phi...).
+            ``zactor.services.membership.model.Member`` records (node id, address, data center, status,
+            actors, phi, ...).
         """
         return self._service("membership").members(include_down=include_down)  # type: ignore[no-any-return]
 

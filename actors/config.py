@@ -7,8 +7,8 @@ from collections.abc import Iterable
 
 import attrs
 
-from transport.base import DEFAULT_MAX_MESSAGE_BYTES
-from transport.codec import DEFAULT_COPY_THRESHOLD_BYTES
+from zactor.transport.base import DEFAULT_MAX_MESSAGE_BYTES
+from zactor.transport.codec import DEFAULT_COPY_THRESHOLD_BYTES
 
 __all__ = ["NodeConfig"]
 

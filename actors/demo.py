@@ -12,8 +12,8 @@ Exits 0 when every node holds exactly the expected data, 1 naming what diverged.
 
 from __future__ import annotations
 
-from actors.actor import Actor, Context, handler
-from transport.codec import message
+from zactor.actor import Actor, Context, handler
+from zactor.transport.codec import message
 
 __all__ = ["Calculator", "Add", "Result"]
 
@@ -34,7 +34,7 @@ class Result:
 
 
 class Calculator(Actor):
-    """Adds two numbers: the actor ``zactor demo`` adds to a running node (``actors.demo:Calculator``)."""
+    """Adds two numbers: the actor ``zactor demo`` adds to a running node (``zactor.demo:Calculator``)."""
 
     @handler
     async def add(self, msg: Add, ctx: Context) -> Result:

@@ -1,4 +1,4 @@
-"""Runs ``zactor demo`` (the steps are listed in :mod:`actors.demo`)."""
+"""Runs ``zactor demo`` (the steps are listed in :mod:`zactor.demo`)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ import tempfile
 import time
 from typing import Any
 
-from actors.admin import ADMIN_ACTOR, AddActor
-from actors.cli_cluster import format_members
-from actors.config import NodeConfig
-from actors.demo import Add
-from actors.demo_steps import Progress, Writer, count_keys, digests_of, sha256_of, stdlib_files
-from actors.local_cluster import LocalCluster
-from actors.node import Node
-from services.replication.frontend import KV_ACTOR, KvDelete
-from services.replication.handlers import REPLICATION_ACTOR
+from zactor.admin import ADMIN_ACTOR, AddActor
+from zactor.cli_cluster import format_members
+from zactor.config import NodeConfig
+from zactor.demo import Add
+from zactor.demo_steps import Progress, Writer, count_keys, digests_of, sha256_of, stdlib_files
+from zactor.local_cluster import LocalCluster
+from zactor.node import Node
+from zactor.services.replication.frontend import KV_ACTOR, KvDelete
+from zactor.services.replication.handlers import REPLICATION_ACTOR
 
 __all__ = ["run_demo"]
 
@@ -49,7 +49,7 @@ async def _demo(cluster: LocalCluster, files: list[tuple[str, bytes]], summary: 
         kv = [cluster.address(i) for i in range(3)]
 
         _step(2, "add a custom actor at runtime on node2, call it from this node through membership lookup")
-        await node.ref(ADMIN_ACTOR, address=kv[2]).ask(AddActor(name="calc", spec="actors.demo:Calculator"))
+        await node.ref(ADMIN_ACTOR, address=kv[2]).ask(AddActor(name="calc", spec="zactor.demo:Calculator"))
 
         async def calc_known() -> bool:
             return node.lookup("calc") == ["node2"]

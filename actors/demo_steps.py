@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from actors.errors import ActorError
-from actors.node import Node
-from services.replication.frontend import KV_ACTOR, KvDigest, KvDigests, KvKeyList, KvKeys, KvPutMany
+from zactor.errors import ActorError
+from zactor.node import Node
+from zactor.services.replication.frontend import KV_ACTOR, KvDigest, KvDigests, KvKeyList, KvKeys, KvPutMany
 
 __all__ = ["stdlib_files", "Progress", "Writer", "digests_of", "count_keys", "sha256_of"]
 

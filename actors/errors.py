@@ -7,7 +7,7 @@ not-found errors ``LookupError``s.
 
 from __future__ import annotations
 
-from transport.errors import ActorError, DecodeError, MessageTooLarge, SendTimeout, TransportClosed
+from zactor.transport.errors import ActorError, DecodeError, MessageTooLarge, SendTimeout, TransportClosed
 
 __all__ = [
     "ActorError",

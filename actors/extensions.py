@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from actors.node import Node
+    from zactor.node import Node
 
 __all__ = ["Extension", "EnvelopeClock", "Extensions", "default_extensions"]
 
@@ -59,9 +59,9 @@ class EnvelopeClock(Protocol):
 def default_extensions() -> list[Extension]:
     """The cluster services a node runs unless told otherwise: clock (HLC), membership (gossip), selector."""
     # the composition point: actors -> services, here only
-    from services.clock import ClockService
-    from services.membership.service import MembershipService
-    from services.selector import SelectorService
+    from zactor.services.clock import ClockService
+    from zactor.services.membership.service import MembershipService
+    from zactor.services.selector import SelectorService
 
     return [ClockService(), MembershipService(), SelectorService()]
 
@@ -85,7 +85,7 @@ class Extensions:
             await self.add(extension)
 
     async def add(self, extension: Extension) -> Any:
-        """Start ``extension`` and install it; see :meth:`actors.node.Node.add_extension`."""
+        """Start ``extension`` and install it; see :meth:`zactor.node.Node.add_extension`."""
         name = extension.name
         if name in self._installed:
             raise ValueError(f"an extension named {name!r} is installed already")
@@ -95,7 +95,7 @@ class Extensions:
         return handle
 
     async def remove(self, name: str) -> None:
-        """Stop and uninstall the extension ``name``; see :meth:`actors.node.Node.remove_extension`."""
+        """Stop and uninstall the extension ``name``; see :meth:`zactor.node.Node.remove_extension`."""
         extension = self._installed.pop(name)
         await extension.stop()
 

@@ -18,12 +18,12 @@ from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from actors.config import NodeConfig
-from actors.errors import ActorError
-from actors.node import Node
-from actors.process import NodeProcess
-from services.membership.messages import GetMembers, MemberRows
-from services.membership.service import MEMBERSHIP_ACTOR
+from zactor.config import NodeConfig
+from zactor.errors import ActorError
+from zactor.node import Node
+from zactor.process import NodeProcess
+from zactor.services.membership.messages import GetMembers, MemberRows
+from zactor.services.membership.service import MEMBERSHIP_ACTOR
 
 __all__ = ["LocalCluster", "fetch_members"]
 
@@ -68,7 +68,7 @@ class LocalCluster:
         start_timeout_s: how long to wait for all nodes to see each other, in seconds.
 
     Attributes:
-        nodes: the :class:`~actors.process.NodeProcess` of each node, by index (``None`` once stopped or killed).
+        nodes: the :class:`~zactor.process.NodeProcess` of each node, by index (``None`` once stopped or killed).
         log_dir: the directory of the node logs.
 
     Raises:

@@ -13,10 +13,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from actors.actor import Actor, Context, check_reply, handlers_of
-from actors.errors import ActorNotFound, HandlerNotFound, MailboxFull, RemoteError
-from transport.codec import type_name_of
-from transport.ratelog import RateLimitedLogger
+from zactor.actor import Actor, Context, check_reply, handlers_of
+from zactor.errors import ActorNotFound, HandlerNotFound, MailboxFull, RemoteError
+from zactor.transport.codec import type_name_of
+from zactor.transport.ratelog import RateLimitedLogger
 
 __all__ = ["Mailbox"]
 

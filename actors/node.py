@@ -11,11 +11,11 @@ import collections
 import logging
 from typing import Any
 
-from actors.actor import Actor
-from actors.calls import Calls
-from actors.cluster_view import ClusterView
-from actors.config import NodeConfig
-from actors.errors import (
+from zactor.actor import Actor
+from zactor.calls import Calls
+from zactor.cluster_view import ClusterView
+from zactor.config import NodeConfig
+from zactor.errors import (
     ActorNotFound,
     ClockOffsetError,
     DecodeError,
@@ -23,15 +23,15 @@ from actors.errors import (
     MessageTooLarge,
     NodeUnavailable,
 )
-from actors.extensions import EnvelopeClock, Extension, Extensions
-from actors.ref import ActorRef
-from actors.registry import Registry
-from actors.wire import error_info
-from transport.base import Transport
-from transport.codec import decode_body, encode_body
-from transport.envelope import Kind, pack_header, unpack_header
-from transport.ratelog import RateLimitedLogger
-from transport.sockets import ZmqTransport
+from zactor.extensions import EnvelopeClock, Extension, Extensions
+from zactor.ref import ActorRef
+from zactor.registry import Registry
+from zactor.transport.base import Transport
+from zactor.transport.codec import decode_body, encode_body
+from zactor.transport.envelope import Kind, pack_header, unpack_header
+from zactor.transport.ratelog import RateLimitedLogger
+from zactor.transport.sockets import ZmqTransport
+from zactor.wire import error_info
 
 __all__ = ["Node"]
 
@@ -45,12 +45,12 @@ class Node(ClusterView):
 
     Args:
         config: the node's configuration (default: ``NodeConfig()``, a loopback node on a free port).
-        transport: the transport to use (default: a :class:`~transport.sockets.ZmqTransport` built from ``config``;
-            tests pass an :class:`~transport.memory.InMemoryTransport`). A transport passed in keeps its own
-            limits: ``config.max_message_bytes``, ``linger_s``, ``hwm`` and ``max_unread_bytes_per_peer`` only shape the
-            default one.
+        transport: the transport to use (default: a :class:`~zactor.transport.sockets.ZmqTransport` built from
+            ``config``; tests pass an :class:`~zactor.transport.memory.InMemoryTransport`). A transport passed in keeps
+            its own limits: ``config.max_message_bytes``, ``linger_s``, ``hwm`` and ``max_unread_bytes_per_peer`` only
+            shape the default one.
         extensions: the extensions to start with the node, in order (default: the cluster services from
-            :func:`actors.extensions.default_extensions`; ``[]`` for a bare node).
+            :func:`zactor.extensions.default_extensions`; ``[]`` for a bare node).
 
     Attributes:
         config: the configuration.

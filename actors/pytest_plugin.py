@@ -1,6 +1,6 @@
 """A pytest plugin (registered as ``zactor`` under the ``pytest11`` entry point) with a ``local_cluster`` fixture.
 
-``local_cluster`` starts a 3-node :class:`~actors.local_cluster.LocalCluster` hosting ``actors.demo:Calculator`` as
+``local_cluster`` starts a 3-node :class:`~zactor.local_cluster.LocalCluster` hosting ``zactor.demo:Calculator`` as
 ``calc`` on every node, yields it, and SIGKILLs every node afterwards, even when the test fails.
 """
 
@@ -10,11 +10,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from actors.local_cluster import LocalCluster
+from zactor.local_cluster import LocalCluster
 
 
 @pytest.fixture
 def local_cluster() -> Iterator[LocalCluster]:
     """A started 3-node local cluster (two data centers), stopped by PID after the test."""
-    with LocalCluster(3, data_centers=("dc1", "dc2"), actors={"calc": "actors.demo:Calculator"}) as cluster:
+    with LocalCluster(3, data_centers=("dc1", "dc2"), actors={"calc": "zactor.demo:Calculator"}) as cluster:
         yield cluster

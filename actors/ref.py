@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from actors.node import Node
+    from zactor.node import Node
 
 __all__ = ["ActorRef"]
 

@@ -7,12 +7,12 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from actors.actor import Actor, Context
-from actors.errors import ActorExists, ActorNotFound
-from actors.mailbox import Mailbox, Responder
+from zactor.actor import Actor, Context
+from zactor.errors import ActorExists, ActorNotFound
+from zactor.mailbox import Mailbox, Responder
 
 if TYPE_CHECKING:
-    from actors.node import Node
+    from zactor.node import Node
 
 __all__ = ["Registry"]
 
@@ -20,7 +20,7 @@ log = logging.getLogger("zactor.registry")
 
 
 class Registry:
-    """Name -> mailbox for one node. Not global: every :class:`~actors.node.Node` owns one.
+    """Name -> mailbox for one node. Not global: every :class:`~zactor.node.Node` owns one.
 
     Args:
         node: the owning node (handed to actors in their :class:`Context`).

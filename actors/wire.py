@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from actors.errors import (
+from zactor.errors import (
     ActorError,
     ActorNotFound,
     ClockOffsetError,
@@ -15,7 +15,7 @@ from actors.errors import (
     NodeUnavailable,
     RemoteError,
 )
-from transport.codec import message
+from zactor.transport.codec import message
 
 __all__ = ["ErrorCode", "ErrorInfo", "error_info", "error_from_info"]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actors.local_cluster import LocalCluster  # noqa: E402
+from zactor.local_cluster import LocalCluster  # noqa: E402
 
 
 def one_run(interval_s: float) -> dict[str, float]:

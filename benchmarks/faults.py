@@ -35,18 +35,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gossip_sim import bootstrap  # noqa: E402
 
-from actors import Actor, Context, Node, NodeConfig, handler, message  # noqa: E402
-from actors.errors import ActorError  # noqa: E402
-from actors.local_cluster import LocalCluster, fetch_members  # noqa: E402
-from actors.netns import exec_prefix, namespaces, set_link, start_nodes, unavailable_reason  # noqa: E402
-from actors.process import NodeProcess  # noqa: E402
-from services.clock import CLOCK_ACTOR, GetTime  # noqa: E402
-from services.membership.gossip import EventKind, MembershipConfig, MemberStatus  # noqa: E402
-from services.membership.simulation import Simulation  # noqa: E402
-from services.replication.history import WriteHistory, check_history, write_unique_keys  # noqa: E402
-from transport.codec import encode_body  # noqa: E402
-from transport.envelope import Kind, pack_header  # noqa: E402
-from transport.fuzzing import fuzz_node  # noqa: E402
+from zactor import Actor, Context, Node, NodeConfig, handler, message  # noqa: E402
+from zactor.errors import ActorError  # noqa: E402
+from zactor.local_cluster import LocalCluster, fetch_members  # noqa: E402
+from zactor.netns import exec_prefix, namespaces, set_link, start_nodes, unavailable_reason  # noqa: E402
+from zactor.process import NodeProcess  # noqa: E402
+from zactor.services.clock import CLOCK_ACTOR, GetTime  # noqa: E402
+from zactor.services.membership.gossip import EventKind, MembershipConfig, MemberStatus  # noqa: E402
+from zactor.services.membership.simulation import Simulation  # noqa: E402
+from zactor.services.replication.history import WriteHistory, check_history, write_unique_keys  # noqa: E402
+from zactor.transport.codec import encode_body  # noqa: E402
+from zactor.transport.envelope import Kind, pack_header  # noqa: E402
+from zactor.transport.fuzzing import fuzz_node  # noqa: E402
 
 RESULTS: list[tuple[str, str, str]] = []
 
@@ -127,7 +127,7 @@ async def partition() -> None:
                     write_unique_keys(client, lambda: addresses[1:], "faults", "quorum", history, stop)
                 )
                 set_link(ns.names[0], up=False)
-                command = [*exec_prefix(ns.names[0]), sys.executable, "-m", "services.replication.history"]
+                command = [*exec_prefix(ns.names[0]), sys.executable, "-m", "zactor.services.replication.history"]
                 command += [addresses[0], "8", "--bind", f"tcp://{ns.addresses[0]}:0"]
                 done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=60)
                 outcome = json.loads(done.stdout.strip().splitlines()[-1])

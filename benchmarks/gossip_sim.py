@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.membership.gossip import MembershipConfig, MemberStatus  # noqa: E402
-from services.membership.messages import Ack  # noqa: E402
-from services.membership.simulation import Simulation  # noqa: E402
-from services.membership.state import digest_of  # noqa: E402
+from zactor.services.membership.gossip import MembershipConfig, MemberStatus  # noqa: E402
+from zactor.services.membership.messages import Ack  # noqa: E402
+from zactor.services.membership.simulation import Simulation  # noqa: E402
+from zactor.services.membership.state import digest_of  # noqa: E402
 
 
 def bootstrap(n: int, interval_s: float, seed: int) -> Simulation:

@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import rpc  # noqa: E402
 
-from actors import LocalCluster, Node, NodeConfig  # noqa: E402
-from actors.demo_steps import count_keys  # noqa: E402
-from services.replication.frontend import KV_ACTOR, KvPut, KvPutMany  # noqa: E402
+from zactor import LocalCluster, Node, NodeConfig  # noqa: E402
+from zactor.demo_steps import count_keys  # noqa: E402
+from zactor.services.replication.frontend import KV_ACTOR, KvPut, KvPutMany  # noqa: E402
 
 VALUE = bytes(1024)
 

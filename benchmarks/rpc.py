@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import zmq  # noqa: E402
 
-from actors import Actor, Context, Node, NodeConfig, handler, message  # noqa: E402
+from zactor import Actor, Context, Node, NodeConfig, handler, message  # noqa: E402
 
 IN_FLIGHT = 100
 STOP = b"__stop__"

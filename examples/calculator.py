@@ -12,8 +12,8 @@ import signal
 import subprocess
 import sys
 
-from actors import Actor, Context, Node, handler, message
-from actors.errors import RemoteError
+from zactor import Actor, Context, Node, handler, message
+from zactor.errors import RemoteError
 
 
 # Explicit type names: both processes run this file as __main__, so the default name would be "__main__.Add".

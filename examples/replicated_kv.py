@@ -13,9 +13,9 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from actors import Node, NodeConfig
-from services.replication import ReplicatedStore, SQLiteStorage
-from services.selector import Consistency
+from zactor import Node, NodeConfig
+from zactor.services.replication import ReplicatedStore, SQLiteStorage
+from zactor.services.selector import Consistency
 
 
 async def start(

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import collections
 
-from actors import Actor, Context, Node, handler, message
-from actors.errors import ActorNotFound
+from zactor import Actor, Context, Node, handler, message
+from zactor.errors import ActorNotFound
 
 
 @message("greeter.Greet")

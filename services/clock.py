@@ -17,11 +17,11 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from actors import Actor, Context, handler, message
-from actors.errors import ClockOffsetError, DecodeError
+from zactor import Actor, Context, handler, message
+from zactor.errors import ClockOffsetError, DecodeError
 
 if TYPE_CHECKING:
-    from actors import Node
+    from zactor import Node
 
 __all__ = [
     "HLCTimestamp",

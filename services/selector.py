@@ -34,10 +34,10 @@ from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
-from actors.errors import ActorError
+from zactor.errors import ActorError
 
 if TYPE_CHECKING:
-    from actors import Node
+    from zactor import Node
 
 __all__ = [
     "Consistency",

@@ -1,11 +1,11 @@
 """zactor's transport layer: envelopes, the message codec, and ROUTER/DEALER transports (ZeroMQ and in-memory).
 
 It moves envelopes and frames and knows nothing about actors. The wire format is documented in
-:mod:`transport.envelope`.
+:mod:`zactor.transport.envelope`.
 """
 
-from transport.base import DEFAULT_MAX_MESSAGE_BYTES, Transport
-from transport.codec import (
+from zactor.transport.base import DEFAULT_MAX_MESSAGE_BYTES, Transport
+from zactor.transport.codec import (
     DEFAULT_COPY_THRESHOLD_BYTES,
     decode_body,
     encode_body,
@@ -14,10 +14,10 @@ from transport.codec import (
     message_class,
     type_name_of,
 )
-from transport.envelope import MAGIC_VERSION, Header, Kind, pack_header, unpack_header
-from transport.errors import ActorError, DecodeError, MessageTooLarge, SendTimeout, TransportClosed
-from transport.memory import InMemoryNetwork, InMemoryTransport
-from transport.sockets import ZmqTransport
+from zactor.transport.envelope import MAGIC_VERSION, Header, Kind, pack_header, unpack_header
+from zactor.transport.errors import ActorError, DecodeError, MessageTooLarge, SendTimeout, TransportClosed
+from zactor.transport.memory import InMemoryNetwork, InMemoryTransport
+from zactor.transport.sockets import ZmqTransport
 
 __all__ = [
     "DEFAULT_COPY_THRESHOLD_BYTES",

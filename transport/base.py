@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from transport.errors import MessageTooLarge, TransportClosed
+from zactor.transport.errors import MessageTooLarge, TransportClosed
 
 __all__ = ["Transport", "RequestHandler", "ReplyHandler", "DEFAULT_MAX_MESSAGE_BYTES", "check_size"]
 

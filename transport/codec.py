@@ -18,7 +18,7 @@ from typing import Any, dataclass_transform
 import attrs
 import msgpack
 
-from transport.errors import DecodeError
+from zactor.transport.errors import DecodeError
 
 __all__ = [
     "DEFAULT_COPY_THRESHOLD_BYTES",

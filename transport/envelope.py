@@ -43,7 +43,7 @@ from typing import Any
 import attrs
 import msgpack
 
-from transport.errors import DecodeError
+from zactor.transport.errors import DecodeError
 
 __all__ = ["MAGIC_VERSION", "HEADER_ITEMS", "Kind", "Header", "pack_header", "unpack_header"]
 

@@ -1,7 +1,7 @@
 """The root of zactor's error tree and the errors raised by the transport layer.
 
 ``ActorError`` lives here so that ``transport/`` stays free of imports from ``actors/``; users import every error
-from :mod:`actors.errors`, which re-exports these classes unchanged.
+from :mod:`zactor.errors`, which re-exports these classes unchanged.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from typing import Any
 import msgpack
 import zmq
 
-from transport.codec import MAX_NESTING
-from transport.envelope import MAGIC_VERSION, Kind, pack_header
+from zactor.transport.codec import MAX_NESTING
+from zactor.transport.envelope import MAGIC_VERSION, Kind, pack_header
 
 __all__ = ["hostile_envelopes", "fuzz_node"]
 

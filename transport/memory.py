@@ -14,7 +14,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from transport.base import DEFAULT_MAX_MESSAGE_BYTES, ReplyHandler, RequestHandler, Transport, check_size
+from zactor.transport.base import DEFAULT_MAX_MESSAGE_BYTES, ReplyHandler, RequestHandler, Transport, check_size
 
 __all__ = ["InMemoryNetwork", "InMemoryTransport"]
 
@@ -80,7 +80,7 @@ def _wire_copy(frames: Sequence[Any]) -> list[Any]:
 
 
 class InMemoryTransport(Transport):
-    """A :class:`~transport.base.Transport` over an :class:`InMemoryNetwork`.
+    """A :class:`~zactor.transport.base.Transport` over an :class:`InMemoryNetwork`.
 
     Endpoints are any string (``mem://a``); binding one that ends in ``:0`` picks a fresh unique name. A peer
     identity is the sender's bound endpoint, encoded as UTF-8. An envelope to an unbound endpoint, or over a cut

@@ -22,7 +22,7 @@ from typing import Any
 
 import zmq
 
-from transport.ratelog import RateLimitedLogger
+from zactor.transport.ratelog import RateLimitedLogger
 
 __all__ = ["Outbox", "SendResult"]
 

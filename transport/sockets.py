@@ -4,7 +4,7 @@ I/O design (why it is fast): sockets are plain (non-asyncio) pyzmq sockets in no
 ``zmq.FD`` is registered once with ``loop.add_reader``; on every wake-up the pump drains *every* ready envelope
 (bounded per turn for fairness) and hands each to the callback synchronously: no task and no future per message.
 Sends are tried at once with ``NOBLOCK``. An outbound request that meets the high-water mark waits, with back-off, up
-to its deadline; a reply never waits: it goes to the peer's bounded outbox (:mod:`transport.outbox`), so a slow
+to its deadline; a reply never waits: it goes to the peer's bounded outbox (:mod:`zactor.transport.outbox`), so a slow
 consumer costs only itself. The ZeroMQ FD is edge-triggered and any operation on the socket (a send that succeeds or
 fails, an option read) may consume its edge, so after every such operation the pump re-checks ``EVENTS`` and
 schedules a drain when input is pending; otherwise the node would go deaf until a new connection woke the socket.
@@ -26,10 +26,10 @@ from typing import Any
 
 import zmq
 
-from transport.base import DEFAULT_MAX_MESSAGE_BYTES, ReplyHandler, RequestHandler, Transport, check_size
-from transport.codec import DEFAULT_COPY_THRESHOLD_BYTES
-from transport.errors import SendTimeout, TransportClosed
-from transport.outbox import Outbox
+from zactor.transport.base import DEFAULT_MAX_MESSAGE_BYTES, ReplyHandler, RequestHandler, Transport, check_size
+from zactor.transport.codec import DEFAULT_COPY_THRESHOLD_BYTES
+from zactor.transport.errors import SendTimeout, TransportClosed
+from zactor.transport.outbox import Outbox
 
 __all__ = ["ZmqTransport"]
 
@@ -128,7 +128,7 @@ class ZmqTransport(Transport):
         hwm: the send and receive high-water marks, in messages, per connection.
         heartbeat_s: the ZMTP heartbeat interval, in seconds; a peer silent for 3 intervals is disconnected.
         max_unread_bytes_per_peer: what replies one inbound peer has not read yet may hold, in bytes (see
-            :mod:`transport.outbox`); replies past it are dropped and counted.
+            :mod:`zactor.transport.outbox`); replies past it are dropped and counted.
     """
 
     def __init__(

@@ -27,11 +27,11 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from actors.errors import ClusterMismatch
-from services.membership.detector import PhiAccrualDetector
-from services.membership.messages import Ack, Syn, SynAck
-from services.membership.model import EventKind, Member, MemberEvent, MembershipConfig, MemberStatus
-from services.membership.state import NodeState, delta_for, digest_of, parse_delta, parse_digest
+from zactor.errors import ClusterMismatch
+from zactor.services.membership.detector import PhiAccrualDetector
+from zactor.services.membership.messages import Ack, Syn, SynAck
+from zactor.services.membership.model import EventKind, Member, MemberEvent, MembershipConfig, MemberStatus
+from zactor.services.membership.state import NodeState, delta_for, digest_of, parse_delta, parse_digest
 
 __all__ = ["MembershipConfig", "Membership", "Member", "MemberStatus", "MemberEvent", "EventKind"]
 

@@ -1,6 +1,6 @@
 """The membership data model: what a node believes about a peer, the events it reports, and the gossip settings.
 
-Plain values shared by the protocol core (:mod:`services.membership.gossip`), its shell and its users.
+Plain values shared by the protocol core (:mod:`zactor.services.membership.gossip`), its shell and its users.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import enum
 
 import attrs
 
-from services.membership.detector import DetectorConfig
+from zactor.services.membership.detector import DetectorConfig
 
 __all__ = ["MemberStatus", "EventKind", "MemberEvent", "Member", "MembershipConfig"]
 

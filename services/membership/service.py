@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from actors import Actor, Context, handler
-from actors.errors import ActorError, ClusterMismatch, DecodeError, DuplicateNodeId, NodeUnavailable
-from services.membership.gossip import (
+from zactor import Actor, Context, handler
+from zactor.errors import ActorError, ClusterMismatch, DecodeError, DuplicateNodeId, NodeUnavailable
+from zactor.services.membership.gossip import (
     KEY_ACTORS,
     META_PREFIX,
     EventKind,
@@ -29,10 +29,10 @@ from services.membership.gossip import (
     Membership,
     MembershipConfig,
 )
-from services.membership.messages import Ack, GetMembers, MemberRows, Syn, SynAck
+from zactor.services.membership.messages import Ack, GetMembers, MemberRows, Syn, SynAck
 
 if TYPE_CHECKING:
-    from actors import Node
+    from zactor import Node
 
 __all__ = ["MembershipService", "MemberWatch", "MEMBERSHIP_ACTOR"]
 

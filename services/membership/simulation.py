@@ -15,9 +15,9 @@ import random
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from actors.errors import ClusterMismatch, DecodeError
-from services.membership.gossip import Membership, MembershipConfig, MemberStatus
-from transport.codec import decode_body, encode_body
+from zactor.errors import ClusterMismatch, DecodeError
+from zactor.services.membership.gossip import Membership, MembershipConfig, MemberStatus
+from zactor.transport.codec import decode_body, encode_body
 
 __all__ = ["Simulation"]
 

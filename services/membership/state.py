@@ -14,7 +14,7 @@ from typing import Any
 
 import msgpack
 
-from actors.errors import DecodeError
+from zactor.errors import DecodeError
 
 __all__ = ["NodeKey", "NodeState", "parse_digest", "parse_delta", "digest_of", "delta_for"]
 

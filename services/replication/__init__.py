@@ -2,12 +2,12 @@
 
 Public names: :class:`ReplicatedStore` (the extension), :class:`MemoryStorage`, :class:`SQLiteStorage`, the
 :class:`Storage` protocol, :class:`ConsistencyFailure`, :class:`ValueTooLarge`, :class:`StorageError`; the reusable
-storage test suite is :mod:`services.replication.testing`.
+storage test suite is :mod:`zactor.services.replication.testing`.
 """
 
-from services.replication.sqlite import SQLiteStorage
-from services.replication.storage import Document, MemoryStorage, Storage, StorageError
-from services.replication.store import ConsistencyFailure, KeyspaceHandle, ReplicatedStore, ValueTooLarge
+from zactor.services.replication.sqlite import SQLiteStorage
+from zactor.services.replication.storage import Document, MemoryStorage, Storage, StorageError
+from zactor.services.replication.store import ConsistencyFailure, KeyspaceHandle, ReplicatedStore, ValueTooLarge
 
 __all__ = [
     "ConsistencyFailure",

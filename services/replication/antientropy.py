@@ -15,17 +15,17 @@ import collections
 import logging
 from typing import TYPE_CHECKING, Any
 
-from actors.errors import ActorError, DecodeError
-from services.clock import HLCTimestamp
-from services.replication.crdt import ORSWOT
-from services.replication.handlers import REPLICATION_ACTOR, TimestampCheck, wire_docs, wire_key, wire_ts
-from services.replication.messages import Docs, FetchDocs, GetKeyspaceVersions, GetState, KeyspaceVersions, State
-from services.replication.replica import REMOTE, Replica
-from services.replication.replica_set import ReplicaSet
-from services.replication.storage import Document
+from zactor.errors import ActorError, DecodeError
+from zactor.services.clock import HLCTimestamp
+from zactor.services.replication.crdt import ORSWOT
+from zactor.services.replication.handlers import REPLICATION_ACTOR, TimestampCheck, wire_docs, wire_key, wire_ts
+from zactor.services.replication.messages import Docs, FetchDocs, GetKeyspaceVersions, GetState, KeyspaceVersions, State
+from zactor.services.replication.replica import REMOTE, Replica
+from zactor.services.replication.replica_set import ReplicaSet
+from zactor.services.replication.storage import Document
 
 if TYPE_CHECKING:
-    from actors import ActorRef, Node
+    from zactor import ActorRef, Node
 
 __all__ = ["AntiEntropy"]
 

@@ -12,8 +12,8 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from services.replication.fanout import Sends
-from services.replication.messages import PutMany
+from zactor.services.replication.fanout import Sends
+from zactor.services.replication.messages import PutMany
 
 __all__ = ["WriteCoalescer"]
 

@@ -1,9 +1,9 @@
 """Fan-out of one replicated operation: send to every live replica at once, succeed at the required count.
 
 Each replica is asked in its own task; the caller waits until the acknowledgements (the local write counted by the
-caller beforehand) satisfy the :class:`~services.selector.AckCounter`, or every replica has answered, or the deadline
-passes. Replicas still answering when the requirement is met keep going in the background, so a write still reaches
-every live replica; only the caller stops waiting.
+caller beforehand) satisfy the :class:`~zactor.services.selector.AckCounter`, or every replica has answered, or the
+deadline passes. Replicas still answering when the requirement is met keep going in the background, so a write still
+reaches every live replica; only the caller stops waiting.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from actors.errors import ActorError
-from services.replication.handlers import REPLICATION_ACTOR
-from services.selector import AckCounter
+from zactor.errors import ActorError
+from zactor.services.replication.handlers import REPLICATION_ACTOR
+from zactor.services.selector import AckCounter
 
 if TYPE_CHECKING:
-    from actors import Node
+    from zactor import Node
 
 __all__ = ["ConsistencyFailure", "Sends", "send_each", "await_acks"]
 

@@ -11,9 +11,9 @@ import asyncio
 import hashlib
 from typing import Any
 
-from actors import Actor, Context, handler, message
-from services.replication.store import ReplicatedStore
-from services.selector import Consistency
+from zactor import Actor, Context, handler, message
+from zactor.services.replication.store import ReplicatedStore
+from zactor.services.selector import Consistency
 
 __all__ = [
     "KV_ACTOR",

@@ -1,6 +1,6 @@
 """The ``zactor.replication`` actor: what a node does with replication messages from its peers.
 
-Writes are applied through the :class:`~services.replication.replica.Replica` (so a refused storage write is
+Writes are applied through the :class:`~zactor.services.replication.replica.Replica` (so a refused storage write is
 answered with an ERROR, never acknowledged); anti-entropy questions are answered from the CRDT and storage. A message
 carrying another cluster id is refused with ``ClusterMismatch``; malformed keys or timestamps with ``DecodeError``.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from actors import Actor, Context, handler
-from actors.errors import ClusterMismatch, DecodeError
-from services.clock import HLCTimestamp
-from services.replication.messages import (
+from zactor import Actor, Context, handler
+from zactor.errors import ClusterMismatch, DecodeError
+from zactor.services.clock import HLCTimestamp
+from zactor.services.replication.messages import (
     DeleteMany,
     Docs,
     FetchDocs,
@@ -27,9 +27,9 @@ from services.replication.messages import (
     RemoveReplica,
     State,
 )
-from services.replication.replica import REMOTE, Replica
-from services.replication.replica_set import ReplicaSet
-from services.replication.storage import Key
+from zactor.services.replication.replica import REMOTE, Replica
+from zactor.services.replication.replica_set import ReplicaSet
+from zactor.services.replication.storage import Key
 
 __all__ = ["ReplicationActor", "REPLICATION_ACTOR", "TimestampCheck", "wire_key", "wire_value", "wire_ts", "wire_docs"]
 

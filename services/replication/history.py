@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from actors.config import NodeConfig
-from actors.errors import ActorError
-from actors.node import Node
-from services.replication.frontend import KV_ACTOR, KvDigest, KvDigests, KvDone, KvPut
+from zactor.config import NodeConfig
+from zactor.errors import ActorError
+from zactor.node import Node
+from zactor.services.replication.frontend import KV_ACTOR, KvDigest, KvDigests, KvDone, KvPut
 
 __all__ = ["Operation", "WriteHistory", "write_unique_keys", "check_history", "write_for"]
 
@@ -127,7 +127,7 @@ async def write_for(address: str, seconds: float, *, bind: str, keyspace: str, p
 
 
 def main() -> None:
-    """``python -m services.replication.history ADDRESS SECONDS``: write for a while (e.g. from inside a network
+    """``python -m zactor.services.replication.history ADDRESS SECONDS``: write for a while (e.g. from inside a network
     namespace), then print ``{"issued": N, "acked": [keys]}`` as one JSON line."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("address")

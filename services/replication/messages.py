@@ -7,7 +7,7 @@ their values inline.
 
 from __future__ import annotations
 
-from actors import message
+from zactor import message
 
 __all__ = [
     "PutOne",

@@ -12,9 +12,9 @@ import random
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import Any
 
-from services.clock import HLCTimestamp
-from services.replication.crdt import ORSWOT
-from services.replication.storage import Document, Key, Storage
+from zactor.services.clock import HLCTimestamp
+from zactor.services.replication.crdt import ORSWOT
+from zactor.services.replication.storage import Document, Key, Storage
 
 __all__ = ["Replica", "LOCAL", "REMOTE", "RESERVED_PREFIX"]
 

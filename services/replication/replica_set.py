@@ -1,8 +1,8 @@
 """The replica set of a replicated store: every member that hosts it, live or dead, until it leaves or is removed.
 
-Consistency levels are counted over this set (Cassandra's rule, see :mod:`services.selector`), so a node that loses
-sight of its peers, or restarts before it hears from them, still counts them: a minority cannot acknowledge a QUORUM
-write. The set grows whenever a member is seen hosting the replication actor; it shrinks when a member leaves
+Consistency levels are counted over this set (Cassandra's rule, see :mod:`zactor.services.selector`), so a node that
+loses sight of its peers, or restarts before it hears from them, still counts them: a minority cannot acknowledge a
+QUORUM write. The set grows whenever a member is seen hosting the replication actor; it shrinks when a member leaves
 gracefully (LEFT), when a live member stops hosting the store, or when an operator removes a dead one
 (:meth:`ReplicaSet.remove`). It is kept in the node's own storage under the reserved keyspace ``zactor.replica-set``
 (never replicated), so a restarted node knows its peers before gossip has found them.
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from services.clock import HLCTimestamp
-from services.membership.model import Member, MemberStatus
-from services.replication.storage import Document, Storage
+from zactor.services.clock import HLCTimestamp
+from zactor.services.membership.model import Member, MemberStatus
+from zactor.services.replication.storage import Document, Storage
 
 __all__ = ["ReplicaSet", "REPLICA_SET_KEYSPACE"]
 

@@ -8,7 +8,7 @@ the next one together, each under its own savepoint (a refused write fails alone
 write is committed. Every statement runs on one dedicated worker thread, so the event loop never blocks on disk.
 
 Opening checks the file first (``PRAGMA quick_check``) and refuses a corrupt or foreign file with a
-:class:`~services.replication.storage.StorageError` naming it, before writing anything to it.
+:class:`~zactor.services.replication.storage.StorageError` naming it, before writing anything to it.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from services.clock import HLCTimestamp
-from services.replication.storage import Document, Key, Metadata, StorageError
+from zactor.services.clock import HLCTimestamp
+from zactor.services.replication.storage import Document, Key, Metadata, StorageError
 
 __all__ = ["SQLiteStorage"]
 
@@ -46,7 +46,7 @@ _UPSERT = (
 
 
 class SQLiteStorage:
-    """A :class:`~services.replication.storage.Storage` in the SQLite file at ``path`` (created when missing).
+    """A :class:`~zactor.services.replication.storage.Storage` in the SQLite file at ``path`` (created when missing).
 
     Args:
         path: the database file.

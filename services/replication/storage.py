@@ -3,7 +3,7 @@
 A keyspace is a named set of documents; a document is ``(key, timestamp, value)`` where the key is ``str`` or
 ``bytes`` and the value is bytes-like, or a tombstone (``value is None``) that remembers when the key was deleted.
 The protocol follows datacake's ``Storage`` trait; every implementation must pass the suite in
-:mod:`services.replication.testing`.
+:mod:`zactor.services.replication.testing`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from actors.errors import ActorError
-from services.clock import HLCTimestamp
+from zactor.errors import ActorError
+from zactor.services.clock import HLCTimestamp
 
 __all__ = ["Key", "Document", "Metadata", "Storage", "StorageError", "MemoryStorage", "check_key"]
 
@@ -67,7 +67,7 @@ class StorageError(ActorError):
 
 @runtime_checkable
 class Storage(Protocol):
-    """The storage a :class:`~services.replication.store.ReplicatedStore` keeps its documents in.
+    """The storage a :class:`~zactor.services.replication.store.ReplicatedStore` keeps its documents in.
 
     Every method is a coroutine and must not block the event loop. A write of a key replaces its previous document or
     tombstone; a tombstone of an unknown key is still recorded.

@@ -2,15 +2,15 @@
 
 ``store = await node.add_extension(ReplicatedStore(SQLiteStorage(path), replication_factor=3))``.
 
-Consistency levels count acknowledgements over the **replica set** (every member hosting the store, live or dead,
-until it leaves or is removed: :mod:`services.replication.replica_set`), the coordinator's own durable write included,
-as :mod:`services.selector` describes. A write is checked first: with fewer live replicas than its level requires, or
-a QUORUM/ALL-type level before membership has synced with a seed, it fails at once with ``NotEnoughNodes`` and
-nothing is written. Otherwise it is stamped with the node's HLC, applied locally (and stored durably), and sent to
-every live replica at once; it succeeds as soon as the required count of acknowledgements arrives, otherwise it
-raises ``ConsistencyFailure(acked, required)`` at its deadline (the local write stays and anti-entropy spreads it
-later). Reads are local unless a consistency level is given: then every live replica is asked, the level's count of
-answers (the local one included) is awaited, the newest version wins and stale replicas are repaired.
+Consistency levels count acknowledgements over the **replica set** (every member hosting the store, live or dead, until
+it leaves or is removed: :mod:`zactor.services.replication.replica_set`), the coordinator's own durable write included,
+as :mod:`zactor.services.selector` describes. A write is checked first: with fewer live replicas than its level
+requires, or a QUORUM/ALL-type level before membership has synced with a seed, it fails at once with ``NotEnoughNodes``
+and nothing is written. Otherwise it is stamped with the node's HLC, applied locally (and stored durably), and sent to
+every live replica at once; it succeeds as soon as the required count of acknowledgements arrives, otherwise it raises
+``ConsistencyFailure(acked, required)`` at its deadline (the local write stays and anti-entropy spreads it later). Reads
+are local unless a consistency level is given: then every live replica is asked, the level's count of answers (the local
+one included) is awaited, the newest version wins and stale replicas are repaired.
 """
 
 from __future__ import annotations
@@ -20,21 +20,21 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from actors.errors import ActorError
-from services.clock import HLCTimestamp
-from services.replication.antientropy import AntiEntropy
-from services.replication.coalesce import WriteCoalescer
-from services.replication.crdt import DEFAULT_FORGIVENESS_MS
-from services.replication.fanout import ConsistencyFailure, Sends, await_acks, send_each
-from services.replication.handlers import REPLICATION_ACTOR, ReplicationActor, TimestampCheck, wire_ts
-from services.replication.messages import DeleteMany, PutMany, PutOne, Read, ReadReply, RemoveReplica
-from services.replication.replica import LOCAL, RESERVED_PREFIX, Replica
-from services.replication.replica_set import ReplicaSet
-from services.replication.storage import Key, Storage, check_key
-from services.selector import AckCounter, Consistency, NotEnoughNodes, needs_majority, requirement
+from zactor.errors import ActorError
+from zactor.services.clock import HLCTimestamp
+from zactor.services.replication.antientropy import AntiEntropy
+from zactor.services.replication.coalesce import WriteCoalescer
+from zactor.services.replication.crdt import DEFAULT_FORGIVENESS_MS
+from zactor.services.replication.fanout import ConsistencyFailure, Sends, await_acks, send_each
+from zactor.services.replication.handlers import REPLICATION_ACTOR, ReplicationActor, TimestampCheck, wire_ts
+from zactor.services.replication.messages import DeleteMany, PutMany, PutOne, Read, ReadReply, RemoveReplica
+from zactor.services.replication.replica import LOCAL, RESERVED_PREFIX, Replica
+from zactor.services.replication.replica_set import ReplicaSet
+from zactor.services.replication.storage import Key, Storage, check_key
+from zactor.services.selector import AckCounter, Consistency, NotEnoughNodes, needs_majority, requirement
 
 if TYPE_CHECKING:
-    from actors import Node
+    from zactor import Node
 
 __all__ = ["ReplicatedStore", "ConsistencyFailure", "ValueTooLarge", "KeyspaceHandle"]
 

@@ -1,8 +1,8 @@
-"""A reusable test suite that every :class:`~services.replication.storage.Storage` must pass.
+"""A reusable test suite that every :class:`~zactor.services.replication.storage.Storage` must pass.
 
 Subclass it in a test module under a name pytest collects, and say how to build the storage::
 
-    from services.replication.testing import StorageTestSuite
+    from zactor.services.replication.testing import StorageTestSuite
 
     class TestMyStorage(StorageTestSuite):
         is_durable = True                      # the reopen test runs too
@@ -21,8 +21,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from services.clock import HLCTimestamp
-from services.replication.storage import Document, Storage
+from zactor.services.clock import HLCTimestamp
+from zactor.services.replication.storage import Document, Storage
 
 __all__ = ["StorageTestSuite"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from actors import Actor, Context, handler, message
+from zactor import Actor, Context, handler, message
 
 
 @message("test.Add")

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from actors import Node, NodeConfig
-from transport import InMemoryNetwork
+from zactor import Node, NodeConfig
+from zactor.transport import InMemoryNetwork
 
 NodePair = Callable[..., Any]
 

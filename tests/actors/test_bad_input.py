@@ -12,9 +12,9 @@ import zmq
 from calc import Add, Calculator, Sleep, Sum
 from support import wait_until
 
-from actors import Node, NodeConfig
-from actors.wire import ErrorCode
-from transport import Kind, decode_body, encode_body, pack_header, unpack_header
+from zactor import Node, NodeConfig
+from zactor.transport import Kind, decode_body, encode_body, pack_header, unpack_header
+from zactor.wire import ErrorCode
 
 
 @pytest.fixture

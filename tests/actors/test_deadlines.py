@@ -6,7 +6,7 @@ import asyncio
 
 from support import wait_until
 
-from actors.deadlines import Deadlines
+from zactor.deadlines import Deadlines
 
 
 async def test_live_keys_expire_in_deadline_order_and_finished_ones_never() -> None:

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from actors.cli import main
-from actors.local_cluster import LocalCluster
-from actors.process import NodeProcess
+from zactor.cli import main
+from zactor.local_cluster import LocalCluster
+from zactor.process import NodeProcess
 
 
 def _sees_without(cluster: LocalCluster, gone: str) -> bool:
@@ -63,7 +63,7 @@ def test_a_second_process_with_a_node_id_in_use_refuses_to_join(tmp_path: object
 def test_cluster_up_runs_and_stops_on_sigterm() -> None:
     """`zactor cluster up -n 2` prints the member table and stops its nodes on SIGTERM."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "actors.cli", "cluster", "up", "-n", "2"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "zactor.cli", "cluster", "up", "-n", "2"], stdout=subprocess.PIPE, text=True
     )
     try:
         lines = []

@@ -9,8 +9,8 @@ from calc import Add, Blob, Calculator, Fail, Record, Sleep, Sum, Unhandled
 from conftest import NodePair
 from support import wait_until
 
-from actors import Actor, Context, Node, handler
-from actors.errors import (
+from zactor import Actor, Context, Node, handler
+from zactor.errors import (
     ActorExists,
     ActorNotFound,
     HandlerNotFound,

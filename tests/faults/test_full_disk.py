@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from support import wait_until
 
-from actors import Node, NodeConfig
-from actors.local_cluster import fetch_members
-from actors.process import NodeProcess
-from services.clock import CLOCK_ACTOR, GetTime, Time
-from services.replication.history import WriteHistory, check_history, write_unique_keys
+from zactor import Node, NodeConfig
+from zactor.local_cluster import fetch_members
+from zactor.process import NodeProcess
+from zactor.services.clock import CLOCK_ACTOR, GetTime, Time
+from zactor.services.replication.history import WriteHistory, check_history, write_unique_keys
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(180)]
 

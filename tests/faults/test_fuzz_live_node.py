@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from actors import Node, NodeConfig
-from actors.process import NodeProcess
-from services.clock import CLOCK_ACTOR, GetTime, Time
-from transport.fuzzing import fuzz_node
+from zactor import Node, NodeConfig
+from zactor.process import NodeProcess
+from zactor.services.clock import CLOCK_ACTOR, GetTime, Time
+from zactor.transport.fuzzing import fuzz_node
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(240)]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from actors.errors import ClusterMismatch
-from services.membership.detector import DetectorConfig, PhiAccrualDetector
-from services.membership.gossip import EventKind, MembershipConfig, MemberStatus
-from services.membership.messages import Ack, SynAck
-from services.membership.simulation import Simulation
-from services.membership.state import NodeState
+from zactor.errors import ClusterMismatch
+from zactor.services.membership.detector import DetectorConfig, PhiAccrualDetector
+from zactor.services.membership.gossip import EventKind, MembershipConfig, MemberStatus
+from zactor.services.membership.messages import Ack, SynAck
+from zactor.services.membership.simulation import Simulation
+from zactor.services.membership.state import NodeState
 
 pytestmark = pytest.mark.fault
 

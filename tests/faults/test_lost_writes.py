@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from support import wait_until
 
-from actors import Node, NodeConfig
-from actors.local_cluster import LocalCluster
-from services.replication.frontend import KV_ACTOR, KvDigest
-from services.replication.history import WriteHistory, check_history, write_unique_keys
+from zactor import Node, NodeConfig
+from zactor.local_cluster import LocalCluster
+from zactor.services.replication.frontend import KV_ACTOR, KvDigest
+from zactor.services.replication.history import WriteHistory, check_history, write_unique_keys
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(180)]
 

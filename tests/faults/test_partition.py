@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from support import wait_until
 
-from actors import Node, NodeConfig
-from actors.errors import ActorError
-from actors.local_cluster import fetch_members
-from actors.netns import exec_prefix, namespaces, set_link, start_nodes, unavailable_reason
-from services.replication.history import WriteHistory, check_history, write_unique_keys
+from zactor import Node, NodeConfig
+from zactor.errors import ActorError
+from zactor.local_cluster import fetch_members
+from zactor.netns import exec_prefix, namespaces, set_link, start_nodes, unavailable_reason
+from zactor.services.replication.history import WriteHistory, check_history, write_unique_keys
 
 pytestmark = [
     pytest.mark.fault,
@@ -56,7 +56,7 @@ async def test_a_partitioned_minority_acknowledges_nothing_and_the_cluster_heals
                     write_unique_keys(client, lambda: addresses[1:], "part", "quorum", history, stop)
                 )
                 set_link(ns.names[0], up=False)
-                minority_writer = [sys.executable, "-m", "services.replication.history", addresses[0], "8"]
+                minority_writer = [sys.executable, "-m", "zactor.services.replication.history", addresses[0], "8"]
                 minority_writer += ["--bind", f"tcp://{ns.addresses[0]}:0", "--keyspace", "part"]
                 minority = await asyncio.to_thread(
                     subprocess.run,

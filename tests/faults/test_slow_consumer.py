@@ -8,9 +8,9 @@ import resource
 import pytest
 import zmq
 
-from actors import Actor, Context, Node, NodeConfig, handler, message
-from transport.codec import encode_body
-from transport.envelope import Kind, pack_header
+from zactor import Actor, Context, Node, NodeConfig, handler, message
+from zactor.transport.codec import encode_body
+from zactor.transport.envelope import Kind, pack_header
 
 pytestmark = pytest.mark.fault
 

@@ -7,10 +7,10 @@ import asyncio
 
 import pytest
 
-from actors import Node, NodeConfig
-from actors.local_cluster import LocalCluster
-from services.clock import CLOCK_ACTOR, GetTime, Time
-from services.membership.gossip import EventKind
+from zactor import Node, NodeConfig
+from zactor.local_cluster import LocalCluster
+from zactor.services.clock import CLOCK_ACTOR, GetTime, Time
+from zactor.services.membership.gossip import EventKind
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(120)]
 

@@ -9,9 +9,9 @@ import zmq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors import Actor, Context, Node, handler, message
-from actors.errors import ClockOffsetError, DecodeError
-from services.clock import (
+from zactor import Actor, Context, Node, handler, message
+from zactor.errors import ClockOffsetError, DecodeError
+from zactor.services.clock import (
     CLOCK_ACTOR,
     MAX_LOGICAL,
     ClockService,
@@ -21,8 +21,8 @@ from services.clock import (
     Time,
     wall_clock_ms,
 )
-from transport.codec import encode_body
-from transport.envelope import Kind, pack_header, unpack_header
+from zactor.transport.codec import encode_body
+from zactor.transport.envelope import Kind, pack_header, unpack_header
 
 
 def test_send_follows_physical_time_and_counts_within_a_millisecond() -> None:

@@ -7,8 +7,8 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.clock import HLCTimestamp
-from services.replication.crdt import ORSWOT
+from zactor.services.clock import HLCTimestamp
+from zactor.services.replication.crdt import ORSWOT
 
 
 def ts(ms: int, logical: int = 0, node: str = "a") -> HLCTimestamp:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from actors.errors import ClusterMismatch, DecodeError
-from services.membership.detector import DetectorConfig, PhiAccrualDetector
-from services.membership.gossip import EventKind, MembershipConfig, MemberStatus
-from services.membership.messages import Ack, Syn, SynAck
-from services.membership.simulation import Simulation
+from zactor.errors import ClusterMismatch, DecodeError
+from zactor.services.membership.detector import DetectorConfig, PhiAccrualDetector
+from zactor.services.membership.gossip import EventKind, MembershipConfig, MemberStatus
+from zactor.services.membership.messages import Ack, Syn, SynAck
+from zactor.services.membership.simulation import Simulation
 
 LIVE, DEAD, LEFT = MemberStatus.LIVE, MemberStatus.DEAD, MemberStatus.LEFT
 

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from support import wait_until
 
-from actors import Actor, Context, Node, NodeConfig, handler, message
-from actors.errors import NodeUnavailable
-from services.clock import ClockService
-from services.membership.gossip import EventKind, MembershipConfig
-from services.membership.service import MembershipService
-from services.selector import Consistency, NotEnoughNodes, SelectorService
-from transport import InMemoryNetwork
+from zactor import Actor, Context, Node, NodeConfig, handler, message
+from zactor.errors import NodeUnavailable
+from zactor.services.clock import ClockService
+from zactor.services.membership.gossip import EventKind, MembershipConfig
+from zactor.services.membership.service import MembershipService
+from zactor.services.selector import Consistency, NotEnoughNodes, SelectorService
+from zactor.transport import InMemoryNetwork
 
 FAST = MembershipConfig.for_interval(0.05)
 

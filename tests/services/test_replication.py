@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from support import wait_until
 
-from actors import Actor, Context, Node, NodeConfig, handler
-from actors.errors import ClockOffsetError, ClusterMismatch, DecodeError
-from services.clock import ClockService
-from services.membership.gossip import MembershipConfig
-from services.membership.service import MembershipService
-from services.replication import (
+from zactor import Actor, Context, Node, NodeConfig, handler
+from zactor.errors import ClockOffsetError, ClusterMismatch, DecodeError
+from zactor.services.clock import ClockService
+from zactor.services.membership.gossip import MembershipConfig
+from zactor.services.membership.service import MembershipService
+from zactor.services.replication import (
     ConsistencyFailure,
     MemoryStorage,
     ReplicatedStore,
@@ -25,8 +25,8 @@ from services.replication import (
     StorageError,
     ValueTooLarge,
 )
-from services.replication.handlers import REPLICATION_ACTOR
-from services.replication.messages import (
+from zactor.services.replication.handlers import REPLICATION_ACTOR
+from zactor.services.replication.messages import (
     DeleteMany,
     GetKeyspaceVersions,
     GetState,
@@ -35,8 +35,8 @@ from services.replication.messages import (
     PutOne,
     State,
 )
-from services.selector import Consistency, NotEnoughNodes, SelectorService
-from transport import InMemoryNetwork
+from zactor.services.selector import Consistency, NotEnoughNodes, SelectorService
+from zactor.transport import InMemoryNetwork
 
 C = Consistency
 FAST = MembershipConfig.for_interval(0.05)

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from services.selector import AckCounter, Consistency, DCAwareSelector, NotEnoughNodes, Requirement, requirement
+from zactor.services.selector import AckCounter, Consistency, DCAwareSelector, NotEnoughNodes, Requirement, requirement
 
 C = Consistency
 

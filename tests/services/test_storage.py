@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from services.clock import HLCTimestamp
-from services.replication.sqlite import SQLiteStorage
-from services.replication.storage import Document, MemoryStorage, Storage, StorageError, check_key
-from services.replication.testing import StorageTestSuite
+from zactor.services.clock import HLCTimestamp
+from zactor.services.replication.sqlite import SQLiteStorage
+from zactor.services.replication.storage import Document, MemoryStorage, Storage, StorageError, check_key
+from zactor.services.replication.testing import StorageTestSuite
 
 
 class TestMemoryStorage(StorageTestSuite):

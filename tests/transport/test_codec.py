@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transport import DecodeError, decode_body, encode_body, message, type_name_of
-from transport.codec import MAX_NESTING
+from zactor.transport import DecodeError, decode_body, encode_body, message, type_name_of
+from zactor.transport.codec import MAX_NESTING
 
 
 @message("test.codec.Point")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from support import wait_until
 
-from transport import InMemoryNetwork, MessageTooLarge, Transport, TransportClosed, ZmqTransport
+from zactor.transport import InMemoryNetwork, MessageTooLarge, Transport, TransportClosed, ZmqTransport
 
 
 class Endpoint:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from transport import MAGIC_VERSION, DecodeError, Kind, pack_header, unpack_header
+from zactor.transport import MAGIC_VERSION, DecodeError, Kind, pack_header, unpack_header
 
 
 def test_request_header_golden_bytes() -> None:

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from transport.ratelog import RateLimitedLogger
+from zactor.transport.ratelog import RateLimitedLogger
 
 
 def test_at_most_n_records_a_second_then_a_summary(caplog: pytest.LogCaptureFixture) -> None:
