@@ -7,7 +7,8 @@ reply has moved on long before: a slow peer costs only itself.
 
 Memory per peer is bounded in bytes by ``max_unread_bytes``: the bytes waiting in the outbox plus the bytes of large
 replies (at least ``track_threshold_bytes``) that ZeroMQ still holds, known through pyzmq's ``MessageTracker`` of
-their zero-copy frames. A reply that does not fit is dropped at once and counted (``reply_budget_drops``); one reply
+their zero-copy frames (a waiting reply is charged 256 bytes more for the objects that hold it). A reply that does not
+fit is dropped at once and counted (``reply_budget_drops``); one reply
 larger than the whole budget still goes when nothing else of that peer is pending. Smaller replies inside ZeroMQ are
 bounded by the high-water mark (messages).
 """
@@ -31,6 +32,7 @@ log = logging.getLogger("zactor.transport")
 _NOBLOCK = int(zmq.NOBLOCK)
 _MORE_NOBLOCK = int(zmq.SNDMORE) | _NOBLOCK
 _SMALL_FRAMES = 3  # identity, header, body: copied; buffers after them travel zero-copy
+_WAITING_OVERHEAD_BYTES = 256  # what a waiting reply costs beyond its frames (the Python objects holding them)
 
 SendResult = bool | None
 """True: sent; False: the peer is gone; None: no room now (try again later)."""
@@ -115,12 +117,13 @@ class Outbox:
                 return result
             out = self._peers.setdefault(peer, _PeerOut())
         out.prune()
-        if out.waiting_bytes + out.tracked_bytes + nbytes > self._max_bytes and not out.is_idle:
+        cost = nbytes + _WAITING_OVERHEAD_BYTES
+        if out.waiting_bytes + out.tracked_bytes + cost > self._max_bytes and not out.is_idle:
             self._stats["reply_budget_drops"] += 1
             log.debug("dropped a reply of %d bytes to peer %s: its unread replies fill its budget", nbytes, peer.hex())
             return False
         out.waiting.append(_Waiting(frames, nbytes, self._loop.time() + timeout_s))
-        out.waiting_bytes += nbytes
+        out.waiting_bytes += cost
         self._stats["send_waits"] += 1
         self._ensure_flusher()
         return True
@@ -183,7 +186,7 @@ class Outbox:
             head = out.waiting[0]
             if head.deadline <= now:
                 out.waiting.popleft()
-                out.waiting_bytes -= head.nbytes
+                out.waiting_bytes -= head.nbytes + _WAITING_OVERHEAD_BYTES
                 self._stats["send_timeouts"] += 1
                 log.debug("dropped a reply to peer %s: no room before its deadline", peer.hex())
                 continue
@@ -194,7 +197,7 @@ class Outbox:
                 self._peer_gone(peer, 0)
                 return progressed
             out.waiting.popleft()
-            out.waiting_bytes -= head.nbytes
+            out.waiting_bytes -= head.nbytes + _WAITING_OVERHEAD_BYTES
             progressed = True
         return progressed
 

@@ -1,0 +1,46 @@
+"""The per-peer reply outbox: replies that find no room wait in order, are all delivered once the peer reads, and
+leave nothing behind."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import zmq
+from support import wait_until
+
+from zactor.transport import ZmqTransport
+
+
+async def test_queued_replies_drain_in_order_and_leave_no_state() -> None:
+    """A peer pauses reading while 3,000 replies of 20 KiB go out (its connection holds far fewer): every reply
+    arrives, in order, once it reads; the outbox then holds no peer and no bytes."""
+    transport = ZmqTransport(hwm=10)
+    peers: list[bytes] = []
+    address = await transport.start("tcp://127.0.0.1:0", lambda peer, frames: peers.append(peer), lambda e, f: None)
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.linger = 0
+    sock.rcvhwm = 10
+    sock.connect(address)
+    try:
+        sock.send_multipart([b"hello", b""])
+        await wait_until(lambda: peers, what="the peer's first envelope")
+        body = bytes(20 * 1024)
+        accepted = [await transport.reply(peers[0], [i.to_bytes(4, "big"), body], 30.0) for i in range(3000)]
+        assert all(accepted)
+        outbox: Any = transport._outbox
+        out = outbox._peers[peers[0]]
+        assert out.waiting and out.waiting_bytes > 3 * 20 * 1024, "the connection filled up: replies wait"
+        received = []
+        while len(received) < 3000:
+            if await asyncio.to_thread(sock.poll, 5000):
+                received.append(int.from_bytes(sock.recv_multipart()[0], "big"))
+            else:
+                break
+        assert received == list(range(3000))
+        assert not out.waiting and out.waiting_bytes == 0
+        await wait_until(lambda: not outbox._peers, what="the outbox to forget the idle peer")
+        assert transport.stats["send_timeouts"] == 0 and transport.stats["reply_budget_drops"] == 0
+    finally:
+        sock.close()
+        await transport.close()
