@@ -92,7 +92,8 @@ class ReplicaSet:
         await self._storage.put(REPLICA_SET_KEYSPACE, Document(node_id, _NO_TS, data_center.encode()))
 
     async def remove(self, node_id: str) -> bool:
-        """Remove a member (not this node); returns whether it was a member.
+        """Remove a member (not this node), remembered across restarts even when it was not one yet; returns
+        whether it was a member.
 
         Raises:
             ValueError: ``node_id`` is this node.
@@ -101,7 +102,5 @@ class ReplicaSet:
         if node_id == self._node_id:
             raise ValueError("a node cannot remove itself from its replica set; stop its store instead")
         self._removed.add(node_id)
-        if self.members.pop(node_id, None) is None:
-            return False
         await self._storage.mark_tombstone(REPLICA_SET_KEYSPACE, node_id, _NO_TS)
-        return True
+        return self.members.pop(node_id, None) is not None

@@ -15,6 +15,7 @@ from zactor import Actor, Context, Node, NodeConfig, handler
 from zactor.errors import ClockOffsetError, ClusterMismatch, DecodeError
 from zactor.services.clock import ClockService
 from zactor.services.membership.gossip import MembershipConfig
+from zactor.services.membership.model import Member, MemberStatus
 from zactor.services.membership.service import MembershipService
 from zactor.services.replication import (
     ConsistencyFailure,
@@ -35,6 +36,7 @@ from zactor.services.replication.messages import (
     PutOne,
     State,
 )
+from zactor.services.replication.replica_set import ReplicaSet
 from zactor.services.selector import Consistency, NotEnoughNodes, SelectorService
 from zactor.transport import InMemoryNetwork
 
@@ -419,3 +421,27 @@ async def test_a_restarted_node_remembers_its_replica_set(tmp_path: Path) -> Non
             await store.put("ks", "k", b"v2", C.QUORUM)
     finally:
         await node.stop()
+
+
+async def test_a_removal_is_remembered_even_for_a_node_not_yet_in_the_set() -> None:
+    """An operator's removal of a node this replica never counted survives a restart: gossip that still shows
+    the node dead does not add it back."""
+    storage = MemoryStorage()
+    replica_set = ReplicaSet(storage, "n0", "dc1", REPLICATION_ACTOR)
+    await replica_set.load()
+    assert not await replica_set.remove("gone")
+    restarted = ReplicaSet(storage, "n0", "dc1", REPLICATION_ACTOR)
+    await restarted.load()
+    dead = Member(
+        node_id="gone",
+        generation=1,
+        address="mem://gone:1",
+        data_center="dc1",
+        status=MemberStatus.DEAD,
+        actors=(REPLICATION_ACTOR,),
+        heartbeat=9,
+        phi=20.0,
+        meta={},
+    )
+    await restarted.observe([dead])
+    assert restarted.members == {"n0": "dc1"}
