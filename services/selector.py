@@ -47,6 +47,7 @@ __all__ = [
     "SelectorService",
     "Requirement",
     "requirement",
+    "needs_majority",
     "AckCounter",
 ]
 

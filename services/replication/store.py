@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from zactor.errors import ActorError
 from zactor.services.clock import HLCTimestamp
+from zactor.services.membership.service import MembershipService
 from zactor.services.replication.antientropy import AntiEntropy
 from zactor.services.replication.coalesce import WriteCoalescer
 from zactor.services.replication.crdt import DEFAULT_FORGIVENESS_MS
@@ -220,8 +221,7 @@ class ReplicatedStore:
         removed = await replica_set.remove(node_id)
         live = replica_set.live(node.members())
         msg = RemoveReplica(cluster_id=node.config.cluster_id, node_id=node_id)
-        others = [n for n in live if n != node.node_id]
-        await asyncio.gather(*(task for _, task in self._send_each(others, msg)))
+        await self._send_all([n for n in live if n != node.node_id], msg)
         log.warning("node %r removed from the replica set by an operator", node_id)
         return removed
 
@@ -258,6 +258,10 @@ class ReplicatedStore:
 
     def _send_each(self, node_ids: Sequence[str], msg: Any) -> Sends:
         return send_each(self._started(), node_ids, msg, self._write_timeout_s)
+
+    async def _send_all(self, node_ids: Sequence[str], msg: Any) -> None:
+        """Send ``msg`` to every one of ``node_ids`` and wait for all the answers (failures are logged, not raised)."""
+        await asyncio.gather(*(task for _, task in self._send_each(node_ids, msg)))
 
     # ------------------------------------------------------------------------------------------------- reads
 
@@ -326,15 +330,17 @@ class ReplicatedStore:
             msg = PutOne(cluster_id=node.config.cluster_id, keyspace=keyspace, key=key, ts=ts.to_wire(), value=value)
         stale = [n for n, their in seen.items() if their is None or their < ts]
         if stale:
-            await asyncio.gather(*(task for _, task in self._send_each(stale, msg)))
+            await self._send_all(stale, msg)
 
 
 def _membership_synced(node: Node) -> bool:
+    """Whether the node's membership has synced with a seed (a node without a membership service has no peers to
+    miss)."""
     try:
         membership = node.extension("membership")
     except KeyError:
         return True
-    return bool(getattr(membership, "is_synced", True))
+    return not isinstance(membership, MembershipService) or membership.is_synced
 
 
 def _no_check(ts: HLCTimestamp) -> None:
