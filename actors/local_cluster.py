@@ -25,7 +25,7 @@ from zactor.process import NodeProcess
 from zactor.services.membership.messages import GetMembers, MemberRows
 from zactor.services.membership.service import MEMBERSHIP_ACTOR
 
-__all__ = ["LocalCluster", "fetch_members"]
+__all__ = ["LocalCluster", "fetch_members", "wait_all_live"]
 
 T = TypeVar("T")
 
@@ -43,6 +43,28 @@ async def fetch_members(address: str, *, timeout_s: float = 2.0, include_down: b
         )
     assert isinstance(rows, MemberRows)
     return rows
+
+
+async def wait_all_live(addresses: Sequence[str], timeout_s: float) -> float:
+    """Wait until the node at every one of ``addresses`` sees exactly ``len(addresses)`` live members (itself
+    included); a node that does not answer counts as not there yet. Returns the seconds it took.
+
+    Raises:
+        TimeoutError: not reached within ``timeout_s`` seconds.
+    """
+    start = time.monotonic()
+    while True:
+        counts = []
+        for address in addresses:
+            try:
+                counts.append(len((await fetch_members(address, include_down=False)).rows))
+            except ActorError:
+                counts.append(0)
+        if all(count == len(addresses) for count in counts):
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout_s:
+            raise TimeoutError(f"live members seen by {list(addresses)}: {counts}, after {timeout_s} s")
+        await asyncio.sleep(0.1)
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
-__all__ = ["NodeProcess", "READY_PREFIX"]
+__all__ = ["rss_mib", "NodeProcess", "READY_PREFIX"]
 
 READY_PREFIX = "zactor node listening on "
 _PR_SET_PDEATHSIG = 1
@@ -122,6 +122,19 @@ class NodeProcess:
 
     def __exit__(self, *exc_info: object) -> None:
         self.kill()
+
+
+def rss_mib(pid: int | None = None) -> float:
+    """The resident set size of process ``pid`` (default: this one), in MiB, from ``/proc`` (Linux).
+
+    Raises:
+        OSError: no such process, or no ``/proc``.
+    """
+    status = Path(f"/proc/{pid or os.getpid()}/status").read_text()
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise OSError(f"no VmRSS line for process {pid or os.getpid()}")
 
 
 def _die_with_parent() -> None:

@@ -37,16 +37,14 @@ from gossip_sim import bootstrap  # noqa: E402
 
 from zactor import Actor, Context, Node, NodeConfig, handler, message  # noqa: E402
 from zactor.errors import ActorError  # noqa: E402
-from zactor.local_cluster import LocalCluster, fetch_members  # noqa: E402
+from zactor.local_cluster import LocalCluster, wait_all_live  # noqa: E402
 from zactor.netns import exec_prefix, namespaces, set_link, start_nodes, unavailable_reason  # noqa: E402
-from zactor.process import NodeProcess  # noqa: E402
+from zactor.process import NodeProcess, rss_mib  # noqa: E402
 from zactor.services.clock import CLOCK_ACTOR, GetTime  # noqa: E402
 from zactor.services.membership.gossip import EventKind, MembershipConfig, MemberStatus  # noqa: E402
 from zactor.services.membership.simulation import Simulation  # noqa: E402
 from zactor.services.replication.history import WriteHistory, check_history, write_unique_keys  # noqa: E402
-from zactor.transport.codec import encode_body  # noqa: E402
-from zactor.transport.envelope import Kind, pack_header  # noqa: E402
-from zactor.transport.fuzzing import fuzz_node  # noqa: E402
+from zactor.transport.fuzzing import fuzz_node, unread_requests  # noqa: E402
 
 RESULTS: list[tuple[str, str, str]] = []
 
@@ -148,20 +146,6 @@ async def partition() -> None:
     report("partition: link up -> all three live again, s", f"{heal_s:.2f}")
 
 
-async def wait_all_live(addresses: list[str], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            tables = [await fetch_members(a, include_down=False) for a in addresses]
-            if all(len(table.rows) == len(addresses) for table in tables):
-                return
-        except ActorError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError("the nodes did not all see each other")
-        await asyncio.sleep(0.1)
-
-
 # --------------------------------------------------------------------------------------------------- startups
 
 
@@ -227,13 +211,6 @@ def detection(seeds: int) -> None:
 # ------------------------------------------------------------------------------------------------------- fuzz
 
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 async def fuzz(frames: int) -> None:
     print(f"fuzz: {frames:,} hostile envelopes at a live node", flush=True)
     with tempfile.TemporaryDirectory() as data_dir:
@@ -286,19 +263,11 @@ class Source(Actor):
 
 
 async def slow_consumer() -> None:
-    import zmq
-
     print("slow: a consumer that never reads beside a served client", flush=True)
     async with Node(NodeConfig(node_id="server", hwm=20), extensions=[]) as server:
         async with Node(NodeConfig(node_id="client"), extensions=[]) as client:
             await server.add_actor("source", Source())
-            sock = zmq.Context.instance().socket(zmq.DEALER)
-            sock.linger = 0
-            sock.rcvhwm = 2
-            sock.connect(server.address)
-            type_name, body, _ = encode_body(Want(size=200_000))
-            for request_id in range(1, 1001):
-                sock.send_multipart([pack_header(Kind.REQUEST, request_id, "source", type_name), body])
+            sock = unread_requests(server.address, "source", Want(size=200_000), 1000)
             answered = 0
             ref = client.ref("source", address=server.address)
             for _ in range(1000):

@@ -4,7 +4,8 @@
 ``random.Random``: random bytes, truncated and oversized headers, wrong magic, kinds and counts, valid headers with
 garbage or mismatched bodies, bodies of registered message types with fields of every msgpack type, extension types
 nested past the codec's limit, and HLC stamps out of every bound. A node must answer each with an ERROR envelope or
-drop it, and never crash (the property the fault suite and ``benchmarks/faults.py`` check).
+drop it, and never crash (the property the fault suite and ``benchmarks/faults.py`` check). :func:`unread_requests` is
+the slow consumer: a peer that asks and never reads the replies.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from typing import Any
 import msgpack
 import zmq
 
-from zactor.transport.codec import MAX_NESTING
+from zactor.transport.codec import MAX_NESTING, encode_body
 from zactor.transport.envelope import MAGIC_VERSION, Kind, pack_header
 
-__all__ = ["hostile_envelopes", "fuzz_node"]
+__all__ = ["hostile_envelopes", "fuzz_node", "unread_requests"]
 
 _EXT_MESSAGE = 2
 
@@ -169,3 +170,22 @@ def _drain(sock: zmq.Socket) -> int:
         sock.recv_multipart()
         count += 1
     return count
+
+
+def unread_requests(address: str, target: str, msg: Any, count: int) -> zmq.Socket:
+    """A slow consumer: a DEALER that sends ``count`` REQUESTs of ``msg`` (a registered message) to the actor
+    ``target`` at ``address`` and never reads a reply (its receive high-water mark is 2 messages). Close it when done.
+
+    Raises:
+        TypeError: ``msg`` is not a registered message.
+    """
+    sock: zmq.Socket = zmq.Context.instance().socket(zmq.DEALER)
+    sock.linger = 0
+    sock.rcvhwm = 2
+    sock.connect(address)
+    type_name, body, buffers = encode_body(msg)
+    for request_id in range(1, count + 1):
+        sock.send_multipart(
+            [pack_header(Kind.REQUEST, request_id, target, type_name, None, 0, len(buffers)), body, *buffers]
+        )
+    return sock

@@ -13,7 +13,7 @@ import pytest
 from support import wait_until
 
 from zactor import Node, NodeConfig
-from zactor.local_cluster import fetch_members
+from zactor.local_cluster import wait_all_live
 from zactor.process import NodeProcess
 from zactor.services.clock import CLOCK_ACTOR, GetTime, Time
 from zactor.services.replication.history import WriteHistory, check_history, write_unique_keys
@@ -47,11 +47,7 @@ async def test_a_full_disk_fails_its_writes_and_quorum_goes_on(tmp_path: Path) -
             ):
                 addresses = [n0.address, n1.address, n2.address]
 
-                async def all_live() -> bool:
-                    tables = [await fetch_members(a, include_down=False) for a in addresses]
-                    return all(len(table.rows) == 3 for table in tables)
-
-                await wait_until(all_live, 20.0, "three live members")
+                await wait_all_live(addresses, 20.0)
                 async with Node(NodeConfig(node_id="writer"), extensions=[]) as client:
                     history, stop = WriteHistory(), asyncio.Event()
                     writer = asyncio.create_task(

@@ -7,19 +7,11 @@ from pathlib import Path
 import pytest
 
 from zactor import Node, NodeConfig
-from zactor.process import NodeProcess
+from zactor.process import NodeProcess, rss_mib
 from zactor.services.clock import CLOCK_ACTOR, GetTime, Time
 from zactor.transport.fuzzing import fuzz_node
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(240)]
-
-
-def rss_mib(pid: int) -> float:
-    """The resident set size of process ``pid``, in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
 
 
 async def test_a_live_node_survives_hostile_frames(tmp_path: Path) -> None:

@@ -14,8 +14,7 @@ import pytest
 from support import wait_until
 
 from zactor import Node, NodeConfig
-from zactor.errors import ActorError
-from zactor.local_cluster import fetch_members
+from zactor.local_cluster import wait_all_live
 from zactor.netns import exec_prefix, namespaces, set_link, start_nodes, unavailable_reason
 from zactor.services.replication.history import WriteHistory, check_history, write_unique_keys
 
@@ -24,16 +23,6 @@ pytestmark = [
     pytest.mark.timeout(180),
     pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason())),
 ]
-
-
-async def _live_counts(addresses: list[str]) -> list[int]:
-    counts = []
-    for address in addresses:
-        try:
-            counts.append(len((await fetch_members(address, include_down=False)).rows))
-        except ActorError:
-            counts.append(0)
-    return counts
 
 
 async def test_a_partitioned_minority_acknowledges_nothing_and_the_cluster_heals(tmp_path: Path) -> None:
@@ -45,11 +34,7 @@ async def test_a_partitioned_minority_acknowledges_nothing_and_the_cluster_heals
         procs = start_nodes(ns, args, tmp_path)
         try:
             addresses = [p.address for p in procs]
-
-            async def all_see_three() -> bool:
-                return await _live_counts(addresses) == [3, 3, 3]
-
-            await wait_until(all_see_three, 30.0, "three live members on every node")
+            await wait_all_live(addresses, 30.0)
             async with Node(NodeConfig(node_id="writer", bind=f"tcp://{ns.host_address}:0"), extensions=[]) as client:
                 history, stop = WriteHistory(), asyncio.Event()
                 majority = asyncio.create_task(
@@ -70,7 +55,7 @@ async def test_a_partitioned_minority_acknowledges_nothing_and_the_cluster_heals
                 assert outcome["issued"] > 0 and outcome["acked"] == []
                 acked_during_partition = len(history.acked)
                 set_link(ns.names[0], up=True)
-                await wait_until(all_see_three, 30.0, "the partition to heal")
+                await wait_all_live(addresses, 30.0)
                 stop.set()
                 await majority
                 assert acked_during_partition > 50, "the majority side went on"
