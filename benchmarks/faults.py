@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,13 +35,14 @@ from gossip_sim import bootstrap  # noqa: E402
 
 from zactor import Actor, Context, Node, NodeConfig, handler, message  # noqa: E402
 from zactor.errors import ActorError  # noqa: E402
-from zactor.local_cluster import LocalCluster, wait_all_live  # noqa: E402
-from zactor.netns import exec_prefix, namespaces, set_link, start_nodes, unavailable_reason  # noqa: E402
+from zactor.local_cluster import LocalCluster  # noqa: E402
+from zactor.netns import unavailable_reason  # noqa: E402
 from zactor.process import NodeProcess, rss_mib  # noqa: E402
 from zactor.services.clock import CLOCK_ACTOR, GetTime  # noqa: E402
 from zactor.services.membership.gossip import EventKind, MembershipConfig, MemberStatus  # noqa: E402
 from zactor.services.membership.simulation import Simulation  # noqa: E402
-from zactor.services.replication.history import WriteHistory, check_history, write_unique_keys  # noqa: E402
+from zactor.services.replication.history import WriteHistory, write_unique_keys  # noqa: E402
+from zactor.services.replication.scenarios import isolate_one_of_three, wait_converged  # noqa: E402
 from zactor.transport.fuzzing import fuzz_node, unread_requests  # noqa: E402
 
 RESULTS: list[tuple[str, str, str]] = []
@@ -54,19 +53,11 @@ def report(name: str, value: object, target: str = "") -> None:
     print(f"   {name:<58} {value!s:>14}  {target}", flush=True)
 
 
+STORE_ARGS = ("--replication-factor", "3", "--anti-entropy-interval", "0.5")
+
+
 def store_args(data_dir: str) -> tuple[str, ...]:
-    return ("--data-dir", data_dir, "--replication-factor", "3", "--anti-entropy-interval", "0.5")
-
-
-async def converge(client: Node, addresses: list[str], history: WriteHistory, timeout_s: float = 60.0) -> int:
-    """Wait for anti-entropy; returns how many acknowledged keys some node still lacks."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        missing = await check_history(client, addresses, "faults", history)
-        lost = len({key for keys in missing.values() for key in keys})
-        if not lost or time.monotonic() > deadline:
-            return lost
-        await asyncio.sleep(0.5)
+    return ("--data-dir", data_dir, *STORE_ARGS)
 
 
 # ------------------------------------------------------------------------------------------------------ kills
@@ -97,7 +88,8 @@ async def kills(cycles: int) -> None:
                 await asyncio.to_thread(cluster.wait_converged, 30.0)
             stop.set()
             await writer
-            lost = await converge(client, [cluster.address(i) for i in range(3)], history)
+            missing = await wait_converged(client, [cluster.address(i) for i in range(3)], "faults", history, 60.0)
+            lost = len({key for keys in missing.values() for key in keys})
         minority = sum(len(history.acked_between(a, b)) for a, b in minority_windows)
         report(f"writes issued ({cycles} cycles of 1-node and 2-node kills)", len(history.operations))
         report("writes acknowledged at QUORUM", len(history.acked))
@@ -114,36 +106,14 @@ async def partition() -> None:
         report("partition", f"skipped: {reason}")
         return
     print("partition: node0's link down for 8 s in network namespaces", flush=True)
-    with tempfile.TemporaryDirectory() as data_dir, namespaces(3) as ns:
-        procs = start_nodes(ns, store_args(data_dir), Path(data_dir))
-        try:
-            addresses = [p.address for p in procs]
-            await wait_all_live(addresses, 30.0)
-            async with Node(NodeConfig(node_id="writer", bind=f"tcp://{ns.host_address}:0"), extensions=[]) as client:
-                history, stop = WriteHistory(), asyncio.Event()
-                majority = asyncio.create_task(
-                    write_unique_keys(client, lambda: addresses[1:], "faults", "quorum", history, stop)
-                )
-                set_link(ns.names[0], up=False)
-                command = [*exec_prefix(ns.names[0]), sys.executable, "-m", "zactor.services.replication.history"]
-                command += [addresses[0], "8", "--bind", f"tcp://{ns.addresses[0]}:0"]
-                done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=60)
-                outcome = json.loads(done.stdout.strip().splitlines()[-1])
-                set_link(ns.names[0], up=True)
-                healed = time.monotonic()
-                await wait_all_live(addresses, 60.0)
-                heal_s = time.monotonic() - healed
-                stop.set()
-                await majority
-                lost = await converge(client, addresses, history)
-        finally:
-            for proc in procs:
-                proc.kill()
-    report("partition: QUORUM writes tried through the minority", outcome["issued"])
-    report("partition: acknowledged by the minority", len(outcome["acked"]), "target 0")
-    report("partition: acknowledged by the majority", len(history.acked))
+    with tempfile.TemporaryDirectory() as data_dir:
+        outcome = await isolate_one_of_three(Path(data_dir), STORE_ARGS)
+    lost = len({key for keys in outcome.missing.values() for key in keys})
+    report("partition: QUORUM writes tried through the minority", outcome.minority_issued)
+    report("partition: acknowledged by the minority", len(outcome.minority_acked), "target 0")
+    report("partition: acknowledged by the majority", len(outcome.majority.acked))
     report("partition: acknowledged writes lost after healing", lost, "target 0")
-    report("partition: link up -> all three live again, s", f"{heal_s:.2f}")
+    report("partition: link up -> all three live again, s", f"{outcome.heal_s:.2f}")
 
 
 # --------------------------------------------------------------------------------------------------- startups

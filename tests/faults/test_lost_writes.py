@@ -10,12 +10,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from support import wait_until
 
 from zactor import Node, NodeConfig
 from zactor.local_cluster import LocalCluster
 from zactor.services.replication.frontend import KV_ACTOR, KvDigest
-from zactor.services.replication.history import WriteHistory, check_history, write_unique_keys
+from zactor.services.replication.history import WriteHistory, write_unique_keys
+from zactor.services.replication.scenarios import wait_converged
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(180)]
 
@@ -49,9 +49,11 @@ async def _writing(client: Node, cluster: LocalCluster) -> AsyncIterator[WriteHi
         await writer
 
 
-async def _converged(client: Node, cluster: LocalCluster, history: WriteHistory) -> bool:
-    missing = await check_history(client, [cluster.address(i) for i in range(3)], KEYSPACE, history)
-    return not any(missing.values())
+async def _assert_converged(client: Node, cluster: LocalCluster, history: WriteHistory) -> None:
+    """Every node holds every acknowledged key, at the latest 30 s after the writes (anti-entropy)."""
+    addresses = [cluster.address(i) for i in range(3)]
+    missing = await wait_converged(client, addresses, KEYSPACE, history, 30.0)
+    assert not any(missing.values()), missing
 
 
 async def test_sigkill_of_one_node_loses_no_acknowledged_write(tmp_path: Path) -> None:
@@ -68,7 +70,7 @@ async def test_sigkill_of_one_node_loses_no_acknowledged_write(tmp_path: Path) -
             assert len(history.acked) > 50, f"too few writes acknowledged: {len(history.acked)}"
             holders = await _holders(client, cluster)
             assert [k for k in history.acked if holders[k] < 2] == []
-            await wait_until(lambda: _converged(client, cluster, history), 30.0, "every node to hold every ack")
+            await _assert_converged(client, cluster, history)
 
 
 async def test_sigkill_of_two_nodes_loses_nothing_and_the_survivor_acknowledges_nothing(tmp_path: Path) -> None:
@@ -90,4 +92,4 @@ async def test_sigkill_of_two_nodes_loses_nothing_and_the_survivor_acknowledges_
             refused = [op for op in history.operations if both_dead <= op.issued_s < minority_end]
             assert refused and {op.error for op in refused} <= {"ConsistencyFailure", "NotEnoughNodes", "RemoteError"}
             assert len(history.acked) > 50
-            await wait_until(lambda: _converged(client, cluster, history), 30.0, "every node to hold every ack")
+            await _assert_converged(client, cluster, history)

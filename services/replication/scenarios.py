@@ -1,0 +1,119 @@
+"""Fault scenarios on real processes with a recorded write history, shared by the fault tests and the benchmark.
+
+:func:`isolate_one_of_three` runs three store nodes in their own network namespaces (:mod:`zactor.netns`, Linux and
+root only), takes node0's link down, writes at QUORUM through both sides, heals, and reports what each side
+acknowledged and what any node lacks after anti-entropy. The test asserts on the outcome; ``benchmarks/faults.py``
+prints it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+
+from zactor.config import NodeConfig
+from zactor.local_cluster import wait_all_live
+from zactor.netns import exec_prefix, namespaces, set_link, start_nodes
+from zactor.node import Node
+from zactor.services.replication.history import WriteHistory, check_history, write_unique_keys
+
+__all__ = ["PartitionOutcome", "isolate_one_of_three", "wait_converged"]
+
+
+@attrs.frozen
+class PartitionOutcome:
+    """What happened around a partition.
+
+    Attributes:
+        minority_issued: QUORUM writes tried through the isolated node.
+        minority_acked: the keys it acknowledged (a correct store acknowledges none).
+        majority: the history of the writes through the two connected nodes, before, during and after.
+        majority_acked_during: writes the majority acknowledged while the link was down.
+        heal_s: seconds from the link coming back to every node seeing the other two live.
+        missing: ``{address: [acknowledged keys it lacks]}`` once anti-entropy had its time.
+    """
+
+    minority_issued: int
+    minority_acked: list[str]
+    majority: WriteHistory
+    majority_acked_during: int
+    heal_s: float
+    missing: dict[str, list[str]]
+
+
+async def wait_converged(
+    client: Node, addresses: Sequence[str], keyspace: str, history: WriteHistory, timeout_s: float
+) -> dict[str, list[str]]:
+    """Poll until every node holds every acknowledged key of ``history``, or ``timeout_s`` seconds pass; returns
+    what each still lacks (``{address: [keys]}``, empty lists when nothing is missing).
+
+    Raises:
+        ActorError: a node did not answer.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        missing = await check_history(client, addresses, keyspace, history)
+        if not any(missing.values()) or time.monotonic() > deadline:
+            return missing
+        await asyncio.sleep(0.5)
+
+
+async def isolate_one_of_three(
+    data_dir: Path, node_args: Sequence[str], *, keyspace: str = "faults", partition_s: float = 8.0
+) -> PartitionOutcome:
+    """Partition node0 from node1 and node2 for ``partition_s`` seconds while writing through both sides.
+
+    Args:
+        data_dir: where the nodes keep their SQLite files and logs.
+        node_args: more ``zactor node`` arguments (e.g. ``--replication-factor 3``); ``--data-dir`` is added.
+        keyspace: the keyspace written.
+        partition_s: how long the link stays down, in seconds.
+
+    Raises:
+        OSError: the namespaces could not be made (not root, no ``ip``).
+        RuntimeError: a node or the minority writer failed.
+        TimeoutError: the nodes did not see each other within 30 s, before or after the partition.
+    """
+    with namespaces(3) as ns:
+        procs = start_nodes(ns, ("--data-dir", str(data_dir), *node_args), data_dir)
+        try:
+            addresses = [p.address for p in procs]
+            await wait_all_live(addresses, 30.0)
+            async with Node(NodeConfig(node_id="writer", bind=f"tcp://{ns.host_address}:0"), extensions=[]) as client:
+                history, stop = WriteHistory(), asyncio.Event()
+                majority = asyncio.create_task(
+                    write_unique_keys(client, lambda: addresses[1:], keyspace, "quorum", history, stop)
+                )
+                set_link(ns.names[0], up=False)
+                writer = [sys.executable, "-m", "zactor.services.replication.history", addresses[0], str(partition_s)]
+                writer += ["--bind", f"tcp://{ns.addresses[0]}:0", "--keyspace", keyspace]
+                done = await asyncio.to_thread(
+                    subprocess.run, [*exec_prefix(ns.names[0]), *writer], capture_output=True, text=True, timeout=120
+                )
+                if done.returncode != 0:
+                    raise RuntimeError(f"the minority writer failed: {done.stderr[-2000:]}")
+                minority = json.loads(done.stdout.strip().splitlines()[-1])
+                acked_during = len(history.acked)
+                set_link(ns.names[0], up=True)
+                heal_s = await wait_all_live(addresses, 30.0)
+                stop.set()
+                await majority
+                missing = await wait_converged(client, addresses, keyspace, history, 30.0)
+        finally:
+            for proc in procs:
+                proc.kill()
+    return PartitionOutcome(
+        minority_issued=minority["issued"],
+        minority_acked=minority["acked"],
+        majority=history,
+        majority_acked_during=acked_during,
+        heal_s=heal_s,
+        missing=missing,
+    )
