@@ -1,14 +1,17 @@
 """zactor: typed RPC actors hosted by nodes that talk over ZeroMQ.
 
 Public names: :func:`message`, :class:`Actor`, :func:`handler`, :class:`Context`, :class:`Node`,
-:class:`NodeConfig`, :class:`ActorRef`, :class:`LocalCluster`, ``__version__``; errors live in :mod:`zactor.errors`,
-the transport in :mod:`zactor.transport`, the cluster services in :mod:`zactor.services`.
+:class:`NodeConfig`, :class:`ActorRef`, :class:`Extension`, ``__version__``; errors live in :mod:`zactor.errors`,
+the transport in :mod:`zactor.transport`, the cluster services in :mod:`zactor.services`, and the node composed with
+them (:class:`~zactor.services.cluster.ClusterNode`, :class:`~zactor.services.cluster.LocalCluster`) in
+:mod:`zactor.services.cluster`.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
 from zactor.actor import Actor, Context, handler
 from zactor.config import NodeConfig
+from zactor.extensions import Extension
 from zactor.node import Node
 from zactor.ref import ActorRef
 from zactor.registry import Registry
@@ -18,7 +21,7 @@ __all__ = [
     "Actor",
     "ActorRef",
     "Context",
-    "LocalCluster",
+    "Extension",
     "Node",
     "NodeConfig",
     "Registry",
@@ -31,12 +34,3 @@ try:
     __version__ = version("zactor")
 except PackageNotFoundError:  # imported from a source tree that was not installed
     __version__ = "0+unknown"
-
-
-def __getattr__(name: str) -> object:
-    # LocalCluster drives the membership service, which itself imports this package: load it on first use.
-    if name == "LocalCluster":
-        from zactor.local_cluster import LocalCluster
-
-        return LocalCluster
-    raise AttributeError(f"module 'zactor' has no attribute {name!r}")

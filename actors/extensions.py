@@ -1,33 +1,39 @@
-"""Extensions: cluster services installed on a running node, and the one place the default ones are named.
+"""Extensions: services installed on a running node.
 
 An extension is any object with a ``name`` (str), ``async start(node) -> handle`` and ``async stop()``. The node
 starts its initial extensions in order after binding and stops all of them, in reverse order, before removing its
-actors. Removing one extension leaves the others' actors and handlers untouched.
-
-:func:`default_extensions` is the composition point where ``actors/`` meets ``services/``: the only import of
-``services`` from ``actors``.
+actors. Removing one extension leaves the others' actors and handlers untouched. The runtime names no extension:
+the cluster services live in :mod:`zactor.services`, and :class:`zactor.services.cluster.ClusterNode` composes them.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     from zactor.node import Node
 
-__all__ = ["Extension", "EnvelopeClock", "Extensions", "default_extensions"]
+__all__ = ["Extension", "EnvelopeClock", "Extensions"]
 
 log = logging.getLogger("zactor.extensions")
 
+H_co = TypeVar("H_co", covariant=True)
+E = TypeVar("E")
+
 
 @runtime_checkable
-class Extension(Protocol):
-    """A cluster service that can be added to and removed from a running node."""
+class Extension(Protocol[H_co]):
+    """A service that can be added to and removed from a running node; ``start`` returns its handle (of type
+    ``H_co``), which :meth:`zactor.node.Node.add_extension` returns typed."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The extension's unique name on a node."""
+        ...
 
-    async def start(self, node: Node) -> Any:
+    async def start(self, node: Node) -> H_co:
         """Attach to the started ``node`` (add actors, start tasks); the result is returned by ``add_extension``."""
         ...
 
@@ -47,44 +53,26 @@ class EnvelopeClock(Protocol):
         """Merge a received header's HLC slot. Raises DecodeError (malformed) or ClockOffsetError (too far ahead)."""
         ...
 
-    def now(self) -> Any:
-        """A fresh timestamp (a local event)."""
-        ...
-
-    def check(self, ts: Any) -> None:
-        """Refuse a timestamp received as data that is too far ahead. Raises ClockOffsetError."""
-        ...
-
-
-def default_extensions() -> list[Extension]:
-    """The cluster services a node runs unless told otherwise: clock (HLC), membership (gossip), selector."""
-    # the composition point: actors -> services, here only
-    from zactor.services.clock import ClockService
-    from zactor.services.membership.service import MembershipService
-    from zactor.services.selector import SelectorService
-
-    return [ClockService(), MembershipService(), SelectorService()]
-
 
 class Extensions:
     """The extensions of one node, by name, in start order.
 
     Args:
         node: the owning node.
-        initial: the extensions to start with the node (``None``: :func:`default_extensions`).
+        initial: the extensions to start with the node, in order.
     """
 
-    def __init__(self, node: Node, initial: list[Extension] | None) -> None:
+    def __init__(self, node: Node, initial: Sequence[Extension[Any]]) -> None:
         self._node = node
-        self._initial = initial
-        self._installed: dict[str, Extension] = {}
+        self._initial = list(initial)
+        self._installed: dict[str, Extension[Any]] = {}
 
     async def start_initial(self) -> None:
         """Start the initial extensions in order."""
-        for extension in default_extensions() if self._initial is None else self._initial:
+        for extension in self._initial:
             await self.add(extension)
 
-    async def add(self, extension: Extension) -> Any:
+    async def add(self, extension: Extension[E]) -> E:
         """Start ``extension`` and install it; see :meth:`zactor.node.Node.add_extension`."""
         name = extension.name
         if name in self._installed:
@@ -99,9 +87,16 @@ class Extensions:
         extension = self._installed.pop(name)
         await extension.stop()
 
-    def get(self, name: str) -> Extension:
-        """The installed extension ``name``; raises ``KeyError`` when there is none."""
-        return self._installed[name]
+    def get(self, kind: type[E]) -> E:
+        """The installed extension that is an instance of ``kind`` (the first started, when several are).
+
+        Raises:
+            LookupError: none is installed.
+        """
+        for extension in self._installed.values():
+            if isinstance(extension, kind):
+                return extension
+        raise LookupError(f"no {kind.__name__} extension on node {self._node.node_id!r}")
 
     def names(self) -> list[str]:
         """Installed extension names, in start order."""

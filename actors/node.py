@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Self, TypeVar
 
 from zactor.actor import Actor
 from zactor.calls import Calls
-from zactor.cluster_view import ClusterView
 from zactor.config import NodeConfig
 from zactor.errors import (
     ActorNotFound,
@@ -37,9 +37,13 @@ __all__ = ["Node"]
 
 log = logging.getLogger("zactor.node")
 
+H = TypeVar("H")
+E = TypeVar("E")
 
-class Node(ClusterView):
-    """One zactor node: hosts actors and talks to other nodes.
+
+class Node:
+    """One zactor node: hosts actors and talks to other nodes. This is the bare runtime, with no cluster service;
+    :class:`zactor.services.cluster.ClusterNode` is a node composed with clock, membership and selector.
 
     Use as ``async with Node(NodeConfig(...)) as node:``; :meth:`start` and :meth:`stop` are the explicit forms.
 
@@ -49,8 +53,7 @@ class Node(ClusterView):
             ``config``; tests pass an :class:`~zactor.transport.memory.InMemoryTransport`). A transport passed in keeps
             its own limits: ``config.max_message_bytes``, ``linger_s``, ``hwm`` and ``max_unread_bytes_per_peer`` only
             shape the default one.
-        extensions: the extensions to start with the node, in order (default: the cluster services from
-            :func:`zactor.extensions.default_extensions`; ``[]`` for a bare node).
+        extensions: the extensions to start with the node, in order (default: none).
 
     Attributes:
         config: the configuration.
@@ -63,7 +66,7 @@ class Node(ClusterView):
         config: NodeConfig | None = None,
         *,
         transport: Transport | None = None,
-        extensions: list[Extension] | None = None,
+        extensions: Sequence[Extension[Any]] = (),
     ) -> None:
         self.config = config or NodeConfig()
         self._transport = transport or ZmqTransport(
@@ -105,7 +108,7 @@ class Node(ClusterView):
         """The transport this node sends and receives through."""
         return self._transport
 
-    async def start(self) -> Node:
+    async def start(self) -> Self:
         """Bind the ROUTER and start serving.
 
         Raises:
@@ -144,7 +147,7 @@ class Node(ClusterView):
             self._is_stopping = False
         log.info("node %r stopped", self.node_id)
 
-    async def __aenter__(self) -> Node:
+    async def __aenter__(self) -> Self:
         return await self.start()
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -181,35 +184,18 @@ class Node(ClusterView):
         """This node's actor registry."""
         return self._registry
 
-    def ref(self, name: str, *, address: str | None = None, node_id: str | None = None) -> ActorRef:
-        """A reference to the actor ``name``: on this node by default, at ``address``, or on the live member
-        ``node_id`` (this node's own address or id gives a local reference).
-
-        Raises:
-            NodeUnavailable: ``node_id`` is not a live member.
-            RuntimeError: ``node_id`` was given and the node has no membership service.
-        """
-        if node_id is not None:
-            address = None if node_id == self.node_id else self.address_of(node_id)
+    def ref(self, name: str, *, address: str | None = None) -> ActorRef:
+        """A reference to the actor ``name``: on this node by default, or on the node bound at ``address`` (this
+        node's own address gives a local reference)."""
         if address is not None and address == self._address:
             address = None
         return ActorRef(self, name, address)
 
-    def ref_any(self, name: str) -> ActorRef:
-        """A reference to an actor named ``name`` anywhere in the cluster: here if hosted here, else on a random
-        live member that hosts it (from gossip).
-
-        Raises:
-            ActorNotFound: no live member hosts it.
-        """
-        node_id = self._pick_host(name)
-        return self.ref(name, node_id=node_id)
-
     # -------------------------------------------------------------------------------------------- extensions
 
-    async def add_extension(self, extension: Extension) -> Any:
-        """Start a cluster service (an object with ``name``, ``async start(node) -> handle`` and ``async stop()``)
-        on this running node; returns what its ``start`` returned.
+    async def add_extension(self, extension: Extension[H]) -> H:
+        """Start a service (an object with ``name``, ``async start(node) -> handle`` and ``async stop()``) on this
+        running node; returns what its ``start`` returned, typed as ``start`` declares it.
 
         Raises:
             ValueError: an extension of the same name is installed.
@@ -225,13 +211,13 @@ class Node(ClusterView):
         """
         await self._extensions.remove(name)
 
-    def extension(self, name: str) -> Extension:
-        """The installed extension named ``name``.
+    def extension(self, kind: type[E]) -> E:
+        """The installed extension that is an instance of ``kind``, e.g. ``node.extension(MembershipService)``.
 
         Raises:
-            KeyError: no extension of that name.
+            LookupError: no such extension is installed.
         """
-        return self._extensions.get(name)
+        return self._extensions.get(kind)
 
     def extensions(self) -> list[str]:
         """The names of the installed extensions, in start order."""
@@ -240,17 +226,6 @@ class Node(ClusterView):
     def set_envelope_clock(self, clock: EnvelopeClock | None) -> None:
         """Stamp outgoing envelopes with ``clock`` and merge incoming stamps into it (``None``: no stamping)."""
         self._clock = clock
-
-    @property
-    def clock(self) -> EnvelopeClock:
-        """The node's envelope clock (the HLC of the clock service): ``node.clock.now()``.
-
-        Raises:
-            RuntimeError: no clock is installed.
-        """
-        if self._clock is None:
-            raise RuntimeError("no clock service on this node")
-        return self._clock
 
     @property
     def calls(self) -> Calls:

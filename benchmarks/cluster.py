@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from zactor.local_cluster import LocalCluster  # noqa: E402
+from zactor.services.cluster.local_cluster import LocalCluster  # noqa: E402
 
 
 def one_run(interval_s: float) -> dict[str, float]:

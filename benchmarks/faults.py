@@ -35,14 +35,14 @@ from gossip_sim import bootstrap  # noqa: E402
 
 from zactor import Actor, Context, Node, NodeConfig, handler, message  # noqa: E402
 from zactor.errors import ActorError  # noqa: E402
-from zactor.local_cluster import LocalCluster  # noqa: E402
-from zactor.netns import unavailable_reason  # noqa: E402
-from zactor.process import NodeProcess, rss_mib  # noqa: E402
 from zactor.services.clock import CLOCK_ACTOR, GetTime  # noqa: E402
+from zactor.services.cluster.local_cluster import LocalCluster  # noqa: E402
+from zactor.services.cluster.netns import unavailable_reason  # noqa: E402
+from zactor.services.cluster.process import NodeProcess, rss_mib  # noqa: E402
+from zactor.services.cluster.scenarios import isolate_one_of_three, wait_converged  # noqa: E402
 from zactor.services.membership.gossip import EventKind, MembershipConfig, MemberStatus  # noqa: E402
 from zactor.services.membership.simulation import Simulation  # noqa: E402
 from zactor.services.replication.history import WriteHistory, write_unique_keys  # noqa: E402
-from zactor.services.replication.scenarios import isolate_one_of_three, wait_converged  # noqa: E402
 from zactor.transport.fuzzing import fuzz_node, unread_requests  # noqa: E402
 
 RESULTS: list[tuple[str, str, str]] = []
@@ -66,7 +66,7 @@ def store_args(data_dir: str) -> tuple[str, ...]:
 async def kills(cycles: int) -> None:
     print("kills: QUORUM writes while nodes are SIGKILLed and restarted", flush=True)
     with tempfile.TemporaryDirectory() as data_dir, LocalCluster(3, node_args=store_args(data_dir)) as cluster:
-        async with Node(NodeConfig(node_id="writer"), extensions=[]) as client:
+        async with Node(NodeConfig(node_id="writer")) as client:
             history, stop = WriteHistory(), asyncio.Event()
             running = lambda: [cluster.address(i) for i in cluster.running()]  # noqa: E731
             writer = asyncio.create_task(write_unique_keys(client, running, "faults", "quorum", history, stop))
@@ -186,7 +186,7 @@ async def fuzz(frames: int) -> None:
     with tempfile.TemporaryDirectory() as data_dir:
         args = ("--data-dir", data_dir, "--cluster-id", "fuzz")
         with NodeProcess("fuzzed", extra_args=args, log_path=Path(data_dir) / "fuzzed.log") as proc:
-            async with Node(NodeConfig(node_id="prober"), extensions=[]) as client:
+            async with Node(NodeConfig(node_id="prober")) as client:
                 probes = 0
 
                 async def probe() -> None:
@@ -234,8 +234,8 @@ class Source(Actor):
 
 async def slow_consumer() -> None:
     print("slow: a consumer that never reads beside a served client", flush=True)
-    async with Node(NodeConfig(node_id="server", hwm=20), extensions=[]) as server:
-        async with Node(NodeConfig(node_id="client"), extensions=[]) as client:
+    async with Node(NodeConfig(node_id="server", hwm=20)) as server:
+        async with Node(NodeConfig(node_id="client")) as client:
             await server.add_actor("source", Source())
             sock = unread_requests(server.address, "source", Want(size=200_000), 1000)
             answered = 0

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import rpc  # noqa: E402
 
 from zactor import LocalCluster, Node, NodeConfig  # noqa: E402
-from zactor.demo_steps import count_keys  # noqa: E402
+from zactor.services.cluster.demo_steps import count_keys  # noqa: E402
 from zactor.services.replication.frontend import KV_ACTOR, KvPut, KvPutMany  # noqa: E402
 
 VALUE = bytes(1024)
@@ -73,7 +73,7 @@ def main() -> None:
         addresses = [cluster.address(i) for i in range(3)]
 
         async def run() -> None:
-            async with Node(NodeConfig(node_id="bench-client"), extensions=[]) as client:
+            async with Node(NodeConfig(node_id="bench-client")) as client:
                 await asyncio.sleep(1.0)  # let the replication actors be gossiped
                 for level in ("one", "quorum", "all"):
                     print(f"measuring single puts at {level} ...", file=sys.stderr, flush=True)

@@ -13,15 +13,16 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from zactor import Node, NodeConfig
+from zactor import NodeConfig
+from zactor.services.cluster import ClusterNode
 from zactor.services.replication import ReplicatedStore, SQLiteStorage
 from zactor.services.selector import Consistency
 
 
 async def start(
     node_id: str, seeds: tuple[str, ...], data_dir: Path, bind: str = "tcp://127.0.0.1:0"
-) -> tuple[Node, ReplicatedStore]:
-    node = await Node(NodeConfig(node_id=node_id, bind=bind, seeds=seeds, cluster_id="example")).start()
+) -> tuple[ClusterNode, ReplicatedStore]:
+    node = await ClusterNode(NodeConfig(node_id=node_id, bind=bind, seeds=seeds, cluster_id="example")).start()
     store = await node.add_extension(
         ReplicatedStore(SQLiteStorage(data_dir / f"{node_id}.db"), anti_entropy_interval_s=0.5)
     )
@@ -41,7 +42,7 @@ async def main() -> dict[str, int]:
     b, store_b = await start("b", (a.address,), data_dir)
     c, store_c = await start("c", (a.address,), data_dir)
     for node in (a, b, c):
-        await node.wait_for_members(3)
+        await node.membership.wait_for_members(3)
 
     users = store_a.keyspace("users")
     await users.put("ada", b"Ada Lovelace", Consistency.QUORUM)  # on a majority when this returns

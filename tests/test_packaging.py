@@ -28,5 +28,7 @@ def test_version_is_the_distribution_version() -> None:
     """zactor.__version__ and `zactor --version` give the installed distribution's version."""
     expected = _installed().version
     assert zactor.__version__ == expected
-    done = subprocess.run([sys.executable, "-m", "zactor.cli", "--version"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "zactor.services.cluster.cli", "--version"], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0 and done.stdout.strip() == f"zactor {expected}"

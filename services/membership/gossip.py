@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import collections
 import logging
-import random
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zactor.errors import ClusterMismatch
 from zactor.services.membership.detector import PhiAccrualDetector
 from zactor.services.membership.messages import Ack, Syn, SynAck
 from zactor.services.membership.model import EventKind, Member, MemberEvent, MembershipConfig, MemberStatus
 from zactor.services.membership.state import NodeState, delta_for, digest_of, parse_delta, parse_digest
+
+if TYPE_CHECKING:
+    import random
 
 __all__ = ["MembershipConfig", "Membership", "Member", "MemberStatus", "MemberEvent", "EventKind"]
 
@@ -72,14 +74,15 @@ class Membership:
         cluster_id: str,
         seeds: Sequence[str] = (),
         config: MembershipConfig | None = None,
-        rng: random.Random | None = None,
+        *,
+        rng: random.Random,
     ) -> None:
         self.node_id = node_id
         self.address = address
         self.cluster_id = cluster_id
         self.config = config or MembershipConfig()
         self.seeds = tuple(s for s in seeds if s != address)
-        self._rng = rng or random.Random()
+        self._rng = rng
         self._self = NodeState((node_id, generation))
         self._self.set_own(KEY_ADDRESS, address)
         self._self.set_own(KEY_DC, data_center)

@@ -13,7 +13,7 @@ Compact list forms keep them small:
 
 from __future__ import annotations
 
-from zactor import message
+from zactor.transport.codec import message
 
 __all__ = ["Syn", "SynAck", "Ack", "GetMembers", "MemberRows"]
 

@@ -3,7 +3,7 @@
 Every ``gossip_interval_s`` the core picks peers; for each, the shell asks the peer's ``zactor.membership`` actor
 with the ``Syn``, merges the ``SynAck`` and tells the ``Ack`` back. A peer in another cluster answers with an ERROR
 (``ClusterMismatch``). When the core declares a node DEAD or LEFT, the node's pending asks to it fail at once with
-``NodeUnavailable`` and its DEALER is closed. The registry's actor names are gossiped so ``node.lookup`` works
+``NodeUnavailable`` and its DEALER is closed. The registry's actor names are gossiped so :meth:`lookup` works
 cluster-wide. Stopping the service announces a graceful leave first.
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from zactor import Actor, Context, handler
-from zactor.errors import ActorError, ClusterMismatch, DecodeError, DuplicateNodeId, NodeUnavailable
+from zactor.errors import ActorError, ActorNotFound, ClusterMismatch, DecodeError, DuplicateNodeId, NodeUnavailable
 from zactor.services.membership.gossip import (
     KEY_ACTORS,
     META_PREFIX,
@@ -78,11 +78,7 @@ class _GossipActor(Actor):
             [m.node_id, m.address, m.data_center, m.status.value, round(m.phi, 2), list(m.actors), m.heartbeat]
             for m in self._service.members(include_down=msg.include_down)
         ]
-        try:
-            hlc = ctx.node.clock.now().to_wire()
-        except RuntimeError:
-            hlc = []
-        return MemberRows(node_id=ctx.node_id, rows=rows, hlc=hlc)
+        return MemberRows(node_id=ctx.node_id, rows=rows, hlc=ctx.node.envelope_stamp() or [])
 
     @handler
     async def on_ack(self, msg: Ack, ctx: Context) -> None:
@@ -155,7 +151,7 @@ class MembershipService:
             config.cluster_id,
             config.seeds,
             self.config,
-            self._rng,
+            rng=self._rng,
         )
         self._is_synced = not self._core.seeds
         await self._refuse_duplicate_id(node)
@@ -237,12 +233,37 @@ class MembershipService:
         """Ids of the live nodes hosting an actor named ``actor`` (from gossip; this node included)."""
         return [m.node_id for m in self.members() if actor in m.actors]
 
+    def address_of(self, node_id: str) -> str:
+        """The endpoint of the live member ``node_id``.
+
+        Raises:
+            NodeUnavailable: no live member has that id.
+        """
+        for member in self.members():
+            if member.node_id == node_id:
+                return member.address
+        raise NodeUnavailable(node_id, "not a live member")
+
+    def pick_host(self, actor: str) -> str:
+        """The id of a live node hosting ``actor``: this node when it does, else a random one (from gossip).
+
+        Raises:
+            ActorNotFound: no live member hosts it.
+            RuntimeError: the service is not started.
+        """
+        hosts = self.lookup(actor)
+        if not hosts:
+            raise ActorNotFound(actor, "")
+        if self.core.node_id in hosts:
+            return self.core.node_id
+        return self._rng.choice(hosts)
+
     def set_meta(self, key: str, value: str) -> None:
         """Gossip a user key-value of this node (``Member.meta``)."""
         self.core.set(META_PREFIX + key, value)
         self._live_cache = None
 
-    async def wait_for_members(self, count: int, timeout_s: float) -> list[Member]:
+    async def wait_for_members(self, count: int, timeout_s: float = 10.0) -> list[Member]:
         """Wait until at least ``count`` live members (this node included) are known.
 
         Raises:

@@ -68,7 +68,7 @@ class Simulation:
             cluster_id,
             [self.address(s) for s in seeds],
             self.config,
-            random.Random(self._rng.random()),
+            rng=random.Random(self._rng.random()),
         )
         self.nodes[node_id] = core
         self._running.add(node_id)

@@ -16,7 +16,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from zactor.errors import ActorError, DecodeError
-from zactor.services.clock import HLCTimestamp
+from zactor.services.clock.hlc import HLCTimestamp
 from zactor.services.replication.crdt import ORSWOT
 from zactor.services.replication.handlers import REPLICATION_ACTOR, TimestampCheck, wire_docs, wire_key, wire_ts
 from zactor.services.replication.messages import Docs, FetchDocs, GetKeyspaceVersions, GetState, KeyspaceVersions, State
@@ -26,6 +26,7 @@ from zactor.services.replication.storage import Document
 
 if TYPE_CHECKING:
     from zactor import ActorRef, Node
+    from zactor.services.membership.service import MembershipService
 
 __all__ = ["AntiEntropy"]
 
@@ -40,7 +41,8 @@ class AntiEntropy:
     """The pull loop of one node.
 
     Args:
-        node: the node (its membership gives the peers).
+        node: the node.
+        membership: the node's membership (it gives the peers).
         replica: the local replica.
         fetch_chunk: documents per FetchDocs request.
         timeout_s: deadline of each request, in seconds.
@@ -54,6 +56,7 @@ class AntiEntropy:
     def __init__(
         self,
         node: Node,
+        membership: MembershipService,
         replica: Replica,
         fetch_chunk: int,
         timeout_s: float,
@@ -61,6 +64,7 @@ class AntiEntropy:
         replica_set: ReplicaSet,
     ) -> None:
         self._node = node
+        self._membership = membership
         self._replica_set = replica_set
         self._check_ts = check_ts
         self._replica = replica
@@ -84,8 +88,8 @@ class AntiEntropy:
     async def round(self) -> None:
         """Bring the replica set up to date, sync once with every live peer, then purge tombstones."""
         node = self._node
-        await self._replica_set.observe(node.members(include_down=True))
-        for member in node.members():
+        await self._replica_set.observe(self._membership.members(include_down=True))
+        for member in self._membership.members():
             if member.node_id == node.node_id or REPLICATION_ACTOR not in member.actors:
                 continue
             try:

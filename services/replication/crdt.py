@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
 
-from zactor.services.clock import HLCTimestamp
+from zactor.services.clock.hlc import HLCTimestamp
 
 __all__ = ["ORSWOT", "DEFAULT_FORGIVENESS_MS", "NUM_SOURCES"]
 

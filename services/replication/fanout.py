@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from zactor.errors import ActorError
 from zactor.services.replication.handlers import REPLICATION_ACTOR
-from zactor.services.selector import AckCounter
+from zactor.services.selector.policy import AckCounter
 
 if TYPE_CHECKING:
     from zactor import Node
@@ -45,8 +45,11 @@ class ConsistencyFailure(ActorError):
         self.required = required
 
 
-def send_each(node: Node, node_ids: Sequence[str], msg: Any, timeout_s: float) -> Sends:
-    """Ask the replication actor of each of ``node_ids`` with ``msg``, all at once, each with a ``timeout_s`` deadline.
+def send_each(
+    node: Node, address_of: Callable[[str], str], node_ids: Sequence[str], msg: Any, timeout_s: float
+) -> Sends:
+    """Ask the replication actor of each of ``node_ids`` (found at ``address_of(node_id)``, which raises
+    ``NodeUnavailable`` for a node that is not live) with ``msg``, all at once, each with a ``timeout_s`` deadline.
 
     Returns:
         The :data:`Sends`; a task never raises (a failed ask gives ``None`` and is logged at DEBUG).
@@ -54,7 +57,8 @@ def send_each(node: Node, node_ids: Sequence[str], msg: Any, timeout_s: float) -
 
     async def ask(node_id: str) -> Any:
         try:
-            reply = await node.ref(REPLICATION_ACTOR, node_id=node_id).ask(msg, timeout_s=timeout_s)
+            ref = node.ref(REPLICATION_ACTOR, address=address_of(node_id))
+            reply = await ref.ask(msg, timeout_s=timeout_s)
         except ActorError as exc:
             log.debug("replica %s did not acknowledge: %s", node_id, exc)
             return None

@@ -136,9 +136,7 @@ class KvFrontend(Actor):
 
     @staticmethod
     def _store(ctx: Context) -> ReplicatedStore:
-        store = ctx.node.extension("replication")
-        assert isinstance(store, ReplicatedStore)
-        return store
+        return ctx.node.extension(ReplicatedStore)
 
     @handler
     async def put(self, msg: KvPut, ctx: Context) -> KvDone:

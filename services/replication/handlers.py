@@ -12,7 +12,7 @@ from typing import Any
 
 from zactor import Actor, Context, handler
 from zactor.errors import ClusterMismatch, DecodeError
-from zactor.services.clock import HLCTimestamp
+from zactor.services.clock.hlc import HLCTimestamp
 from zactor.services.replication.messages import (
     DeleteMany,
     Docs,

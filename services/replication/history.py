@@ -117,7 +117,7 @@ async def check_history(
 
 async def write_for(address: str, seconds: float, *, bind: str, keyspace: str, prefix: str) -> WriteHistory:
     """Write unique keys at QUORUM through the node at ``address`` for ``seconds``, from a client bound at ``bind``."""
-    async with Node(NodeConfig(node_id=f"writer-{prefix}", bind=bind), extensions=[]) as client:
+    async with Node(NodeConfig(node_id=f"writer-{prefix}", bind=bind)) as client:
         history, stop = WriteHistory(), asyncio.Event()
         asyncio.get_running_loop().call_later(seconds, stop.set)
         await write_unique_keys(

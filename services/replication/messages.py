@@ -7,7 +7,7 @@ their values inline.
 
 from __future__ import annotations
 
-from zactor import message
+from zactor.transport.codec import message
 
 __all__ = [
     "PutOne",

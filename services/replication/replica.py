@@ -8,11 +8,10 @@ order the CRDT accepted them, so a newer version is never overwritten by an olde
 
 from __future__ import annotations
 
-import random
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import Any
 
-from zactor.services.clock import HLCTimestamp
+from zactor.services.clock.hlc import HLCTimestamp
 from zactor.services.replication.crdt import ORSWOT
 from zactor.services.replication.storage import Document, Key, Storage
 
@@ -32,17 +31,19 @@ class Replica:
     Args:
         storage: where documents live.
         forgiveness_ms: the CRDT's forgiveness period, in ms.
+        epoch: identifies this replica's change log: a value never used before by this node, e.g. a random 62-bit
+            number drawn at every start.
 
     Attributes:
-        epoch: identifies this replica's change log; a new random value at every start.
+        epoch: as given.
         seq: keyspace -> how many changes were applied to it in this epoch (anti-entropy compares these).
     """
 
-    def __init__(self, storage: Storage, forgiveness_ms: int) -> None:
+    def __init__(self, storage: Storage, forgiveness_ms: int, epoch: int) -> None:
         self.storage = storage
         self._forgiveness_ms = forgiveness_ms
         self._crdts: dict[str, ORSWOT] = {}
-        self.epoch = random.getrandbits(62) + 1
+        self.epoch = epoch
         self.seq: dict[str, int] = {}
         self._changed: dict[str, dict[Hashable, int]] = {}
 

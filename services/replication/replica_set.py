@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from zactor.services.clock import HLCTimestamp
+from zactor.services.clock.hlc import HLCTimestamp
 from zactor.services.membership.model import Member, MemberStatus
 from zactor.services.replication.storage import Document, Storage
 

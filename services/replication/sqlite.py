@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from zactor.services.clock import HLCTimestamp
+from zactor.services.clock.hlc import HLCTimestamp
 from zactor.services.replication.storage import Document, Key, Metadata, StorageError
 
 __all__ = ["SQLiteStorage"]

@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from zactor.errors import ActorError
-from zactor.services.clock import HLCTimestamp
+from zactor.services.clock.hlc import HLCTimestamp
 
 __all__ = ["Key", "Document", "Metadata", "Storage", "StorageError", "MemoryStorage", "check_key"]
 

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from zactor.errors import ActorError
-from zactor.services.clock import HLCTimestamp
+from zactor.services.clock.hlc import HLCTimestamp
+from zactor.services.clock.service import ClockService
 from zactor.services.membership.service import MembershipService
 from zactor.services.replication.antientropy import AntiEntropy
 from zactor.services.replication.coalesce import WriteCoalescer
@@ -32,7 +34,7 @@ from zactor.services.replication.messages import DeleteMany, PutMany, PutOne, Re
 from zactor.services.replication.replica import LOCAL, RESERVED_PREFIX, Replica
 from zactor.services.replication.replica_set import ReplicaSet
 from zactor.services.replication.storage import Key, Storage, check_key
-from zactor.services.selector import AckCounter, Consistency, NotEnoughNodes, needs_majority, requirement
+from zactor.services.selector.policy import AckCounter, Consistency, NotEnoughNodes, needs_majority, requirement
 
 if TYPE_CHECKING:
     from zactor import Node
@@ -89,7 +91,7 @@ class ReplicatedStore:
     ) -> None:
         if replication_factor < 0:
             raise ValueError(f"replication_factor must be 0 or more, got {replication_factor}")
-        self.replica = Replica(storage, forgiveness_ms)
+        self.replica = Replica(storage, forgiveness_ms, epoch=random.getrandbits(62) + 1)
         self.replication_factor = replication_factor
         self.replica_set: ReplicaSet | None = None
         self._interval_s = anti_entropy_interval_s
@@ -97,24 +99,33 @@ class ReplicatedStore:
         self._max_value_bytes = max_value_bytes
         self._fetch_chunk = fetch_chunk
         self._node: Node | None = None
+        self._membership: MembershipService | None = None
+        self._clock: ClockService | None = None
         self._coalescer: WriteCoalescer | None = None
         self._check_ts: TimestampCheck = _no_check
         self._task: asyncio.Task[None] | None = None
         self.anti_entropy: AntiEntropy | None = None
 
     async def start(self, node: Node) -> ReplicatedStore:
-        """Rebuild the CRDTs from storage, serve peers, start anti-entropy. Returns the store."""
+        """Rebuild the CRDTs from storage, serve peers, start anti-entropy. Returns the store.
+
+        Raises:
+            LookupError: the node runs no clock or no membership service.
+            StorageError: the storage cannot be read.
+        """
+        self._clock = clock = node.extension(ClockService)
+        self._membership = membership = node.extension(MembershipService)
         self._node = node
         self._coalescer = WriteCoalescer(self._send_each, node.config.cluster_id)
         rows = await self.replica.load()
         self.replica_set = ReplicaSet(self.replica.storage, node.node_id, node.config.data_center, REPLICATION_ACTOR)
         await self.replica_set.load()
         log.info("replica of node %r loaded %d documents and tombstones", node.node_id, rows)
-        check_ts = self._check_ts = node.clock.check
+        check_ts = self._check_ts = clock.check
         actor = ReplicationActor(self.replica, node.config.cluster_id, check_ts, self.replica_set)
         await node.add_actor(REPLICATION_ACTOR, actor)
         self.anti_entropy = AntiEntropy(
-            node, self.replica, self._fetch_chunk, self._write_timeout_s * 5, check_ts, self.replica_set
+            node, membership, self.replica, self._fetch_chunk, self._write_timeout_s * 5, check_ts, self.replica_set
         )
         self._task = asyncio.create_task(self.anti_entropy.run(self._interval_s), name="zactor-anti-entropy")
         return self
@@ -134,6 +145,12 @@ class ReplicatedStore:
             raise RuntimeError("the replicated store is not started")
         return self._node
 
+    def _parts(self) -> tuple[Node, MembershipService, ClockService, ReplicaSet]:
+        node, membership, clock, replica_set = self._node, self._membership, self._clock, self.replica_set
+        if node is None or membership is None or clock is None or replica_set is None:
+            raise RuntimeError("the replicated store is not started")
+        return node, membership, clock, replica_set
+
     # ------------------------------------------------------------------------------------------------ writes
 
     async def put(self, keyspace: str, key: Key, value: Any, consistency: Consistency = Consistency.QUORUM) -> None:
@@ -147,9 +164,10 @@ class ReplicatedStore:
             TypeError: ``key`` is not ``str``/``bytes`` or ``value`` is not bytes-like.
             ValueError: the keyspace is empty or starts with ``zactor.`` (reserved).
         """
-        node = self._started()
         _check_keyspace(keyspace)
-        doc = (check_key(key), node.clock.now(), self._check_value(value))
+        key, value = check_key(key), self._check_value(value)
+        node, _, clock, _ = self._parts()
+        doc = (key, clock.now(), value)
         counter, targets = await self._plan(consistency)
         await self.replica.put(keyspace, [doc], LOCAL)
         ts_wire = doc[1].to_wire()
@@ -158,7 +176,8 @@ class ReplicatedStore:
             sends = self._send_each(targets, msg)
         else:
             coalescer = self._coalescer
-            assert coalescer is not None
+            if coalescer is None:
+                raise RuntimeError("the replicated store is not started")
             sends = await coalescer.submit(keyspace, tuple(targets), [key, ts_wire, value]) if targets else []
         await await_acks(sends, counter, self._write_timeout_s)
 
@@ -170,9 +189,9 @@ class ReplicatedStore:
         Raises:
             as :meth:`put`.
         """
-        node = self._started()
+        node, _, clock, _ = self._parts()
         _check_keyspace(keyspace)
-        docs = [(check_key(k), node.clock.now(), self._check_value(v)) for k, v in items]
+        docs = [(check_key(k), clock.now(), self._check_value(v)) for k, v in items]
         counter, targets = await self._plan(consistency)
         await self.replica.put(keyspace, docs, LOCAL)
         wire = [[k, ts.to_wire(), v] for k, ts, v in docs]
@@ -195,9 +214,9 @@ class ReplicatedStore:
         Raises:
             as :meth:`put`.
         """
-        node = self._started()
+        node, _, clock, _ = self._parts()
         _check_keyspace(keyspace)
-        items = [(check_key(k), node.clock.now()) for k in keys]
+        items = [(check_key(k), clock.now()) for k in keys]
         counter, targets = await self._plan(consistency)
         await self.replica.delete(keyspace, items, LOCAL)
         wire = [[k, ts.to_wire()] for k, ts in items]
@@ -213,13 +232,11 @@ class ReplicatedStore:
                 would rejoin the set at once).
             StorageError: the change cannot be stored.
         """
-        node = self._started()
-        replica_set = self.replica_set
-        assert replica_set is not None
-        if node_id != node.node_id and node_id in {m.node_id for m in node.members()}:
+        node, membership, _, replica_set = self._parts()
+        if node_id != node.node_id and node_id in {m.node_id for m in membership.members()}:
             raise ValueError(f"node {node_id!r} is live; stop it before removing it from the replica set")
         removed = await replica_set.remove(node_id)
-        live = replica_set.live(node.members())
+        live = replica_set.live(membership.members())
         msg = RemoveReplica(cluster_id=node.config.cluster_id, node_id=node_id)
         await self._send_all([n for n in live if n != node.node_id], msg)
         log.warning("node %r removed from the replica set by an operator", node_id)
@@ -239,15 +256,13 @@ class ReplicatedStore:
         Raises:
             NotEnoughNodes: too few live replicas, or a majority level before membership synced with a seed.
         """
-        node = self._started()
-        replica_set = self.replica_set
-        assert replica_set is not None
-        members = node.members()
+        node, membership, _, replica_set = self._parts()
+        members = membership.members()
         live = replica_set.live(members)
         if not live.keys() <= replica_set.members.keys():
             await replica_set.observe(members)
         required = requirement(consistency, replica_set.members, node.config.data_center, self.replication_factor)
-        if needs_majority(consistency) and not _membership_synced(node):
+        if needs_majority(consistency) and not membership.is_synced:
             raise NotEnoughNodes(len(live), required.needed, "membership has not synced with a seed yet")
         required.check_live(live)
         counter = AckCounter(required, replica_set.members)
@@ -257,7 +272,8 @@ class ReplicatedStore:
         return counter, [n for n in live if n != node.node_id]
 
     def _send_each(self, node_ids: Sequence[str], msg: Any) -> Sends:
-        return send_each(self._started(), node_ids, msg, self._write_timeout_s)
+        node, membership, _, _ = self._parts()
+        return send_each(node, membership.address_of, node_ids, msg, self._write_timeout_s)
 
     async def _send_all(self, node_ids: Sequence[str], msg: Any) -> None:
         """Send ``msg`` to every one of ``node_ids`` and wait for all the answers (failures are logged, not raised)."""
@@ -331,16 +347,6 @@ class ReplicatedStore:
         stale = [n for n, their in seen.items() if their is None or their < ts]
         if stale:
             await self._send_all(stale, msg)
-
-
-def _membership_synced(node: Node) -> bool:
-    """Whether the node's membership has synced with a seed (a node without a membership service has no peers to
-    miss)."""
-    try:
-        membership = node.extension("membership")
-    except KeyError:
-        return True
-    return not isinstance(membership, MembershipService) or membership.is_synced
 
 
 def _no_check(ts: HLCTimestamp) -> None:

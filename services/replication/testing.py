@@ -21,7 +21,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from zactor.services.clock import HLCTimestamp
+from zactor.services.clock.hlc import HLCTimestamp
 from zactor.services.replication.storage import Document, Storage
 
 __all__ = ["StorageTestSuite"]

@@ -13,9 +13,9 @@ import pytest
 from support import wait_until
 
 from zactor import Node, NodeConfig
-from zactor.local_cluster import wait_all_live
-from zactor.process import NodeProcess
 from zactor.services.clock import CLOCK_ACTOR, GetTime, Time
+from zactor.services.cluster.local_cluster import wait_all_live
+from zactor.services.cluster.process import NodeProcess
 from zactor.services.replication.history import WriteHistory, check_history, write_unique_keys
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(180)]
@@ -48,7 +48,7 @@ async def test_a_full_disk_fails_its_writes_and_quorum_goes_on(tmp_path: Path) -
                 addresses = [n0.address, n1.address, n2.address]
 
                 await wait_all_live(addresses, 20.0)
-                async with Node(NodeConfig(node_id="writer"), extensions=[]) as client:
+                async with Node(NodeConfig(node_id="writer")) as client:
                     history, stop = WriteHistory(), asyncio.Event()
                     writer = asyncio.create_task(
                         write_unique_keys(client, lambda: addresses, "disk", "quorum", history, stop, value_bytes=4096)

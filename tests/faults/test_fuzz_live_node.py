@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from zactor import Node, NodeConfig
-from zactor.process import NodeProcess, rss_mib
 from zactor.services.clock import CLOCK_ACTOR, GetTime, Time
+from zactor.services.cluster.process import NodeProcess, rss_mib
 from zactor.transport.fuzzing import fuzz_node
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(240)]
@@ -21,7 +21,7 @@ async def test_a_live_node_survives_hostile_frames(tmp_path: Path) -> None:
     log_path = tmp_path / "fuzzed.log"
     args = ("--data-dir", str(tmp_path), "--cluster-id", "fuzz")
     with NodeProcess("fuzzed", extra_args=args, log_path=log_path) as proc:
-        async with Node(NodeConfig(node_id="prober"), extensions=[]) as client:
+        async with Node(NodeConfig(node_id="prober")) as client:
             clock = client.ref(CLOCK_ACTOR, address=proc.address)
 
             async def probe() -> None:

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from zactor import Node, NodeConfig
-from zactor.local_cluster import LocalCluster
+from zactor.services.cluster.local_cluster import LocalCluster
+from zactor.services.cluster.scenarios import wait_converged
 from zactor.services.replication.frontend import KV_ACTOR, KvDigest
 from zactor.services.replication.history import WriteHistory, write_unique_keys
-from zactor.services.replication.scenarios import wait_converged
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(180)]
 
@@ -60,7 +60,7 @@ async def test_sigkill_of_one_node_loses_no_acknowledged_write(tmp_path: Path) -
     """QUORUM writes round-robin over 3 nodes while one is SIGKILLed and restarted: every acknowledged key is on at
     least 2 nodes at once, and on all 3 after anti-entropy."""
     with _cluster(tmp_path) as cluster:
-        async with Node(NodeConfig(node_id="writer"), extensions=[]) as client:
+        async with Node(NodeConfig(node_id="writer")) as client:
             async with _writing(client, cluster) as history:
                 await asyncio.sleep(1.0)
                 await asyncio.to_thread(cluster.kill, 1)
@@ -77,7 +77,7 @@ async def test_sigkill_of_two_nodes_loses_nothing_and_the_survivor_acknowledges_
     """With two of three nodes SIGKILLed, no QUORUM write issued to the survivor is acknowledged; after both restart
     every earlier acknowledged write is on every node."""
     with _cluster(tmp_path) as cluster:
-        async with Node(NodeConfig(node_id="writer"), extensions=[]) as client:
+        async with Node(NodeConfig(node_id="writer")) as client:
             async with _writing(client, cluster) as history:
                 await asyncio.sleep(1.0)
                 await asyncio.to_thread(cluster.kill, 1)

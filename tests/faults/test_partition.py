@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from zactor.netns import unavailable_reason
-from zactor.services.replication.scenarios import isolate_one_of_three
+from zactor.services.cluster.netns import unavailable_reason
+from zactor.services.cluster.scenarios import isolate_one_of_three
 
 pytestmark = [
     pytest.mark.fault,

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from zactor.local_cluster import LocalCluster
+from zactor.services.cluster.local_cluster import LocalCluster
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(120)]
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from zactor import Actor, Context, Node, NodeConfig, handler, message
-from zactor.process import rss_mib
+from zactor.services.cluster.process import rss_mib
 from zactor.transport.fuzzing import unread_requests
 
 pytestmark = pytest.mark.fault
@@ -35,7 +35,7 @@ async def test_neighbours_of_a_slow_consumer_are_answered() -> None:
     """While a consumer that never reads fills its connection to the high-water mark, every ask of a normal
     client is answered (the node does not go deaf after failed sends)."""
     config = NodeConfig(node_id="server", hwm=20, default_timeout_s=1.0)
-    async with Node(config, extensions=[]) as server, Node(NodeConfig(node_id="client"), extensions=[]) as client:
+    async with Node(config) as server, Node(NodeConfig(node_id="client")) as client:
         await server.add_actor("source", Source())
         slow = unread_requests(server.address, "source", Want(size=200_000), 400)
         try:
@@ -53,7 +53,7 @@ async def test_unread_replies_of_one_peer_are_bounded_in_bytes() -> None:
     """1,000 unread 1 MiB replies hold at most the per-peer budget: the node's memory grows by far less than
     the 1,000 MiB asked for, and the replies past the budget are dropped and counted."""
     config = NodeConfig(node_id="server", default_timeout_s=0.5, max_unread_bytes_per_peer=32 * 1024 * 1024)
-    async with Node(config, extensions=[]) as server, Node(NodeConfig(node_id="client"), extensions=[]) as client:
+    async with Node(config) as server, Node(NodeConfig(node_id="client")) as client:
         await server.add_actor("source", Source())
         before = rss_mib()
         slow = unread_requests(server.address, "source", Want(size=1024 * 1024), 1000)

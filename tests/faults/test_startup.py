@@ -7,9 +7,10 @@ import asyncio
 
 import pytest
 
-from zactor import Node, NodeConfig
-from zactor.local_cluster import LocalCluster
+from zactor import NodeConfig
 from zactor.services.clock import CLOCK_ACTOR, GetTime, Time
+from zactor.services.cluster import ClusterNode
+from zactor.services.cluster.local_cluster import LocalCluster
 from zactor.services.membership.gossip import EventKind
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(120)]
@@ -20,9 +21,9 @@ async def test_a_joining_node_sees_no_false_death_and_its_first_asks_succeed() -
     3 s of watching brings no DEAD event, here or in any node's table."""
     with LocalCluster(5) as cluster:
         config = NodeConfig(node_id="joiner", seeds=(cluster.seed,), cluster_id="local")
-        async with Node(config) as node:
-            watch = node.watch_members()
-            members = await node.wait_for_members(6, timeout_s=10.0)
+        async with ClusterNode(config) as node:
+            watch = node.membership.watch()
+            members = await node.membership.wait_for_members(6, timeout_s=10.0)
             others = [m.node_id for m in members if m.node_id != "joiner"]
             asks = [node.ref(CLOCK_ACTOR, node_id=n).ask(GetTime(), timeout_s=5.0) for n in others * 6]
             replies = await asyncio.gather(*asks, return_exceptions=True)

@@ -21,6 +21,7 @@ from zactor.services.clock import (
     Time,
     wall_clock_ms,
 )
+from zactor.services.cluster import ClusterNode
 from zactor.transport.codec import encode_body
 from zactor.transport.envelope import Kind, pack_header, unpack_header
 
@@ -124,11 +125,12 @@ async def test_envelopes_carry_the_clock_and_the_receiver_merges_it() -> None:
     """After a request from a node whose clock is ahead (within the offset), the receiver's clock is past it."""
     ahead_ms = 300
     ahead = ClockService(physical_ms=lambda: wall_clock_ms() + ahead_ms)
-    async with Node(extensions=[ClockService()]) as server, Node(extensions=[ahead]) as client:
+    server_clock = ClockService()
+    async with Node(extensions=[server_clock]) as server, Node(extensions=[ahead]) as client:
         await server.add_actor("echo", Echo())
-        sent_after = client.clock.now()
+        sent_after = ahead.now()
         await client.ref("echo", address=server.address).ask(Ping())
-        assert server.clock.now() > sent_after
+        assert server_clock.now() > sent_after
         reply = await client.ref(CLOCK_ACTOR, address=server.address).ask(GetTime())
         assert isinstance(reply, Time) and HLCTimestamp.from_wire(reply.timestamp).node_id == server.node_id
 
@@ -136,18 +138,19 @@ async def test_envelopes_carry_the_clock_and_the_receiver_merges_it() -> None:
 async def test_request_from_a_clock_too_far_ahead_is_refused() -> None:
     """A request stamped 10 s ahead gets an ERROR (ClockOffsetError at the caller); the receiver's clock stays."""
     wild = ClockService(physical_ms=lambda: wall_clock_ms() + 10_000)
-    async with Node(extensions=[ClockService()]) as server, Node(extensions=[wild]) as client:
+    server_clock = ClockService()
+    async with Node(extensions=[server_clock]) as server, Node(extensions=[wild]) as client:
         await server.add_actor("echo", Echo())
         with pytest.raises(ClockOffsetError) as info:
             await client.ref("echo", address=server.address).ask(Ping())
         assert info.value.node == server.node_id and info.value.ahead_ms >= 9_000
-        assert server.clock.now().physical_ms < wall_clock_ms() + 5_000
-        assert server.stats["clock_rejected"] == 1 and server.clock.rejected == 1
+        assert server_clock.now().physical_ms < wall_clock_ms() + 5_000
+        assert server.stats["clock_rejected"] == 1 and server_clock.rejected == 1
 
 
 async def test_removing_the_clock_extension_stops_stamping() -> None:
     """After remove_extension('clock') the node has no clock and its envelopes carry none; calls still work."""
-    async with Node() as server, Node() as client:
+    async with ClusterNode() as server, ClusterNode() as client:
         await server.add_actor("echo", Echo())
         assert server.extensions() == ["clock", "membership", "selector"]
         await client.remove_extension("clock")
@@ -189,7 +192,8 @@ def test_an_overflow_push_beyond_the_max_offset_is_refused() -> None:
 
 async def test_an_envelope_with_a_huge_logical_counter_leaves_the_node_reachable() -> None:
     """An envelope stamped [now + 450 ms, 2**64 - 1] is refused; the node's own stamps stay encodable."""
-    async with Node(extensions=[ClockService()]) as server:
+    server_clock = ClockService()
+    async with Node(extensions=[server_clock]) as server:
         await server.add_actor("echo", Echo())
         type_name, body, _ = encode_body(Ping())
         header = pack_header(Kind.REQUEST, 7, "echo", type_name, [wall_clock_ms() + 450, 2**64 - 1, "evil"])
@@ -203,6 +207,6 @@ async def test_an_envelope_with_a_huge_logical_counter_leaves_the_node_reachable
             assert reply.kind is Kind.ERROR and reply.request_id == 7
         finally:
             sock.close()
-        assert server.clock.now().logical <= MAX_LOGICAL
+        assert server_clock.now().logical <= MAX_LOGICAL
         async with Node(extensions=[ClockService()]) as client:
             assert await client.ref("echo", address=server.address).ask(Ping(), timeout_s=2.0) == Ping()

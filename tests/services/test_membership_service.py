@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from support import wait_until
 
-from zactor import Actor, Context, Node, NodeConfig, handler, message
+from zactor import Actor, Context, NodeConfig, handler, message
 from zactor.errors import NodeUnavailable
-from zactor.services.clock import ClockService
+from zactor.services.cluster import ClusterNode
 from zactor.services.membership.gossip import EventKind, MembershipConfig
 from zactor.services.membership.service import MembershipService
-from zactor.services.selector import Consistency, NotEnoughNodes, SelectorService
+from zactor.services.selector import Consistency, NotEnoughNodes
 from zactor.transport import InMemoryNetwork
 
 FAST = MembershipConfig.for_interval(0.05)
@@ -35,15 +35,11 @@ class Holder(Actor):
         return msg
 
 
-def _services() -> list[Any]:
-    return [ClockService(), MembershipService(FAST), SelectorService()]
-
-
 @asynccontextmanager
 async def cluster(
     n: int, network: InMemoryNetwork, cluster_ids: Callable[[int], str] = lambda i: "c", **config: Any
-) -> AsyncIterator[list[Node]]:
-    nodes: list[Node] = []
+) -> AsyncIterator[list[ClusterNode]]:
+    nodes: list[ClusterNode] = []
     try:
         for i in range(n):
             seeds = (nodes[0].address,) if nodes else ()
@@ -55,7 +51,9 @@ async def cluster(
                 data_center=f"dc{i % 2}",
                 **config,
             )
-            nodes.append(await Node(cfg, transport=network.transport(), extensions=_services()).start())
+            nodes.append(
+                await ClusterNode(cfg, transport=network.transport(), membership=MembershipService(FAST)).start()
+            )
         yield nodes
     finally:
         for node in nodes:
@@ -67,28 +65,31 @@ async def test_nodes_find_each_other_and_each_others_actors() -> None:
     async with cluster(3, InMemoryNetwork()) as nodes:
         await nodes[2].add_actor("holder", Holder())
         for node in nodes:
-            await node.wait_for_members(3, timeout_s=5.0)
-        await wait_until(lambda: nodes[0].lookup("holder") == ["n2"], what="the actor to be gossiped")
+            await node.membership.wait_for_members(3, timeout_s=5.0)
+        await wait_until(lambda: nodes[0].membership.lookup("holder") == ["n2"], what="the actor to be gossiped")
         assert await nodes[0].ref("holder", node_id="n2").ask(Hold(seconds=0)) == Hold(seconds=0)
         assert await nodes[1].ref_any("holder").ask(Hold(seconds=0)) == Hold(seconds=0)
-        members = nodes[1].members()
+        members = nodes[1].membership.members()
         assert [(m.node_id, m.data_center) for m in members] == [("n0", "dc0"), ("n1", "dc1"), ("n2", "dc0")]
-        assert len(nodes[0].select(Consistency.QUORUM)) == 1 and len(nodes[0].select(Consistency.ALL)) == 2
-        assert len(nodes[0].select(Consistency.THREE)) == 2
+        assert (
+            len(nodes[0].selector.select(Consistency.QUORUM)) == 1
+            and len(nodes[0].selector.select(Consistency.ALL)) == 2
+        )
+        assert len(nodes[0].selector.select(Consistency.THREE)) == 2
         with pytest.raises(NotEnoughNodes):
-            nodes[0].select(Consistency.THREE, hosting="holder")
+            nodes[0].selector.select(Consistency.THREE, hosting="holder")
 
 
 async def test_graceful_stop_is_seen_at_once() -> None:
     """A node that stops leaves gracefully: the others drop it without waiting for failure detection."""
     async with cluster(3, InMemoryNetwork()) as nodes:
         for node in nodes:
-            await node.wait_for_members(3, timeout_s=5.0)
-        events = nodes[0].watch_members()
+            await node.membership.wait_for_members(3, timeout_s=5.0)
+        events = nodes[0].membership.watch()
         await nodes[2].stop()
         event = await asyncio.wait_for(anext(events), timeout=1.0)
         assert (event.kind, event.node_id) == (EventKind.LEFT, "n2")
-        await wait_until(lambda: len(nodes[1].members()) == 2, timeout_s=1.0, what="n1 to drop n2")
+        await wait_until(lambda: len(nodes[1].membership.members()) == 2, timeout_s=1.0, what="n1 to drop n2")
 
 
 async def test_dead_node_fails_pending_asks_at_once() -> None:
@@ -97,7 +98,7 @@ async def test_dead_node_fails_pending_asks_at_once() -> None:
     async with cluster(3, network, stop_timeout_s=0.5) as nodes:
         await nodes[2].add_actor("holder", Holder())
         for node in nodes:
-            await node.wait_for_members(3, timeout_s=5.0)
+            await node.membership.wait_for_members(3, timeout_s=5.0)
         pending = asyncio.ensure_future(nodes[0].ref("holder", node_id="n2").ask(Hold(seconds=30), timeout_s=60))
         await asyncio.sleep(0.05)
         for other in nodes[:2]:
@@ -107,26 +108,26 @@ async def test_dead_node_fails_pending_asks_at_once() -> None:
         with pytest.raises(NodeUnavailable):
             await asyncio.wait_for(pending, timeout=10)
         assert loop.time() - start < 5.0
-        assert [m.node_id for m in nodes[0].members()] == ["n0", "n1"]
+        assert [m.node_id for m in nodes[0].membership.members()] == ["n0", "n1"]
 
 
 async def test_nodes_of_another_cluster_are_refused() -> None:
     """A node of another cluster id seeded into a cluster is refused and never becomes a member."""
     async with cluster(3, InMemoryNetwork(), cluster_ids=lambda i: "other" if i == 2 else "main") as nodes:
-        await nodes[0].wait_for_members(2, timeout_s=5.0)
-        await nodes[1].wait_for_members(2, timeout_s=5.0)
-        membership = nodes[2].extension("membership")
+        await nodes[0].membership.wait_for_members(2, timeout_s=5.0)
+        await nodes[1].membership.wait_for_members(2, timeout_s=5.0)
+        membership = nodes[2].membership
         await wait_until(lambda: membership.stats["cluster_mismatch"] > 0, what="a refused gossip round")
-        assert [m.node_id for m in nodes[0].members()] == ["n0", "n1"]
-        assert [m.node_id for m in nodes[2].members()] == ["n2"]
+        assert [m.node_id for m in nodes[0].membership.members()] == ["n0", "n1"]
+        assert [m.node_id for m in nodes[2].membership.members()] == ["n2"]
 
 
 async def test_a_seed_that_does_not_answer_is_survived() -> None:
     """A node whose only seed never answers keeps running, counts failed rounds, and serves local asks."""
     cfg = NodeConfig(node_id="lonely", bind="mem://n:0", seeds=("mem://nobody:1",))
-    async with Node(cfg, transport=InMemoryNetwork().transport(), extensions=_services()) as node:
+    async with ClusterNode(cfg, transport=InMemoryNetwork().transport(), membership=MembershipService(FAST)) as node:
         await node.add_actor("holder", Holder())
-        membership = node.extension("membership")
+        membership = node.membership
         await wait_until(lambda: membership.stats["gossip_failures"] >= 2, what="failed rounds with the seed")
         assert await node.ref("holder").ask(Hold(seconds=0)) == Hold(seconds=0)
-        assert [m.node_id for m in node.members()] == ["lonely"]
+        assert [m.node_id for m in node.membership.members()] == ["lonely"]

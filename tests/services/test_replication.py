@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from support import wait_until
 
-from zactor import Actor, Context, Node, NodeConfig, handler
+from zactor import Actor, Context, NodeConfig, handler
 from zactor.errors import ClockOffsetError, ClusterMismatch, DecodeError
-from zactor.services.clock import ClockService
+from zactor.services.cluster import ClusterNode
 from zactor.services.membership.gossip import MembershipConfig
 from zactor.services.membership.model import Member, MemberStatus
 from zactor.services.membership.service import MembershipService
@@ -37,7 +37,7 @@ from zactor.services.replication.messages import (
     State,
 )
 from zactor.services.replication.replica_set import ReplicaSet
-from zactor.services.selector import Consistency, NotEnoughNodes, SelectorService
+from zactor.services.selector import Consistency, NotEnoughNodes
 from zactor.transport import InMemoryNetwork
 
 C = Consistency
@@ -46,11 +46,9 @@ FAST = MembershipConfig.for_interval(0.05)
 
 async def start_node(
     network: InMemoryNetwork, i: int, seeds: tuple[str, ...], storage: Storage, replication_factor: int = 0
-) -> tuple[Node, ReplicatedStore]:
+) -> tuple[ClusterNode, ReplicatedStore]:
     cfg = NodeConfig(node_id=f"n{i}", bind="mem://n:0", seeds=seeds, cluster_id="kv", data_center=f"dc{i % 2}")
-    node = Node(
-        cfg, transport=network.transport(), extensions=[ClockService(), MembershipService(FAST), SelectorService()]
-    )
+    node = ClusterNode(cfg, transport=network.transport(), membership=MembershipService(FAST))
     await node.start()
     store = await node.add_extension(
         ReplicatedStore(
@@ -63,9 +61,9 @@ async def start_node(
 @asynccontextmanager
 async def kv_cluster(
     n: int, network: InMemoryNetwork | None = None
-) -> AsyncIterator[tuple[list[Node], list[ReplicatedStore]]]:
+) -> AsyncIterator[tuple[list[ClusterNode], list[ReplicatedStore]]]:
     network = network or InMemoryNetwork()
-    nodes: list[Node] = []
+    nodes: list[ClusterNode] = []
     stores: list[ReplicatedStore] = []
     try:
         for i in range(n):
@@ -73,7 +71,7 @@ async def kv_cluster(
             nodes.append(node)
             stores.append(store)
         for node in nodes:
-            await node.wait_for_members(n, timeout_s=5.0)
+            await node.membership.wait_for_members(n, timeout_s=5.0)
         yield nodes, stores
     finally:
         for node in nodes:
@@ -194,7 +192,7 @@ async def test_quorum_read_returns_the_newest_and_repairs_stale_replicas() -> No
             network.cut(nodes[0].address, other.address)
         await stores[0].put("ks", "k", b"newest", C.NONE)
         network.heal()
-        await nodes[1].wait_for_members(3, timeout_s=5.0)
+        await nodes[1].membership.wait_for_members(3, timeout_s=5.0)
         assert await stores[1].get("ks", "k", consistency=C.ALL) == b"newest"
         assert await stores[1].get("ks", "k") == b"newest"
 
@@ -251,7 +249,6 @@ async def test_bad_input_is_refused_clearly() -> None:
         with pytest.raises(TypeError):
             await store.put("ks", "k", "not bytes")
         small = ReplicatedStore(MemoryStorage(), max_value_bytes=10)
-        small._node = nodes[0]
         with pytest.raises(ValueTooLarge):
             await small.put("ks", "k", b"x" * 11)
         replication = nodes[1].ref(REPLICATION_ACTOR, address=nodes[0].address)
@@ -356,7 +353,7 @@ async def test_a_node_cut_off_from_both_peers_acknowledges_no_quorum_write() -> 
     async with kv_cluster(3, network) as (nodes, stores):
         for other in nodes[1:]:
             network.cut(nodes[0].address, other.address)
-        await wait_until(lambda: len(nodes[0].members()) == 1, what="both peers dead to n0")
+        await wait_until(lambda: len(nodes[0].membership.members()) == 1, what="both peers dead to n0")
         with pytest.raises(NotEnoughNodes) as info:
             await stores[0].put("ks", "k", b"v", C.QUORUM)
         assert (info.value.live, info.value.required) == (1, 2)
@@ -375,7 +372,7 @@ async def test_quorum_falls_back_to_a_healthy_replica_when_one_disk_is_full() ->
             nodes.append(node)
             stores.append(store)
         for node in nodes:
-            await node.wait_for_members(3, timeout_s=5.0)
+            await node.membership.wait_for_members(3, timeout_s=5.0)
         full.is_full = True
         for i in range(20):
             await stores[1].put("ks", f"k{i}", b"v", C.QUORUM)
@@ -392,7 +389,7 @@ async def test_dead_replicas_count_until_an_operator_removes_them() -> None:
     async with kv_cluster(4, network) as (nodes, stores):
         for other in nodes[:3]:
             network.cut(nodes[3].address, other.address)
-        await wait_until(lambda: all(len(n.members()) == 3 for n in nodes[:3]), what="n3 dead to the others")
+        await wait_until(lambda: all(len(n.membership.members()) == 3 for n in nodes[:3]), what="n3 dead to the others")
         await stores[0].put("ks", "k", b"v", C.QUORUM)
         with pytest.raises(NotEnoughNodes):
             await stores[0].put("ks", "k", b"v", C.ALL)
@@ -411,7 +408,7 @@ async def test_a_restarted_node_remembers_its_replica_set(tmp_path: Path) -> Non
     network = InMemoryNetwork()
     async with kv_cluster(2, network) as (nodes, stores):
         node, store = await start_node(network, 2, (nodes[0].address,), SQLiteStorage(tmp_path / "n2.db"))
-        await node.wait_for_members(3, timeout_s=5.0)
+        await node.membership.wait_for_members(3, timeout_s=5.0)
         await store.put("ks", "k", b"v", C.QUORUM)
         await node.stop()
     node, store = await start_node(InMemoryNetwork(), 2, (), SQLiteStorage(tmp_path / "n2.db"))

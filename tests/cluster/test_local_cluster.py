@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from zactor.cli import main
-from zactor.local_cluster import LocalCluster
-from zactor.process import NodeProcess
+from zactor.services.cluster.cli import main
+from zactor.services.cluster.local_cluster import LocalCluster
+from zactor.services.cluster.process import NodeProcess
 
 
 def _sees_without(cluster: LocalCluster, gone: str) -> bool:
@@ -63,7 +63,9 @@ def test_a_second_process_with_a_node_id_in_use_refuses_to_join(tmp_path: object
 def test_cluster_up_runs_and_stops_on_sigterm() -> None:
     """`zactor cluster up -n 2` prints the member table and stops its nodes on SIGTERM."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "zactor.cli", "cluster", "up", "-n", "2"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "zactor.services.cluster.cli", "cluster", "up", "-n", "2"],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         lines = []

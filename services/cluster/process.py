@@ -1,9 +1,9 @@
 """Run a node in a child process (``zactor node``) and control it by PID.
 
-:class:`NodeProcess` starts ``python -m zactor.cli node ...``, waits for the line in which the node prints its bound
-address, and always stops what it started: ``stop()`` sends SIGTERM (a graceful stop) and SIGKILLs after a
-deadline; leaving the ``with`` block kills the child, and on Linux so does the death of the parent process (the
-child is started with ``PR_SET_PDEATHSIG``).
+:class:`NodeProcess` starts ``python -m zactor.services.cluster.cli node ...``, waits for the line in which the node
+prints its bound address, and always stops what it started: ``stop()`` sends SIGTERM (a graceful stop) and SIGKILLs
+after a deadline; leaving the ``with`` block kills the child, and on Linux so does the death of the parent process
+(the child is started with ``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
@@ -57,7 +57,18 @@ class NodeProcess:
         log_path: Path | None = None,
         prefix: tuple[str, ...] = (),
     ) -> None:
-        args = [*prefix, sys.executable, "-m", "zactor.cli", "node", "--node-id", node_id, "--bind", bind, *extra_args]
+        args = [
+            *prefix,
+            sys.executable,
+            "-m",
+            "zactor.services.cluster.cli",
+            "node",
+            "--node-id",
+            node_id,
+            "--bind",
+            bind,
+            *extra_args,
+        ]
         for name, spec in (actors or {}).items():
             args += ["--actor", f"{name}={spec}"]
         self.node_id = node_id

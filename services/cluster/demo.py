@@ -34,7 +34,8 @@ class Result:
 
 
 class Calculator(Actor):
-    """Adds two numbers: the actor ``zactor demo`` adds to a running node (``zactor.demo:Calculator``)."""
+    """Adds two numbers: the actor ``zactor demo`` adds to a running node
+    (``zactor.services.cluster.demo:Calculator``)."""
 
     @handler
     async def add(self, msg: Add, ctx: Context) -> Result:

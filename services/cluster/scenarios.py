@@ -1,9 +1,9 @@
 """Fault scenarios on real processes with a recorded write history, shared by the fault tests and the benchmark.
 
-:func:`isolate_one_of_three` runs three store nodes in their own network namespaces (:mod:`zactor.netns`, Linux and
-root only), takes node0's link down, writes at QUORUM through both sides, heals, and reports what each side
-acknowledged and what any node lacks after anti-entropy. The test asserts on the outcome; ``benchmarks/faults.py``
-prints it.
+:func:`isolate_one_of_three` runs three store nodes in their own network namespaces
+(:mod:`zactor.services.cluster.netns`, Linux and root only), takes node0's link down, writes at QUORUM through both
+sides, heals, and reports what each side acknowledged and what any node lacks after anti-entropy. The test asserts on
+the outcome; ``benchmarks/faults.py`` prints it.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from pathlib import Path
 import attrs
 
 from zactor.config import NodeConfig
-from zactor.local_cluster import wait_all_live
-from zactor.netns import exec_prefix, namespaces, set_link, start_nodes
 from zactor.node import Node
+from zactor.services.cluster.local_cluster import wait_all_live
+from zactor.services.cluster.netns import exec_prefix, namespaces, set_link, start_nodes
 from zactor.services.replication.history import WriteHistory, check_history, write_unique_keys
 
 __all__ = ["PartitionOutcome", "isolate_one_of_three", "wait_converged"]
@@ -86,7 +86,7 @@ async def isolate_one_of_three(
         try:
             addresses = [p.address for p in procs]
             await wait_all_live(addresses, 30.0)
-            async with Node(NodeConfig(node_id="writer", bind=f"tcp://{ns.host_address}:0"), extensions=[]) as client:
+            async with Node(NodeConfig(node_id="writer", bind=f"tcp://{ns.host_address}:0")) as client:
                 history, stop = WriteHistory(), asyncio.Event()
                 majority = asyncio.create_task(
                     write_unique_keys(client, lambda: addresses[1:], keyspace, "quorum", history, stop)

@@ -28,7 +28,6 @@ above (minus the local node).
 from __future__ import annotations
 
 import enum
-import random
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
@@ -37,14 +36,13 @@ import attrs
 from zactor.errors import ActorError
 
 if TYPE_CHECKING:
-    from zactor import Node
+    import random
 
 __all__ = [
     "Consistency",
     "NodeSelector",
     "DCAwareSelector",
     "NotEnoughNodes",
-    "SelectorService",
     "Requirement",
     "requirement",
     "needs_majority",
@@ -267,44 +265,3 @@ def _spread(by_dc: dict[str, list[str]], local: list[str], count: int) -> list[s
                 picked.append(queue.pop(0))
     picked += local[: count - len(picked)]
     return picked
-
-
-class SelectorService:
-    """The selector extension: ``node.select(consistency)`` over the node's live membership.
-
-    Args:
-        selector: the policy (default: :class:`DCAwareSelector`).
-    """
-
-    name = "selector"
-
-    def __init__(self, selector: NodeSelector | None = None) -> None:
-        self.selector = selector or DCAwareSelector()
-        self._node: Node | None = None
-
-    async def start(self, node: Node) -> SelectorService:
-        """Attach to ``node`` (which must run the membership service for :meth:`select` to work)."""
-        self._node = node
-        return self
-
-    async def stop(self) -> None:
-        """Detach from the node."""
-        self._node = None
-
-    def select(self, consistency: Consistency, *, hosting: str | None = None) -> list[str]:
-        """The other live nodes an operation at ``consistency`` goes to (only those hosting the actor ``hosting``
-        when given).
-
-        Raises:
-            NotEnoughNodes: too few live nodes.
-            RuntimeError: the service is not started, or the node has no membership service.
-        """
-        node = self._node
-        if node is None:
-            raise RuntimeError("selector service is not started")
-        others = {
-            m.node_id: m.data_center
-            for m in node.members()
-            if m.node_id != node.node_id and (hosting is None or hosting in m.actors)
-        }
-        return self.selector.select(node.node_id, node.config.data_center, others, consistency)

@@ -1,4 +1,4 @@
-"""Runs ``zactor demo`` (the steps are listed in :mod:`zactor.demo`)."""
+"""Runs ``zactor demo`` (the steps are listed in :mod:`zactor.services.cluster.demo`)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import tempfile
 import time
 from typing import Any
 
-from zactor.admin import ADMIN_ACTOR, AddActor
-from zactor.cli_cluster import format_members
 from zactor.config import NodeConfig
-from zactor.demo import Add
-from zactor.demo_steps import Progress, Writer, count_keys, digests_of, sha256_of, stdlib_files
-from zactor.local_cluster import LocalCluster
-from zactor.node import Node
+from zactor.services.cluster.admin import ADMIN_ACTOR, AddActor
+from zactor.services.cluster.cli_cluster import format_members
+from zactor.services.cluster.demo import Add
+from zactor.services.cluster.demo_steps import Progress, Writer, count_keys, digests_of, sha256_of, stdlib_files
+from zactor.services.cluster.local_cluster import LocalCluster
+from zactor.services.cluster.node import ClusterNode
 from zactor.services.replication.frontend import KV_ACTOR, KvDelete
 from zactor.services.replication.handlers import REPLICATION_ACTOR
 
@@ -39,24 +39,26 @@ async def _wait(condition: Any, timeout_s: float, what: str) -> float:
 
 async def _demo(cluster: LocalCluster, files: list[tuple[str, bytes]], summary: dict[str, str]) -> list[str]:
     config = NodeConfig(node_id="demo-client", seeds=(cluster.seed,), cluster_id=CLUSTER_ID, data_center="dc1")
-    async with Node(config) as node:
-        await node.wait_for_members(4, timeout_s=15.0)
+    async with ClusterNode(config) as node:
+        await node.membership.wait_for_members(4, timeout_s=15.0)
 
         async def replicas_ready() -> bool:
-            return len(node.lookup(REPLICATION_ACTOR)) == 3
+            return len(node.membership.lookup(REPLICATION_ACTOR)) == 3
 
         await _wait(replicas_ready, 10.0, "replication actors gossiped")
         kv = [cluster.address(i) for i in range(3)]
 
         _step(2, "add a custom actor at runtime on node2, call it from this node through membership lookup")
-        await node.ref(ADMIN_ACTOR, address=kv[2]).ask(AddActor(name="calc", spec="zactor.demo:Calculator"))
+        await node.ref(ADMIN_ACTOR, address=kv[2]).ask(
+            AddActor(name="calc", spec="zactor.services.cluster.demo:Calculator")
+        )
 
         async def calc_known() -> bool:
-            return node.lookup("calc") == ["node2"]
+            return node.membership.lookup("calc") == ["node2"]
 
         await _wait(calc_known, 5.0, "calc gossiped")
         result = await node.ref_any("calc").ask(Add(a=20, b=22))
-        print(f"   lookup('calc') -> {node.lookup('calc')}; Add(a=20, b=22) -> {result}")
+        print(f"   lookup('calc') -> {node.membership.lookup('calc')}; Add(a=20, b=22) -> {result}")
 
         total_mib = sum(len(v) for _, v in files) / 2**20
         first, rest = files[: len(files) * 6 // 10], files[len(files) * 6 // 10 :]

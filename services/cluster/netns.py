@@ -17,7 +17,7 @@ from pathlib import Path
 
 import attrs
 
-from zactor.process import NodeProcess
+from zactor.services.cluster.process import NodeProcess
 
 __all__ = ["Namespaces", "namespaces", "set_link", "exec_prefix", "unavailable_reason", "start_nodes"]
 

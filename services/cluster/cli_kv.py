@@ -63,7 +63,7 @@ def _request(args: argparse.Namespace) -> Any:
 
 
 async def _ask(args: argparse.Namespace) -> Any:
-    async with Node(NodeConfig(node_id="zactor-kv"), extensions=[]) as node:
+    async with Node(NodeConfig(node_id="zactor-kv")) as node:
         return await node.ref(KV_ACTOR, address=args.seed).ask(_request(args), timeout_s=args.timeout)
 
 

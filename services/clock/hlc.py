@@ -1,4 +1,4 @@
-"""The cluster clock: a hybrid logical clock (HLC) stamped on every envelope.
+"""The hybrid logical clock (HLC) core: sans-I/O, physical time is an argument.
 
 Algorithm: Kulkarni, Demirbas et al., "Logical Physical Clocks and Consistent Snapshots in Globally Distributed
 Databases" (2014). A timestamp is ``(physical_ms, logical, node_id)``: ``physical_ms`` follows the largest physical
@@ -6,45 +6,21 @@ time seen, ``logical`` orders events within one millisecond, and ``node_id`` bre
 are totally ordered. The clock refuses a remote timestamp more than ``max_offset_ms`` ahead of local physical time
 (CockroachDB's max-offset rule) instead of jumping forward with it.
 
-:class:`HybridLogicalClock` is the sans-I/O core (physical time is an argument). :class:`ClockService` is the
-extension that stamps every envelope of a node with it, merges the stamps it receives, and hosts the clock actor
-(``zactor.clock``) answering :class:`GetTime`.
+:class:`zactor.services.clock.ClockService` is the shell that stamps a node's envelopes with this clock.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
-from zactor import Actor, Context, handler, message
 from zactor.errors import ClockOffsetError, DecodeError
 
-if TYPE_CHECKING:
-    from zactor import Node
+__all__ = ["HLCTimestamp", "HybridLogicalClock", "DEFAULT_MAX_CLOCK_OFFSET_S", "MAX_LOGICAL"]
 
-__all__ = [
-    "HLCTimestamp",
-    "HybridLogicalClock",
-    "ClockService",
-    "GetTime",
-    "Time",
-    "CLOCK_ACTOR",
-    "DEFAULT_MAX_CLOCK_OFFSET_S",
-    "MAX_LOGICAL",
-    "wall_clock_ms",
-]
-
-CLOCK_ACTOR = "zactor.clock"
 DEFAULT_MAX_CLOCK_OFFSET_S = 0.5
 MAX_LOGICAL = 2**31 - 1
 """The largest logical counter (CockroachDB's int32 bound): a remote stamp above it is refused, and a local counter
 that would pass it moves to the next millisecond instead, so every stamp a node issues stays within it."""
-
-
-def wall_clock_ms() -> int:
-    """Physical time: milliseconds since the Unix epoch."""
-    return time.time_ns() // 1_000_000
 
 
 class HLCTimestamp(NamedTuple):
@@ -127,6 +103,11 @@ class HybridLogicalClock:
         self.merge(remote.physical_ms, remote.logical, remote.node_id, physical_ms)
         return self.last
 
+    def stamp(self, physical_ms: int) -> list[Any]:
+        """:meth:`send` in the wire form ``[physical_ms, logical, node_id]`` (an envelope header's HLC slot)."""
+        self.tick(physical_ms)
+        return [self._physical_ms, self._logical, self.node_id]
+
     def tick(self, physical_ms: int) -> None:
         """:meth:`send` without building a timestamp object (the envelope hot path)."""
         if physical_ms > self._physical_ms:
@@ -173,109 +154,3 @@ class HybridLogicalClock:
         if ts.physical_ms - physical_ms > self.max_offset_ms:
             self.rejected += 1
             raise ClockOffsetError(ts.node_id, ts.physical_ms - physical_ms, self.max_offset_ms)
-
-
-@message("zactor.clock.GetTime")
-class GetTime:
-    """Ask the clock actor for its node's current HLC timestamp."""
-
-
-@message("zactor.clock.Time")
-class Time:
-    """The clock actor's answer: ``[physical_ms, logical, node_id]``."""
-
-    timestamp: list
-
-
-class _ClockActor(Actor):
-    max_concurrency = 8
-
-    def __init__(self, service: ClockService) -> None:
-        self._service = service
-
-    @handler
-    async def get_time(self, msg: GetTime, ctx: Context) -> Time:
-        return Time(timestamp=self._service.now().to_wire())
-
-
-class ClockService:
-    """The clock extension: HLC stamps on every envelope, merged on receipt, and the ``zactor.clock`` actor.
-
-    Install with ``await node.add_extension(ClockService())``; a default node has one (``node.clock``).
-
-    Args:
-        max_offset_s: how far ahead of local physical time a remote timestamp may be, in seconds (default 0.5).
-        physical_ms: the physical clock in milliseconds (default: the wall clock); tests pass a fake one.
-    """
-
-    name = "clock"
-
-    def __init__(
-        self, *, max_offset_s: float = DEFAULT_MAX_CLOCK_OFFSET_S, physical_ms: Callable[[], int] = wall_clock_ms
-    ) -> None:
-        self._max_offset_ms = int(max_offset_s * 1000)
-        self._physical_ms = physical_ms
-        self._core: HybridLogicalClock | None = None
-        self._node: Node | None = None
-
-    def now(self) -> HLCTimestamp:
-        """A fresh timestamp (a local event).
-
-        Raises:
-            RuntimeError: the service is not started.
-        """
-        if self._core is None:
-            raise RuntimeError("clock service is not started")
-        return self._core.send(self._physical_ms())
-
-    @property
-    def rejected(self) -> int:
-        """How many remote timestamps were refused for being too far ahead."""
-        return self._core.rejected if self._core else 0
-
-    def stamp(self) -> list[Any]:
-        """The wire form of a fresh timestamp, for an outgoing envelope."""
-        core = self._core
-        core.tick(self._physical_ms())  # type: ignore[union-attr]
-        return [core._physical_ms, core._logical, core.node_id]  # type: ignore[union-attr]
-
-    def merge(self, wire: Any) -> None:
-        """Merge the timestamp of an incoming envelope.
-
-        Raises:
-            DecodeError: the timestamp is malformed or its logical counter is out of bounds.
-            ClockOffsetError: it is too far ahead; the clock is unchanged.
-        """
-        if type(wire) not in (tuple, list) or len(wire) != 3:
-            raise DecodeError(f"malformed HLC timestamp {wire!r}")
-        remote_ms, remote_logical, remote_node = wire
-        if type(remote_ms) is not int or type(remote_logical) is not int or type(remote_node) is not str:
-            raise DecodeError(f"malformed HLC timestamp {wire!r}")
-        self._core.merge(remote_ms, remote_logical, remote_node, self._physical_ms())  # type: ignore[union-attr]
-
-    def check(self, ts: HLCTimestamp) -> None:
-        """Refuse a timestamp received as data (a replicated document's) that is too far ahead of local time.
-
-        Raises:
-            ClockOffsetError: ``ts`` is more than the max offset ahead; the clock is unchanged.
-            RuntimeError: the service is not started.
-        """
-        if self._core is None:
-            raise RuntimeError("clock service is not started")
-        self._core.check(ts, self._physical_ms())
-
-    async def start(self, node: Node) -> ClockService:
-        """Attach to ``node``: stamp and merge its envelopes, host the clock actor. Returns the service."""
-        self._core = HybridLogicalClock(node.node_id, self._max_offset_ms)
-        self._node = node
-        await node.add_actor(CLOCK_ACTOR, _ClockActor(self))
-        node.set_envelope_clock(self)
-        return self
-
-    async def stop(self) -> None:
-        """Detach from the node: envelopes are no longer stamped; the clock actor is removed."""
-        node, self._node = self._node, None
-        if node is not None:
-            node.set_envelope_clock(None)
-            if CLOCK_ACTOR in node.actors():
-                await node.remove_actor(CLOCK_ACTOR)

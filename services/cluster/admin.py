@@ -1,4 +1,4 @@
-"""The optional ``zactor.admin`` actor: add and remove actors on a running node from another process.
+"""The optional ``zactor.services.cluster.admin`` actor: add and remove actors on a running node from another process.
 
 ``zactor node --admin`` hosts it. ``AddActor(name, spec)`` builds ``spec`` (``"module:Class"``, importable on that
 node, constructed with no arguments) and adds it under ``name``; ``RemoveActor(name)`` removes one. It can only
@@ -16,7 +16,7 @@ from zactor.transport.codec import message
 
 __all__ = ["ADMIN_ACTOR", "AdminActor", "AddActor", "RemoveActor", "ActorNames", "load_object"]
 
-ADMIN_ACTOR = "zactor.admin"
+ADMIN_ACTOR = "zactor.services.cluster.admin"
 
 
 def load_object(spec: str) -> object:
@@ -48,7 +48,7 @@ def build_actor(spec: str) -> Actor:
     return cls()
 
 
-@message("zactor.admin.AddActor")
+@message("zactor.services.cluster.admin.AddActor")
 class AddActor:
     """Add an actor built from ``spec`` (``module:Class``) under ``name``."""
 
@@ -56,14 +56,14 @@ class AddActor:
     spec: str
 
 
-@message("zactor.admin.RemoveActor")
+@message("zactor.services.cluster.admin.RemoveActor")
 class RemoveActor:
     """Remove the actor ``name``."""
 
     name: str
 
 
-@message("zactor.admin.ActorNames")
+@message("zactor.services.cluster.admin.ActorNames")
 class ActorNames:
     """The actors hosted after the change."""
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from zactor.cli import main
-from zactor.process import NodeProcess
+from zactor.services.cluster.cli import main
+from zactor.services.cluster.process import NodeProcess
 
 
 def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
@@ -24,7 +24,7 @@ def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_node_and_call_across_processes(capsys: pytest.CaptureFixture[str]) -> None:
     """A node started with ``zactor node --actor`` answers ``zactor call``; bad input gives exit code 1."""
-    with NodeProcess("cli-node", actors={"calc": "zactor.demo:Calculator"}) as node:
+    with NodeProcess("cli-node", actors={"calc": "zactor.services.cluster.demo:Calculator"}) as node:
         assert main(["call", "--address", node.address, "calc", "zactor.demo.Add", '{"a": 1, "b": 2}']) == 0
         assert "Result(value=3)" in capsys.readouterr().out
         assert main(["call", "--address", node.address, "nobody", "zactor.demo.Add", '{"a": 1, "b": 2}']) == 1
@@ -42,7 +42,9 @@ def test_node_with_a_bad_actor_spec_exits_nonzero() -> None:
 
 def test_demo_runs_to_completion() -> None:
     """``zactor demo`` exits 0 after verifying every node byte for byte, and prints its summary."""
-    proc = subprocess.run([sys.executable, "-m", "zactor.cli", "demo"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "zactor.services.cluster.cli", "demo"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "summary" in proc.stdout and "all nodes hold every file byte for byte" in proc.stdout
     assert proc.stdout.count(": ok") == 3

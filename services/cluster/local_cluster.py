@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from zactor.config import NodeConfig
 from zactor.errors import ActorError
 from zactor.node import Node
-from zactor.process import NodeProcess
+from zactor.services.cluster.process import NodeProcess
 from zactor.services.membership.messages import GetMembers, MemberRows
 from zactor.services.membership.service import MEMBERSHIP_ACTOR
 
@@ -37,7 +37,7 @@ async def fetch_members(address: str, *, timeout_s: float = 2.0, include_down: b
         RequestTimeout: no answer within ``timeout_s`` seconds.
         ActorError: the node answered with an error.
     """
-    async with Node(NodeConfig(node_id="zactor-client"), extensions=[]) as client:
+    async with Node(NodeConfig(node_id="zactor-client")) as client:
         rows = await client.ref(MEMBERSHIP_ACTOR, address=address).ask(
             GetMembers(include_down=include_down), timeout_s=timeout_s
         )
@@ -90,7 +90,8 @@ class LocalCluster:
         start_timeout_s: how long to wait for all nodes to see each other, in seconds.
 
     Attributes:
-        nodes: the :class:`~zactor.process.NodeProcess` of each node, by index (``None`` once stopped or killed).
+        nodes: the :class:`~zactor.services.cluster.process.NodeProcess` of each node, by index (``None`` once
+            stopped or killed).
         log_dir: the directory of the node logs.
 
     Raises:

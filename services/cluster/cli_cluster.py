@@ -11,8 +11,8 @@ import time
 
 from zactor.config import NodeConfig
 from zactor.errors import ActorNotFound
-from zactor.local_cluster import LocalCluster, fetch_members
 from zactor.node import Node
+from zactor.services.cluster.local_cluster import LocalCluster, fetch_members
 from zactor.services.membership.messages import MemberRows
 from zactor.transport.codec import message_class
 
@@ -61,7 +61,7 @@ async def _call(args: argparse.Namespace) -> int:
         if not hosts:
             raise ActorNotFound(args.actor, table.node_id)
         address = hosts[0]
-    async with Node(NodeConfig(node_id="zactor-cli"), extensions=[]) as node:
+    async with Node(NodeConfig(node_id="zactor-cli")) as node:
         reply = await node.ref(args.actor, address=address).ask(msg, timeout_s=args.timeout)
     print(reply)
     return 0

@@ -11,20 +11,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from zactor import __version__
-from zactor.admin import ADMIN_ACTOR, AdminActor, build_actor
-from zactor.cli_cluster import run_call, run_cluster_up, run_members
-from zactor.cli_kv import add_kv_parser, run_kv
 from zactor.config import NodeConfig
-from zactor.demo_run import run_demo
 from zactor.errors import ActorError
-from zactor.node import Node
-from zactor.process import READY_PREFIX
+from zactor.services.cluster.admin import ADMIN_ACTOR, AdminActor, build_actor
+from zactor.services.cluster.cli_cluster import run_call, run_cluster_up, run_members
+from zactor.services.cluster.cli_kv import add_kv_parser, run_kv
+from zactor.services.cluster.demo_run import run_demo
+from zactor.services.cluster.node import ClusterNode
+from zactor.services.cluster.process import READY_PREFIX
 from zactor.services.replication import ReplicatedStore, SQLiteStorage
 from zactor.services.replication.frontend import KV_ACTOR, KvFrontend
 
 __all__ = ["main"]
 
-log = logging.getLogger("zactor.cli")
+log = logging.getLogger("zactor.services.cluster.cli")
 
 
 def _parse_actor(text: str) -> tuple[str, str]:
@@ -47,7 +47,7 @@ async def _run_node(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with Node(config) as node:
+    async with ClusterNode(config) as node:
         for name, spec in args.actor:
             await node.add_actor(name, build_actor(spec))
         if args.admin:
@@ -86,7 +86,9 @@ def _build_parser() -> argparse.ArgumentParser:
     node.add_argument("--cluster-id", default="default", help="the cluster to join (default: %(default)s)")
     node.add_argument("--dc", default="dc1", help="the node's data center (default: %(default)s)")
     node.add_argument("--gossip-interval", type=float, default=0.2, help="seconds between gossip rounds")
-    node.add_argument("--admin", action="store_true", help="host zactor.admin: add/remove actors from outside")
+    node.add_argument(
+        "--admin", action="store_true", help="host zactor.services.cluster.admin: add/remove actors from outside"
+    )
     node.add_argument("--data-dir", help="run the replicated key-value store with its SQLite file in this directory")
     node.add_argument(
         "--anti-entropy-interval", type=float, default=2.0, help="seconds between anti-entropy rounds (with --data-dir)"
