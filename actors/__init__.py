@@ -1,6 +1,6 @@
 """zactor: typed RPC actors hosted by nodes that talk over ZeroMQ.
 
-Public names: :func:`message`, :class:`Actor`, :func:`handler`, :class:`Context`, :class:`Node`,
+Public names: :func:`message`, :class:`Returns`, :class:`Actor`, :func:`handler`, :class:`Context`, :class:`Node`,
 :class:`NodeConfig`, :class:`ActorRef`, :class:`Extension`, ``__version__``; errors live in :mod:`zactor.errors`,
 the transport in :mod:`zactor.transport`, the cluster services in :mod:`zactor.services`, and the node composed with
 them (:class:`~zactor.services.cluster.ClusterNode`, :class:`~zactor.services.cluster.LocalCluster`) in
@@ -15,7 +15,7 @@ from zactor.extensions import Extension
 from zactor.node import Node
 from zactor.ref import ActorRef
 from zactor.registry import Registry
-from zactor.transport.codec import message
+from zactor.transport.codec import Returns, message
 
 __all__ = [
     "Actor",
@@ -25,6 +25,7 @@ __all__ = [
     "Node",
     "NodeConfig",
     "Registry",
+    "Returns",
     "__version__",
     "handler",
     "message",

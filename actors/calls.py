@@ -10,13 +10,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from zactor.deadlines import Deadlines
 from zactor.errors import ActorNotFound, ClockOffsetError, DecodeError, NodeUnavailable, RequestTimeout, SendTimeout
-from zactor.transport.codec import decode_body, encode_body
-from zactor.transport.envelope import Header, Kind, pack_header, unpack_header
+from zactor.transport.envelope import Kind, open_body, pack, unpack
 from zactor.wire import ErrorInfo, error_from_info
 
 if TYPE_CHECKING:
@@ -25,20 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["Calls"]
 
 log = logging.getLogger("zactor.node")
-
-
-def _split(frames: Sequence[Any]) -> tuple[Header, Any, Sequence[Any]]:
-    """``[header, body, *buffers]`` -> decoded header, body, buffers.
-
-    Raises:
-        DecodeError: too few frames, a bad header, or a buffer count that does not match the frames.
-    """
-    if len(frames) < 2:
-        raise DecodeError(f"an envelope needs at least 2 frames, got {len(frames)}")
-    header = unpack_header(frames[0])
-    if header.n_buffers != len(frames) - 2:
-        raise DecodeError(f"header announces {header.n_buffers} buffers, {len(frames) - 2} arrived")
-    return header, frames[1], frames[2:]
 
 
 class Calls:
@@ -114,14 +98,13 @@ class Calls:
         """Ask an actor of the node at ``address``; see :meth:`zactor.ref.ActorRef.ask`."""
         node = self._node
         deadlines = self._started_deadlines()
-        type_name, body, buffers = encode_body(msg, node.config.copy_threshold_bytes)
         request_id = next(self._request_ids)
-        header = pack_header(Kind.REQUEST, request_id, name, type_name, node.envelope_stamp(), 0, len(buffers))
+        frames = pack(Kind.REQUEST, request_id, name, msg, node.envelope_stamp(), node.config.copy_threshold_bytes)
         fut = asyncio.get_running_loop().create_future()
         self._pending[request_id] = (fut, address, name, timeout_s)
         deadlines.add(timeout_s, request_id)
         try:
-            await node.transport.send(address, [header, body, *buffers], timeout_s)
+            await node.transport.send(address, frames, timeout_s)
             return await fut
         except SendTimeout:
             raise RequestTimeout(name, timeout_s) from None
@@ -131,15 +114,14 @@ class Calls:
     async def tell_remote(self, address: str, name: str, msg: Any) -> None:
         """Tell an actor of the node at ``address``; see :meth:`zactor.ref.ActorRef.tell`."""
         node = self._node
-        type_name, body, buffers = encode_body(msg, node.config.copy_threshold_bytes)
-        header = pack_header(Kind.TELL, 0, name, type_name, node.envelope_stamp(), 0, len(buffers))
-        await node.transport.send(address, [header, body, *buffers], node.config.default_timeout_s)
+        frames = pack(Kind.TELL, 0, name, msg, node.envelope_stamp(), node.config.copy_threshold_bytes)
+        await node.transport.send(address, frames, node.config.default_timeout_s)
 
     def on_reply(self, endpoint: str, frames: list[Any]) -> None:
         """The transport's reply callback: resolve the pending ask the envelope answers."""
         stats = self._node.stats
         try:
-            header, body, buffers = _split(frames)
+            header = unpack(frames)
         except DecodeError as exc:
             stats["decode_errors"] += 1
             log.warning("undecodable reply from %s dropped: %s", endpoint, exc.reason)
@@ -152,9 +134,9 @@ class Calls:
         try:
             self._merge_clock(header.hlc, endpoint)
             if header.kind is Kind.REPLY:
-                fut.set_result(decode_body(header.message_type, body, buffers))
+                fut.set_result(open_body(header, frames))
             elif header.kind is Kind.ERROR:
-                info = decode_body(header.message_type, body, buffers)
+                info = open_body(header, frames)
                 if not isinstance(info, ErrorInfo):
                     raise DecodeError(f"ERROR envelope carries {header.message_type!r}")
                 fut.set_exception(error_from_info(info))

@@ -10,19 +10,19 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from zactor.actor import Actor, Context, check_reply, handlers_of
 from zactor.errors import ActorNotFound, HandlerNotFound, MailboxFull, RemoteError
-from zactor.transport.codec import type_name_of
+from zactor.transport.codec import describe_type
 from zactor.transport.ratelog import RateLimitedLogger
 
 __all__ = ["Mailbox"]
 
 log = logging.getLogger("zactor.mailbox")
 
-Responder = Callable[[Any, Any, BaseException | None, str], Awaitable[None]]
+Responder = Callable[[Any, Any, BaseException | None, str], None]
 
 
 class Mailbox:
@@ -33,7 +33,8 @@ class Mailbox:
         actor: the actor instance.
         ctx: the context handed to its handlers.
         capacity: the most messages queued at once.
-        respond: ``await respond(reply_to, result, error, actor_name)`` sends a remote reply or ERROR.
+        respond: ``respond(reply_to, result, error, actor_name)`` hands a remote reply or ERROR to the transport
+            without waiting on the peer, so a slow peer never stalls the actor.
 
     Raises:
         TypeError: the actor's handlers are malformed (see :func:`actors.actor.handlers_of`).
@@ -95,7 +96,7 @@ class Mailbox:
             error: BaseException | None = None
             result = None
             if handle is None:
-                error = HandlerNotFound(self.name, _type_name(msg), ctx.node_id)
+                error = HandlerNotFound(self.name, describe_type(msg), ctx.node_id)
             else:
                 try:
                     result = await handle(msg, ctx)
@@ -109,7 +110,7 @@ class Mailbox:
             if reply_to is None:
                 continue
             if type(reply_to) is tuple:
-                await self._respond(reply_to, result, error, self.name)
+                self._respond(reply_to, result, error, self.name)
             elif not reply_to.done():
                 if error is None:
                     reply_to.set_result(result)
@@ -124,7 +125,7 @@ class Mailbox:
         self._closed = True
         while self._queue:
             _, reply_to = self._queue.popleft()
-            await self._fail(reply_to, ActorNotFound(self.name, self.ctx.node_id))
+            self._fail(reply_to, ActorNotFound(self.name, self.ctx.node_id))
         for waiter in self._idle:
             if not waiter.done():
                 waiter.set_result(None)
@@ -138,11 +139,11 @@ class Mailbox:
                 await asyncio.wait(pending)
         self._workers.clear()
 
-    async def _fail(self, reply_to: Any, error: BaseException) -> None:
+    def _fail(self, reply_to: Any, error: BaseException) -> None:
         if reply_to is None:
             return
         if type(reply_to) is tuple:
-            await self._respond(reply_to, None, error, self.name)
+            self._respond(reply_to, None, error, self.name)
         elif not reply_to.done():
             reply_to.set_exception(error)
 
@@ -152,11 +153,3 @@ def _as_caller_error(error: BaseException, node_id: str, actor: str) -> BaseExce
     if isinstance(error, (HandlerNotFound, ActorNotFound, MailboxFull)):
         return error
     return RemoteError(type(error).__name__, str(error), node_id, actor)
-
-
-def _type_name(msg: Any) -> str:
-    """The registered type name of ``msg``, or its class name when it is not a message."""
-    try:
-        return type_name_of(type(msg))
-    except TypeError:
-        return type(msg).__qualname__

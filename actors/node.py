@@ -6,7 +6,6 @@ message; replies are matched to pending asks by request id. A local ask never to
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import logging
 from collections.abc import Sequence
@@ -27,8 +26,7 @@ from zactor.extensions import EnvelopeClock, Extension, Extensions
 from zactor.ref import ActorRef
 from zactor.registry import Registry
 from zactor.transport.base import Transport
-from zactor.transport.codec import decode_body, encode_body
-from zactor.transport.envelope import Kind, pack_header, unpack_header
+from zactor.transport.envelope import Kind, open_body, pack, unpack
 from zactor.transport.ratelog import RateLimitedLogger
 from zactor.transport.sockets import ZmqTransport
 from zactor.wire import error_info
@@ -79,7 +77,6 @@ class Node:
         self._calls = Calls(self)
         self._address: str | None = None
         self._is_stopping = False
-        self._background: set[asyncio.Task[None]] = set()
         self._clock: EnvelopeClock | None = None
         self._extensions = Extensions(self, extensions)
         self.stats: collections.Counter[str] = collections.Counter()
@@ -139,8 +136,6 @@ class Node:
             await self._extensions.stop_all()
             await self._registry.remove_all()
             self._calls.close(NodeUnavailable(self.node_id, "this node stopped"))
-            if self._background:
-                await asyncio.wait(self._background, timeout=self.config.linger_s + 1.0)
             await self._transport.close()
         finally:
             self._address = None
@@ -257,9 +252,7 @@ class Node:
 
     def _on_request(self, peer: bytes, frames: list[Any]) -> None:
         try:
-            if len(frames) < 2:
-                raise DecodeError(f"an envelope needs at least 2 frames, got {len(frames)}")
-            header = unpack_header(frames[0])
+            header = unpack(frames)
         except DecodeError as exc:  # no trustworthy request id: nothing to answer
             self.stats["decode_errors"] += 1
             self._peer_log.warning("undecodable envelope from peer %s dropped: %s", peer.hex(), exc.reason)
@@ -281,11 +274,7 @@ class Node:
             mailbox = self._registry.get(target)
             if mailbox is None:
                 raise ActorNotFound(target, self.node_id)
-            if header.n_buffers != len(frames) - 2:
-                raise DecodeError(f"header announces {header.n_buffers} buffers, {len(frames) - 2} arrived")
-            if not header.message_type:
-                raise DecodeError("a request or tell needs a message type")
-            mailbox.put(decode_body(header.message_type, frames[1], frames[2:]), reply_to)
+            mailbox.put(open_body(header, frames), reply_to)
         except (DecodeError, ActorNotFound, MailboxFull, NodeUnavailable, ClockOffsetError) as exc:
             self.stats[_STAT_BY_ERROR[type(exc)]] += 1
             if reply_to is None:
@@ -297,29 +286,27 @@ class Node:
                 )
             else:
                 self._peer_log.log(logging.INFO, "a request for %r was refused: %s", target, exc)
-                task = asyncio.get_running_loop().create_task(self._respond(reply_to, None, exc, target))
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
+                self._respond(reply_to, None, exc, target)
 
-    async def _respond(self, reply_to: tuple[bytes, int], result: Any, error: BaseException | None, actor: str) -> None:
-        """Send a REPLY (or an ERROR for ``error``) to a remote asker; never raises."""
+    def _respond(self, reply_to: tuple[bytes, int], result: Any, error: BaseException | None, actor: str) -> None:
+        """Hand a REPLY (or an ERROR for ``error``) for a remote asker to the transport, which never waits on the
+        peer; never raises."""
         peer, request_id = reply_to
         try:
             if error is None:
                 try:
-                    await self._send_reply(peer, request_id, Kind.REPLY, result)
+                    self._send_reply(peer, request_id, Kind.REPLY, result)
                     return
                 except (MessageTooLarge, TypeError) as exc:
                     error = exc
-            await self._send_reply(peer, request_id, Kind.ERROR, error_info(error, self.node_id, actor))
+            self._send_reply(peer, request_id, Kind.ERROR, error_info(error, self.node_id, actor))
         except Exception:
             self.stats["reply_errors"] += 1
             log.exception("could not reply to peer %s for actor %r", peer.hex(), actor)
 
-    async def _send_reply(self, peer: bytes, request_id: int, kind: Kind, msg: Any) -> None:
-        type_name, body, buffers = encode_body(msg, self.config.copy_threshold_bytes)
-        header = pack_header(kind, request_id, "", type_name, self.envelope_stamp(), 0, len(buffers))
-        await self._transport.reply(peer, [header, body, *buffers], self.config.default_timeout_s)
+    def _send_reply(self, peer: bytes, request_id: int, kind: Kind, msg: Any) -> None:
+        frames = pack(kind, request_id, "", msg, self.envelope_stamp(), self.config.copy_threshold_bytes)
+        self._transport.reply(peer, frames, self.config.default_timeout_s)
 
 
 _STAT_BY_ERROR = {

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from zactor.errors import DecodeError
+from zactor.transport.codec import Returns, describe_type, reply_type_of, type_name_of
 
 if TYPE_CHECKING:
     from zactor.node import Node
 
 __all__ = ["ActorRef"]
+
+R = TypeVar("R")
 
 
 class ActorRef:
@@ -28,7 +33,13 @@ class ActorRef:
         self.name = name
         self.address = address
 
-    async def ask(self, msg: Any, *, timeout_s: float | None = None) -> Any:
+    @overload
+    async def ask(self, msg: Returns[R], *, timeout_s: float | None = None) -> R: ...
+
+    @overload
+    async def ask(self, msg: object, *, timeout_s: float | None = None) -> Any: ...
+
+    async def ask(self, msg: object, *, timeout_s: float | None = None) -> Any:
         """Send ``msg`` to the actor and wait for its reply.
 
         Args:
@@ -36,7 +47,8 @@ class ActorRef:
             timeout_s: the deadline in seconds (default: the node's ``default_timeout_s``).
 
         Returns:
-            The handler's reply: a message instance, or ``None``.
+            The handler's reply: a message instance, or ``None``; typed ``R`` for a message of a class that
+            subclasses ``Returns[R]``.
 
         Raises:
             RequestTimeout: no reply within ``timeout_s`` seconds.
@@ -46,13 +58,24 @@ class ActorRef:
             MailboxFull: the actor's mailbox is full.
             NodeUnavailable: the target node is stopping, or this node stopped.
             MessageTooLarge: the encoded message exceeds ``max_message_bytes``.
-            DecodeError: the target could not decode the message, or its reply could not be decoded.
-            TypeError: ``msg`` is not a ``@message`` instance.
+            DecodeError: the target could not decode the message, its reply could not be decoded, or the reply is not
+                of the type the message's class declares with ``Returns``.
+            TypeError: ``msg`` is not a ``@message`` instance, or holds a value msgpack cannot encode.
+            TransportClosed: this node's transport is closed, or its socket failed.
+            ValueError: the reference's address is not a valid endpoint.
         """
         timeout = self._node.config.default_timeout_s if timeout_s is None else timeout_s
+        expected = reply_type_of(type(msg))
         if self.address is None:
-            return await self._node.calls.ask_local(self.name, msg, timeout)
-        return await self._node.calls.ask_remote(self.address, self.name, msg, timeout)
+            reply = await self._node.calls.ask_local(self.name, msg, timeout)
+        else:
+            reply = await self._node.calls.ask_remote(self.address, self.name, msg, timeout)
+        if expected is not None and not isinstance(reply, expected):
+            raise DecodeError(
+                f"actor {self.name!r} answered {describe_type(reply)} to {type_name_of(type(msg))}, which "
+                f"returns {expected.__qualname__}"
+            )
+        return reply
 
     async def tell(self, msg: Any) -> None:
         """Send ``msg`` without waiting for a reply or its handling (fire-and-forget).
@@ -64,7 +87,9 @@ class ActorRef:
             MailboxFull: (local actor) the mailbox is full.
             MessageTooLarge: the encoded message exceeds ``max_message_bytes``.
             SendTimeout: the connection stayed at its high-water mark past the node's ``default_timeout_s``.
-            TypeError: ``msg`` is not a ``@message`` instance.
+            TypeError: ``msg`` is not a ``@message`` instance, or holds a value msgpack cannot encode.
+            TransportClosed: this node's transport is closed, or its socket failed.
+            ValueError: the reference's address is not a valid endpoint.
         """
         if self.address is None:
             self._node.calls.tell_local(self.name, msg)

@@ -89,7 +89,8 @@ def main() -> None:
     else:
         server = subprocess.Popen([sys.executable, __file__, "serve"], stdout=subprocess.PIPE, text=True)
         try:
-            address = server.stdout.readline().strip()  # type: ignore[union-attr]
+            assert server.stdout is not None  # stdout=PIPE
+            address = server.stdout.readline().strip()
             asyncio.run(call(address))
         finally:
             server.send_signal(signal.SIGTERM)

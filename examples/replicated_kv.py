@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from zactor import NodeConfig
@@ -29,10 +30,11 @@ async def start(
     return node, store
 
 
-async def until(condition, timeout_s: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+async def until(condition: Callable[[], Awaitable[bool]], timeout_s: float = 10.0) -> None:
     for _ in range(int(timeout_s / 0.05)):
         if await condition():
             return
+        await asyncio.sleep(0.05)
     raise TimeoutError("condition not reached")
 
 

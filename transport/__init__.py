@@ -7,14 +7,16 @@ It moves envelopes and frames and knows nothing about actors. The wire format is
 from zactor.transport.base import DEFAULT_MAX_MESSAGE_BYTES, Transport
 from zactor.transport.codec import (
     DEFAULT_COPY_THRESHOLD_BYTES,
+    Returns,
     decode_body,
     encode_body,
     is_message,
     message,
     message_class,
+    reply_type_of,
     type_name_of,
 )
-from zactor.transport.envelope import MAGIC_VERSION, Header, Kind, pack_header, unpack_header
+from zactor.transport.envelope import MAGIC_VERSION, Header, Kind, open_body, pack, pack_header, unpack, unpack_header
 from zactor.transport.errors import ActorError, DecodeError, MessageTooLarge, SendTimeout, TransportClosed
 from zactor.transport.memory import InMemoryNetwork, InMemoryTransport
 from zactor.transport.sockets import ZmqTransport
@@ -26,6 +28,10 @@ __all__ = [
     "ActorError",
     "DecodeError",
     "Header",
+    "open_body",
+    "pack",
+    "unpack",
+    "Returns",
     "InMemoryNetwork",
     "InMemoryTransport",
     "Kind",
@@ -40,6 +46,7 @@ __all__ = [
     "message",
     "message_class",
     "pack_header",
+    "reply_type_of",
     "type_name_of",
     "unpack_header",
 ]

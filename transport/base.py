@@ -48,6 +48,10 @@ def check_size(frames: Sequence[Any], limit_bytes: int) -> int:
     return size
 
 
+def _not_started(_source: object, _frames: list[Any]) -> None:
+    """The callback of a transport not started yet: nothing can arrive then."""
+
+
 class Transport(abc.ABC):
     """Moves envelopes between nodes; see the module docstring for the callback contract.
 
@@ -61,8 +65,8 @@ class Transport(abc.ABC):
     def __init__(self, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
         self.stats: collections.Counter[str] = collections.Counter()
         self.max_message_bytes = max_message_bytes
-        self._on_request: RequestHandler | None = None
-        self._on_reply: ReplyHandler | None = None
+        self._on_request: RequestHandler = _not_started
+        self._on_reply: ReplyHandler = _not_started
         self._address: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -102,12 +106,14 @@ class Transport(abc.ABC):
         Raises:
             MessageTooLarge: the envelope exceeds ``max_message_bytes``.
             SendTimeout: the connection stayed at its high-water mark for ``timeout_s`` seconds.
-            TransportClosed: the transport is closed.
+            TransportClosed: the transport is closed, or its socket failed.
+            ValueError: ``endpoint`` is not an address the transport can connect to.
         """
 
     @abc.abstractmethod
-    async def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
-        """Send ``[header, body, *buffers]`` back to the inbound ``peer``, without waiting on a slow peer: an envelope
+    def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
+        """Send ``[header, body, *buffers]`` back to the inbound ``peer`` and return at once, never waiting on the
+        peer: an envelope
         that finds no room waits in the peer's bounded outbox for up to ``timeout_s`` seconds (then is dropped and
         counted), while the caller goes on.
 
@@ -130,14 +136,14 @@ class Transport(abc.ABC):
 
     def _deliver_request(self, peer: bytes, frames: list[Any]) -> None:
         try:
-            self._on_request(peer, frames)  # type: ignore[misc]
+            self._on_request(peer, frames)
         except Exception:
             self.stats["callback_errors"] += 1
             log.exception("inbound envelope handler failed")
 
     def _deliver_reply(self, endpoint: str, frames: list[Any]) -> None:
         try:
-            self._on_reply(endpoint, frames)  # type: ignore[misc]
+            self._on_reply(endpoint, frames)
         except Exception:
             self.stats["callback_errors"] += 1
             log.exception("reply handler failed")

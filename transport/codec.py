@@ -7,13 +7,19 @@ is left out of the body (an extension-type placeholder holds its index) and retu
 sent as its own frame with ``copy=False``. :func:`decode_body` reverses it, placing each received buffer (a
 ``memoryview`` over the received frame) back into its field without copying it.
 
+A message that is asked for a reply declares the reply's type by subclassing :class:`Returns`:
+``class Add(Returns[Sum])``; a type checker then knows that ``await ref.ask(Add(...))`` is a ``Sum``, and the caller
+refuses a reply of another type with ``DecodeError``.
+
 Only registered types are ever constructed from the wire; no pickle is involved.
 """
 
 from __future__ import annotations
 
+import sys
+import typing
 from collections.abc import Callable, Sequence
-from typing import Any, dataclass_transform
+from typing import Any, Generic, TypeVar, dataclass_transform
 
 import attrs
 import msgpack
@@ -24,8 +30,11 @@ __all__ = [
     "DEFAULT_COPY_THRESHOLD_BYTES",
     "MAX_NESTING",
     "message",
+    "Returns",
+    "reply_type_of",
     "is_message",
     "type_name_of",
+    "describe_type",
     "message_class",
     "encode_body",
     "decode_body",
@@ -43,10 +52,24 @@ _NIL_BODY = msgpack.packb(None)
 _types_by_name: dict[str, type] = {}
 
 
-@attrs.frozen(slots=True)
+R_co = TypeVar("R_co", covariant=True)
+
+
+class Returns(Generic[R_co]):
+    """Base class of a message asked for a reply of type ``R_co``: ``class Add(Returns[Sum])``.
+
+    ``Returns[None]`` declares a handler that answers nothing; ``Returns["Sum"]`` names a reply class defined later
+    in the same module.
+    """
+
+    __slots__ = ()
+
+
+@attrs.define(slots=True)
 class _Spec:
     name: str
     fields: tuple[str, ...]
+    reply: Any = None  # the declared reply: a type, a forward reference, or None when none is declared
 
 
 def _spec(cls: type) -> _Spec | None:
@@ -73,11 +96,45 @@ def _register(cls: type, name: str | None) -> type:
     existing = _types_by_name.get(type_name)
     if existing is not None and (existing.__module__, existing.__qualname__) != (cls.__module__, cls.__qualname__):
         raise ValueError(f"message type name {type_name!r} is already registered for {existing!r}")
+    reply = _declared_reply(cls)
     new_cls = attrs.frozen(cls, kw_only=True, slots=True) if not attrs.has(cls) else cls
-    spec = _Spec(type_name, tuple(f.name for f in attrs.fields(new_cls)))
+    spec = _Spec(type_name, tuple(f.name for f in attrs.fields(new_cls)), reply)
     type.__setattr__(new_cls, "__zactor_spec__", spec)
     _types_by_name[type_name] = new_cls
     return new_cls
+
+
+def _declared_reply(cls: type) -> Any:
+    for base in getattr(cls, "__orig_bases__", ()):
+        if typing.get_origin(base) is Returns:
+            (reply,) = typing.get_args(base)
+            return reply
+    return None
+
+
+def reply_type_of(cls: type) -> type | None:
+    """The reply type a message class declares with :class:`Returns` (``type(None)`` for ``Returns[None]``), or
+    ``None`` when it declares none (or ``Returns[Any]``).
+
+    Raises:
+        TypeError: ``cls`` is not a registered message class, or its declared reply is not a class.
+    """
+    spec = _spec(cls)
+    if spec is None:
+        raise TypeError(f"{cls!r} is not a @message class")
+    reply = spec.reply
+    if isinstance(reply, str | typing.ForwardRef):
+        name = reply if isinstance(reply, str) else reply.__forward_arg__
+        module = sys.modules.get(cls.__module__)
+        resolved = getattr(module, name, None) if module is not None else None
+        if not isinstance(resolved, type):
+            raise TypeError(f"{cls.__qualname__} returns {name!r}, which is not a class of {cls.__module__}")
+        spec.reply = reply = resolved
+    if reply is None or reply is Any:
+        return None
+    if not isinstance(reply, type):
+        raise TypeError(f"{cls.__qualname__} declares a reply of {reply!r}; use a @message class or None")
+    return reply
 
 
 def is_message(obj: Any) -> bool:
@@ -95,6 +152,14 @@ def type_name_of(cls: type) -> str:
     if spec is None:
         raise TypeError(f"{cls!r} is not a @message class")
     return spec.name
+
+
+def describe_type(obj: object) -> str:
+    """For messages about ``obj``: its class's registered type name, ``"None"``, or the class's name."""
+    if obj is None:
+        return "None"
+    spec = _spec(type(obj))
+    return spec.name if spec is not None else type(obj).__qualname__
 
 
 def message_class(type_name: str) -> type:
@@ -116,6 +181,8 @@ def _default(obj: Any) -> Any:
         return msgpack.ExtType(_EXT_MESSAGE, msgpack.packb([spec.name, fields], default=_default))
     if isinstance(obj, (tuple, frozenset, set)):
         return list(obj)
+    if isinstance(obj, int):
+        raise TypeError(f"cannot encode the integer {obj}: outside msgpack's 64-bit range")
     raise TypeError(f"cannot encode a value of type {type(obj).__name__}")
 
 
@@ -178,7 +245,8 @@ def _construct(cls: type, fields: Any) -> Any:
     try:
         return cls(**fields)
     except TypeError:
-        known = set(_spec(cls).fields)  # type: ignore[union-attr]
+        spec = _spec(cls)
+        known = set(spec.fields) if spec is not None else set()
         try:  # a newer writer may send fields this reader does not know: drop them
             return cls(**{k: v for k, v in fields.items() if k in known})
         except Exception as exc:

@@ -38,14 +38,26 @@ body is the message type ``zactor.Error`` (fields ``code``, ``type``, ``message`
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 import msgpack
 
+from zactor.transport.codec import DEFAULT_COPY_THRESHOLD_BYTES, decode_body, encode_body
 from zactor.transport.errors import DecodeError
 
-__all__ = ["MAGIC_VERSION", "HEADER_ITEMS", "Kind", "Header", "pack_header", "unpack_header"]
+__all__ = [
+    "MAGIC_VERSION",
+    "HEADER_ITEMS",
+    "Kind",
+    "Header",
+    "pack_header",
+    "unpack_header",
+    "pack",
+    "unpack",
+    "open_body",
+]
 
 MAGIC_VERSION = 0x5A4101
 HEADER_ITEMS = 8
@@ -95,7 +107,8 @@ def pack_header(
     Returns:
         The header frame's bytes.
     """
-    return _packer.pack([MAGIC_VERSION, kind, request_id, target, message_type, hlc, flags, n_buffers])
+    frame: bytes = _packer.pack([MAGIC_VERSION, kind, request_id, target, message_type, hlc, flags, n_buffers])
+    return frame
 
 
 def unpack_header(frame: bytes | memoryview) -> Header:
@@ -132,3 +145,54 @@ def unpack_header(frame: bytes | memoryview) -> Header:
     if type(flags) is not int or type(n_buffers) is not int or n_buffers < 0:
         raise DecodeError("flags and buffer count must be unsigned integers")
     return Header(kind_enum, request_id, target, message_type, hlc, flags, n_buffers)
+
+
+def pack(
+    kind: Kind,
+    request_id: int,
+    target: str,
+    msg: Any,
+    hlc: Any = None,
+    copy_threshold_bytes: int = DEFAULT_COPY_THRESHOLD_BYTES,
+) -> list[Any]:
+    """Encode one envelope of any kind: ``[header, body, *buffers]``, ready for a transport.
+
+    Args:
+        kind: what the envelope is.
+        request_id: the ask's id (0 for a TELL).
+        target: the actor's name ("" in replies).
+        msg: a ``@message`` instance, or ``None`` for an empty body.
+        hlc: the sender's clock stamp in its wire form, or ``None``.
+        copy_threshold_bytes: bytes-like fields at or above this size travel as their own frames.
+
+    Raises:
+        TypeError: ``msg`` is not a ``@message`` instance, or holds a value msgpack cannot encode.
+    """
+    type_name, body, buffers = encode_body(msg, copy_threshold_bytes)
+    return [pack_header(kind, request_id, target, type_name, hlc, 0, len(buffers)), body, *buffers]
+
+
+def unpack(frames: Sequence[Any]) -> Header:
+    """Decode the header of a received envelope ``[header, body, *buffers]``.
+
+    Raises:
+        DecodeError: fewer than two frames, or a bad header (see :func:`unpack_header`); nothing in it can be
+            trusted, not even the request id.
+    """
+    if len(frames) < 2:
+        raise DecodeError(f"an envelope needs at least 2 frames, got {len(frames)}")
+    return unpack_header(frames[0])
+
+
+def open_body(header: Header, frames: Sequence[Any]) -> Any:
+    """Decode the message of a received envelope whose header :func:`unpack` returned.
+
+    Raises:
+        DecodeError: the buffer count differs from the header's, a REQUEST or TELL names no message type, or the
+            body does not decode into its registered type.
+    """
+    if header.n_buffers != len(frames) - 2:
+        raise DecodeError(f"header announces {header.n_buffers} buffers, {len(frames) - 2} arrived")
+    if not header.message_type and (header.kind is Kind.REQUEST or header.kind is Kind.TELL):
+        raise DecodeError("a request or tell needs a message type")
+    return decode_body(header.message_type, frames[1], frames[2:])

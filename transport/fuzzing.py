@@ -93,9 +93,11 @@ def _body(rng: random.Random) -> bytes:
     if kind == 0:
         return rng.randbytes(rng.randrange(64))
     if kind == 1:
-        return msgpack.packb(_value(rng))
+        value: bytes = msgpack.packb(_value(rng))
+        return value
     fields = {rng.choice(["cluster_id", "digest", "delta", "include_down", "x"]): _value(rng) for _ in range(3)}
-    return msgpack.packb(fields)
+    packed: bytes = msgpack.packb(fields)
+    return packed
 
 
 def _envelope(rng: random.Random) -> list[bytes]:
@@ -142,7 +144,7 @@ async def fuzz_node(
     Raises:
         Exception: whatever ``probe()`` raised (the node stopped answering real asks).
     """
-    sock: zmq.Socket = zmq.Context.instance().socket(zmq.DEALER)
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
     sock.linger = 0
     sock.connect(address)
     answered = 0
@@ -164,7 +166,7 @@ async def fuzz_node(
         sock.close()
 
 
-def _drain(sock: zmq.Socket) -> int:
+def _drain(sock: zmq.Socket[bytes]) -> int:
     count = 0
     while sock.poll(0):
         sock.recv_multipart()
@@ -172,14 +174,14 @@ def _drain(sock: zmq.Socket) -> int:
     return count
 
 
-def unread_requests(address: str, target: str, msg: Any, count: int) -> zmq.Socket:
+def unread_requests(address: str, target: str, msg: Any, count: int) -> zmq.Socket[bytes]:
     """A slow consumer: a DEALER that sends ``count`` REQUESTs of ``msg`` (a registered message) to the actor
     ``target`` at ``address`` and never reads a reply (its receive high-water mark is 2 messages). Close it when done.
 
     Raises:
         TypeError: ``msg`` is not a registered message.
     """
-    sock: zmq.Socket = zmq.Context.instance().socket(zmq.DEALER)
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
     sock.linger = 0
     sock.rcvhwm = 2
     sock.connect(address)

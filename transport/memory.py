@@ -114,7 +114,7 @@ class InMemoryTransport(Transport):
         peer = src.encode()
         target._later(lambda: target._deliver_request(peer, copied))
 
-    async def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
+    def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
         check_size(frames, self.max_message_bytes)
         src = self.address
         target = self.network._route(src, peer.decode(errors="replace"))

@@ -82,7 +82,7 @@ class Outbox:
 
     def __init__(
         self,
-        sock: zmq.Socket,
+        sock: zmq.Socket[bytes],
         loop: asyncio.AbstractEventLoop,
         rearm: Callable[[], None],
         stats: collections.Counter[str],
@@ -214,7 +214,7 @@ class Outbox:
         self._peers.clear()
 
 
-def _send(sock: zmq.Socket, frames: Sequence[Any], track: bool) -> list[zmq.MessageTracker]:
+def _send(sock: zmq.Socket[bytes], frames: Sequence[Any], track: bool) -> list[zmq.MessageTracker]:
     """Send one multipart message without blocking: the first three frames copied, the rest zero-copy (tracked when
     ``track``). Returns the trackers.
 

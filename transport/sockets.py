@@ -49,7 +49,7 @@ class _Pump:
 
     __slots__ = ("sock", "_loop", "_fd", "_receive", "_scheduled", "_closed")
 
-    def __init__(self, sock: zmq.Socket, loop: asyncio.AbstractEventLoop, receive: Callable[[], None]) -> None:
+    def __init__(self, sock: zmq.Socket[bytes], loop: asyncio.AbstractEventLoop, receive: Callable[[], None]) -> None:
         self.sock = sock
         self._loop = loop
         self._receive = receive
@@ -96,7 +96,7 @@ class _Pump:
         self.sock.close(linger=linger_ms)
 
 
-def _send_envelope(sock: zmq.Socket, frames: Sequence[Any], num_small: int) -> None:
+def _send_envelope(sock: zmq.Socket[bytes], frames: Sequence[Any], num_small: int) -> None:
     """Send one multipart message without blocking: the first ``num_small`` frames copied, the rest zero-copy.
 
     Raises:
@@ -107,7 +107,7 @@ def _send_envelope(sock: zmq.Socket, frames: Sequence[Any], num_small: int) -> N
         sock.send(frame, _NOBLOCK if i == last else _MORE_NOBLOCK, copy=i < num_small)
 
 
-def _recv_envelope(sock: zmq.Socket, num_small: int) -> list[Any]:
+def _recv_envelope(sock: zmq.Socket[bytes], num_small: int) -> list[Any]:
     """Receive one multipart message: the first ``num_small`` frames as bytes, the rest as zero-copy memoryviews."""
     frames: list[Any] = [sock.recv(_NOBLOCK)]
     while sock.get(_RCVMORE):
@@ -146,11 +146,11 @@ class ZmqTransport(Transport):
         self._linger_ms = int(linger_s * 1000)
         self._hwm = hwm
         self._heartbeat_ms = int(heartbeat_s * 1000)
-        self._ctx: zmq.Context | None = None
+        self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
         self._router: _Pump | None = None
         self._dealers: dict[str, _Pump] = {}
 
-    def _configure(self, sock: zmq.Socket) -> None:
+    def _configure(self, sock: zmq.Socket[bytes]) -> None:
         sock.setsockopt(zmq.LINGER, self._linger_ms)
         sock.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
         sock.setsockopt(zmq.SNDHWM, self._hwm)
@@ -182,17 +182,17 @@ class ZmqTransport(Transport):
         )
         return self._address
 
-    def _receive_request(self, sock: zmq.Socket) -> None:
+    def _receive_request(self, sock: zmq.Socket[bytes]) -> None:
         try:
             frames = _recv_envelope(sock, 3)
-        except zmq.Again:
+        except zmq.ZMQError:  # Again: nothing left; anything else: the socket is closing
             return
         self._deliver_request(frames[0], frames[1:])
 
-    def _receive_reply(self, endpoint: str, sock: zmq.Socket) -> None:
+    def _receive_reply(self, endpoint: str, sock: zmq.Socket[bytes]) -> None:
         try:
             frames = _recv_envelope(sock, 2)
-        except zmq.Again:
+        except zmq.ZMQError:  # Again: nothing left; anything else: the socket is closing
             return
         self._deliver_reply(endpoint, frames)
 
@@ -217,7 +217,7 @@ class ZmqTransport(Transport):
         pump = self._dealer(endpoint)
         await self._send(pump, frames, 2, timeout_s, endpoint)
 
-    async def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
+    def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
         nbytes = check_size(frames, self.max_message_bytes)
         if self._outbox is None:
             raise TransportClosed("transport is closed")
@@ -240,7 +240,7 @@ class ZmqTransport(Transport):
             except zmq.ZMQError as exc:
                 if exc.errno == zmq.ENOTSOCK:
                     raise TransportClosed("transport is closed") from None
-                raise
+                raise TransportClosed(f"sending to {what} failed: {exc.strerror}") from None
             finally:
                 pump.rearm()
             if not deadline:

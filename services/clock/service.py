@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from zactor import Actor, Context, handler, message
+from zactor import Actor, Context, Returns, handler, message
 from zactor.errors import DecodeError
 from zactor.services.clock.hlc import DEFAULT_MAX_CLOCK_OFFSET_S, HLCTimestamp, HybridLogicalClock
 
@@ -25,7 +25,7 @@ def wall_clock_ms() -> int:
 
 
 @message("zactor.clock.GetTime")
-class GetTime:
+class GetTime(Returns["Time"]):
     """Ask the clock actor for its node's current HLC timestamp."""
 
 
@@ -33,7 +33,7 @@ class GetTime:
 class Time:
     """The clock actor's answer: ``[physical_ms, logical, node_id]``."""
 
-    timestamp: list
+    timestamp: list[Any]
 
 
 class _ClockActor(Actor):

@@ -10,9 +10,10 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from typing import Any
 
 from zactor.actor import Actor, Context, handler
-from zactor.transport.codec import message
+from zactor.transport.codec import Returns, message
 
 __all__ = ["ADMIN_ACTOR", "AdminActor", "AddActor", "RemoveActor", "ActorNames", "load_object"]
 
@@ -49,7 +50,7 @@ def build_actor(spec: str) -> Actor:
 
 
 @message("zactor.services.cluster.admin.AddActor")
-class AddActor:
+class AddActor(Returns["ActorNames"]):
     """Add an actor built from ``spec`` (``module:Class``) under ``name``."""
 
     name: str
@@ -57,7 +58,7 @@ class AddActor:
 
 
 @message("zactor.services.cluster.admin.RemoveActor")
-class RemoveActor:
+class RemoveActor(Returns["ActorNames"]):
     """Remove the actor ``name``."""
 
     name: str
@@ -67,7 +68,7 @@ class RemoveActor:
 class ActorNames:
     """The actors hosted after the change."""
 
-    names: list
+    names: list[Any]
 
 
 class AdminActor(Actor):

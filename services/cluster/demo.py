@@ -13,13 +13,13 @@ Exits 0 when every node holds exactly the expected data, 1 naming what diverged.
 from __future__ import annotations
 
 from zactor.actor import Actor, Context, handler
-from zactor.transport.codec import message
+from zactor.transport.codec import Returns, message
 
 __all__ = ["Calculator", "Add", "Result"]
 
 
 @message("zactor.demo.Add")
-class Add:
+class Add(Returns["Result"]):
     """Ask for ``a + b``."""
 
     a: float

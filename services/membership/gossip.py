@@ -252,11 +252,11 @@ class Membership:
                 self.stats["stale_generation"] += 1
                 continue
             is_new = state is None or state.key[1] < generation
-            if is_new:
+            if state is None or is_new:
                 state = self._replace(node_id, generation, now_s)
-            advanced, _ = state.apply(heartbeat, entries)  # type: ignore[union-attr]
+            advanced, _ = state.apply(heartbeat, entries)
             status = self._status[node_id]
-            if state.get(KEY_STATUS) == _LEAVING:  # type: ignore[union-attr]
+            if state.get(KEY_STATUS) == _LEAVING:
                 if status is not MemberStatus.LEFT:
                     self._set_status(
                         node_id, MemberStatus.LEFT, now_s, EventKind.LEFT if status is MemberStatus.LIVE else None

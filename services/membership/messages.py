@@ -13,17 +13,19 @@ Compact list forms keep them small:
 
 from __future__ import annotations
 
-from zactor.transport.codec import message
+from typing import Any
+
+from zactor.transport.codec import Returns, message
 
 __all__ = ["Syn", "SynAck", "Ack", "GetMembers", "MemberRows"]
 
 
 @message("zactor.gossip.Syn")
-class Syn:
+class Syn(Returns["SynAck"]):
     """Opens a gossip round: "this is what I know"."""
 
     cluster_id: str
-    digest: list
+    digest: list[Any]
 
 
 @message("zactor.gossip.SynAck")
@@ -31,8 +33,8 @@ class SynAck:
     """Answers a Syn: "this is what I know, and here is what you lack"."""
 
     cluster_id: str
-    digest: list
-    delta: list
+    digest: list[Any]
+    delta: list[Any]
 
 
 @message("zactor.gossip.Ack")
@@ -40,11 +42,11 @@ class Ack:
     """Closes a round: "here is what you lack"."""
 
     cluster_id: str
-    delta: list
+    delta: list[Any]
 
 
 @message("zactor.gossip.GetMembers")
-class GetMembers:
+class GetMembers(Returns["MemberRows"]):
     """Ask a node's membership actor for its member table (``include_down``: dead and left members too)."""
 
     include_down: bool = True
@@ -56,5 +58,5 @@ class MemberRows:
     answering node's id and HLC timestamp ``[physical_ms, logical, node_id]`` (empty without a clock)."""
 
     node_id: str
-    rows: list
-    hlc: list
+    rows: list[Any]
+    hlc: list[Any]

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from zactor import Actor, Context, handler
-from zactor.errors import ActorError, ActorNotFound, ClusterMismatch, DecodeError, DuplicateNodeId, NodeUnavailable
+from zactor.errors import ActorError, ActorNotFound, ClusterMismatch, DuplicateNodeId, NodeUnavailable
 from zactor.services.membership.gossip import (
     KEY_ACTORS,
     META_PREFIX,
@@ -189,7 +189,7 @@ class MembershipService:
             except (ActorError, OSError) as exc:
                 log.debug("seed %s did not answer the id check: %s", seed, exc)
                 continue
-            if not isinstance(table, MemberRows) or type(table.rows) is not list:
+            if type(table.rows) is not list:
                 continue
             for row in table.rows:
                 if type(row) is list and len(row) >= 2 and row[0] == node.node_id and row[1] != node.address:
@@ -205,7 +205,7 @@ class MembershipService:
         except (ActorError, OSError):
             node.forget(address)
             return  # an earlier incarnation that is gone: this start replaces it
-        if isinstance(answer, MemberRows) and answer.node_id == node.node_id:
+        if answer.node_id == node.node_id:
             raise DuplicateNodeId(node.node_id, address)
 
     # --------------------------------------------------------------------------------------------- queries
@@ -310,8 +310,6 @@ class MembershipService:
         ref = node.ref(MEMBERSHIP_ACTOR, address=address)
         try:
             synack = await ref.ask(syn, timeout_s=self._ask_timeout_s())
-            if not isinstance(synack, SynAck):
-                raise DecodeError(f"expected a SynAck, got {type(synack).__name__}")
             ack = self.core.handle_synack(synack, self.now_s())
             await ref.tell(ack)
             if address in self.core.seeds and not self._is_synced:

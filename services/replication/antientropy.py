@@ -19,7 +19,7 @@ from zactor.errors import ActorError, DecodeError
 from zactor.services.clock.hlc import HLCTimestamp
 from zactor.services.replication.crdt import ORSWOT
 from zactor.services.replication.handlers import REPLICATION_ACTOR, TimestampCheck, wire_docs, wire_key, wire_ts
-from zactor.services.replication.messages import Docs, FetchDocs, GetKeyspaceVersions, GetState, KeyspaceVersions, State
+from zactor.services.replication.messages import FetchDocs, GetKeyspaceVersions, GetState
 from zactor.services.replication.replica import REMOTE, Replica
 from zactor.services.replication.replica_set import ReplicaSet
 from zactor.services.replication.storage import Document
@@ -114,7 +114,6 @@ class AntiEntropy:
         ref = self._node.ref(REPLICATION_ACTOR, address=address)
         cluster_id = self._node.config.cluster_id
         reply = await ref.ask(GetKeyspaceVersions(cluster_id=cluster_id), timeout_s=self._timeout_s)
-        _expect(reply, KeyspaceVersions)
         if type(reply.epoch) is not int or type(reply.keyspaces) is not dict:
             raise DecodeError("malformed KeyspaceVersions")
         fetched = 0
@@ -126,7 +125,6 @@ class AntiEntropy:
                 since = 0
             ask = GetState(cluster_id=cluster_id, keyspace=keyspace, epoch=reply.epoch, since=since)
             state = await ref.ask(ask, timeout_s=self._timeout_s)
-            _expect(state, State)
             remote = ORSWOT()
             remote.entries = self._parse_pairs(state.entries)
             remote.dead = self._parse_pairs(state.dead)
@@ -171,15 +169,9 @@ class AntiEntropy:
             for start in chunks:  # shared: each chunk is taken by one fetcher
                 ask = FetchDocs(cluster_id=cluster_id, keyspace=keyspace, keys=keys[start : start + self._fetch_chunk])
                 docs = await ref.ask(ask, timeout_s=self._timeout_s)
-                _expect(docs, Docs)
                 count = await self._replica.put(keyspace, wire_docs(docs.docs, self._check_ts), REMOTE)
                 self.stats["docs_fetched"] += count
                 applied += count
             return applied
 
         return sum(await asyncio.gather(*(fetcher() for _ in range(_FETCHERS))))
-
-
-def _expect(reply: Any, cls: type) -> None:
-    if not isinstance(reply, cls):
-        raise DecodeError(f"expected {cls.__name__}, got {type(reply).__name__}")

@@ -11,7 +11,8 @@ import asyncio
 import hashlib
 from typing import Any
 
-from zactor import Actor, Context, handler, message
+from zactor import Actor, Context, Returns, handler, message
+from zactor.services.replication.storage import check_key
 from zactor.services.replication.store import ReplicatedStore
 from zactor.services.selector import Consistency
 
@@ -35,7 +36,7 @@ KV_ACTOR = "zactor.kv"
 
 
 @message("zactor.kv.Put")
-class KvPut:
+class KvPut(Returns["KvDone"]):
     """Write one value (a large one travels as a zero-copy frame)."""
 
     keyspace: str
@@ -45,16 +46,16 @@ class KvPut:
 
 
 @message("zactor.kv.PutMany")
-class KvPutMany:
+class KvPutMany(Returns["KvDone"]):
     """Write ``items`` (``[[key, value], ...]``) as one batch."""
 
     keyspace: str
-    items: list
+    items: list[Any]
     consistency: str = "quorum"
 
 
 @message("zactor.kv.Get")
-class KvGet:
+class KvGet(Returns["KvValue"]):
     """Read one key; ``consistency`` "" reads the node's local replica."""
 
     keyspace: str
@@ -63,30 +64,30 @@ class KvGet:
 
 
 @message("zactor.kv.Delete")
-class KvDelete:
+class KvDelete(Returns["KvDone"]):
     """Delete ``keys``."""
 
     keyspace: str
-    keys: list
+    keys: list[Any]
     consistency: str = "quorum"
 
 
 @message("zactor.kv.Keys")
-class KvKeys:
+class KvKeys(Returns["KvKeyList"]):
     """List the live keys of a keyspace on this node."""
 
     keyspace: str
 
 
 @message("zactor.kv.Digest")
-class KvDigest:
+class KvDigest(Returns["KvDigests"]):
     """SHA-256 of every live value of a keyspace on this node (to compare replicas without moving the data)."""
 
     keyspace: str
 
 
 @message("zactor.kv.RemoveNode")
-class KvRemoveNode:
+class KvRemoveNode(Returns["KvDone"]):
     """Remove a dead node from the replica set for good (an operator's decision), on every live replica."""
 
     node_id: str
@@ -104,21 +105,21 @@ class KvValue:
     """A read's result: ``found`` False when absent or deleted."""
 
     found: bool
-    value: bytes
+    value: bytes | memoryview
 
 
 @message("zactor.kv.KeyList")
 class KvKeyList:
     """Live keys of a keyspace, sorted by ``repr``."""
 
-    keys: list
+    keys: list[Any]
 
 
 @message("zactor.kv.Digests")
 class KvDigests:
     """``{key: sha256 hex}`` of the live values (keys as given; bytes keys are shown hex-encoded)."""
 
-    digests: dict
+    digests: dict[Any, Any]
 
 
 def _level(name: str) -> Consistency:
@@ -140,7 +141,7 @@ class KvFrontend(Actor):
 
     @handler
     async def put(self, msg: KvPut, ctx: Context) -> KvDone:
-        await self._store(ctx).put(msg.keyspace, msg.key, msg.value, _level(msg.consistency))  # type: ignore[arg-type]
+        await self._store(ctx).put(msg.keyspace, check_key(msg.key), msg.value, _level(msg.consistency))
         return KvDone(count=1)
 
     @handler
@@ -151,7 +152,7 @@ class KvFrontend(Actor):
     @handler
     async def get(self, msg: KvGet, ctx: Context) -> KvValue:
         level = _level(msg.consistency) if msg.consistency else None
-        value = await self._store(ctx).get(msg.keyspace, msg.key, consistency=level)  # type: ignore[arg-type]
+        value = await self._store(ctx).get(msg.keyspace, check_key(msg.key), consistency=level)
         return KvValue(found=value is not None, value=b"" if value is None else value)
 
     @handler
@@ -171,8 +172,8 @@ class KvFrontend(Actor):
     @handler
     async def digest(self, msg: KvDigest, ctx: Context) -> KvDigests:
         store = self._store(ctx)
-        keys = list(store.replica.crdt(msg.keyspace).entries)
-        docs = await store.get_many(msg.keyspace, keys)  # type: ignore[arg-type]
+        keys = [check_key(k) for k in store.replica.crdt(msg.keyspace).entries]
+        docs = await store.get_many(msg.keyspace, keys)
 
         def hash_all() -> dict[Any, str]:
             return {k if isinstance(k, str) else k.hex(): hashlib.sha256(v).hexdigest() for k, v in docs.items()}

@@ -59,7 +59,7 @@ def wire_key(key: Any) -> Key:
     """
     if type(key) is not str and type(key) is not bytes:
         raise DecodeError(f"a document key must be str or bytes, got {type(key).__name__}")
-    return key  # type: ignore[no-any-return]
+    return key
 
 
 def wire_value(value: Any) -> Any:

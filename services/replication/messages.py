@@ -7,7 +7,9 @@ their values inline.
 
 from __future__ import annotations
 
-from zactor.transport.codec import message
+from typing import Any
+
+from zactor.transport.codec import Returns, message
 
 __all__ = [
     "PutOne",
@@ -26,36 +28,36 @@ __all__ = [
 
 
 @message("zactor.repl.PutOne")
-class PutOne:
+class PutOne(Returns[None]):
     """Store one document (replicated write)."""
 
     cluster_id: str
     keyspace: str
     key: object
-    ts: list
-    value: bytes
+    ts: list[Any]
+    value: bytes | bytearray | memoryview
 
 
 @message("zactor.repl.PutMany")
-class PutMany:
+class PutMany(Returns[None]):
     """Store documents: ``docs`` is ``[[key, ts, value], ...]``."""
 
     cluster_id: str
     keyspace: str
-    docs: list
+    docs: list[Any]
 
 
 @message("zactor.repl.DeleteMany")
-class DeleteMany:
+class DeleteMany(Returns[None]):
     """Delete keys: ``items`` is ``[[key, ts], ...]``."""
 
     cluster_id: str
     keyspace: str
-    items: list
+    items: list[Any]
 
 
 @message("zactor.repl.GetKeyspaceVersions")
-class GetKeyspaceVersions:
+class GetKeyspaceVersions(Returns["KeyspaceVersions"]):
     """Anti-entropy, step 1: how far each keyspace's change log has got."""
 
     cluster_id: str
@@ -67,11 +69,11 @@ class KeyspaceVersions:
     number of changes applied to each since then."""
 
     epoch: int
-    keyspaces: dict
+    keyspaces: dict[Any, Any]
 
 
 @message("zactor.repl.GetState")
-class GetState:
+class GetState(Returns["State"]):
     """Anti-entropy, step 2: the ORSWOT state of one keyspace, only the keys changed after change ``since`` when
     ``epoch`` is the replica's current one (else all of it)."""
 
@@ -86,29 +88,29 @@ class State:
     """``entries``: ``[[key, ts], ...]`` of live keys; ``dead``: ``[[key, ts], ...]`` of tombstones; ``seq``: the
     change the state is complete up to."""
 
-    entries: list
-    dead: list
+    entries: list[Any]
+    dead: list[Any]
     seq: int = 0
 
 
 @message("zactor.repl.FetchDocs")
-class FetchDocs:
+class FetchDocs(Returns["Docs"]):
     """Anti-entropy, step 3: the documents of ``keys`` (a bounded chunk)."""
 
     cluster_id: str
     keyspace: str
-    keys: list
+    keys: list[Any]
 
 
 @message("zactor.repl.Docs")
 class Docs:
     """``docs``: ``[[key, ts, value], ...]`` of the live documents asked for."""
 
-    docs: list
+    docs: list[Any]
 
 
 @message("zactor.repl.Read")
-class Read:
+class Read(Returns["ReadReply"]):
     """A replica read (``get`` with a consistency level)."""
 
     cluster_id: str
@@ -120,12 +122,12 @@ class Read:
 class ReadReply:
     """The replica's document: ``ts`` empty when it has none (or a tombstone: then ``value`` is None)."""
 
-    ts: list
+    ts: list[Any]
     value: object
 
 
 @message("zactor.repl.RemoveReplica")
-class RemoveReplica:
+class RemoveReplica(Returns[None]):
     """An operator removed ``node_id`` from the replica set (it is gone for good): stop counting it."""
 
     cluster_id: str

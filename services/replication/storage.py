@@ -19,6 +19,11 @@ from zactor.services.clock.hlc import HLCTimestamp
 __all__ = ["Key", "Document", "Metadata", "Storage", "StorageError", "MemoryStorage", "check_key"]
 
 Key = str | bytes
+Value = bytes | bytearray | memoryview
+"""What a store accepts as a value."""
+StoredValue = bytes | memoryview
+"""What a store returns as a value: ``bytes`` from storage, or a ``memoryview`` over a received frame for a large
+value read from another replica."""
 
 
 def check_key(key: Any) -> Key:
@@ -29,7 +34,7 @@ def check_key(key: Any) -> Key:
     """
     if type(key) is not str and type(key) is not bytes:
         raise TypeError(f"a document key must be str or bytes, not {type(key).__name__}")
-    return key  # type: ignore[no-any-return]
+    return key
 
 
 @attrs.frozen(slots=True)

@@ -33,7 +33,7 @@ from zactor.services.replication.handlers import REPLICATION_ACTOR, ReplicationA
 from zactor.services.replication.messages import DeleteMany, PutMany, PutOne, Read, ReadReply, RemoveReplica
 from zactor.services.replication.replica import LOCAL, RESERVED_PREFIX, Replica
 from zactor.services.replication.replica_set import ReplicaSet
-from zactor.services.replication.storage import Key, Storage, check_key
+from zactor.services.replication.storage import Key, Storage, StoredValue, Value, check_key
 from zactor.services.selector.policy import AckCounter, Consistency, NotEnoughNodes, needs_majority, requirement
 
 if TYPE_CHECKING:
@@ -153,7 +153,7 @@ class ReplicatedStore:
 
     # ------------------------------------------------------------------------------------------------ writes
 
-    async def put(self, keyspace: str, key: Key, value: Any, consistency: Consistency = Consistency.QUORUM) -> None:
+    async def put(self, keyspace: str, key: Key, value: Value, consistency: Consistency = Consistency.QUORUM) -> None:
         """Write ``value`` under ``key``.
 
         Raises:
@@ -182,7 +182,7 @@ class ReplicatedStore:
         await await_acks(sends, counter, self._write_timeout_s)
 
     async def put_many(
-        self, keyspace: str, items: Iterable[tuple[Key, Any]], consistency: Consistency = Consistency.QUORUM
+        self, keyspace: str, items: Iterable[tuple[Key, Value]], consistency: Consistency = Consistency.QUORUM
     ) -> None:
         """Write many ``(key, value)`` pairs as one batch (one storage transaction, one message per replica).
 
@@ -281,7 +281,7 @@ class ReplicatedStore:
 
     # ------------------------------------------------------------------------------------------------- reads
 
-    async def get(self, keyspace: str, key: Key, *, consistency: Consistency | None = None) -> Any:
+    async def get(self, keyspace: str, key: Key, *, consistency: Consistency | None = None) -> StoredValue | None:
         """The value of ``key``, or ``None`` when absent or deleted (an unknown keyspace reads as empty).
 
         With ``consistency``, the replicas it selects are asked too; the newest version wins and replicas holding an
@@ -298,7 +298,7 @@ class ReplicatedStore:
             return None if doc is None else doc.value
         return await self._quorum_read(keyspace, key, consistency)
 
-    async def get_many(self, keyspace: str, keys: Sequence[Key]) -> dict[Key, Any]:
+    async def get_many(self, keyspace: str, keys: Sequence[Key]) -> dict[Key, StoredValue]:
         """``{key: value}`` of the live keys among ``keys`` (local read)."""
         docs = await self.replica.storage.get_many(keyspace, [check_key(k) for k in keys])
         return {d.key: d.value for d in docs}
@@ -311,7 +311,7 @@ class ReplicatedStore:
         """A handle bound to the keyspace ``name``."""
         return KeyspaceHandle(self, name)
 
-    async def _quorum_read(self, keyspace: str, key: Key, consistency: Consistency) -> Any:
+    async def _quorum_read(self, keyspace: str, key: Key, consistency: Consistency) -> StoredValue | None:
         node = self._started()
         counter, targets = await self._plan(consistency)
         crdt = self.replica.crdt(keyspace)
@@ -369,11 +369,11 @@ class KeyspaceHandle:
         self.store = store
         self.name = name
 
-    async def put(self, key: Key, value: Any, consistency: Consistency = Consistency.QUORUM) -> None:
+    async def put(self, key: Key, value: Value, consistency: Consistency = Consistency.QUORUM) -> None:
         """As :meth:`ReplicatedStore.put` in this keyspace."""
         await self.store.put(self.name, key, value, consistency)
 
-    async def put_many(self, items: Iterable[tuple[Key, Any]], consistency: Consistency = Consistency.QUORUM) -> None:
+    async def put_many(self, items: Iterable[tuple[Key, Value]], consistency: Consistency = Consistency.QUORUM) -> None:
         """As :meth:`ReplicatedStore.put_many` in this keyspace."""
         await self.store.put_many(self.name, items, consistency)
 
@@ -385,10 +385,10 @@ class KeyspaceHandle:
         """As :meth:`ReplicatedStore.delete_many` in this keyspace."""
         await self.store.delete_many(self.name, keys, consistency)
 
-    async def get(self, key: Key, *, consistency: Consistency | None = None) -> Any:
+    async def get(self, key: Key, *, consistency: Consistency | None = None) -> StoredValue | None:
         """As :meth:`ReplicatedStore.get` in this keyspace."""
         return await self.store.get(self.name, key, consistency=consistency)
 
-    async def get_many(self, keys: Sequence[Key]) -> dict[Key, Any]:
+    async def get_many(self, keys: Sequence[Key]) -> dict[Key, StoredValue]:
         """As :meth:`ReplicatedStore.get_many` in this keyspace."""
         return await self.store.get_many(self.name, keys)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from zactor import Actor, Context, handler, message
+from zactor import Actor, Context, Returns, handler, message
 
 
 @message("test.Add")
-class Add:
+class Add(Returns["Sum"]):
     a: int
     b: int
 
@@ -24,7 +24,7 @@ class Fail:
 
 
 @message("test.Sleep")
-class Sleep:
+class Sleep(Returns["Record"]):
     seconds: float
     tag: int = 0
 

@@ -10,6 +10,7 @@ import msgpack
 import pytest
 import zmq
 from calc import Add, Calculator, Sleep, Sum
+from conftest import NodePair
 from support import wait_until
 
 from zactor import Node, NodeConfig
@@ -154,3 +155,12 @@ async def test_envelopes_without_a_message_never_reach_an_actor(raw_dealer: zmq.
         assert node.stats["decode_errors"] == 21
     finally:
         await node.stop()
+
+
+async def test_a_value_msgpack_cannot_encode_is_a_type_error_at_the_caller(node_pair: NodePair) -> None:
+    """An integer beyond 64 bits in a remote ask is a TypeError naming it, not msgpack's OverflowError."""
+    async with node_pair() as (server, client):
+        await server.add_actor("calc", Calculator())
+        with pytest.raises(TypeError, match="64-bit range"):
+            await client.ref("calc", address=server.address).ask(Add(a=2**70, b=1))
+        assert await client.ref("calc", address=server.address).ask(Add(a=2, b=1)) == Sum(value=3)

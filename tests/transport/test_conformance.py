@@ -57,7 +57,7 @@ async def test_request_and_reply_round_trip(factory: Factory) -> None:
         await wait_until(lambda: server.requests, what="request")
         peer, frames = server.requests[0]
         assert frames == [b"h", b"b", b"buf1", b"\x00" * 100_000]
-        assert await server.transport.reply(peer, [b"rh", b"rb"], 1.0) is True
+        assert server.transport.reply(peer, [b"rh", b"rb"], 1.0) is True
         await wait_until(lambda: client.replies, what="reply")
         assert client.replies[0] == (address, [b"rh", b"rb"])
     finally:
@@ -88,7 +88,7 @@ async def test_replies_reach_the_right_client(factory: Factory) -> None:
             await client.transport.send(server.transport.address, [b"from", str(i).encode()], 1.0)
         await wait_until(lambda: len(server.requests) == 2, what="2 requests")
         for peer, frames in server.requests:
-            await server.transport.reply(peer, [b"to", frames[1]], 1.0)
+            server.transport.reply(peer, [b"to", frames[1]], 1.0)
         await wait_until(lambda: all(c.replies for c in clients), what="both replies")
         assert [c.replies[0][1][1] for c in clients] == [b"0", b"1"]
     finally:
@@ -115,7 +115,7 @@ async def test_reply_to_unknown_peer_is_dropped_and_counted(factory: Factory) ->
     """A reply to a peer that is not connected returns False and is counted, never raising."""
     server, client = await _pair(factory)
     try:
-        assert await server.transport.reply(b"nobody-here", [b"h", b"b"], 0.1) is False
+        assert server.transport.reply(b"nobody-here", [b"h", b"b"], 0.1) is False
         assert server.transport.stats["dropped_unroutable"] == 1
     finally:
         await client.transport.close()

@@ -5,7 +5,17 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from zactor.transport import MAGIC_VERSION, DecodeError, Kind, pack_header, unpack_header
+from zactor.transport import (
+    MAGIC_VERSION,
+    DecodeError,
+    Kind,
+    message,
+    open_body,
+    pack,
+    pack_header,
+    unpack,
+    unpack_header,
+)
 
 
 def test_request_header_golden_bytes() -> None:
@@ -66,3 +76,33 @@ def test_malformed_header_is_decode_error(raw: bytes) -> None:
     """Each malformed header raises DecodeError and nothing else."""
     with pytest.raises(DecodeError):
         unpack_header(raw)
+
+
+@message("test.envelope.Blob")
+class _Blob:
+    name: str
+    data: bytes
+
+
+def test_pack_unpack_open_body_round_trip_with_a_buffer_frame() -> None:
+    """A request with a large field is [header, body, buffer]; unpack and open_body give it back, zero-copy."""
+    big = b"x" * 100
+    frames = pack(Kind.REQUEST, 9, "store", _Blob(name="a", data=big), [1, 0, "n"], copy_threshold_bytes=64)
+    assert len(frames) == 3 and frames[2] is big
+    header = unpack(frames)
+    assert (header.kind, header.request_id, header.target, header.n_buffers) == (Kind.REQUEST, 9, "store", 1)
+    assert open_body(header, frames) == _Blob(name="a", data=big)
+
+
+@pytest.mark.parametrize(
+    ("frames", "reason"),
+    [
+        ([b"only one"], "at least 2 frames"),
+        (pack(Kind.REQUEST, 1, "a", _Blob(name="a", data=b"y" * 100), copy_threshold_bytes=64)[:2], "announces 1"),
+        (pack(Kind.TELL, 0, "a", None), "needs a message type"),
+    ],
+)
+def test_every_envelope_check_is_a_decode_error(frames: list[bytes], reason: str) -> None:
+    """Too few frames, a missing buffer frame, or a request without a message type: DecodeError, checked once."""
+    with pytest.raises(DecodeError, match=reason):
+        open_body(unpack(frames), frames)

@@ -26,7 +26,7 @@ async def test_queued_replies_drain_in_order_and_leave_no_state() -> None:
         sock.send_multipart([b"hello", b""])
         await wait_until(lambda: peers, what="the peer's first envelope")
         body = bytes(20 * 1024)
-        accepted = [await transport.reply(peers[0], [i.to_bytes(4, "big"), body], 30.0) for i in range(3000)]
+        accepted = [transport.reply(peers[0], [i.to_bytes(4, "big"), body], 30.0) for i in range(3000)]
         assert all(accepted)
         outbox: Any = transport._outbox
         out = outbox._peers[peers[0]]
