@@ -40,7 +40,7 @@ def handler(fn: F) -> F:
     Raises:
         TypeError: ``fn`` is not a coroutine function.
     """
-    marked = fn
+    marked = fn  # the check below narrows fn's type; the decorator must return it as F
     if not inspect.iscoroutinefunction(fn):
         raise TypeError(f"@handler {fn.__qualname__} must be an async def")
     setattr(fn, "__zactor_handler__", True)  # noqa: B010 (a function attribute mypy does not know)

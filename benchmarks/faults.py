@@ -33,13 +33,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gossip_sim import bootstrap  # noqa: E402
 
-from zactor import Actor, Context, Node, NodeConfig, handler, message  # noqa: E402
+from zactor import Node, NodeConfig  # noqa: E402
 from zactor.errors import ActorError  # noqa: E402
 from zactor.services.clock import CLOCK_ACTOR, GetTime  # noqa: E402
 from zactor.services.cluster.local_cluster import LocalCluster  # noqa: E402
 from zactor.services.cluster.netns import unavailable_reason  # noqa: E402
 from zactor.services.cluster.process import NodeProcess, rss_mib  # noqa: E402
-from zactor.services.cluster.scenarios import isolate_one_of_three, wait_converged  # noqa: E402
+from zactor.services.cluster.scenarios import PayloadSource, Want, isolate_one_of_three, wait_converged  # noqa: E402
 from zactor.services.membership.gossip import EventKind, MembershipConfig, MemberStatus  # noqa: E402
 from zactor.services.membership.simulation import Simulation  # noqa: E402
 from zactor.services.replication.history import WriteHistory, write_unique_keys  # noqa: E402
@@ -214,29 +214,11 @@ async def fuzz(frames: int) -> None:
 # ------------------------------------------------------------------------------------------------------- slow
 
 
-@message("bench.faults.Want")
-class Want:
-    size: int
-
-
-@message("bench.faults.Blob")
-class Blob:
-    data: bytes
-
-
-class Source(Actor):
-    max_concurrency = 16
-
-    @handler
-    async def want(self, msg: Want, ctx: Context) -> Blob:
-        return Blob(data=bytes(msg.size))
-
-
 async def slow_consumer() -> None:
     print("slow: a consumer that never reads beside a served client", flush=True)
     async with Node(NodeConfig(node_id="server", hwm=20)) as server:
         async with Node(NodeConfig(node_id="client")) as client:
-            await server.add_actor("source", Source())
+            await server.add_actor("source", PayloadSource())
             sock = unread_requests(server.address, "source", Want(size=200_000), 1000)
             answered = 0
             ref = client.ref("source", address=server.address)

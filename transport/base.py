@@ -113,9 +113,8 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
         """Send ``[header, body, *buffers]`` back to the inbound ``peer`` and return at once, never waiting on the
-        peer: an envelope
-        that finds no room waits in the peer's bounded outbox for up to ``timeout_s`` seconds (then is dropped and
-        counted), while the caller goes on.
+        peer: an envelope that finds no room waits in the peer's bounded outbox for up to ``timeout_s`` seconds (then
+        is dropped and counted), while the caller goes on.
 
         Returns:
             True when sent or queued; False when the peer is gone or its unread replies fill its byte budget (the

@@ -65,11 +65,15 @@ class Returns(Generic[R_co]):
     __slots__ = ()
 
 
+_UNRESOLVED: Any = object()
+
+
 @attrs.define(slots=True)
 class _Spec:
     name: str
     fields: tuple[str, ...]
-    reply: Any = None  # the declared reply: a type, a forward reference, or None when none is declared
+    declared_reply: Any = None  # as written in Returns[...]: a type, a forward reference, or None for none
+    reply_type: Any = _UNRESOLVED  # what reply_type_of returns, resolved on first use
 
 
 def _spec(cls: type) -> _Spec | None:
@@ -122,14 +126,19 @@ def reply_type_of(cls: type) -> type | None:
     spec = _spec(cls)
     if spec is None:
         raise TypeError(f"{cls!r} is not a @message class")
-    reply = spec.reply
+    if spec.reply_type is _UNRESOLVED:  # once per class: every ask checks its reply against it
+        spec.reply_type = _resolve_reply(cls, spec.declared_reply)
+    reply_type: type | None = spec.reply_type
+    return reply_type
+
+
+def _resolve_reply(cls: type, reply: Any) -> type | None:
     if isinstance(reply, str | typing.ForwardRef):
         name = reply if isinstance(reply, str) else reply.__forward_arg__
         module = sys.modules.get(cls.__module__)
-        resolved = getattr(module, name, None) if module is not None else None
-        if not isinstance(resolved, type):
+        reply = getattr(module, name, None) if module is not None else None
+        if not isinstance(reply, type):
             raise TypeError(f"{cls.__qualname__} returns {name!r}, which is not a class of {cls.__module__}")
-        spec.reply = reply = resolved
     if reply is None or reply is Any:
         return None
     if not isinstance(reply, type):

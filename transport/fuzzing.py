@@ -17,8 +17,8 @@ from typing import Any
 import msgpack
 import zmq
 
-from zactor.transport.codec import MAX_NESTING, encode_body
-from zactor.transport.envelope import MAGIC_VERSION, Kind, pack_header
+from zactor.transport.codec import MAX_NESTING
+from zactor.transport.envelope import MAGIC_VERSION, Kind, pack, pack_header
 
 __all__ = ["hostile_envelopes", "fuzz_node", "unread_requests"]
 
@@ -185,9 +185,6 @@ def unread_requests(address: str, target: str, msg: Any, count: int) -> zmq.Sock
     sock.linger = 0
     sock.rcvhwm = 2
     sock.connect(address)
-    type_name, body, buffers = encode_body(msg)
     for request_id in range(1, count + 1):
-        sock.send_multipart(
-            [pack_header(Kind.REQUEST, request_id, target, type_name, None, 0, len(buffers)), body, *buffers]
-        )
+        sock.send_multipart(pack(Kind.REQUEST, request_id, target, msg))
     return sock

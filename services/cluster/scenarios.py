@@ -4,6 +4,9 @@
 (:mod:`zactor.services.cluster.netns`, Linux and root only), takes node0's link down, writes at QUORUM through both
 sides, heals, and reports what each side acknowledged and what any node lacks after anti-entropy. The test asserts on
 the outcome; ``benchmarks/faults.py`` prints it.
+
+:class:`PayloadSource` answers :class:`Want` with that many zero bytes: the actor a slow consumer asks and never
+reads from, beside a client that must still be answered.
 """
 
 from __future__ import annotations
@@ -18,13 +21,39 @@ from pathlib import Path
 
 import attrs
 
+from zactor.actor import Actor, Context, handler
 from zactor.config import NodeConfig
 from zactor.node import Node
 from zactor.services.cluster.local_cluster import wait_all_live
 from zactor.services.cluster.netns import exec_prefix, namespaces, set_link, start_nodes
 from zactor.services.replication.history import WriteHistory, check_history, write_unique_keys
+from zactor.transport.codec import Returns, message
 
-__all__ = ["PartitionOutcome", "isolate_one_of_three", "wait_converged"]
+__all__ = ["PartitionOutcome", "isolate_one_of_three", "wait_converged", "Want", "Blob", "PayloadSource"]
+
+
+@message("zactor.scenarios.Want")
+class Want(Returns["Blob"]):
+    """Ask for ``size`` zero bytes."""
+
+    size: int
+
+
+@message("zactor.scenarios.Blob")
+class Blob:
+    """The bytes asked for (a zero-copy frame at 64 KiB and above)."""
+
+    data: bytes
+
+
+class PayloadSource(Actor):
+    """Answers :class:`Want` with ``bytes(size)``; up to 16 at once."""
+
+    max_concurrency = 16
+
+    @handler
+    async def want(self, msg: Want, ctx: Context) -> Blob:
+        return Blob(data=bytes(msg.size))
 
 
 @attrs.frozen

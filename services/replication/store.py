@@ -140,11 +140,6 @@ class ReplicatedStore:
             await node.remove_actor(REPLICATION_ACTOR)
         await self.replica.storage.close()
 
-    def _started(self) -> Node:
-        if self._node is None:
-            raise RuntimeError("the replicated store is not started")
-        return self._node
-
     def _parts(self) -> tuple[Node, MembershipService, ClockService, ReplicaSet]:
         node, membership, clock, replica_set = self._node, self._membership, self._clock, self.replica_set
         if node is None or membership is None or clock is None or replica_set is None:
@@ -312,7 +307,7 @@ class ReplicatedStore:
         return KeyspaceHandle(self, name)
 
     async def _quorum_read(self, keyspace: str, key: Key, consistency: Consistency) -> StoredValue | None:
-        node = self._started()
+        node = self._parts()[0]
         counter, targets = await self._plan(consistency)
         crdt = self.replica.crdt(keyspace)
         local_doc = await self.replica.storage.get(keyspace, key)
@@ -337,7 +332,7 @@ class ReplicatedStore:
         return best_value
 
     async def _repair(self, keyspace: str, key: Key, ts: HLCTimestamp, value: Any, seen: dict[str, Any]) -> None:
-        node = self._started()
+        node = self._parts()[0]
         if value is None:
             await self.replica.delete(keyspace, [(key, ts)], LOCAL)
             msg: Any = DeleteMany(cluster_id=node.config.cluster_id, keyspace=keyspace, items=[[key, ts.to_wire()]])

@@ -6,29 +6,12 @@ import asyncio
 
 import pytest
 
-from zactor import Actor, Context, Node, NodeConfig, handler, message
+from zactor import Node, NodeConfig
 from zactor.services.cluster.process import rss_mib
+from zactor.services.cluster.scenarios import PayloadSource, Want
 from zactor.transport.fuzzing import unread_requests
 
 pytestmark = pytest.mark.fault
-
-
-@message("test.slow.Want")
-class Want:
-    size: int
-
-
-@message("test.slow.Blob")
-class Blob:
-    data: bytes
-
-
-class Source(Actor):
-    max_concurrency = 16
-
-    @handler
-    async def want(self, msg: Want, ctx: Context) -> Blob:
-        return Blob(data=bytes(msg.size))
 
 
 async def test_neighbours_of_a_slow_consumer_are_answered() -> None:
@@ -36,7 +19,7 @@ async def test_neighbours_of_a_slow_consumer_are_answered() -> None:
     client is answered (the node does not go deaf after failed sends)."""
     config = NodeConfig(node_id="server", hwm=20, default_timeout_s=1.0)
     async with Node(config) as server, Node(NodeConfig(node_id="client")) as client:
-        await server.add_actor("source", Source())
+        await server.add_actor("source", PayloadSource())
         slow = unread_requests(server.address, "source", Want(size=200_000), 400)
         try:
             ref = client.ref("source", address=server.address)
@@ -54,7 +37,7 @@ async def test_unread_replies_of_one_peer_are_bounded_in_bytes() -> None:
     the 1,000 MiB asked for, and the replies past the budget are dropped and counted."""
     config = NodeConfig(node_id="server", default_timeout_s=0.5, max_unread_bytes_per_peer=32 * 1024 * 1024)
     async with Node(config) as server, Node(NodeConfig(node_id="client")) as client:
-        await server.add_actor("source", Source())
+        await server.add_actor("source", PayloadSource())
         before = rss_mib()
         slow = unread_requests(server.address, "source", Want(size=1024 * 1024), 1000)
         try:

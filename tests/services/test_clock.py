@@ -22,8 +22,7 @@ from zactor.services.clock import (
     wall_clock_ms,
 )
 from zactor.services.cluster import ClusterNode
-from zactor.transport.codec import encode_body
-from zactor.transport.envelope import Kind, pack_header, unpack_header
+from zactor.transport.envelope import Kind, pack, unpack_header
 
 
 def test_send_follows_physical_time_and_counts_within_a_millisecond() -> None:
@@ -195,13 +194,12 @@ async def test_an_envelope_with_a_huge_logical_counter_leaves_the_node_reachable
     server_clock = ClockService()
     async with Node(extensions=[server_clock]) as server:
         await server.add_actor("echo", Echo())
-        type_name, body, _ = encode_body(Ping())
-        header = pack_header(Kind.REQUEST, 7, "echo", type_name, [wall_clock_ms() + 450, 2**64 - 1, "evil"])
+        request = pack(Kind.REQUEST, 7, "echo", Ping(), [wall_clock_ms() + 450, 2**64 - 1, "evil"])
         sock = zmq.Context.instance().socket(zmq.DEALER)
         sock.linger = 0
         sock.connect(server.address)
         try:
-            sock.send_multipart([header, body])
+            sock.send_multipart(request)
             assert await asyncio.to_thread(sock.poll, 5000)
             reply = unpack_header(sock.recv_multipart()[0])
             assert reply.kind is Kind.ERROR and reply.request_id == 7
