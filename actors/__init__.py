@@ -1,10 +1,11 @@
 """zactor: typed RPC actors hosted by nodes that talk over ZeroMQ.
 
 Public names: :func:`message`, :class:`Returns`, :class:`Actor`, :func:`handler`, :class:`Context`, :class:`Node`,
-:class:`NodeConfig`, :class:`ActorRef`, :class:`Extension`, ``__version__``; errors live in :mod:`zactor.errors`,
-the transport in :mod:`zactor.transport`, the cluster services in :mod:`zactor.services`, and the node composed with
-them (:class:`~zactor.services.cluster.ClusterNode`, :class:`~zactor.services.cluster.LocalCluster`) in
-:mod:`zactor.services.cluster`.
+:class:`NodeConfig`, :class:`ActorRef`, :class:`Extension`, :class:`TimeSource`, :class:`SystemTime`,
+``__version__``; errors live in :mod:`zactor.errors`, the transport in :mod:`zactor.transport`, the cluster services
+in :mod:`zactor.services`, the node composed with them (:class:`~zactor.services.cluster.ClusterNode`,
+:class:`~zactor.services.cluster.LocalCluster`) in :mod:`zactor.services.cluster`, and test helpers (a fake clock,
+seeded randomness, the transport conformance suite) in :mod:`zactor.testing`.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -15,6 +16,7 @@ from zactor.extensions import Extension
 from zactor.node import Node
 from zactor.ref import ActorRef
 from zactor.registry import Registry
+from zactor.timesource import SystemTime, TimeSource
 from zactor.transport.codec import Returns, message
 
 __all__ = [
@@ -26,6 +28,8 @@ __all__ = [
     "NodeConfig",
     "Registry",
     "Returns",
+    "SystemTime",
+    "TimeSource",
     "__version__",
     "handler",
     "message",

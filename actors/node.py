@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import random
 from collections.abc import Sequence
 from typing import Any, Self, TypeVar
 
@@ -25,6 +26,7 @@ from zactor.errors import (
 from zactor.extensions import EnvelopeClock, Extension, Extensions
 from zactor.ref import ActorRef
 from zactor.registry import Registry
+from zactor.timesource import SystemTime, TimeSource
 from zactor.transport.base import Transport
 from zactor.transport.envelope import Kind, open_body, pack, unpack
 from zactor.transport.ratelog import RateLimitedLogger
@@ -52,9 +54,16 @@ class Node:
             its own limits: ``config.max_message_bytes``, ``linger_s``, ``hwm`` and ``max_unread_bytes_per_peer`` only
             shape the default one.
         extensions: the extensions to start with the node, in order (default: none).
+        time_source: the clocks the services read (default: :class:`~zactor.timesource.SystemTime`); tests pass a
+            :class:`zactor.testing.FakeClock`.
+        rng: the randomness the services draw from (peer choice, jitter, a store's epoch); each service seeds its
+            own ``random.Random`` from it when it starts (default: an unseeded ``random.Random``). Seed it for a
+            reproducible run.
 
     Attributes:
         config: the configuration.
+        time_source: the clocks given (or ``SystemTime()``).
+        rng: the randomness given (or an unseeded ``random.Random``).
         stats: counters of notable events (``decode_errors``, ``unknown_actor``, ``mailbox_full``,
             ``late_replies``, ...), for logs and tests.
     """
@@ -65,8 +74,12 @@ class Node:
         *,
         transport: Transport | None = None,
         extensions: Sequence[Extension[Any]] = (),
+        time_source: TimeSource | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.config = config or NodeConfig()
+        self.time_source: TimeSource = time_source or SystemTime()
+        self.rng = rng or random.Random()
         self._transport = transport or ZmqTransport(
             max_message_bytes=self.config.max_message_bytes,
             linger_s=self.config.linger_s,

@@ -1,4 +1,5 @@
-"""Test configuration: ``async def`` tests run in a fresh event loop each (no plugin needed)."""
+"""Test configuration: ``async def`` tests run in a fresh event loop each (no plugin needed); a test that takes the
+``clock`` fixture runs in virtual time on that :class:`~zactor.testing.FakeClock`."""
 
 from __future__ import annotations
 
@@ -8,12 +9,22 @@ import logging
 
 import pytest
 
+from zactor.testing import FakeClock
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """Virtual time: the test's event loop and every node given ``time_source=clock`` run on it."""
+    return FakeClock()
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     if inspect.iscoroutinefunction(pyfuncitem.obj):
         kwargs = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
-        asyncio.run(pyfuncitem.obj(**kwargs))
+        clock = kwargs.get("clock")
+        run = clock.run if isinstance(clock, FakeClock) else asyncio.run
+        run(pyfuncitem.obj(**kwargs))
         return True
     return None
 

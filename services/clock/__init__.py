@@ -5,7 +5,7 @@
 """
 
 from zactor.services.clock.hlc import DEFAULT_MAX_CLOCK_OFFSET_S, MAX_LOGICAL, HLCTimestamp, HybridLogicalClock
-from zactor.services.clock.service import CLOCK_ACTOR, ClockService, GetTime, Time, wall_clock_ms
+from zactor.services.clock.service import CLOCK_ACTOR, ClockService, GetTime, Time
 
 __all__ = [
     "HLCTimestamp",
@@ -16,5 +16,4 @@ __all__ = [
     "CLOCK_ACTOR",
     "DEFAULT_MAX_CLOCK_OFFSET_S",
     "MAX_LOGICAL",
-    "wall_clock_ms",
 ]

@@ -3,25 +3,20 @@ actor (``zactor.clock``) answering :class:`GetTime`."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from zactor import Actor, Context, Returns, handler, message
 from zactor.errors import DecodeError
 from zactor.services.clock.hlc import DEFAULT_MAX_CLOCK_OFFSET_S, HLCTimestamp, HybridLogicalClock
+from zactor.timesource import SystemTime
 
 if TYPE_CHECKING:
     from zactor import Node
 
-__all__ = ["ClockService", "GetTime", "Time", "CLOCK_ACTOR", "wall_clock_ms"]
+__all__ = ["ClockService", "GetTime", "Time", "CLOCK_ACTOR"]
 
 CLOCK_ACTOR = "zactor.clock"
-
-
-def wall_clock_ms() -> int:
-    """Physical time: milliseconds since the Unix epoch."""
-    return time.time_ns() // 1_000_000
 
 
 @message("zactor.clock.GetTime")
@@ -55,16 +50,18 @@ class ClockService:
 
     Args:
         max_offset_s: how far ahead of local physical time a remote timestamp may be, in seconds (default 0.5).
-        physical_ms: the physical clock in milliseconds (default: the wall clock); tests pass a fake one.
+        physical_ms: the physical clock in milliseconds (default: ``node.time_source.wall_ms``); a test passes a
+            skewed one to play a node whose clock is off.
     """
 
     name = "clock"
 
     def __init__(
-        self, *, max_offset_s: float = DEFAULT_MAX_CLOCK_OFFSET_S, physical_ms: Callable[[], int] = wall_clock_ms
+        self, *, max_offset_s: float = DEFAULT_MAX_CLOCK_OFFSET_S, physical_ms: Callable[[], int] | None = None
     ) -> None:
         self._max_offset_ms = int(max_offset_s * 1000)
-        self._physical_ms = physical_ms
+        self._given_physical_ms = physical_ms
+        self._physical_ms: Callable[[], int] = physical_ms or SystemTime().wall_ms
         self._core: HybridLogicalClock | None = None
         self._node: Node | None = None
 
@@ -119,6 +116,7 @@ class ClockService:
 
     async def start(self, node: Node) -> ClockService:
         """Attach to ``node``: stamp and merge its envelopes, host the clock actor. Returns the service."""
+        self._physical_ms = self._given_physical_ms or node.time_source.wall_ms
         self._core = HybridLogicalClock(node.node_id, self._max_offset_ms)
         self._node = node
         await node.add_actor(CLOCK_ACTOR, _ClockActor(self))

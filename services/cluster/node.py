@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +13,7 @@ from zactor.ref import ActorRef
 from zactor.services.clock.service import ClockService
 from zactor.services.membership.service import MembershipService
 from zactor.services.selector.service import SelectorService
+from zactor.timesource import TimeSource
 from zactor.transport.base import Transport
 
 __all__ = ["ClusterNode"]
@@ -30,6 +32,8 @@ class ClusterNode(Node):
         membership: the membership service (default: ``MembershipService()``, timed from ``config``).
         selector: the selector service (default: ``SelectorService()``).
         extensions: more extensions to start after the services, in order (e.g. a ``ReplicatedStore``).
+        time_source: as for :class:`~zactor.node.Node`.
+        rng: as for :class:`~zactor.node.Node`.
 
     Attributes:
         clock: the :class:`~zactor.services.clock.service.ClockService`: ``node.clock.now()``.
@@ -47,12 +51,16 @@ class ClusterNode(Node):
         membership: MembershipService | None = None,
         selector: SelectorService | None = None,
         extensions: Sequence[Extension[Any]] = (),
+        time_source: TimeSource | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.clock = clock or ClockService()
         self.membership = membership or MembershipService()
         self.selector = selector or SelectorService()
         services: list[Extension[Any]] = [self.clock, self.membership, self.selector]
-        super().__init__(config, transport=transport, extensions=[*services, *extensions])
+        super().__init__(
+            config, transport=transport, extensions=[*services, *extensions], time_source=time_source, rng=rng
+        )
 
     def ref(self, name: str, *, address: str | None = None, node_id: str | None = None) -> ActorRef:
         """A reference to the actor ``name``: on this node by default, at ``address``, or on the live member

@@ -14,8 +14,6 @@ import collections
 import functools
 import logging
 import random
-import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from zactor import Actor, Context, handler
@@ -30,6 +28,7 @@ from zactor.services.membership.gossip import (
     MembershipConfig,
 )
 from zactor.services.membership.messages import Ack, GetMembers, MemberRows, Syn, SynAck
+from zactor.timesource import SystemTime, TimeSource
 
 if TYPE_CHECKING:
     from zactor import Node
@@ -92,8 +91,10 @@ class MembershipService:
     Args:
         config: gossip settings (interval, fan-out, detector thresholds); default:
             ``MembershipConfig.for_interval(node.config.gossip_interval_s)``.
-        rng: randomness for peer choice (default: a fresh ``random.Random``).
-        now_s: the monotonic clock in seconds (default ``time.monotonic``).
+        rng: randomness for peer choice and gossip jitter (default: seeded from ``node.rng`` at start).
+
+    Time comes from ``node.time_source``: its monotonic clock feeds the failure detector, its wall clock the node's
+    generation.
 
     Attributes:
         stats: counters (``gossip_failures``, ``cluster_mismatch``, ...); the core's are in ``core.stats``.
@@ -106,12 +107,12 @@ class MembershipService:
         config: MembershipConfig | None = None,
         *,
         rng: random.Random | None = None,
-        now_s: Callable[[], float] = time.monotonic,
     ) -> None:
         self._config = config
         self.config = config or MembershipConfig()
+        self._given_rng = rng
         self._rng = rng or random.Random()
-        self.now_s = now_s
+        self._time: TimeSource = SystemTime()
         self._node: Node | None = None
         self._core: Membership | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -143,9 +144,11 @@ class MembershipService:
         config = node.config
         self.config = self._config or MembershipConfig.for_interval(config.gossip_interval_s)
         self._node = node
+        self._rng = self._given_rng or random.Random(node.rng.getrandbits(64))
+        self._time = node.time_source
         self._core = Membership(
             node.node_id,
-            time.time_ns() // 1_000_000,
+            node.time_source.wall_ms(),
             node.address,
             config.data_center,
             config.cluster_id,
@@ -209,6 +212,10 @@ class MembershipService:
             raise DuplicateNodeId(node.node_id, address)
 
     # --------------------------------------------------------------------------------------------- queries
+
+    def now_s(self) -> float:
+        """The node's monotonic time in seconds (``node.time_source``), as the failure detector sees it."""
+        return self._time.monotonic_s()
 
     def members(self, *, include_down: bool = False) -> list[Member]:
         """This node and its live peers (every known peer with ``include_down``), sorted by node id.

@@ -48,14 +48,9 @@ class ORSWOT:
     def safe_timestamp(self) -> HLCTimestamp | None:
         """Operations older than this are refused and tombstones older than it may be purged; ``None`` until every
         source has observed something."""
-        oldest: HLCTimestamp | None = None
-        for seen in self.observed:
-            if not seen:
-                return None
-            low = min(seen.values())
-            if oldest is None or low < oldest:
-                oldest = low
-        assert oldest is not None
+        if not self.observed or not all(self.observed):
+            return None
+        oldest = min(min(seen.values()) for seen in self.observed)
         return HLCTimestamp(max(0, oldest.physical_ms - self.forgiveness_ms), 0, "")
 
     def _observe(self, ts: HLCTimestamp, source: int) -> None:

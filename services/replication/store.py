@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +71,6 @@ class ReplicatedStore:
             so that a node that knows too few peers can never take itself for the whole cluster.
 
     Attributes:
-        replica: the local CRDT state and storage.
         anti_entropy: the pull loop (its ``stats`` count fetched documents and failures).
     """
 
@@ -91,7 +89,9 @@ class ReplicatedStore:
     ) -> None:
         if replication_factor < 0:
             raise ValueError(f"replication_factor must be 0 or more, got {replication_factor}")
-        self.replica = Replica(storage, forgiveness_ms, epoch=random.getrandbits(62) + 1)
+        self._storage = storage
+        self._forgiveness_ms = forgiveness_ms
+        self._replica: Replica | None = None
         self.replication_factor = replication_factor
         self.replica_set: ReplicaSet | None = None
         self._interval_s = anti_entropy_interval_s
@@ -117,6 +117,7 @@ class ReplicatedStore:
         self._membership = membership = node.extension(MembershipService)
         self._node = node
         self._coalescer = WriteCoalescer(self._send_each, node.config.cluster_id)
+        self._replica = Replica(self._storage, self._forgiveness_ms, epoch=node.rng.getrandbits(62) + 1)
         rows = await self.replica.load()
         self.replica_set = ReplicaSet(self.replica.storage, node.node_id, node.config.data_center, REPLICATION_ACTOR)
         await self.replica_set.load()
@@ -138,7 +139,18 @@ class ReplicatedStore:
         node, self._node = self._node, None
         if node is not None and REPLICATION_ACTOR in node.actors():
             await node.remove_actor(REPLICATION_ACTOR)
-        await self.replica.storage.close()
+        await self._storage.close()
+
+    @property
+    def replica(self) -> Replica:
+        """The local CRDT state and storage; its change-log epoch is drawn from ``node.rng`` at start.
+
+        Raises:
+            RuntimeError: the store is not started.
+        """
+        if self._replica is None:
+            raise RuntimeError("the replicated store is not started")
+        return self._replica
 
     def _parts(self) -> tuple[Node, MembershipService, ClockService, ReplicaSet]:
         node, membership, clock, replica_set = self._node, self._membership, self._clock, self.replica_set

@@ -11,9 +11,9 @@ import pytest
 import zmq
 from calc import Add, Calculator, Sleep, Sum
 from conftest import NodePair
-from support import wait_until
 
 from zactor import Node, NodeConfig
+from zactor.testing import wait_until
 from zactor.transport import Kind, decode_body, encode_body, pack_header, unpack_header
 from zactor.wire import ErrorCode
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from support import wait_until
-
 from zactor.deadlines import Deadlines
+from zactor.testing import wait_until
 
 
 async def test_live_keys_expire_in_deadline_order_and_finished_ones_never() -> None:

@@ -7,7 +7,6 @@ import asyncio
 import pytest
 from calc import Add, Blob, Calculator, Fail, Record, Sleep, Sum, Unhandled
 from conftest import NodePair
-from support import wait_until
 
 from zactor import Actor, Context, Node, handler
 from zactor.errors import (
@@ -20,6 +19,7 @@ from zactor.errors import (
     RemoteError,
     RequestTimeout,
 )
+from zactor.testing import wait_until
 
 
 async def test_local_ask_and_tell() -> None:

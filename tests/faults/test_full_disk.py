@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import wait_until
 
 from zactor import Node, NodeConfig
 from zactor.services.clock import CLOCK_ACTOR, GetTime, Time
 from zactor.services.cluster.local_cluster import wait_all_live
 from zactor.services.cluster.process import NodeProcess
 from zactor.services.replication.history import WriteHistory, check_history, write_unique_keys
+from zactor.testing import wait_until
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(180)]
 

@@ -9,7 +9,7 @@ import zmq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zactor import Actor, Context, Node, handler, message
+from zactor import Actor, Context, Node, SystemTime, handler, message
 from zactor.errors import ClockOffsetError, DecodeError
 from zactor.services.clock import (
     CLOCK_ACTOR,
@@ -19,10 +19,11 @@ from zactor.services.clock import (
     HLCTimestamp,
     HybridLogicalClock,
     Time,
-    wall_clock_ms,
 )
 from zactor.services.cluster import ClusterNode
 from zactor.transport.envelope import Kind, pack, unpack_header
+
+wall_ms = SystemTime().wall_ms
 
 
 def test_send_follows_physical_time_and_counts_within_a_millisecond() -> None:
@@ -123,7 +124,7 @@ class Echo(Actor):
 async def test_envelopes_carry_the_clock_and_the_receiver_merges_it() -> None:
     """After a request from a node whose clock is ahead (within the offset), the receiver's clock is past it."""
     ahead_ms = 300
-    ahead = ClockService(physical_ms=lambda: wall_clock_ms() + ahead_ms)
+    ahead = ClockService(physical_ms=lambda: wall_ms() + ahead_ms)
     server_clock = ClockService()
     async with Node(extensions=[server_clock]) as server, Node(extensions=[ahead]) as client:
         await server.add_actor("echo", Echo())
@@ -136,14 +137,14 @@ async def test_envelopes_carry_the_clock_and_the_receiver_merges_it() -> None:
 
 async def test_request_from_a_clock_too_far_ahead_is_refused() -> None:
     """A request stamped 10 s ahead gets an ERROR (ClockOffsetError at the caller); the receiver's clock stays."""
-    wild = ClockService(physical_ms=lambda: wall_clock_ms() + 10_000)
+    wild = ClockService(physical_ms=lambda: wall_ms() + 10_000)
     server_clock = ClockService()
     async with Node(extensions=[server_clock]) as server, Node(extensions=[wild]) as client:
         await server.add_actor("echo", Echo())
         with pytest.raises(ClockOffsetError) as info:
             await client.ref("echo", address=server.address).ask(Ping())
         assert info.value.node == server.node_id and info.value.ahead_ms >= 9_000
-        assert server_clock.now().physical_ms < wall_clock_ms() + 5_000
+        assert server_clock.now().physical_ms < wall_ms() + 5_000
         assert server.stats["clock_rejected"] == 1 and server_clock.rejected == 1
 
 
@@ -194,7 +195,7 @@ async def test_an_envelope_with_a_huge_logical_counter_leaves_the_node_reachable
     server_clock = ClockService()
     async with Node(extensions=[server_clock]) as server:
         await server.add_actor("echo", Echo())
-        request = pack(Kind.REQUEST, 7, "echo", Ping(), [wall_clock_ms() + 450, 2**64 - 1, "evil"])
+        request = pack(Kind.REQUEST, 7, "echo", Ping(), [wall_ms() + 450, 2**64 - 1, "evil"])
         sock = zmq.Context.instance().socket(zmq.DEALER)
         sock.linger = 0
         sock.connect(server.address)

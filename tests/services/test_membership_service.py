@@ -1,4 +1,5 @@
-"""Membership running on real nodes: join through seeds, actor lookup, node selection, leave, death, other clusters."""
+"""Membership running on nodes over the in-memory transport, in virtual time: join through seeds, actor lookup, node
+selection, leave, death, other clusters."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from support import wait_until
 
 from zactor import Actor, Context, NodeConfig, handler, message
 from zactor.errors import NodeUnavailable
@@ -16,6 +16,7 @@ from zactor.services.cluster import ClusterNode
 from zactor.services.membership.gossip import EventKind, MembershipConfig
 from zactor.services.membership.service import MembershipService
 from zactor.services.selector import Consistency, NotEnoughNodes
+from zactor.testing import FakeClock, Seeds, wait_until
 from zactor.transport import InMemoryNetwork
 
 FAST = MembershipConfig.for_interval(0.05)
@@ -37,8 +38,13 @@ class Holder(Actor):
 
 @asynccontextmanager
 async def cluster(
-    n: int, network: InMemoryNetwork, cluster_ids: Callable[[int], str] = lambda i: "c", **config: Any
+    n: int,
+    network: InMemoryNetwork,
+    clock: FakeClock,
+    cluster_ids: Callable[[int], str] = lambda i: "c",
+    **config: Any,
 ) -> AsyncIterator[list[ClusterNode]]:
+    run_seeds = Seeds(1)
     nodes: list[ClusterNode] = []
     try:
         for i in range(n):
@@ -51,18 +57,23 @@ async def cluster(
                 data_center=f"dc{i % 2}",
                 **config,
             )
-            nodes.append(
-                await ClusterNode(cfg, transport=network.transport(), membership=MembershipService(FAST)).start()
+            node = ClusterNode(
+                cfg,
+                transport=network.transport(),
+                membership=MembershipService(FAST),
+                time_source=clock,
+                rng=run_seeds.rng(cfg.node_id),
             )
+            nodes.append(await node.start())
         yield nodes
     finally:
         for node in nodes:
             await node.stop()
 
 
-async def test_nodes_find_each_other_and_each_others_actors() -> None:
+async def test_nodes_find_each_other_and_each_others_actors(clock: FakeClock) -> None:
     """Three nodes joined through a seed see each other, find actors by name, and address them by node id."""
-    async with cluster(3, InMemoryNetwork()) as nodes:
+    async with cluster(3, InMemoryNetwork(), clock) as nodes:
         await nodes[2].add_actor("holder", Holder())
         for node in nodes:
             await node.membership.wait_for_members(3, timeout_s=5.0)
@@ -80,9 +91,9 @@ async def test_nodes_find_each_other_and_each_others_actors() -> None:
             nodes[0].selector.select(Consistency.THREE, hosting="holder")
 
 
-async def test_graceful_stop_is_seen_at_once() -> None:
+async def test_graceful_stop_is_seen_at_once(clock: FakeClock) -> None:
     """A node that stops leaves gracefully: the others drop it without waiting for failure detection."""
-    async with cluster(3, InMemoryNetwork()) as nodes:
+    async with cluster(3, InMemoryNetwork(), clock) as nodes:
         for node in nodes:
             await node.membership.wait_for_members(3, timeout_s=5.0)
         events = nodes[0].membership.watch()
@@ -92,10 +103,10 @@ async def test_graceful_stop_is_seen_at_once() -> None:
         await wait_until(lambda: len(nodes[1].membership.members()) == 2, timeout_s=1.0, what="n1 to drop n2")
 
 
-async def test_dead_node_fails_pending_asks_at_once() -> None:
+async def test_dead_node_fails_pending_asks_at_once(clock: FakeClock) -> None:
     """When a node is declared dead, asks waiting on it fail with NodeUnavailable well before their timeout."""
     network = InMemoryNetwork()
-    async with cluster(3, network, stop_timeout_s=0.5) as nodes:
+    async with cluster(3, network, clock, stop_timeout_s=0.5) as nodes:
         await nodes[2].add_actor("holder", Holder())
         for node in nodes:
             await node.membership.wait_for_members(3, timeout_s=5.0)
@@ -111,9 +122,9 @@ async def test_dead_node_fails_pending_asks_at_once() -> None:
         assert [m.node_id for m in nodes[0].membership.members()] == ["n0", "n1"]
 
 
-async def test_nodes_of_another_cluster_are_refused() -> None:
+async def test_nodes_of_another_cluster_are_refused(clock: FakeClock) -> None:
     """A node of another cluster id seeded into a cluster is refused and never becomes a member."""
-    async with cluster(3, InMemoryNetwork(), cluster_ids=lambda i: "other" if i == 2 else "main") as nodes:
+    async with cluster(3, InMemoryNetwork(), clock, cluster_ids=lambda i: "other" if i == 2 else "main") as nodes:
         await nodes[0].membership.wait_for_members(2, timeout_s=5.0)
         await nodes[1].membership.wait_for_members(2, timeout_s=5.0)
         membership = nodes[2].membership
@@ -122,10 +133,13 @@ async def test_nodes_of_another_cluster_are_refused() -> None:
         assert [m.node_id for m in nodes[2].membership.members()] == ["n2"]
 
 
-async def test_a_seed_that_does_not_answer_is_survived() -> None:
+async def test_a_seed_that_does_not_answer_is_survived(clock: FakeClock) -> None:
     """A node whose only seed never answers keeps running, counts failed rounds, and serves local asks."""
     cfg = NodeConfig(node_id="lonely", bind="mem://n:0", seeds=("mem://nobody:1",))
-    async with ClusterNode(cfg, transport=InMemoryNetwork().transport(), membership=MembershipService(FAST)) as node:
+    node = ClusterNode(
+        cfg, transport=InMemoryNetwork().transport(), membership=MembershipService(FAST), time_source=clock
+    )
+    async with node:
         await node.add_actor("holder", Holder())
         membership = node.membership
         await wait_until(lambda: membership.stats["gossip_failures"] >= 2, what="failed rounds with the seed")

@@ -1,4 +1,5 @@
-"""The replicated store on 3 in-memory nodes: datacake's integration scenarios plus zactor's additions."""
+"""The replicated store on 3 in-memory nodes in virtual time: datacake's integration scenarios plus zactor's
+additions."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import wait_until
 
 from zactor import Actor, Context, NodeConfig, handler
 from zactor.errors import ClockOffsetError, ClusterMismatch, DecodeError
@@ -38,17 +38,30 @@ from zactor.services.replication.messages import (
 )
 from zactor.services.replication.replica_set import ReplicaSet
 from zactor.services.selector import Consistency, NotEnoughNodes
+from zactor.testing import FakeClock, Seeds, wait_until
 from zactor.transport import InMemoryNetwork
 
 C = Consistency
 FAST = MembershipConfig.for_interval(0.05)
+SEEDS = Seeds(11)
 
 
 async def start_node(
-    network: InMemoryNetwork, i: int, seeds: tuple[str, ...], storage: Storage, replication_factor: int = 0
+    network: InMemoryNetwork,
+    clock: FakeClock,
+    i: int,
+    seeds: tuple[str, ...],
+    storage: Storage,
+    replication_factor: int = 0,
 ) -> tuple[ClusterNode, ReplicatedStore]:
     cfg = NodeConfig(node_id=f"n{i}", bind="mem://n:0", seeds=seeds, cluster_id="kv", data_center=f"dc{i % 2}")
-    node = ClusterNode(cfg, transport=network.transport(), membership=MembershipService(FAST))
+    node = ClusterNode(
+        cfg,
+        transport=network.transport(),
+        membership=MembershipService(FAST),
+        time_source=clock,
+        rng=SEEDS.rng(cfg.node_id),
+    )
     await node.start()
     store = await node.add_extension(
         ReplicatedStore(
@@ -60,14 +73,14 @@ async def start_node(
 
 @asynccontextmanager
 async def kv_cluster(
-    n: int, network: InMemoryNetwork | None = None
+    n: int, clock: FakeClock, network: InMemoryNetwork | None = None
 ) -> AsyncIterator[tuple[list[ClusterNode], list[ReplicatedStore]]]:
     network = network or InMemoryNetwork()
     nodes: list[ClusterNode] = []
     stores: list[ReplicatedStore] = []
     try:
         for i in range(n):
-            node, store = await start_node(network, i, (nodes[0].address,) if nodes else (), MemoryStorage())
+            node, store = await start_node(network, clock, i, (nodes[0].address,) if nodes else (), MemoryStorage())
             nodes.append(node)
             stores.append(store)
         for node in nodes:
@@ -82,9 +95,9 @@ async def _everywhere(stores: list[ReplicatedStore], keyspace: str, key: Any, va
     return all([await s.get(keyspace, key) == value for s in stores])
 
 
-async def test_single_node_put_get_delete_and_batches() -> None:
+async def test_single_node_put_get_delete_and_batches(clock: FakeClock) -> None:
     """On one node: put/get/delete, batches, missing keys left out, unknown keyspace empty."""
-    async with kv_cluster(1) as (_, [store]):
+    async with kv_cluster(1, clock) as (_, [store]):
         await store.put("ks", "a", b"1", C.NONE)
         assert await store.get("ks", "a") == b"1"
         await store.put_many("ks", [("b", b"2"), ("c", b"3")], C.NONE)
@@ -96,36 +109,36 @@ async def test_single_node_put_get_delete_and_batches() -> None:
         assert await store.keyspaces() == ["ks"]
 
 
-async def test_all_is_visible_everywhere_at_once() -> None:
+async def test_all_is_visible_everywhere_at_once(clock: FakeClock) -> None:
     """A write acknowledged at ALL is readable on every node immediately."""
-    async with kv_cluster(3) as (_, stores):
+    async with kv_cluster(3, clock) as (_, stores):
         await stores[0].put("ks", "k", b"v", C.ALL)
         assert await _everywhere(stores, "ks", "k", b"v")
         await stores[1].delete("ks", "k", C.ALL)
         assert await _everywhere(stores, "ks", "k", None)
 
 
-async def test_none_is_visible_everywhere_after_anti_entropy() -> None:
+async def test_none_is_visible_everywhere_after_anti_entropy(clock: FakeClock) -> None:
     """A write at NONE reaches the other nodes through anti-entropy alone."""
-    async with kv_cluster(3) as (_, stores):
+    async with kv_cluster(3, clock) as (_, stores):
         await stores[2].put_many("ks", [(f"k{i}", bytes([i])) for i in range(50)], C.NONE)
         assert await stores[0].get("ks", "k7") is None
         await wait_until(lambda: _everywhere(stores, "ks", "k49", bytes([49])))
         assert all([len(await s.get_many("ks", [f"k{i}" for i in range(50)])) == 50 for s in stores])
 
 
-async def test_conflicting_writes_converge_to_the_newest() -> None:
+async def test_conflicting_writes_converge_to_the_newest(clock: FakeClock) -> None:
     """Concurrent writes of one key on different nodes converge to the newest HLC everywhere."""
-    async with kv_cluster(3) as (_, stores):
+    async with kv_cluster(3, clock) as (_, stores):
         for i, store in enumerate(stores):
             await store.put("ks", "k", f"from-{i}".encode(), C.NONE)
         newest = max(range(3), key=lambda i: stores[i].replica.crdt("ks").entries["k"])
         await wait_until(lambda: _everywhere(stores, "ks", "k", f"from-{newest}".encode()))
 
 
-async def test_put_then_later_delete_converges_to_deleted() -> None:
+async def test_put_then_later_delete_converges_to_deleted(clock: FakeClock) -> None:
     """A put on one node and a delete on another that saw it (so it is later in HLC order) converge to deleted."""
-    async with kv_cluster(3) as (_, stores):
+    async with kv_cluster(3, clock) as (_, stores):
         await stores[0].put("ks", "k", b"v", C.NONE)
         await wait_until(lambda: _everywhere(stores[1:2], "ks", "k", b"v"))
         await stores[1].delete("ks", "k", C.NONE)
@@ -134,33 +147,38 @@ async def test_put_then_later_delete_converges_to_deleted() -> None:
         await wait_until(lambda: _everywhere(stores, "ks", "k", None))
 
 
-async def test_keyspaces_are_isolated() -> None:
+async def test_keyspaces_are_isolated(clock: FakeClock) -> None:
     """The same key in two keyspaces holds two values."""
-    async with kv_cluster(2) as (_, stores):
+    async with kv_cluster(2, clock) as (_, stores):
         await stores[0].put("a", "k", b"in-a", C.ALL)
         await stores[0].put("b", "k", b"in-b", C.ALL)
         assert await stores[1].get("a", "k") == b"in-a" and await stores[1].get("b", "k") == b"in-b"
         assert await stores[1].keyspace("a").get("k") == b"in-a"
 
 
-async def test_late_joiner_receives_existing_documents() -> None:
-    """A node that joins after the writes catches up through anti-entropy."""
+async def test_late_joiner_receives_existing_documents(clock: FakeClock) -> None:
+    """A node that joins after the writes catches up through anti-entropy: every document, from either peer."""
     network = InMemoryNetwork()
-    async with kv_cluster(2, network) as (nodes, stores):
-        await stores[0].put_many("ks", [(f"k{i}", b"x" * i) for i in range(100)], C.ALL)
-        node, late = await start_node(network, 2, (nodes[0].address,), MemoryStorage())
+    written = {f"k{i}": b"x" * i for i in range(100)}
+    async with kv_cluster(2, clock, network) as (nodes, stores):
+        await stores[0].put_many("ks", list(written.items()), C.ALL)
+        node, late = await start_node(network, clock, 2, (nodes[0].address,), MemoryStorage())
         try:
-            await wait_until(lambda: _everywhere([late], "ks", "k99", b"x" * 99))
-            assert late.anti_entropy.stats["docs_fetched"] == 100  # type: ignore[union-attr]
+
+            async def caught_up() -> bool:
+                return await late.get_many("ks", list(written)) == written
+
+            await wait_until(caught_up, what="the late joiner to hold all 100 documents")
+            assert late.anti_entropy is not None and late.anti_entropy.stats["docs_fetched"] >= 100
         finally:
             await node.stop()
 
 
-async def test_an_unanswering_replica_fails_all_which_still_converges() -> None:
+async def test_an_unanswering_replica_fails_all_which_still_converges(clock: FakeClock) -> None:
     """ALL with one replica cut off (not yet declared dead) raises ConsistencyFailure(2, 3) at its deadline; the
     write is kept and spreads once the link is back."""
     network = InMemoryNetwork()
-    async with kv_cluster(3, network) as (nodes, stores):
+    async with kv_cluster(3, clock, network) as (nodes, stores):
         network.cut(nodes[0].address, nodes[2].address)
         with pytest.raises(ConsistencyFailure) as info:
             await stores[0].put("ks", "k", b"v", C.ALL)
@@ -169,10 +187,10 @@ async def test_an_unanswering_replica_fails_all_which_still_converges() -> None:
         await wait_until(lambda: _everywhere(stores, "ks", "k", b"v"))
 
 
-async def test_quorum_write_fails_when_replicas_do_not_answer_and_repairs_later() -> None:
+async def test_quorum_write_fails_when_replicas_do_not_answer_and_repairs_later(clock: FakeClock) -> None:
     """With the other nodes cut off, a QUORUM write fails by its deadline; after healing it converges."""
     network = InMemoryNetwork()
-    async with kv_cluster(3, network) as (nodes, stores):
+    async with kv_cluster(3, clock, network) as (nodes, stores):
         for other in nodes[1:]:
             network.cut(nodes[0].address, other.address)
         loop = asyncio.get_running_loop()
@@ -184,10 +202,10 @@ async def test_quorum_write_fails_when_replicas_do_not_answer_and_repairs_later(
         await wait_until(lambda: _everywhere(stores, "ks", "k", b"v"))
 
 
-async def test_quorum_read_returns_the_newest_and_repairs_stale_replicas() -> None:
+async def test_quorum_read_returns_the_newest_and_repairs_stale_replicas(clock: FakeClock) -> None:
     """get(consistency=ALL) returns the newest version among replicas and writes it back to stale ones."""
     network = InMemoryNetwork()
-    async with kv_cluster(3, network) as (nodes, stores):
+    async with kv_cluster(3, clock, network) as (nodes, stores):
         for other in nodes[1:]:
             network.cut(nodes[0].address, other.address)
         await stores[0].put("ks", "k", b"newest", C.NONE)
@@ -197,14 +215,14 @@ async def test_quorum_read_returns_the_newest_and_repairs_stale_replicas() -> No
         assert await stores[1].get("ks", "k") == b"newest"
 
 
-async def test_restarted_node_with_sqlite_keeps_acknowledged_writes(tmp_path: Path) -> None:
+async def test_restarted_node_with_sqlite_keeps_acknowledged_writes(tmp_path: Path, clock: FakeClock) -> None:
     """A node restarted on its SQLite file rebuilds its CRDT and holds every acknowledged write and delete."""
     network = InMemoryNetwork()
-    node, store = await start_node(network, 0, (), SQLiteStorage(tmp_path / "n0.db"))
+    node, store = await start_node(network, clock, 0, (), SQLiteStorage(tmp_path / "n0.db"))
     await store.put_many("ks", [(f"k{i}", bytes([i])) for i in range(20)], C.NONE)
     await store.delete("ks", "k3", C.NONE)
     await node.stop()
-    node, store = await start_node(network, 0, (), SQLiteStorage(tmp_path / "n0.db"))
+    node, store = await start_node(network, clock, 0, (), SQLiteStorage(tmp_path / "n0.db"))
     try:
         assert len(await store.get_many("ks", [f"k{i}" for i in range(20)])) == 19
         assert store.replica.crdt("ks").dead.keys() == {"k3"}
@@ -212,17 +230,17 @@ async def test_restarted_node_with_sqlite_keeps_acknowledged_writes(tmp_path: Pa
         await node.stop()
 
 
-async def test_a_restarted_node_resumes_anti_entropy_where_it_stopped(tmp_path: Path) -> None:
+async def test_a_restarted_node_resumes_anti_entropy_where_it_stopped(tmp_path: Path, clock: FakeClock) -> None:
     """Sync positions survive a restart: the restarted node fetches only what it missed, not the peer's state."""
     network = InMemoryNetwork()
-    a, store_a = await start_node(network, 0, (), MemoryStorage())
-    b, store_b = await start_node(network, 1, (a.address,), SQLiteStorage(tmp_path / "n1.db"))
+    a, store_a = await start_node(network, clock, 0, (), MemoryStorage())
+    b, store_b = await start_node(network, clock, 1, (a.address,), SQLiteStorage(tmp_path / "n1.db"))
     try:
         await store_a.put_many("ks", [(f"old{i}", b"x") for i in range(200)], C.NONE)
         await wait_until(lambda: _everywhere([store_b], "ks", "old199", b"x"))
         await b.stop()
         await store_a.put_many("ks", [(f"new{i}", b"y") for i in range(30)], C.NONE)
-        b, store_b = await start_node(network, 1, (a.address,), SQLiteStorage(tmp_path / "n1.db"))
+        b, store_b = await start_node(network, clock, 1, (a.address,), SQLiteStorage(tmp_path / "n1.db"))
         stats = store_b.anti_entropy.stats  # type: ignore[union-attr]
 
         async def synced() -> bool:
@@ -238,9 +256,9 @@ async def test_a_restarted_node_resumes_anti_entropy_where_it_stopped(tmp_path: 
         await a.stop()
 
 
-async def test_bad_input_is_refused_clearly() -> None:
+async def test_bad_input_is_refused_clearly(clock: FakeClock) -> None:
     """Wrong key types, non-bytes and oversized values, and messages from another cluster are refused."""
-    async with kv_cluster(2) as (nodes, stores):
+    async with kv_cluster(2, clock) as (nodes, stores):
         store = stores[0]
         await store.put("ks", "empty", b"", C.ALL)
         assert await stores[1].get("ks", "empty") == b""
@@ -270,9 +288,9 @@ async def test_bad_input_is_refused_clearly() -> None:
         assert await store.get("ks", "k") is None
 
 
-async def test_documents_stamped_far_in_the_future_are_refused() -> None:
+async def test_documents_stamped_far_in_the_future_are_refused(clock: FakeClock) -> None:
     """A PutMany or DeleteMany stamped 2**62 ms is refused (ClockOffsetError); a later QUORUM write then wins."""
-    async with kv_cluster(3) as (nodes, stores):
+    async with kv_cluster(3, clock) as (nodes, stores):
         replication = nodes[1].ref(REPLICATION_ACTOR, address=nodes[0].address)
         forged = [2**62, 0, "evil"]
         with pytest.raises(ClockOffsetError):
@@ -296,9 +314,9 @@ class _HostileReplica(Actor):
         return State(entries=[["k"]], dead=[], seq="five")  # type: ignore[arg-type]
 
 
-async def test_anti_entropy_survives_a_peer_sending_malformed_state() -> None:
+async def test_anti_entropy_survives_a_peer_sending_malformed_state(clock: FakeClock) -> None:
     """A peer whose anti-entropy answers are malformed is counted as a failed sync; the loop keeps running."""
-    async with kv_cluster(2) as (nodes, stores):
+    async with kv_cluster(2, clock) as (nodes, stores):
         await nodes[1].remove_extension("replication")
         await nodes[1].add_actor(REPLICATION_ACTOR, _HostileReplica())
         ae = stores[0].anti_entropy
@@ -319,11 +337,11 @@ class _FailingStorage(MemoryStorage):
         await super().put_many(keyspace, docs)
 
 
-async def test_a_fresh_node_never_takes_itself_for_the_whole_cluster() -> None:
+async def test_a_fresh_node_never_takes_itself_for_the_whole_cluster(clock: FakeClock) -> None:
     """Alone with replication_factor=3, QUORUM and ALL are refused at once (NotEnoughNodes), and nothing is
     written; ONE is served."""
     network = InMemoryNetwork()
-    node, store = await start_node(network, 0, (), MemoryStorage(), replication_factor=3)
+    node, store = await start_node(network, clock, 0, (), MemoryStorage(), replication_factor=3)
     try:
         for level in (C.QUORUM, C.ALL):
             with pytest.raises(NotEnoughNodes) as info:
@@ -336,10 +354,10 @@ async def test_a_fresh_node_never_takes_itself_for_the_whole_cluster() -> None:
         await node.stop()
 
 
-async def test_quorum_waits_for_membership_to_sync_with_a_seed() -> None:
+async def test_quorum_waits_for_membership_to_sync_with_a_seed(clock: FakeClock) -> None:
     """A node whose seed has not answered yet knows only itself: QUORUM is refused, not acknowledged as 1 of 1."""
     network = InMemoryNetwork()
-    node, store = await start_node(network, 0, ("mem://nobody:1",), MemoryStorage())
+    node, store = await start_node(network, clock, 0, ("mem://nobody:1",), MemoryStorage())
     try:
         with pytest.raises(NotEnoughNodes, match="synced"):
             await store.put("ks", "k", b"v", C.QUORUM)
@@ -347,10 +365,10 @@ async def test_quorum_waits_for_membership_to_sync_with_a_seed() -> None:
         await node.stop()
 
 
-async def test_a_node_cut_off_from_both_peers_acknowledges_no_quorum_write() -> None:
+async def test_a_node_cut_off_from_both_peers_acknowledges_no_quorum_write(clock: FakeClock) -> None:
     """Once its peers are dead to it, a minority node refuses QUORUM at once: dead replicas still count in N."""
     network = InMemoryNetwork()
-    async with kv_cluster(3, network) as (nodes, stores):
+    async with kv_cluster(3, clock, network) as (nodes, stores):
         for other in nodes[1:]:
             network.cut(nodes[0].address, other.address)
         await wait_until(lambda: len(nodes[0].membership.members()) == 1, what="both peers dead to n0")
@@ -361,14 +379,14 @@ async def test_a_node_cut_off_from_both_peers_acknowledges_no_quorum_write() -> 
         await stores[1].put("ks", "k2", b"v", C.QUORUM)
 
 
-async def test_quorum_falls_back_to_a_healthy_replica_when_one_disk_is_full() -> None:
+async def test_quorum_falls_back_to_a_healthy_replica_when_one_disk_is_full(clock: FakeClock) -> None:
     """With n0's disk full, QUORUM writes through n1 succeed on n1 and n2 (every live replica is asked)."""
     network = InMemoryNetwork()
     full = _FailingStorage()
     nodes, stores = [], []
     try:
         for i, storage in enumerate([full, MemoryStorage(), MemoryStorage()]):
-            node, store = await start_node(network, i, (nodes[0].address,) if nodes else (), storage)
+            node, store = await start_node(network, clock, i, (nodes[0].address,) if nodes else (), storage)
             nodes.append(node)
             stores.append(store)
         for node in nodes:
@@ -382,11 +400,11 @@ async def test_quorum_falls_back_to_a_healthy_replica_when_one_disk_is_full() ->
             await node.stop()
 
 
-async def test_dead_replicas_count_until_an_operator_removes_them() -> None:
+async def test_dead_replicas_count_until_an_operator_removes_them(clock: FakeClock) -> None:
     """A replica cut off for good is DEAD but still counted: ALL is refused until remove_replica, which reaches
     every live replica; a graceful stop leaves the set by itself."""
     network = InMemoryNetwork()
-    async with kv_cluster(4, network) as (nodes, stores):
+    async with kv_cluster(4, clock, network) as (nodes, stores):
         for other in nodes[:3]:
             network.cut(nodes[3].address, other.address)
         await wait_until(lambda: all(len(n.membership.members()) == 3 for n in nodes[:3]), what="n3 dead to the others")
@@ -403,15 +421,15 @@ async def test_dead_replicas_count_until_an_operator_removes_them() -> None:
         await stores[0].put("ks", "k", b"v", C.ALL)
 
 
-async def test_a_restarted_node_remembers_its_replica_set(tmp_path: Path) -> None:
+async def test_a_restarted_node_remembers_its_replica_set(tmp_path: Path, clock: FakeClock) -> None:
     """The replica set is stored with the data: a node restarted alone on its SQLite file refuses QUORUM."""
     network = InMemoryNetwork()
-    async with kv_cluster(2, network) as (nodes, stores):
-        node, store = await start_node(network, 2, (nodes[0].address,), SQLiteStorage(tmp_path / "n2.db"))
+    async with kv_cluster(2, clock, network) as (nodes, stores):
+        node, store = await start_node(network, clock, 2, (nodes[0].address,), SQLiteStorage(tmp_path / "n2.db"))
         await node.membership.wait_for_members(3, timeout_s=5.0)
         await store.put("ks", "k", b"v", C.QUORUM)
         await node.stop()
-    node, store = await start_node(InMemoryNetwork(), 2, (), SQLiteStorage(tmp_path / "n2.db"))
+    node, store = await start_node(InMemoryNetwork(), clock, 2, (), SQLiteStorage(tmp_path / "n2.db"))
     try:
         assert set(store.replica_set.members) == {"n0", "n1", "n2"}  # type: ignore[union-attr]
         with pytest.raises(NotEnoughNodes):

@@ -7,8 +7,8 @@ import asyncio
 from typing import Any
 
 import zmq
-from support import wait_until
 
+from zactor.testing import wait_until
 from zactor.transport import ZmqTransport
 
 
