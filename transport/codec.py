@@ -66,6 +66,7 @@ class Returns(Generic[R_co]):
 
 
 _UNRESOLVED: Any = object()
+_NOT_GIVEN: Any = object()
 
 
 @attrs.define(slots=True)
@@ -81,26 +82,36 @@ def _spec(cls: type) -> _Spec | None:
 
 
 @dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(attrs.field,))
-def message(arg: Any = None, /) -> Any:
+def message(arg: Any = None, /, *, reply: Any = _NOT_GIVEN) -> Any:
     """Make a class a zactor message: frozen, slotted, keyword-only ``attrs``, registered with the codec.
 
     Use as ``@message`` (type name ``module.QualName``) or ``@message("calc.Add")`` for a name that stays stable
     when the class moves or lives in a script run as ``__main__``. Both ends must register the same name.
 
+    ``@message(reply=Sum)`` declares the reply type of an ask (checked at run time, ``DecodeError`` otherwise;
+    ``reply=None`` for none), as subclassing ``Returns[Sum]`` does; only ``Returns[Sum]`` also types
+    ``ref.ask(...)`` as ``Sum`` for mypy.
+
     Raises:
         ValueError: another class is already registered under the same name.
+        TypeError: ``reply=`` and ``Returns[...]`` declare different replies.
     """
     if isinstance(arg, type):
-        return _register(arg, None)
-    return lambda cls: _register(cls, arg)
+        return _register(arg, None, _NOT_GIVEN)
+    return lambda cls: _register(cls, arg, reply)
 
 
-def _register(cls: type, name: str | None) -> type:
+def _register(cls: type, name: str | None, reply_kw: Any) -> type:
     type_name = name or f"{cls.__module__}.{cls.__qualname__}"
     existing = _types_by_name.get(type_name)
     if existing is not None and (existing.__module__, existing.__qualname__) != (cls.__module__, cls.__qualname__):
         raise ValueError(f"message type name {type_name!r} is already registered for {existing!r}")
     reply = _declared_reply(cls)
+    if reply_kw is not _NOT_GIVEN:
+        reply_kw = type(None) if reply_kw is None else reply_kw
+        if reply is not None and reply is not reply_kw:
+            raise TypeError(f"{cls.__qualname__} declares two replies: Returns[{reply!r}] and reply={reply_kw!r}")
+        reply = reply_kw
     new_cls = attrs.frozen(cls, kw_only=True, slots=True) if not attrs.has(cls) else cls
     spec = _Spec(type_name, tuple(f.name for f in attrs.fields(new_cls)), reply)
     type.__setattr__(new_cls, "__zactor_spec__", spec)

@@ -1,4 +1,5 @@
-"""A message that declares its reply type with ``Returns`` gets a reply of that type or a ``DecodeError``."""
+"""A message that declares its reply type (``Returns[...]`` or ``reply=``) gets a reply of that type or a
+``DecodeError``."""
 
 from __future__ import annotations
 
@@ -26,6 +27,16 @@ class Untyped:
     pass
 
 
+@message("test.typed.Fib", reply=Sum)
+class Fib:
+    pass
+
+
+@message("test.typed.Silent", reply=None)
+class Silent:
+    pass
+
+
 class Liar(Actor):
     @handler
     async def ping(self, msg: Ping, ctx: Context) -> Sum:
@@ -39,12 +50,26 @@ class Liar(Actor):
     async def untyped(self, msg: Untyped, ctx: Context) -> Ping:
         return Ping()
 
+    @handler
+    async def fib(self, msg: Fib, ctx: Context) -> Ping:
+        return Ping()
+
 
 def test_declared_reply_types_resolve_forward_references() -> None:
     """``Returns["Sum"]`` resolves to the class of that name; ``Returns[None]`` to NoneType; none declared: None."""
     assert reply_type_of(Add) is Sum
     assert reply_type_of(Ping) is type(None)
     assert reply_type_of(Untyped) is None
+    assert reply_type_of(Fib) is Sum and reply_type_of(Silent) is type(None)
+
+
+def test_two_different_reply_declarations_are_refused() -> None:
+    """``reply=`` that contradicts ``Returns[...]`` is a TypeError at class definition."""
+    with pytest.raises(TypeError, match="two replies"):
+
+        @message("test.typed.Confused", reply=Ping)
+        class Confused(Returns[Sum]):
+            pass
 
 
 @pytest.mark.parametrize("remote", [False, True])
@@ -65,3 +90,5 @@ async def test_a_reply_of_the_declared_type_passes_and_another_is_a_decode_error
         with pytest.raises(DecodeError, match="answered test.Sum"):
             await liar.ask(Ping())
         assert await liar.ask(Untyped()) == Ping()
+        with pytest.raises(DecodeError, match="test.typed.Fib, which returns Sum"):
+            await liar.ask(Fib())
