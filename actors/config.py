@@ -48,6 +48,13 @@ class NodeConfig:
         stop_timeout_s: how long stopping waits for running handlers before cancelling them, in seconds.
         gossip_interval_s: seconds between membership gossip rounds (unless the membership service is given its
             own configuration).
+        keyring_dir: a keyring made by ``zactor keys init`` (see :mod:`zactor.transport.security`): every
+            connection is then encrypted and authenticated with CURVE and ZAP. ``None``: protected mode.
+        key_name: this node's key in the keyring (``zactor keys add DIR NAME``); required with ``keyring_dir``.
+        insecure: without a keyring, allow binding an address other hosts can reach (logged as a warning).
+
+    Raises:
+        ValueError: ``keyring_dir`` without ``key_name``, or the other way round.
     """
 
     node_id: str = attrs.field(factory=_new_node_id)
@@ -64,3 +71,10 @@ class NodeConfig:
     max_unread_bytes_per_peer: int = attrs.field(default=64 * 1024 * 1024, validator=_positive)
     stop_timeout_s: float = attrs.field(default=5.0, validator=_positive)
     gossip_interval_s: float = attrs.field(default=0.2, validator=_positive)
+    keyring_dir: str | None = None
+    key_name: str | None = None
+    insecure: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        if (self.keyring_dir is None) != (self.key_name is None):
+            raise ValueError("keyring_dir and key_name go together: give both or neither")

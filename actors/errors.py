@@ -7,7 +7,16 @@ not-found errors ``LookupError``s.
 
 from __future__ import annotations
 
-from zactor.transport.errors import ActorError, DecodeError, MessageTooLarge, SendTimeout, TransportClosed
+from zactor.transport.errors import (
+    ActorError,
+    DecodeError,
+    HandshakeFailed,
+    InsecureBind,
+    KeyringError,
+    MessageTooLarge,
+    SendTimeout,
+    TransportClosed,
+)
 
 __all__ = [
     "ActorError",
@@ -18,6 +27,9 @@ __all__ = [
     "DecodeError",
     "DuplicateNodeId",
     "HandlerNotFound",
+    "HandshakeFailed",
+    "InsecureBind",
+    "KeyringError",
     "MailboxFull",
     "MessageTooLarge",
     "NodeUnavailable",
@@ -131,15 +143,20 @@ class MailboxFull(ActorError):
 
 
 class ClusterMismatch(ActorError):
-    """A peer belongs to another cluster; nothing it sent was merged.
+    """A peer belongs to another cluster; nothing it sent was merged. The refusing node never names its own cluster
+    id to the peer, so the caller's error carries neither id.
 
     Attributes:
         expected: this node's cluster id (empty on a caller whose request a peer refused).
-        received: the peer's cluster id.
+        received: the peer's cluster id (empty on such a caller too).
     """
 
     def __init__(self, expected: str, received: str) -> None:
-        super().__init__(f"peer is in cluster {received!r}, this node is in {expected!r}")
+        if expected or received:
+            text = f"peer is in cluster {received!r}, this node is in {expected!r}"
+        else:
+            text = "the peer refused: it belongs to another cluster (it does not say which)"
+        super().__init__(text)
         self.expected = expected
         self.received = received
 

@@ -19,6 +19,7 @@ from zactor.errors import (
     ActorNotFound,
     ClockOffsetError,
     DecodeError,
+    HandshakeFailed,
     MailboxFull,
     MessageTooLarge,
     NodeUnavailable,
@@ -30,6 +31,7 @@ from zactor.timesource import SystemTime, TimeSource
 from zactor.transport.base import Transport
 from zactor.transport.envelope import Kind, open_body, pack, unpack
 from zactor.transport.ratelog import RateLimitedLogger
+from zactor.transport.security import Credentials
 from zactor.transport.sockets import ZmqTransport
 from zactor.wire import error_info
 
@@ -39,6 +41,12 @@ log = logging.getLogger("zactor.node")
 
 H = TypeVar("H")
 E = TypeVar("E")
+
+
+def _credentials(config: NodeConfig) -> Credentials | None:
+    if config.keyring_dir is None or config.key_name is None:
+        return None
+    return Credentials.load(config.keyring_dir, config.key_name)
 
 
 class Node:
@@ -85,7 +93,10 @@ class Node:
             linger_s=self.config.linger_s,
             hwm=self.config.hwm,
             max_unread_bytes_per_peer=self.config.max_unread_bytes_per_peer,
+            credentials=_credentials(self.config),
+            insecure=self.config.insecure,
         )
+        self._transport.on_handshake_failed = self._on_handshake_failed
         self._registry = Registry(self, self._respond, self.config.mailbox_size, self.config.stop_timeout_s)
         self._calls = Calls(self)
         self._address: str | None = None
@@ -254,6 +265,11 @@ class Node:
         """
         if hlc is not None and self._clock is not None:
             self._clock.merge(hlc)
+
+    def _on_handshake_failed(self, endpoint: str, error: HandshakeFailed) -> None:
+        self.stats["handshake_failures"] += 1
+        self._peer_log.warning("%s", error)
+        self.forget(endpoint, error)
 
     def forget(self, address: str, error: BaseException | None = None) -> None:
         """Close the connection to ``address`` and fail the asks waiting on it with ``error`` (default:

@@ -70,7 +70,7 @@ def error_info(exc: BaseException, node: str, actor: str) -> ErrorInfo:
     elif isinstance(exc, ClockOffsetError):
         text = str(exc.max_offset_ms)
     elif isinstance(exc, ClusterMismatch):
-        text = exc.expected
+        text = ""  # never tell a stranger this cluster's id
     return ErrorInfo(code=code, type=type(exc).__name__, message=text, node=node, actor=actor, detail=detail)
 
 
@@ -90,5 +90,5 @@ def error_from_info(info: ErrorInfo) -> ActorError:
     if code == ErrorCode.CLOCK_OFFSET:
         return ClockOffsetError(info.node, info.detail, int(info.message) if info.message.isdigit() else 0)
     if code == ErrorCode.CLUSTER_MISMATCH:
-        return ClusterMismatch("", info.message)
+        return ClusterMismatch("", "")
     return RemoteError(info.type, info.message, info.node, info.actor)

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from zactor.transport.errors import MessageTooLarge, TransportClosed
+from zactor.transport.errors import HandshakeFailed, MessageTooLarge, TransportClosed
 
 __all__ = ["Transport", "RequestHandler", "ReplyHandler", "DEFAULT_MAX_MESSAGE_BYTES", "check_size"]
 
@@ -60,6 +60,8 @@ class Transport(abc.ABC):
 
     Attributes:
         stats: counters by event name (``dropped_unroutable``, ``callback_errors``, ...), for logs and tests.
+        on_handshake_failed: called as ``on_handshake_failed(endpoint, error)`` when the security handshake of an
+            outbound connection fails (the node fails the asks waiting on it at once).
     """
 
     def __init__(self, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
@@ -69,6 +71,7 @@ class Transport(abc.ABC):
         self._on_reply: ReplyHandler = _not_started
         self._address: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.on_handshake_failed: Callable[[str, HandshakeFailed], None] | None = None
 
     @property
     def address(self) -> str:
@@ -132,6 +135,12 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """Stop delivering, close every socket and release the port. Idempotent; returns promptly."""
+
+    def _handshake_failed(self, endpoint: str, error: HandshakeFailed) -> None:
+        """Report a failed security handshake on the outbound connection to ``endpoint`` (see
+        :attr:`on_handshake_failed`)."""
+        if self.on_handshake_failed is not None:
+            self.on_handshake_failed(endpoint, error)
 
     def _deliver_request(self, peer: bytes, frames: list[Any]) -> None:
         try:

@@ -6,7 +6,16 @@ from :mod:`zactor.errors`, which re-exports these classes unchanged.
 
 from __future__ import annotations
 
-__all__ = ["ActorError", "DecodeError", "MessageTooLarge", "TransportClosed", "SendTimeout"]
+__all__ = [
+    "ActorError",
+    "DecodeError",
+    "HandshakeFailed",
+    "InsecureBind",
+    "KeyringError",
+    "MessageTooLarge",
+    "TransportClosed",
+    "SendTimeout",
+]
 
 
 class ActorError(Exception):
@@ -55,3 +64,38 @@ class SendTimeout(ActorError, TimeoutError):
         super().__init__(f"send to {endpoint} blocked at the high-water mark for {timeout_s:.3f} s")
         self.endpoint = endpoint
         self.timeout_s = timeout_s
+
+
+class HandshakeFailed(ActorError, ConnectionError):
+    """The security handshake with a peer failed: it refused this node's key, or one side encrypts and the other
+    does not. Asks waiting on that connection fail with it at once.
+
+    Attributes:
+        endpoint: the peer's endpoint.
+        reason: what failed, in words.
+    """
+
+    def __init__(self, endpoint: str, reason: str) -> None:
+        super().__init__(f"security handshake with {endpoint} failed: {reason}")
+        self.endpoint = endpoint
+        self.reason = reason
+
+
+class InsecureBind(ActorError, ValueError):
+    """A node without a keyring was asked to bind an address other hosts can reach (protected mode refuses it).
+
+    Attributes:
+        endpoint: the endpoint refused.
+    """
+
+    def __init__(self, endpoint: str) -> None:
+        super().__init__(
+            f"refusing to bind {endpoint} without a keyring: other hosts could call this node unauthenticated; give"
+            " a keyring (keyring_dir/key_name, --keyring/--key-name), bind a loopback address, or pass insecure=True"
+            " (--insecure)"
+        )
+        self.endpoint = endpoint
+
+
+class KeyringError(ActorError, ValueError):
+    """A keyring directory is missing, incomplete, or asked for something it cannot do (a bad or unknown name)."""

@@ -25,11 +25,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import zmq
+from zmq.utils.monitor import parse_monitor_message
 
 from zactor.transport.base import DEFAULT_MAX_MESSAGE_BYTES, ReplyHandler, RequestHandler, Transport, check_size
 from zactor.transport.codec import DEFAULT_COPY_THRESHOLD_BYTES
+from zactor.transport.curve import MONITOR_EVENTS, SocketSecurity, handshake_failure, refusal_reason
 from zactor.transport.errors import SendTimeout, TransportClosed
 from zactor.transport.outbox import Outbox
+from zactor.transport.ratelog import RateLimitedLogger
+from zactor.transport.security import Credentials
 
 __all__ = ["ZmqTransport"]
 
@@ -42,6 +46,7 @@ _POLLIN = int(zmq.POLLIN)
 _EVENTS = int(zmq.EVENTS)
 _RCVMORE = int(zmq.RCVMORE)
 _BATCH = 512
+_RELOAD_S = 1.0  # how often a secure node re-reads its authorized keys, in seconds
 
 
 class _Pump:
@@ -57,6 +62,7 @@ class _Pump:
         self._closed = False
         self._fd: int = sock.getsockopt(zmq.FD)  # type: ignore[assignment]
         loop.add_reader(self._fd, self.drain)
+        self.schedule()  # the FD only signals changes: what arrived before registering would wait forever
 
     def drain(self) -> None:
         self._scheduled = False
@@ -107,9 +113,11 @@ def _send_envelope(sock: zmq.Socket[bytes], frames: Sequence[Any], num_small: in
         sock.send(frame, _NOBLOCK if i == last else _MORE_NOBLOCK, copy=i < num_small)
 
 
-def _recv_envelope(sock: zmq.Socket[bytes], num_small: int) -> list[Any]:
-    """Receive one multipart message: the first ``num_small`` frames as bytes, the rest as zero-copy memoryviews."""
-    frames: list[Any] = [sock.recv(_NOBLOCK)]
+def _recv_envelope(sock: zmq.Socket[bytes], num_small: int, frames: list[Any] | None = None) -> list[Any]:
+    """Receive one multipart message: the first ``num_small`` frames as bytes, the rest as zero-copy memoryviews
+    (``frames``: what the caller already received of it)."""
+    if frames is None:
+        frames = [sock.recv(_NOBLOCK)]
     while sock.get(_RCVMORE):
         if len(frames) < num_small:
             frames.append(sock.recv(_NOBLOCK))
@@ -129,6 +137,9 @@ class ZmqTransport(Transport):
         heartbeat_s: the ZMTP heartbeat interval, in seconds; a peer silent for 3 intervals is disconnected.
         max_unread_bytes_per_peer: what replies one inbound peer has not read yet may hold, in bytes (see
             :mod:`zactor.transport.outbox`); replies past it are dropped and counted.
+        credentials: CURVE keys from a keyring (:mod:`zactor.transport.security`); ``None``: protected mode, see
+            :mod:`zactor.transport.curve`.
+        insecure: without credentials, allow binding an address other hosts can reach.
     """
 
     def __init__(
@@ -139,8 +150,14 @@ class ZmqTransport(Transport):
         hwm: int = 10_000,
         heartbeat_s: float = 1.0,
         max_unread_bytes_per_peer: int = 64 * 1024 * 1024,
+        credentials: Credentials | None = None,
+        insecure: bool = False,
     ) -> None:
         super().__init__(max_message_bytes)
+        self._security = SocketSecurity(credentials, insecure)
+        self._refusal_log = RateLimitedLogger(log)
+        self._monitors: dict[str, _Pump] = {}
+        self._reload: asyncio.TimerHandle | None = None
         self._max_unread_bytes = max_unread_bytes_per_peer
         self._outbox: Outbox | None = None
         self._linger_ms = int(linger_s * 1000)
@@ -164,19 +181,29 @@ class ZmqTransport(Transport):
             raise RuntimeError("transport already started")
         self._loop = asyncio.get_running_loop()
         self._on_request, self._on_reply = on_request, on_reply
+        security = self._security
+        security.check_bind(bind)
         ctx = zmq.Context()
+        security.start(ctx)
         sock = ctx.socket(zmq.ROUTER)
         self._configure(sock)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        security.secure_router(sock)
         try:
             sock.bind(bind)
         except zmq.ZMQError as exc:
             sock.close(linger=0)
+            security.stop()
             ctx.term()
             raise OSError(exc.errno, f"cannot bind {bind}: {exc.strerror}") from None
         self._ctx = ctx
         self._address = sock.getsockopt_string(zmq.LAST_ENDPOINT)
-        router = self._router = _Pump(sock, self._loop, lambda: self._receive_request(sock))
+        receive = self._receive_checked if security.serves else self._receive_request
+        router = self._router = _Pump(sock, self._loop, lambda: receive(sock))
+        if security.serves:
+            monitor = sock.get_monitor_socket(MONITOR_EVENTS)
+            self._monitors[""] = _Pump(monitor, self._loop, lambda: self._router_event(monitor))
+            self._reload = self._loop.call_later(_RELOAD_S, self._reload_keys)
         self._outbox = Outbox(
             sock, self._loop, router.rearm, self.stats, self._max_unread_bytes, DEFAULT_COPY_THRESHOLD_BYTES
         )
@@ -188,6 +215,46 @@ class ZmqTransport(Transport):
         except zmq.ZMQError:  # Again: nothing left; anything else: the socket is closing
             return
         self._deliver_request(frames[0], frames[1:])
+
+    def _receive_checked(self, sock: zmq.Socket[bytes]) -> None:
+        """Receive a request and deliver it only if its connection's key is still authorized (not revoked)."""
+        try:
+            first = sock.recv(_NOBLOCK, copy=False)
+            frames = _recv_envelope(sock, 3, [first.bytes])
+        except zmq.ZMQError:  # Again: nothing left; anything else: the socket is closing
+            return
+        keys = self._security.keys
+        if keys is not None and not keys.is_authorized(str(first.get("User-Id"))):
+            self.stats["refused_revoked"] += 1
+            self._refusal_log.warning("dropped an envelope from a connection whose key was revoked")
+            return
+        self._deliver_request(frames[0], frames[1:])
+
+    def _router_event(self, monitor: zmq.Socket[bytes]) -> None:
+        try:
+            event = parse_monitor_message(monitor.recv_multipart(_NOBLOCK))
+        except zmq.ZMQError:
+            return
+        reason = refusal_reason(int(event["event"]))
+        if reason is not None:
+            self.stats["refused_handshakes"] += 1
+            self._refusal_log.warning("refused a connection: %s", reason)
+
+    def _dealer_event(self, endpoint: str, monitor: zmq.Socket[bytes]) -> None:
+        try:
+            event = parse_monitor_message(monitor.recv_multipart(_NOBLOCK))
+        except zmq.ZMQError:
+            return
+        error = handshake_failure(endpoint, int(event["event"]))
+        if error is not None:
+            self.stats["handshake_failures"] += 1
+            self._handshake_failed(endpoint, error)
+
+    def _reload_keys(self) -> None:
+        keys = self._security.keys
+        if keys is not None and self._loop is not None and self._ctx is not None:
+            keys.refresh()
+            self._reload = self._loop.call_later(_RELOAD_S, self._reload_keys)
 
     def _receive_reply(self, endpoint: str, sock: zmq.Socket[bytes]) -> None:
         try:
@@ -203,13 +270,18 @@ class ZmqTransport(Transport):
                 raise TransportClosed("transport is closed")
             sock = self._ctx.socket(zmq.DEALER)
             self._configure(sock)
+            self._security.secure_dealer(sock)
+            monitor = sock.get_monitor_socket(MONITOR_EVENTS)
             try:
                 sock.connect(endpoint)
             except zmq.ZMQError as exc:
+                sock.disable_monitor()
+                monitor.close(linger=0)
                 sock.close(linger=0)
                 raise ValueError(f"cannot connect to {endpoint!r}: {exc.strerror}") from None
             pump = _Pump(sock, self._loop, lambda: self._receive_reply(endpoint, sock))
             self._dealers[endpoint] = pump
+            self._monitors[endpoint] = _Pump(monitor, self._loop, lambda: self._dealer_event(endpoint, monitor))
         return pump
 
     async def send(self, endpoint: str, frames: Sequence[Any], timeout_s: float) -> None:
@@ -258,19 +330,33 @@ class ZmqTransport(Transport):
     def forget(self, endpoint: str) -> None:
         pump = self._dealers.pop(endpoint, None)
         if pump is not None:
-            pump.close(0)
+            self._close_dealer(endpoint, pump, 0)
+
+    def _close_dealer(self, endpoint: str, pump: _Pump, linger_ms: int) -> None:
+        monitor = self._monitors.pop(endpoint, None)
+        if monitor is not None:
+            try:
+                pump.sock.disable_monitor()
+            except zmq.ZMQError:
+                pass
+            monitor.close(0)
+        pump.close(linger_ms)
 
     async def close(self) -> None:
         if self._ctx is None:
             return
+        if self._reload is not None:
+            self._reload.cancel()
+            self._reload = None
         for endpoint in list(self._dealers):
-            self._dealers.pop(endpoint).close(self._linger_ms)
+            self._close_dealer(endpoint, self._dealers.pop(endpoint), self._linger_ms)
         if self._outbox is not None:
             self._outbox.close()
             self._outbox = None
         if self._router is not None:
-            self._router.close(self._linger_ms)
+            self._close_dealer("", self._router, self._linger_ms)
             self._router = None
+        self._security.stop()
         ctx, self._ctx = self._ctx, None
         self._address = None
         await asyncio.get_running_loop().run_in_executor(None, ctx.term)

@@ -1,15 +1,16 @@
 """The optional ``zactor.services.cluster.admin`` actor: add and remove actors on a running node from another process.
 
 ``zactor node --admin`` hosts it. ``AddActor(name, spec)`` builds ``spec`` (``"module:Class"``, importable on that
-node, constructed with no arguments) and adds it under ``name``; ``RemoveActor(name)`` removes one. It can only
-instantiate classes already installed on the node, never code sent over the wire.
+node, constructed with no arguments) and adds it under ``name``; ``RemoveActor(name)`` removes one. Least authority:
+it imports only modules under the prefixes allowed at start (``--admin-allow PREFIX``; none by default), never
+changes ``sys.path``, and never adds, replaces or removes an actor whose name starts with ``zactor.`` (the system
+actors). It can only instantiate classes already installed on the node, never code sent over the wire.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
-import sys
+from collections.abc import Sequence
 from typing import Any
 
 from zactor.actor import Actor, Context, handler
@@ -20,17 +21,20 @@ __all__ = ["ADMIN_ACTOR", "AdminActor", "AddActor", "RemoveActor", "ActorNames",
 ADMIN_ACTOR = "zactor.services.cluster.admin"
 
 
+def _split(spec: str) -> tuple[str, str]:
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"expected MODULE:NAME, got {spec!r}")
+    return module_name, attr
+
+
 def load_object(spec: str) -> object:
-    """Import ``"package.module:Name"`` and return ``Name`` (the current directory is importable too).
+    """Import ``"package.module:Name"`` (from ``sys.path`` as it is) and return ``Name``.
 
     Raises:
         ValueError: ``spec`` is not of the form ``module:Name``, or the module or name does not exist.
     """
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise ValueError(f"expected MODULE:NAME, got {spec!r}")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    module_name, attr = _split(spec)
     try:
         return getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
@@ -72,14 +76,38 @@ class ActorNames:
 
 
 class AdminActor(Actor):
-    """Adds and removes actors of its node on request (see the module docstring)."""
+    """Adds and removes actors of its node on request (see the module docstring).
+
+    Args:
+        allow: module prefixes an ``AddActor`` may import from (``"myapp"`` allows ``myapp`` and ``myapp.*``);
+            empty: none.
+
+    An ``AddActor`` or ``RemoveActor`` it refuses fails at the caller with a ``RemoteError`` of type
+    ``PermissionError``.
+    """
+
+    def __init__(self, allow: Sequence[str] = ()) -> None:
+        self.allow = tuple(p.rstrip(".") for p in allow if p.strip("."))
+
+    def _check_name(self, name: str) -> None:
+        if name.startswith("zactor."):
+            raise PermissionError(f"{name!r} is a system actor: the admin actor never adds, replaces or removes it")
+
+    def _check_module(self, spec: str) -> None:
+        module_name, _ = _split(spec)
+        if not any(module_name == p or module_name.startswith(p + ".") for p in self.allow):
+            allowed = ", ".join(self.allow) or "none"
+            raise PermissionError(f"module {module_name!r} is outside this node's --admin-allow prefixes ({allowed})")
 
     @handler
     async def add(self, msg: AddActor, ctx: Context) -> ActorNames:
+        self._check_name(msg.name)
+        self._check_module(msg.spec)
         await ctx.node.add_actor(msg.name, build_actor(msg.spec))
         return ActorNames(names=ctx.node.actors())
 
     @handler
     async def remove(self, msg: RemoveActor, ctx: Context) -> ActorNames:
+        self._check_name(msg.name)
         await ctx.node.remove_actor(msg.name)
         return ActorNames(names=ctx.node.actors())

@@ -1,10 +1,11 @@
-"""The ``zactor`` command line: demo, node, cluster up, members, kv, call; ``--help`` describes each."""
+"""The ``zactor`` command line: demo, node, cluster up, members, kv, call, keys; ``--help`` describes each."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from zactor.config import NodeConfig
 from zactor.errors import ActorError
 from zactor.services.cluster.admin import ADMIN_ACTOR, AdminActor, build_actor
 from zactor.services.cluster.cli_cluster import run_call, run_cluster_up, run_members
+from zactor.services.cluster.cli_keys import add_keys_parser, add_security_arguments, run_keys, security_options
 from zactor.services.cluster.cli_kv import add_kv_parser, run_kv
 from zactor.services.cluster.demo_run import run_demo
 from zactor.services.cluster.node import ClusterNode
@@ -42,7 +44,10 @@ async def _run_node(args: argparse.Namespace) -> int:
         cluster_id=args.cluster_id,
         data_center=args.dc,
         gossip_interval_s=args.gossip_interval,
+        **security_options(args),
     )
+    if args.actor and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # --actor names modules of the operator's current directory too
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -51,7 +56,7 @@ async def _run_node(args: argparse.Namespace) -> int:
         for name, spec in args.actor:
             await node.add_actor(name, build_actor(spec))
         if args.admin:
-            await node.add_actor(ADMIN_ACTOR, AdminActor())
+            await node.add_actor(ADMIN_ACTOR, AdminActor(allow=args.admin_allow))
         if args.data_dir:
             path = Path(args.data_dir) / f"{node.node_id}.db"
             await node.add_extension(
@@ -89,6 +94,13 @@ def _build_parser() -> argparse.ArgumentParser:
     node.add_argument(
         "--admin", action="store_true", help="host zactor.services.cluster.admin: add/remove actors from outside"
     )
+    node.add_argument(
+        "--admin-allow",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="with --admin: a module prefix AddActor may import from (none by default); repeatable",
+    )
     node.add_argument("--data-dir", help="run the replicated key-value store with its SQLite file in this directory")
     node.add_argument(
         "--anti-entropy-interval", type=float, default=2.0, help="seconds between anti-entropy rounds (with --data-dir)"
@@ -107,6 +119,7 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="NAME=MODULE:CLASS",
         help="host an actor (built with no arguments); repeatable",
     )
+    add_security_arguments(node, insecure=True)
 
     cluster = sub.add_parser("cluster", help="local multi-process clusters")
     cluster_sub = cluster.add_subparsers(dest="cluster_command", required=True)
@@ -115,12 +128,15 @@ def _build_parser() -> argparse.ArgumentParser:
     up.add_argument("--dc", action="append", metavar="DC", help="data center names, assigned round-robin; repeatable")
     up.add_argument("--cluster-id", default="local", help="the cluster id (default: %(default)s)")
     up.add_argument("--gossip-interval", type=float, default=0.2, help="seconds between gossip rounds")
+    up.add_argument("--secure", action="store_true", help="create a keyring in the cluster's directory: CURVE + ZAP")
 
     members = sub.add_parser("members", help="print the member table of a node (node, address, dc, status, phi...)")
     members.add_argument("--seed", required=True, metavar="ADDR", help="endpoint of any node of the cluster")
     members.add_argument("--timeout", type=float, default=2.0, help="deadline of the query (s)")
+    add_security_arguments(members)
 
     add_kv_parser(sub)
+    add_keys_parser(sub)
 
     call = sub.add_parser("call", help="ask an actor once and print the reply")
     where = call.add_mutually_exclusive_group(required=True)
@@ -138,6 +154,7 @@ def _build_parser() -> argparse.ArgumentParser:
     call.add_argument("actor", help="the actor's name")
     call.add_argument("type", help="the message's registered type name, e.g. zactor.demo.Add")
     call.add_argument("fields", help='the message fields as a JSON object, e.g. \'{"a": 1, "b": 2}\'')
+    add_security_arguments(call)
     return parser
 
 
@@ -156,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_members(args)
         if args.command == "kv":
             return run_kv(args)
+        if args.command == "keys":
+            return run_keys(args)
         return run_call(args)
     except (ActorError, ValueError, OSError) as exc:
         print(f"zactor {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -12,6 +12,7 @@ import time
 from zactor.config import NodeConfig
 from zactor.errors import ActorNotFound
 from zactor.node import Node
+from zactor.services.cluster.cli_keys import security_options
 from zactor.services.cluster.local_cluster import LocalCluster, fetch_members
 from zactor.services.membership.messages import MemberRows
 from zactor.transport.codec import message_class
@@ -43,9 +44,13 @@ def format_members(table: MemberRows) -> str:
     return "\n".join(lines)
 
 
+def _client(args: argparse.Namespace) -> NodeConfig:
+    return NodeConfig(node_id="zactor-cli", **security_options(args))
+
+
 def run_members(args: argparse.Namespace) -> int:
     """``zactor members --seed ADDR``: print the member table of the node at ADDR."""
-    table = asyncio.run(fetch_members(args.seed, timeout_s=args.timeout))
+    table = asyncio.run(fetch_members(args.seed, timeout_s=args.timeout, client=_client(args)))
     print(format_members(table))
     return 0
 
@@ -56,12 +61,12 @@ async def _call(args: argparse.Namespace) -> int:
     msg = message_class(args.type)(**json.loads(args.fields))
     address = args.address
     if address is None:
-        table = await fetch_members(args.seed, timeout_s=args.timeout, include_down=False)
+        table = await fetch_members(args.seed, timeout_s=args.timeout, include_down=False, client=_client(args))
         hosts = [row[1] for row in table.rows if args.actor in row[5]]
         if not hosts:
             raise ActorNotFound(args.actor, table.node_id)
         address = hosts[0]
-    async with Node(NodeConfig(node_id="zactor-cli")) as node:
+    async with Node(_client(args)) as node:
         reply = await node.ref(args.actor, address=address).ask(msg, timeout_s=args.timeout)
     print(reply)
     return 0
@@ -86,12 +91,14 @@ def run_cluster_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     node_args = ["--gossip-interval", str(args.gossip_interval)]
     with LocalCluster(
-        args.n, data_centers=args.dc or ("dc1",), cluster_id=args.cluster_id, node_args=node_args
+        args.n, data_centers=args.dc or ("dc1",), cluster_id=args.cluster_id, node_args=node_args, secure=args.secure
     ) as cluster:
         print(
             f"cluster {args.cluster_id!r} up: {args.n} nodes, seed {cluster.seed}, logs in {cluster.log_dir}",
             flush=True,
         )
+        if cluster.keyring is not None:
+            print(f"secure: talk to it with --keyring {cluster.keyring} --key-name client", flush=True)
         shown = None
         while not stop:
             try:

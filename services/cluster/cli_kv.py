@@ -10,6 +10,7 @@ from typing import Any
 
 from zactor.config import NodeConfig
 from zactor.node import Node
+from zactor.services.cluster.cli_keys import add_security_arguments, security_options
 from zactor.services.replication.frontend import KV_ACTOR, KvDelete, KvGet, KvKeys, KvPut, KvRemoveNode
 
 __all__ = ["add_kv_parser", "run_kv"]
@@ -29,6 +30,7 @@ def add_kv_parser(sub: Any) -> None:
         cmd = kv_sub.add_parser(name, help=text)
         cmd.add_argument("--seed", required=True, metavar="ADDR", help="endpoint of a node running the store")
         cmd.add_argument("--timeout", type=float, default=5.0, help="deadline of the request (s)")
+        add_security_arguments(cmd)
         if name == "remove-node":
             cmd.add_argument("node_id", help="the id of the dead node")
             continue
@@ -63,7 +65,7 @@ def _request(args: argparse.Namespace) -> Any:
 
 
 async def _ask(args: argparse.Namespace) -> Any:
-    async with Node(NodeConfig(node_id="zactor-kv")) as node:
+    async with Node(NodeConfig(node_id="zactor-kv", **security_options(args))) as node:
         return await node.ref(KV_ACTOR, address=args.seed).ask(_request(args), timeout_s=args.timeout)
 
 

@@ -8,7 +8,8 @@ import tempfile
 import time
 from typing import Any
 
-from zactor.config import NodeConfig
+import attrs
+
 from zactor.services.cluster.admin import ADMIN_ACTOR, AddActor
 from zactor.services.cluster.cli_cluster import format_members
 from zactor.services.cluster.demo import Add
@@ -38,7 +39,9 @@ async def _wait(condition: Any, timeout_s: float, what: str) -> float:
 
 
 async def _demo(cluster: LocalCluster, files: list[tuple[str, bytes]], summary: dict[str, str]) -> list[str]:
-    config = NodeConfig(node_id="demo-client", seeds=(cluster.seed,), cluster_id=CLUSTER_ID, data_center="dc1")
+    config = attrs.evolve(
+        cluster.client_config, node_id="demo-client", seeds=(cluster.seed,), cluster_id=CLUSTER_ID, data_center="dc1"
+    )
     async with ClusterNode(config) as node:
         await node.membership.wait_for_members(4, timeout_s=15.0)
 
@@ -140,9 +143,12 @@ def run_demo() -> int:
     summary: dict[str, str] = {}
     start = time.monotonic()
     try:
-        _step(1, f"start 3 nodes in 3 processes, 2 data centers, SQLite files in {data_dir}")
-        node_args = ("--data-dir", data_dir, "--admin", "--anti-entropy-interval", "1.0")
-        with LocalCluster(3, data_centers=("dc1", "dc2"), cluster_id=CLUSTER_ID, node_args=node_args) as cluster:
+        _step(1, f"start 3 secure nodes (CURVE + ZAP) in 3 processes, 2 data centers, SQLite files in {data_dir}")
+        node_args = ["--data-dir", data_dir, "--anti-entropy-interval", "1.0"]
+        node_args += ["--admin", "--admin-allow", "zactor.services.cluster.demo"]
+        with LocalCluster(
+            3, data_centers=("dc1", "dc2"), cluster_id=CLUSTER_ID, node_args=node_args, secure=True
+        ) as cluster:
             print(format_members(cluster.members(0)))
             problems = asyncio.run(_demo(cluster, files, summary))
     finally:

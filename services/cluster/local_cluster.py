@@ -24,29 +24,34 @@ from zactor.node import Node
 from zactor.services.cluster.process import NodeProcess
 from zactor.services.membership.messages import GetMembers, MemberRows
 from zactor.services.membership.service import MEMBERSHIP_ACTOR
+from zactor.transport.security import add_key, init_keyring, key_names
 
 __all__ = ["LocalCluster", "fetch_members", "wait_all_live"]
 
 T = TypeVar("T")
 
 
-async def fetch_members(address: str, *, timeout_s: float = 2.0, include_down: bool = True) -> MemberRows:
-    """Ask the node at ``address`` for its member table, from a throwaway client node outside the cluster.
+async def fetch_members(
+    address: str, *, timeout_s: float = 2.0, include_down: bool = True, client: NodeConfig | None = None
+) -> MemberRows:
+    """Ask the node at ``address`` for its member table, from a throwaway client node outside the cluster
+    (configured by ``client``, e.g. with a keyring; default: a plaintext loopback node).
 
     Raises:
         RequestTimeout: no answer within ``timeout_s`` seconds.
         ActorError: the node answered with an error.
     """
-    async with Node(NodeConfig(node_id="zactor-client")) as client:
-        rows = await client.ref(MEMBERSHIP_ACTOR, address=address).ask(
+    async with Node(client or NodeConfig(node_id="zactor-client")) as node:
+        rows = await node.ref(MEMBERSHIP_ACTOR, address=address).ask(
             GetMembers(include_down=include_down), timeout_s=timeout_s
         )
     return rows
 
 
-async def wait_all_live(addresses: Sequence[str], timeout_s: float) -> float:
+async def wait_all_live(addresses: Sequence[str], timeout_s: float, *, client: NodeConfig | None = None) -> float:
     """Wait until the node at every one of ``addresses`` sees exactly ``len(addresses)`` live members (itself
-    included); a node that does not answer counts as not there yet. Returns the seconds it took.
+    included); a node that does not answer counts as not there yet. Returns the seconds it took. ``client`` is as
+    for :func:`fetch_members`.
 
     Raises:
         TimeoutError: not reached within ``timeout_s`` seconds.
@@ -56,7 +61,7 @@ async def wait_all_live(addresses: Sequence[str], timeout_s: float) -> float:
         counts = []
         for address in addresses:
             try:
-                counts.append(len((await fetch_members(address, include_down=False)).rows))
+                counts.append(len((await fetch_members(address, include_down=False, client=client)).rows))
             except ActorError:
                 counts.append(0)
         if all(count == len(addresses) for count in counts):
@@ -87,11 +92,16 @@ class LocalCluster:
         node_args: more ``zactor node`` arguments for every node (config overrides, e.g. ``--gossip-interval``).
         log_dir: where each node's log goes (``<node_id>.log``); default: a new temporary directory.
         start_timeout_s: how long to wait for all nodes to see each other, in seconds.
+        secure: create a keyring in ``log_dir/keyring`` with a key per node and one named ``client``: every node
+            encrypts and authenticates with CURVE and ZAP.
 
     Attributes:
         nodes: the :class:`~zactor.services.cluster.process.NodeProcess` of each node, by index (``None`` once
             stopped or killed).
         log_dir: the directory of the node logs.
+        keyring: the keyring directory (``None`` unless ``secure``).
+        client_config: the configuration of a client node that may talk to the cluster (with the ``client`` key
+            when secure); the queries below use it.
 
     Raises:
         RuntimeError: a node did not start, or the nodes did not all see each other in time (all are killed).
@@ -107,12 +117,19 @@ class LocalCluster:
         node_args: Sequence[str] = (),
         log_dir: str | Path | None = None,
         start_timeout_s: float = 30.0,
+        secure: bool = False,
     ) -> None:
         self._data_centers = tuple(data_centers)
         self._cluster_id = cluster_id
         self._actors = dict(actors or {})
         self._node_args = tuple(node_args)
         self.log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="zactor-cluster-"))
+        self.keyring: Path | None = None
+        self.client_config = NodeConfig(node_id="zactor-client")
+        if secure:
+            self.keyring = init_keyring(self.log_dir / "keyring")
+            add_key(self.keyring, "client")
+            self.client_config = NodeConfig(node_id="zactor-client", keyring_dir=str(self.keyring), key_name="client")
         self.nodes: list[NodeProcess | None] = []
         self._addresses: list[str] = []
         atexit.register(self.close)
@@ -145,6 +162,10 @@ class LocalCluster:
             args += ["--seed", self._addresses[0]]
         elif len(self._addresses) > 1:
             args += ["--seed", self._addresses[1]]
+        if self.keyring is not None:
+            if self.node_id(i) not in key_names(self.keyring):
+                add_key(self.keyring, self.node_id(i))
+            args += ["--keyring", str(self.keyring), "--key-name", self.node_id(i)]
         proc = NodeProcess(
             self.node_id(i),
             bind=bind,
@@ -205,7 +226,7 @@ class LocalCluster:
         Raises:
             RequestTimeout: node ``i`` did not answer within 2 s.
         """
-        return _run(fetch_members(self._addresses[i], include_down=include_down))
+        return _run(fetch_members(self._addresses[i], include_down=include_down, client=self.client_config))
 
     def live_ids(self, i: int) -> set[str]:
         """The node ids node ``i`` sees as live (itself included); empty when it does not answer."""

@@ -97,9 +97,13 @@ def exec_prefix(name: str) -> tuple[str, ...]:
     return ("ip", "netns", "exec", name)
 
 
-def start_nodes(ns: Namespaces, extra_args: Sequence[str], log_dir: Path, *, port: int = 7000) -> list[NodeProcess]:
+def start_nodes(
+    ns: Namespaces, extra_args: Sequence[str], log_dir: Path, *, port: int = 7000, keyring: Path | None = None
+) -> list[NodeProcess]:
     """Start node ``node<i>`` in namespace ``i``, bound at ``tcp://<address i>:<port>``, node0 the seed of the
-    others, each logging to ``log_dir/node<i>.log``; the caller kills them.
+    others, each logging to ``log_dir/node<i>.log``; the caller kills them. With ``keyring``, node ``node<i>`` uses
+    its key of that name (made by the caller); without, the nodes run ``--insecure`` (their addresses are not
+    loopback).
 
     Raises:
         RuntimeError: a node did not start (the ones started are killed).
@@ -108,11 +112,12 @@ def start_nodes(ns: Namespaces, extra_args: Sequence[str], log_dir: Path, *, por
     try:
         for i, name in enumerate(ns.names):
             seeds = ("--seed", procs[0].address) if procs else ()
+            security = ("--keyring", str(keyring), "--key-name", f"node{i}") if keyring else ("--insecure",)
             procs.append(
                 NodeProcess(
                     f"node{i}",
                     bind=f"tcp://{ns.addresses[i]}:{port}",
-                    extra_args=(*extra_args, *seeds),
+                    extra_args=(*extra_args, *seeds, *security),
                     prefix=exec_prefix(name),
                     log_path=log_dir / f"node{i}.log",
                 )

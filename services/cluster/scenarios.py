@@ -28,6 +28,7 @@ from zactor.services.cluster.local_cluster import wait_all_live
 from zactor.services.cluster.netns import exec_prefix, namespaces, set_link, start_nodes
 from zactor.services.replication.history import WriteHistory, check_history, write_unique_keys
 from zactor.transport.codec import Returns, message
+from zactor.transport.security import add_key, init_keyring
 
 __all__ = ["PartitionOutcome", "isolate_one_of_three", "wait_converged", "Want", "Blob", "PayloadSource"]
 
@@ -97,7 +98,8 @@ async def wait_converged(
 async def isolate_one_of_three(
     data_dir: Path, node_args: Sequence[str], *, keyspace: str = "faults", partition_s: float = 8.0
 ) -> PartitionOutcome:
-    """Partition node0 from node1 and node2 for ``partition_s`` seconds while writing through both sides.
+    """Partition node0 from node1 and node2 for ``partition_s`` seconds while writing through both sides. The
+    cluster is secure (a keyring in ``data_dir/keyring``): members and writers authenticate with CURVE and ZAP.
 
     Args:
         data_dir: where the nodes keep their SQLite files and logs.
@@ -110,12 +112,18 @@ async def isolate_one_of_three(
         RuntimeError: a node or the minority writer failed.
         TimeoutError: the nodes did not see each other within 30 s, before or after the partition.
     """
+    keyring = init_keyring(data_dir / "keyring")
+    for name in ("node0", "node1", "node2", "writer", "minority"):
+        add_key(keyring, name)
     with namespaces(3) as ns:
-        procs = start_nodes(ns, ("--data-dir", str(data_dir), *node_args), data_dir)
+        procs = start_nodes(ns, ("--data-dir", str(data_dir), *node_args), data_dir, keyring=keyring)
         try:
             addresses = [p.address for p in procs]
-            await wait_all_live(addresses, 30.0)
-            async with Node(NodeConfig(node_id="writer", bind=f"tcp://{ns.host_address}:0")) as client:
+            client_config = NodeConfig(
+                node_id="writer", bind=f"tcp://{ns.host_address}:0", keyring_dir=str(keyring), key_name="writer"
+            )
+            await wait_all_live(addresses, 30.0, client=client_config)
+            async with Node(client_config) as client:
                 history, stop = WriteHistory(), asyncio.Event()
                 majority = asyncio.create_task(
                     write_unique_keys(client, lambda: addresses[1:], keyspace, "quorum", history, stop)
@@ -123,6 +131,7 @@ async def isolate_one_of_three(
                 set_link(ns.names[0], up=False)
                 writer = [sys.executable, "-m", "zactor.services.replication.history", addresses[0], str(partition_s)]
                 writer += ["--bind", f"tcp://{ns.addresses[0]}:0", "--keyspace", keyspace]
+                writer += ["--keyring", str(keyring), "--key-name", "minority"]
                 done = await asyncio.to_thread(
                     subprocess.run, [*exec_prefix(ns.names[0]), *writer], capture_output=True, text=True, timeout=120
                 )
@@ -131,7 +140,7 @@ async def isolate_one_of_three(
                 minority = json.loads(done.stdout.strip().splitlines()[-1])
                 acked_during = len(history.acked)
                 set_link(ns.names[0], up=True)
-                heal_s = await wait_all_live(addresses, 30.0)
+                heal_s = await wait_all_live(addresses, 30.0, client=client_config)
                 stop.set()
                 await majority
                 missing = await wait_converged(client, addresses, keyspace, history, 30.0)

@@ -113,9 +113,13 @@ async def check_history(
     return missing
 
 
-async def write_for(address: str, seconds: float, *, bind: str, keyspace: str, prefix: str) -> WriteHistory:
-    """Write unique keys at QUORUM through the node at ``address`` for ``seconds``, from a client bound at ``bind``."""
-    async with Node(NodeConfig(node_id=f"writer-{prefix}", bind=bind)) as client:
+async def write_for(
+    address: str, seconds: float, *, bind: str, keyspace: str, prefix: str, keyring: str | None, key_name: str | None
+) -> WriteHistory:
+    """Write unique keys at QUORUM through the node at ``address`` for ``seconds``, from a client bound at ``bind``
+    (with the key ``key_name`` of ``keyring`` when given)."""
+    config = NodeConfig(node_id=f"writer-{prefix}", bind=bind, keyring_dir=keyring, key_name=key_name)
+    async with Node(config) as client:
         history, stop = WriteHistory(), asyncio.Event()
         asyncio.get_running_loop().call_later(seconds, stop.set)
         await write_unique_keys(
@@ -133,9 +137,19 @@ def main() -> None:
     parser.add_argument("--bind", default="tcp://127.0.0.1:0")
     parser.add_argument("--keyspace", default="faults")
     parser.add_argument("--prefix", default="m")
+    parser.add_argument("--keyring", help="a keyring directory (with --key-name)")
+    parser.add_argument("--key-name", help="the writer's key in the keyring")
     args = parser.parse_args()
     history = asyncio.run(
-        write_for(args.address, args.seconds, bind=args.bind, keyspace=args.keyspace, prefix=args.prefix)
+        write_for(
+            args.address,
+            args.seconds,
+            bind=args.bind,
+            keyspace=args.keyspace,
+            prefix=args.prefix,
+            keyring=args.keyring,
+            key_name=args.key_name,
+        )
     )
     print(json.dumps({"issued": len(history.operations), "acked": history.acked}))
 
