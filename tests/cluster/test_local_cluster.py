@@ -16,10 +16,16 @@ def _sees_without(cluster: LocalCluster, gone: str) -> bool:
     return all(gone not in cluster.live_ids(i) for i in cluster.running())
 
 
-def test_killed_node_is_declared_dead_and_a_restart_rejoins(local_cluster: LocalCluster) -> None:
+@pytest.mark.parametrize("secure", [False, True], ids=["plaintext", "secure"])
+def test_killed_node_is_declared_dead_and_a_restart_rejoins(secure: bool) -> None:
     """SIGKILL: every other node drops the node within 10 s; restarted with the same id it rejoins; a node added
-    later joins."""
-    cluster = local_cluster
+    later joins; the same on a secure cluster."""
+    actors = {"calc": "zactor.services.cluster.demo:Calculator"}
+    with LocalCluster(3, data_centers=("dc1", "dc2"), actors=actors, secure=secure) as cluster:
+        _kill_restart_and_grow(cluster)
+
+
+def _kill_restart_and_grow(cluster: LocalCluster) -> None:
     assert cluster.live_ids(0) == {"node0", "node1", "node2"}
     rows = {row[0]: row for row in cluster.members(1).rows}
     assert rows["node1"][2] == "dc2" and "calc" in rows["node0"][5]
@@ -81,3 +87,18 @@ def test_cluster_up_runs_and_stops_on_sigterm() -> None:
             proc.kill()
             proc.wait()
         proc.stdout.close()  # type: ignore[union-attr]
+
+
+def test_a_secure_cluster_serves_key_holders_only(capsys: pytest.CaptureFixture[str]) -> None:
+    """`members` and `call` need --keyring/--key-name on a secure cluster; without them they fail at once naming
+    the handshake; `node` refuses to bind every interface without a keyring."""
+    with LocalCluster(2, actors={"calc": "zactor.services.cluster.demo:Calculator"}, secure=True) as cluster:
+        keys = ["--keyring", str(cluster.keyring), "--key-name", "client"]
+        assert main(["members", "--seed", cluster.seed, "--timeout", "20"]) == 1
+        assert "HandshakeFailed" in capsys.readouterr().err
+        assert main(["members", "--seed", cluster.seed, *keys]) == 0
+        assert "node1" in capsys.readouterr().out
+        assert main(["call", "--seed", cluster.seed, *keys, "calc", "zactor.demo.Add", '{"a": 2, "b": 3}']) == 0
+        assert "Result(value=5)" in capsys.readouterr().out
+    assert main(["node", "--bind", "tcp://0.0.0.0:0"]) == 1
+    assert "InsecureBind" in capsys.readouterr().err

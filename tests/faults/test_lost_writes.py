@@ -1,4 +1,5 @@
-"""No acknowledged QUORUM write is lost when nodes are SIGKILLed and restarted, and a minority acknowledges none."""
+"""No acknowledged QUORUM write is lost when nodes are SIGKILLed and restarted, and a minority acknowledges none; the
+cluster is secure (CURVE and ZAP on every connection)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from zactor import Node, NodeConfig
+from zactor import Node
 from zactor.services.cluster.local_cluster import LocalCluster
 from zactor.services.cluster.scenarios import wait_converged
 from zactor.services.replication.frontend import KV_ACTOR, KvDigest
@@ -24,7 +25,7 @@ KEYSPACE = "faults"
 
 def _cluster(data_dir: Path) -> LocalCluster:
     args = ("--data-dir", str(data_dir), "--anti-entropy-interval", "0.5", "--replication-factor", "3")
-    return LocalCluster(3, node_args=args)
+    return LocalCluster(3, node_args=args, secure=True)
 
 
 async def _holders(client: Node, cluster: LocalCluster) -> collections.Counter[str]:
@@ -60,7 +61,7 @@ async def test_sigkill_of_one_node_loses_no_acknowledged_write(tmp_path: Path) -
     """QUORUM writes round-robin over 3 nodes while one is SIGKILLed and restarted: every acknowledged key is on at
     least 2 nodes at once, and on all 3 after anti-entropy."""
     with _cluster(tmp_path) as cluster:
-        async with Node(NodeConfig(node_id="writer")) as client:
+        async with Node(cluster.client_config) as client:
             async with _writing(client, cluster) as history:
                 await asyncio.sleep(1.0)
                 await asyncio.to_thread(cluster.kill, 1)
@@ -77,7 +78,7 @@ async def test_sigkill_of_two_nodes_loses_nothing_and_the_survivor_acknowledges_
     """With two of three nodes SIGKILLed, no QUORUM write issued to the survivor is acknowledged; after both restart
     every earlier acknowledged write is on every node."""
     with _cluster(tmp_path) as cluster:
-        async with Node(NodeConfig(node_id="writer")) as client:
+        async with Node(cluster.client_config) as client:
             async with _writing(client, cluster) as history:
                 await asyncio.sleep(1.0)
                 await asyncio.to_thread(cluster.kill, 1)
