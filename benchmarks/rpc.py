@@ -6,9 +6,10 @@ Each measurement runs a fresh server process and a fresh client process on loopb
 (b) pipelined asks with 100 in flight: calls/s;
 (c) a 64 MiB bytes payload round trip: MiB/s, and the peak RSS of both processes (raw pyzmq with ``copy=False``).
 
-Usage: ``python benchmarks/rpc.py [--seconds S] [--payload-mib M] [--rounds R] [--repeat N]``. Raw and zactor runs
-alternate ``N`` times and the best figure of each counts (this machine's neighbours make single runs noisy). Ratios to
-raw pyzmq print last.
+Usage: ``python benchmarks/rpc.py [--seconds S] [--payload-mib M] [--rounds R] [--repeat N] [--curve]``. Raw and
+zactor runs alternate ``N`` times and the best figure of each counts (this machine's neighbours make single runs
+noisy). Ratios to raw pyzmq print last. ``--curve`` also measures both with CURVE encryption on (zactor with its ZAP
+authentication, raw pyzmq with CURVE alone) in the same run, and prints the fraction of plaintext each keeps.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import multiprocessing as mp
 import resource
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,8 +28,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import zmq  # noqa: E402
+import zmq.auth  # noqa: E402
 
 from zactor import Actor, Context, Node, NodeConfig, handler, message  # noqa: E402
+from zactor.transport.security import add_key, init_keyring  # noqa: E402
 
 IN_FLIGHT = 100
 STOP = b"__stop__"
@@ -55,10 +59,26 @@ def _peak_rss_bytes() -> int:
 # ------------------------------------------------------------------------------------------------ raw pyzmq
 
 
-def raw_server(port_q: Any) -> None:
+def _raw_curve(sock: zmq.Socket[bytes], keyring: str | None, role: str) -> None:
+    """CURVE on a raw socket from the benchmark's keyring (no ZAP: any client key is accepted)."""
+    if keyring is None:
+        return
+    root = Path(keyring)
+    if role == "server":
+        public, secret = zmq.auth.load_certificate(root / "cluster.key_secret")
+        sock.setsockopt(zmq.CURVE_SERVER, 1)
+    else:
+        sock.setsockopt(zmq.CURVE_SERVERKEY, zmq.auth.load_certificate(root / "cluster.key")[0])
+        public, secret = zmq.auth.load_certificate(root / "secrets" / "client.key_secret")
+    sock.setsockopt(zmq.CURVE_PUBLICKEY, public)
+    sock.setsockopt(zmq.CURVE_SECRETKEY, secret or b"")
+
+
+def raw_server(port_q: Any, keyring: str | None) -> None:
     ctx = zmq.Context()
     sock = ctx.socket(zmq.ROUTER)
     sock.setsockopt(zmq.LINGER, 1000)
+    _raw_curve(sock, keyring, "server")
     port_q.put(sock.bind_to_random_port("tcp://127.0.0.1"))
     while True:
         frames = sock.recv_multipart(copy=False)
@@ -70,10 +90,13 @@ def raw_server(port_q: Any) -> None:
     ctx.term()
 
 
-def raw_client(port: int, test: str, seconds: float, payload_mib: int, rounds: int, out_q: Any) -> None:
+def raw_client(
+    port: int, test: str, seconds: float, payload_mib: int, rounds: int, out_q: Any, keyring: str | None
+) -> None:
     ctx = zmq.Context()
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 1000)
+    _raw_curve(sock, keyring, "client")
     sock.connect(f"tcp://127.0.0.1:{port}")
     result: dict[str, float] = {}
     if test == "small":
@@ -137,10 +160,16 @@ class EchoActor(Actor):
         return Rss(peak_rss_bytes=_peak_rss_bytes())
 
 
-def zactor_server(port_q: Any) -> None:
+def _config(node_id: str, keyring: str | None, key_name: str) -> NodeConfig:
+    if keyring is None:
+        return NodeConfig(node_id=node_id)
+    return NodeConfig(node_id=node_id, keyring_dir=keyring, key_name=key_name)
+
+
+def zactor_server(port_q: Any, keyring: str | None) -> None:
     async def serve() -> None:
         done = asyncio.Event()
-        async with Node(NodeConfig(node_id="bench-server")) as node:
+        async with Node(_config("bench-server", keyring, "server")) as node:
             await node.add_actor("echo", EchoActor(done))
             port_q.put(int(node.address.rsplit(":", 1)[1]))
             await done.wait()
@@ -149,10 +178,12 @@ def zactor_server(port_q: Any) -> None:
     asyncio.run(serve())
 
 
-def zactor_client(port: int, test: str, seconds: float, payload_mib: int, rounds: int, out_q: Any) -> None:
+def zactor_client(
+    port: int, test: str, seconds: float, payload_mib: int, rounds: int, out_q: Any, keyring: str | None
+) -> None:
     async def run() -> dict[str, float]:
         result: dict[str, float] = {}
-        async with Node(NodeConfig(node_id="bench-client")) as node:
+        async with Node(_config("bench-client", keyring, "client")) as node:
             ref = node.ref("echo", address=f"tcp://127.0.0.1:{port}")
             if test == "small":
                 msg = Echo(data=b"x" * 16)
@@ -213,16 +244,19 @@ def _best(key: str, old: float | None, new: float) -> float:
     return min(old, new) if lower_is_better else max(old, new)
 
 
-def measure(impl: str, test: str, args: argparse.Namespace) -> dict[str, float]:
+def measure(impl: str, test: str, args: argparse.Namespace, keyring: str | None) -> dict[str, float]:
+    """One run of ``impl`` ("raw" or "zactor", with " curve" when ``keyring`` is given) on ``test``."""
     mpc = mp.get_context("spawn")
     port_q, out_q = mpc.Queue(), mpc.Queue()
-    server_fn, client_fn = (raw_server, raw_client) if impl == "raw" else (zactor_server, zactor_client)
-    server = mpc.Process(target=server_fn, args=(port_q,), daemon=True)
+    server_fn, client_fn = (raw_server, raw_client) if impl.startswith("raw") else (zactor_server, zactor_client)
+    server = mpc.Process(target=server_fn, args=(port_q, keyring), daemon=True)
     server.start()
     try:
         port = port_q.get(timeout=30)
         client = mpc.Process(
-            target=client_fn, args=(port, test, args.seconds, args.payload_mib, args.rounds, out_q), daemon=True
+            target=client_fn,
+            args=(port, test, args.seconds, args.payload_mib, args.rounds, out_q, keyring),
+            daemon=True,
         )
         client.start()
         result = out_q.get(timeout=120 + 4 * args.seconds)
@@ -241,15 +275,27 @@ def main() -> None:
     parser.add_argument("--payload-mib", type=int, default=64, help="size of the large payload (MiB)")
     parser.add_argument("--rounds", type=int, default=10, help="round trips of the large payload")
     parser.add_argument("--repeat", type=int, default=5, help="alternating runs of each; the best one counts")
+    parser.add_argument("--curve", action="store_true", help="also measure both with CURVE encryption on")
     args = parser.parse_args()
 
-    results: dict[str, dict[str, float]] = {"raw": {}, "zactor": {}}
-    for test in ("small", "big"):
-        for attempt in range(args.repeat):
-            for impl in ("raw", "zactor"):
-                print(f"measuring {impl} {test} ({attempt + 1}/{args.repeat}) ...", file=sys.stderr, flush=True)
-                for key, value in measure(impl, test, args).items():
-                    results[impl][key] = _best(key, results[impl].get(key), value)
+    with tempfile.TemporaryDirectory(prefix="zactor-bench-") as scratch:
+        keyring = str(init_keyring(Path(scratch) / "keyring"))
+        for name in ("server", "client"):
+            add_key(keyring, name)
+        impls = {"raw": None, "zactor": None}
+        if args.curve:
+            impls.update({"raw curve": keyring, "zactor curve": keyring})
+        results: dict[str, dict[str, float]] = {impl: {} for impl in impls}
+        for test in ("small", "big"):
+            for attempt in range(args.repeat):
+                for impl, keys in impls.items():
+                    print(f"measuring {impl} {test} ({attempt + 1}/{args.repeat}) ...", file=sys.stderr, flush=True)
+                    for key, value in measure(impl, test, args, keys).items():
+                        results[impl][key] = _best(key, results[impl].get(key), value)
+    _report(results, args)
+
+
+def _report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> None:
 
     mib = 1024 * 1024
     rows = [
@@ -261,12 +307,20 @@ def main() -> None:
         ("peak RSS client, MiB", "client_rss", "{:.0f}"),
         ("peak RSS server, MiB", "server_rss", "{:.0f}"),
     ]
-    print(f"{'':40} {'raw pyzmq':>12} {'zactor':>12} {'ratio':>8}")
-    for label, key, fmt in rows:
-        raw, ours = results["raw"][key], results["zactor"][key]
-        if key.endswith("rss"):
-            raw, ours = raw / mib, ours / mib
-        print(f"{label:40} {fmt.format(raw):>12} {fmt.format(ours):>12} {ours / raw:>7.2f}x")
+    for mode in ("", " curve"):
+        if f"raw{mode}" not in results:
+            continue
+        print(f"\n{'':40} {'raw' + mode:>12} {'zactor' + mode:>13} {'ratio':>8}")
+        for label, key, fmt in rows:
+            raw, ours = results[f"raw{mode}"][key], results[f"zactor{mode}"][key]
+            if key.endswith("rss"):
+                raw, ours = raw / mib, ours / mib
+            print(f"{label:40} {fmt.format(raw):>12} {fmt.format(ours):>13} {ours / raw:>7.2f}x")
+    if "raw curve" in results:
+        print(f"\n{'with CURVE / plaintext':40} {'raw':>12} {'zactor':>13}")
+        for label, key, _ in rows[:5]:
+            kept = [results[f"{impl} curve"][key] / results[impl][key] for impl in ("raw", "zactor")]
+            print(f"{label:40} {kept[0]:>12.2f} {kept[1]:>13.2f}")
 
 
 if __name__ == "__main__":

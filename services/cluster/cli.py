@@ -80,9 +80,10 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"zactor {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser(
-        "demo", help="a replicated store on a 3-process cluster, on real data: writes, a killed node, catch-up"
+    demo = sub.add_parser(
+        "demo", help="a replicated store on a secure 3-process cluster, on real data: writes, a killed node, catch-up"
     )
+    add_security_arguments(demo)
 
     node = sub.add_parser("node", help="run one node in the foreground until Ctrl-C or SIGTERM (leaves gracefully)")
     node.add_argument("--node-id", help="the node's id (default: random)")
@@ -129,6 +130,7 @@ def _build_parser() -> argparse.ArgumentParser:
     up.add_argument("--cluster-id", default="local", help="the cluster id (default: %(default)s)")
     up.add_argument("--gossip-interval", type=float, default=0.2, help="seconds between gossip rounds")
     up.add_argument("--secure", action="store_true", help="create a keyring in the cluster's directory: CURVE + ZAP")
+    add_security_arguments(up)
 
     members = sub.add_parser("members", help="print the member table of a node (node, address, dc, status, phi...)")
     members.add_argument("--seed", required=True, metavar="ADDR", help="endpoint of any node of the cluster")
@@ -164,7 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "demo":
-            return run_demo()
+            security = security_options(args)
+            return run_demo(keyring=security["keyring_dir"], key_name=security["key_name"] or "client")
         if args.command == "node":
             return asyncio.run(_run_node(args))
         if args.command == "cluster":

@@ -90,15 +90,23 @@ def run_cluster_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     node_args = ["--gossip-interval", str(args.gossip_interval)]
+    security = security_options(args)
     with LocalCluster(
-        args.n, data_centers=args.dc or ("dc1",), cluster_id=args.cluster_id, node_args=node_args, secure=args.secure
+        args.n,
+        data_centers=args.dc or ("dc1",),
+        cluster_id=args.cluster_id,
+        node_args=node_args,
+        secure=args.secure,
+        keyring=security["keyring_dir"],
+        client_key=security["key_name"] or "client",
     ) as cluster:
         print(
             f"cluster {args.cluster_id!r} up: {args.n} nodes, seed {cluster.seed}, logs in {cluster.log_dir}",
             flush=True,
         )
         if cluster.keyring is not None:
-            print(f"secure: talk to it with --keyring {cluster.keyring} --key-name client", flush=True)
+            key = cluster.client_config.key_name
+            print(f"secure: talk to it with --keyring {cluster.keyring} --key-name {key}", flush=True)
         shown = None
         while not stop:
             try:

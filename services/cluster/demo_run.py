@@ -135,8 +135,10 @@ async def _demo(cluster: LocalCluster, files: list[tuple[str, bytes]], summary: 
     return problems
 
 
-def run_demo() -> int:
-    """Run the demo; returns the exit code (0 when every node holds exactly the expected data)."""
+def run_demo(*, keyring: str | None = None, key_name: str = "client") -> int:
+    """Run the demo on a secure cluster (a new keyring, or ``keyring`` with ``key_name`` as the demo client's key;
+    node keys are added to it when missing); returns the exit code (0 when every node holds exactly the expected
+    data)."""
     print("zactor demo: a replicated key-value store on a 3-process cluster, on real data", flush=True)
     files = stdlib_files()
     data_dir = tempfile.mkdtemp(prefix="zactor-demo-")
@@ -147,7 +149,13 @@ def run_demo() -> int:
         node_args = ["--data-dir", data_dir, "--anti-entropy-interval", "1.0"]
         node_args += ["--admin", "--admin-allow", "zactor.services.cluster.demo"]
         with LocalCluster(
-            3, data_centers=("dc1", "dc2"), cluster_id=CLUSTER_ID, node_args=node_args, secure=True
+            3,
+            data_centers=("dc1", "dc2"),
+            cluster_id=CLUSTER_ID,
+            node_args=node_args,
+            secure=True,
+            keyring=keyring,
+            client_key=key_name,
         ) as cluster:
             print(format_members(cluster.members(0)))
             problems = asyncio.run(_demo(cluster, files, summary))

@@ -94,6 +94,9 @@ class LocalCluster:
         start_timeout_s: how long to wait for all nodes to see each other, in seconds.
         secure: create a keyring in ``log_dir/keyring`` with a key per node and one named ``client``: every node
             encrypts and authenticates with CURVE and ZAP.
+        keyring: use this existing keyring instead (secure too); keys ``node<i>`` and ``client_key`` are added to it
+            when missing.
+        client_key: the key name of :attr:`client_config` in the keyring.
 
     Attributes:
         nodes: the :class:`~zactor.services.cluster.process.NodeProcess` of each node, by index (``None`` once
@@ -118,18 +121,21 @@ class LocalCluster:
         log_dir: str | Path | None = None,
         start_timeout_s: float = 30.0,
         secure: bool = False,
+        keyring: str | Path | None = None,
+        client_key: str = "client",
     ) -> None:
         self._data_centers = tuple(data_centers)
         self._cluster_id = cluster_id
         self._actors = dict(actors or {})
         self._node_args = tuple(node_args)
         self.log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="zactor-cluster-"))
-        self.keyring: Path | None = None
-        self.client_config = NodeConfig(node_id="zactor-client")
-        if secure:
+        self.keyring = Path(keyring) if keyring is not None else None
+        if self.keyring is None and secure:
             self.keyring = init_keyring(self.log_dir / "keyring")
-            add_key(self.keyring, "client")
-            self.client_config = NodeConfig(node_id="zactor-client", keyring_dir=str(self.keyring), key_name="client")
+        self.client_config = NodeConfig(node_id="zactor-client")
+        if self.keyring is not None:
+            self._ensure_key(client_key)
+            self.client_config = NodeConfig(node_id="zactor-client", keyring_dir=str(self.keyring), key_name=client_key)
         self.nodes: list[NodeProcess | None] = []
         self._addresses: list[str] = []
         atexit.register(self.close)
@@ -163,8 +169,7 @@ class LocalCluster:
         elif len(self._addresses) > 1:
             args += ["--seed", self._addresses[1]]
         if self.keyring is not None:
-            if self.node_id(i) not in key_names(self.keyring):
-                add_key(self.keyring, self.node_id(i))
+            self._ensure_key(self.node_id(i))
             args += ["--keyring", str(self.keyring), "--key-name", self.node_id(i)]
         proc = NodeProcess(
             self.node_id(i),
@@ -179,6 +184,10 @@ class LocalCluster:
             self.nodes.append(proc)
             self._addresses.append(proc.address)
         return proc
+
+    def _ensure_key(self, name: str) -> None:
+        if self.keyring is not None and name not in key_names(self.keyring):
+            add_key(self.keyring, name)
 
     def kill(self, i: int) -> None:
         """SIGKILL node ``i`` (no graceful leave: the others must detect it)."""

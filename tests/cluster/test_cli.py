@@ -18,7 +18,7 @@ def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("demo", "node", "call"):
+    for command in ("demo", "node", "call", "keys"):
         assert command in out
 
 
@@ -68,3 +68,21 @@ def test_kv_commands_against_a_node_with_a_store(tmp_path: Path, capsysbinary: p
         assert main(["kv", "remove-node", "--seed", node.address, "kv-node"]) == 1
         assert node.stop() == 0
     assert (tmp_path / "kv-node.db").exists()
+
+
+def test_keys_commands_manage_a_keyring(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """init, add, list, revoke; mistakes are one line on stderr and exit 1, never a traceback."""
+    keyring = str(tmp_path / "kr")
+    assert main(["keys", "init", keyring]) == 0
+    assert main(["keys", "add", keyring, "alice"]) == 0 and main(["keys", "add", keyring, "bob"]) == 0
+    assert "mode 0600" in capsys.readouterr().out
+    assert main(["keys", "revoke", keyring, "alice"]) == 0
+    capsys.readouterr()
+    assert main(["keys", "list", keyring]) == 0
+    assert capsys.readouterr().out.split() == ["bob"]
+    for mistake in (["keys", "init", keyring], ["keys", "add", keyring, "../x"], ["keys", "revoke", keyring, "eve"]):
+        assert main(mistake) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("zactor keys: KeyringError:") and "Traceback" not in err and err.count("\n") == 1
+    assert main(["node", "--keyring", keyring]) == 1
+    assert "go together" in capsys.readouterr().err

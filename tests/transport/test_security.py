@@ -185,3 +185,26 @@ def test_keyring_and_key_name_go_together(keyring: Path) -> None:
         NodeConfig(keyring_dir=str(keyring))
     with pytest.raises(KeyringError, match="no key pair"):
         Node(NodeConfig(keyring_dir=str(keyring), key_name="nobody"))
+
+
+async def test_refusals_are_counted_without_flooding_the_log(keyring: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """40 plaintext connections are all counted; the node logs at most a handful of lines about them."""
+    async with Node(_config(keyring, "server")) as server:
+        ctx = zmq.Context.instance()
+        socks = []
+        with caplog.at_level(logging.WARNING, logger="zactor.transport"):
+            try:
+                for _ in range(40):
+                    sock = ctx.socket(zmq.DEALER)
+                    sock.linger = 0
+                    sock.setsockopt(zmq.RECONNECT_IVL, 60_000)
+                    sock.connect(server.address)
+                    socks.append(sock)
+                await wait_until(
+                    lambda: server.transport.stats["refused_handshakes"] >= 40, what="40 refusals to be counted"
+                )
+            finally:
+                for sock in socks:
+                    sock.close()
+        lines = [r for r in caplog.records if "refused a connection" in r.getMessage()]
+        assert 1 <= len(lines) <= 10
