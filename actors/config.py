@@ -11,7 +11,11 @@ import attrs
 from zactor.transport.base import DEFAULT_MAX_MESSAGE_BYTES
 from zactor.transport.codec import DEFAULT_COPY_THRESHOLD_BYTES
 
-__all__ = ["NodeConfig"]
+__all__ = ["DEFAULT_CLUSTER_ID", "NodeConfig"]
+
+
+#: The cluster id of every node, local cluster and command that is given none.
+DEFAULT_CLUSTER_ID = "default"
 
 
 def _new_node_id() -> str:
@@ -60,7 +64,7 @@ class NodeConfig:
     node_id: str = attrs.field(factory=_new_node_id)
     bind: str = "tcp://127.0.0.1:0"
     seeds: tuple[str, ...] = attrs.field(default=(), converter=_to_tuple)
-    cluster_id: str = "default"
+    cluster_id: str = DEFAULT_CLUSTER_ID
     data_center: str = "dc1"
     default_timeout_s: float = attrs.field(default=5.0, validator=_positive)
     mailbox_size: int = attrs.field(default=10_000, validator=_positive)

@@ -149,14 +149,19 @@ class ClusterMismatch(ActorError):
     Attributes:
         expected: this node's cluster id (empty on a caller whose request a peer refused).
         received: the peer's cluster id (empty on such a caller too).
+        peer: the peer's endpoint, when known.
     """
 
-    def __init__(self, expected: str, received: str) -> None:
-        if expected or received:
-            text = f"peer is in cluster {received!r}, this node is in {expected!r}"
+    def __init__(self, expected: str, received: str, *, peer: str = "") -> None:
+        who = peer or "the peer"
+        if received:
+            text = f"{who} is in cluster {received!r}, this node is in {expected!r}"
+        elif expected:
+            text = f"{who} refused this node's cluster id {expected!r}: it belongs to another cluster"
         else:
-            text = "the peer refused: it belongs to another cluster (it does not say which)"
+            text = f"{who} refused: it belongs to another cluster (it does not say which)"
         super().__init__(text)
+        self.peer = peer
         self.expected = expected
         self.received = received
 

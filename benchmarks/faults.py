@@ -56,16 +56,12 @@ def report(name: str, value: object, target: str = "") -> None:
 STORE_ARGS = ("--replication-factor", "3", "--anti-entropy-interval", "0.5")
 
 
-def store_args(data_dir: str) -> tuple[str, ...]:
-    return ("--data-dir", data_dir, *STORE_ARGS)
-
-
 # ------------------------------------------------------------------------------------------------------ kills
 
 
 async def kills(cycles: int) -> None:
     print("kills: QUORUM writes while nodes are SIGKILLed and restarted", flush=True)
-    with tempfile.TemporaryDirectory() as data_dir, LocalCluster(3, node_args=store_args(data_dir)) as cluster:
+    with tempfile.TemporaryDirectory() as data_dir, LocalCluster(3, node_args=STORE_ARGS, data_dir=data_dir) as cluster:
         async with Node(NodeConfig(node_id="writer")) as client:
             history, stop = WriteHistory(), asyncio.Event()
             running = lambda: [cluster.address(i) for i in cluster.running()]  # noqa: E731

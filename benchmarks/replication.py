@@ -68,8 +68,8 @@ def main() -> None:
     raw = rpc.measure("raw", "small", SimpleNamespace(seconds=2.0, payload_mib=1, rounds=1))["seq_per_s"]
     results: dict[str, float] = {}
     data_dir = tempfile.mkdtemp(prefix="zactor-bench-")
-    node_args = ("--data-dir", data_dir, "--anti-entropy-interval", "0.5")
-    with LocalCluster(3, data_centers=("dc1", "dc2"), node_args=node_args) as cluster:
+    node_args = ("--anti-entropy-interval", "0.5")
+    with LocalCluster(3, data_centers=("dc1", "dc2"), node_args=node_args, data_dir=data_dir) as cluster:
         addresses = [cluster.address(i) for i in range(3)]
 
         async def run() -> None:

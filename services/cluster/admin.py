@@ -50,7 +50,10 @@ def build_actor(spec: str) -> Actor:
     cls = load_object(spec)
     if not (isinstance(cls, type) and issubclass(cls, Actor)):
         raise ValueError(f"{spec!r} is not an Actor subclass")
-    return cls()
+    try:
+        return cls()
+    except TypeError as exc:
+        raise ValueError(f"{spec!r} cannot be built with no arguments: {exc}") from None
 
 
 @message("zactor.services.cluster.admin.AddActor")

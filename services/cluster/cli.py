@@ -10,15 +10,25 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from zactor import __version__
-from zactor.config import NodeConfig
+from zactor.config import DEFAULT_CLUSTER_ID, NodeConfig
 from zactor.errors import ActorError
 from zactor.services.cluster.admin import ADMIN_ACTOR, AdminActor, build_actor
+from zactor.services.cluster.cli_args import (
+    LOG_LEVELS,
+    HelpFormatter,
+    add_command,
+    endpoint,
+    positive_float,
+    positive_int,
+)
 from zactor.services.cluster.cli_cluster import run_call, run_cluster_up, run_members
 from zactor.services.cluster.cli_keys import add_keys_parser, add_security_arguments, run_keys, security_options
 from zactor.services.cluster.cli_kv import add_kv_parser, run_kv
 from zactor.services.cluster.demo_run import run_demo
+from zactor.services.cluster.identity import node_identity
 from zactor.services.cluster.node import ClusterNode
 from zactor.services.cluster.process import READY_PREFIX
 from zactor.services.replication import ReplicatedStore, SQLiteStorage
@@ -37,8 +47,9 @@ def _parse_actor(text: str) -> tuple[str, str]:
 
 
 async def _run_node(args: argparse.Namespace) -> int:
+    node_id = node_identity(args.data_dir, args.node_id) if args.data_dir else args.node_id or NodeConfig().node_id
     config = NodeConfig(
-        node_id=args.node_id or NodeConfig().node_id,
+        node_id=node_id,
         bind=args.bind,
         seeds=args.seed,
         cluster_id=args.cluster_id,
@@ -75,23 +86,69 @@ async def _run_node(args: argparse.Namespace) -> int:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zactor", description="Typed RPC actors on ZeroMQ.")
-    parser.add_argument("--log-level", default="WARNING", help="logging level (DEBUG, INFO, WARNING, ...)")
+    parser = argparse.ArgumentParser(
+        prog="zactor", description="Typed RPC actors on ZeroMQ.", formatter_class=HelpFormatter
+    )
+    parser.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, default="WARNING", help="logging level")
     parser.add_argument("--version", action="version", version=f"zactor {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser(
-        "demo", help="a replicated store on a secure 3-process cluster, on real data: writes, a killed node, catch-up"
+    demo = add_command(
+        sub, "demo", "a replicated store on a secure 3-process cluster, on real data: writes, a killed node, catch-up"
     )
     add_security_arguments(demo)
+    _add_node_parser(sub)
+    _add_cluster_parser(sub)
 
-    node = sub.add_parser("node", help="run one node in the foreground until Ctrl-C or SIGTERM (leaves gracefully)")
-    node.add_argument("--node-id", help="the node's id (default: random)")
-    node.add_argument("--bind", default="tcp://127.0.0.1:0", help="endpoint to bind (port 0: any free port)")
-    node.add_argument("--seed", action="append", default=[], metavar="ADDR", help="a seed endpoint; repeatable")
-    node.add_argument("--cluster-id", default="default", help="the cluster to join (default: %(default)s)")
-    node.add_argument("--dc", default="dc1", help="the node's data center (default: %(default)s)")
-    node.add_argument("--gossip-interval", type=float, default=0.2, help="seconds between gossip rounds")
+    members = add_command(sub, "members", "print the member table of a node (node, address, dc, status, phi...)")
+    members.add_argument("--seed", required=True, type=endpoint, metavar="ADDR", help="any node of the cluster")
+    members.add_argument("--timeout", type=positive_float, default=2.0, help="deadline of the query (s)")
+    add_security_arguments(members)
+
+    add_kv_parser(sub)
+    add_keys_parser(sub)
+
+    call = add_command(sub, "call", "ask an actor once and print the reply")
+    where = call.add_mutually_exclusive_group(required=True)
+    where.add_argument("--seed", type=endpoint, metavar="ADDR", help="any node; the actor is found through membership")
+    where.add_argument("--address", type=endpoint, help="endpoint of the node hosting the actor")
+    call.add_argument(
+        "--import",
+        dest="import_",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="module that defines the message classes (the current directory is searched too); repeatable",
+    )
+    call.add_argument("--timeout", type=positive_float, default=5.0, help="deadline of the ask (s)")
+    call.add_argument("actor", help="the actor's name")
+    call.add_argument("type", help="the message's registered type name, e.g. zactor.demo.Add")
+    call.add_argument("fields", help='the message fields as a JSON object, e.g. \'{"a": 1, "b": 2}\'')
+    add_security_arguments(call)
+    return parser
+
+
+def _add_actor_argument(parser: argparse.ArgumentParser, where: str) -> None:
+    parser.add_argument(
+        "--actor",
+        action="append",
+        type=_parse_actor,
+        default=[],
+        metavar="NAME=MODULE:CLASS",
+        help=f"host an actor {where} (built with no arguments; the current directory is searched too); repeatable",
+    )
+
+
+def _add_node_parser(sub: Any) -> None:
+    node = add_command(sub, "node", "run one node in the foreground until Ctrl-C or SIGTERM (leaves gracefully)")
+    node.add_argument("--node-id", help="the node's id (default: the one kept in --data-dir, else a new random one)")
+    node.add_argument("--bind", type=endpoint, default="tcp://127.0.0.1:0", help="endpoint to bind (port 0: any)")
+    node.add_argument(
+        "--seed", action="append", type=endpoint, default=[], metavar="ADDR", help="a seed endpoint; repeatable"
+    )
+    node.add_argument("--cluster-id", default=DEFAULT_CLUSTER_ID, help="the cluster to join")
+    node.add_argument("--dc", default="dc1", help="the node's data center")
+    node.add_argument("--gossip-interval", type=positive_float, default=0.2, help="seconds between gossip rounds")
     node.add_argument(
         "--admin", action="store_true", help="host zactor.services.cluster.admin: add/remove actors from outside"
     )
@@ -102,9 +159,15 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="PREFIX",
         help="with --admin: a module prefix AddActor may import from (none by default); repeatable",
     )
-    node.add_argument("--data-dir", help="run the replicated key-value store with its SQLite file in this directory")
     node.add_argument(
-        "--anti-entropy-interval", type=float, default=2.0, help="seconds between anti-entropy rounds (with --data-dir)"
+        "--data-dir",
+        help="run the replicated key-value store; this node's directory (its id and SQLite file; one node per dir)",
+    )
+    node.add_argument(
+        "--anti-entropy-interval",
+        type=positive_float,
+        default=2.0,
+        help="seconds between anti-entropy rounds (with --data-dir)",
     )
     node.add_argument(
         "--replication-factor",
@@ -112,58 +175,30 @@ def _build_parser() -> argparse.ArgumentParser:
         default=0,
         help="with --data-dir: the smallest replica set size assumed, e.g. the cluster's size (0: the known size)",
     )
-    node.add_argument(
-        "--actor",
-        action="append",
-        type=_parse_actor,
-        default=[],
-        metavar="NAME=MODULE:CLASS",
-        help="host an actor (built with no arguments); repeatable",
-    )
+    _add_actor_argument(node, "on this node")
     add_security_arguments(node, insecure=True)
 
-    cluster = sub.add_parser("cluster", help="local multi-process clusters")
+
+def _add_cluster_parser(sub: Any) -> None:
+    cluster = add_command(sub, "cluster", "local multi-process clusters")
     cluster_sub = cluster.add_subparsers(dest="cluster_command", required=True)
-    up = cluster_sub.add_parser("up", help="run a local cluster in the foreground; print members when they change")
-    up.add_argument("-n", type=int, default=3, help="number of nodes (default: %(default)s)")
+    up = add_command(cluster_sub, "up", "run a local cluster in the foreground; print members when they change")
+    up.add_argument("-n", type=positive_int, default=3, help="number of nodes")
     up.add_argument("--dc", action="append", metavar="DC", help="data center names, assigned round-robin; repeatable")
-    up.add_argument("--cluster-id", default="local", help="the cluster id (default: %(default)s)")
-    up.add_argument("--gossip-interval", type=float, default=0.2, help="seconds between gossip rounds")
+    up.add_argument("--cluster-id", default=DEFAULT_CLUSTER_ID, help="the cluster id")
+    up.add_argument("--gossip-interval", type=positive_float, default=0.2, help="seconds between gossip rounds")
     up.add_argument("--secure", action="store_true", help="create a keyring in the cluster's directory: CURVE + ZAP")
-    add_security_arguments(up)
-
-    members = sub.add_parser("members", help="print the member table of a node (node, address, dc, status, phi...)")
-    members.add_argument("--seed", required=True, metavar="ADDR", help="endpoint of any node of the cluster")
-    members.add_argument("--timeout", type=float, default=2.0, help="deadline of the query (s)")
-    add_security_arguments(members)
-
-    add_kv_parser(sub)
-    add_keys_parser(sub)
-
-    call = sub.add_parser("call", help="ask an actor once and print the reply")
-    where = call.add_mutually_exclusive_group(required=True)
-    where.add_argument("--seed", metavar="ADDR", help="endpoint of any node; the actor is found through membership")
-    where.add_argument("--address", help="endpoint of the node hosting the actor")
-    call.add_argument(
-        "--import",
-        dest="import_",
-        action="append",
-        default=[],
-        metavar="MODULE",
-        help="module that defines the message classes; repeatable",
+    up.add_argument(
+        "--data-dir", metavar="DIR", help="run the replicated store on every node, node i in DIR/node<i> (kept)"
     )
-    call.add_argument("--timeout", type=float, default=5.0, help="deadline of the ask (s)")
-    call.add_argument("actor", help="the actor's name")
-    call.add_argument("type", help="the message's registered type name, e.g. zactor.demo.Add")
-    call.add_argument("fields", help='the message fields as a JSON object, e.g. \'{"a": 1, "b": 2}\'')
-    add_security_arguments(call)
-    return parser
+    _add_actor_argument(up, "on every node")
+    add_security_arguments(up)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``zactor`` console script; returns the exit code."""
     args = _build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "demo":
             security = security_options(args)
@@ -182,6 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ActorError, ValueError, OSError) as exc:
         print(f"zactor {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"zactor {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

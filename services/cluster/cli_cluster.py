@@ -6,24 +6,28 @@ import argparse
 import asyncio
 import importlib
 import json
+import os
 import signal
+import sys
 import time
 
 from zactor.config import NodeConfig
-from zactor.errors import ActorNotFound
+from zactor.errors import ActorNotFound, DecodeError, NodeUnavailable
 from zactor.node import Node
 from zactor.services.cluster.cli_keys import security_options
 from zactor.services.cluster.local_cluster import LocalCluster, fetch_members
 from zactor.services.membership.messages import MemberRows
+from zactor.services.replication.frontend import KV_ACTOR
 from zactor.transport.codec import message_class
 
 __all__ = ["format_members", "run_cluster_up", "run_members", "run_call"]
 
-_COLUMNS = ("node", "address", "dc", "status", "phi", "actors", "heartbeat")
+_COLUMNS = ("node", "address", "dc", "status", "phi", "store", "actors", "heartbeat")
 
 
 def format_members(table: MemberRows) -> str:
-    """A member table as aligned text (like ``nodetool status``), with the answering node and its HLC."""
+    """A member table as aligned text (like ``nodetool status``), with the answering node and its HLC; ``store``
+    says whether the node serves the replicated store (``zactor kv``)."""
     rows = [
         [
             r[0],
@@ -31,6 +35,7 @@ def format_members(table: MemberRows) -> str:
             r[2],
             r[3],
             f"{r[4]:.2f}",
+            "yes" if KV_ACTOR in r[5] else "-",
             ",".join(a for a in r[5] if not a.startswith("zactor.")) or "-",
             str(r[6]),
         ]
@@ -55,19 +60,51 @@ def run_members(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _call(args: argparse.Namespace) -> int:
+def _message(args: argparse.Namespace) -> object:
+    """The message to send, built from ``TYPE`` and the JSON fields.
+
+    Raises:
+        ValueError: an unknown type, fields that are not a JSON object, or fields the class does not take.
+    """
+    if args.import_ and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     for module in args.import_:
-        importlib.import_module(module)
-    msg = message_class(args.type)(**json.loads(args.fields))
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ValueError(f"--import {module}: {exc}") from None
+    try:
+        cls = message_class(args.type)
+    except DecodeError:
+        hint = "" if args.import_ else "; import the module that defines it with --import MODULE"
+        raise ValueError(f"unknown message type {args.type!r}{hint}") from None
+    fields = json.loads(args.fields)
+    if not isinstance(fields, dict):
+        raise ValueError(f"the fields must be a JSON object like '{{\"a\": 1}}', not {type(fields).__name__}")
+    try:
+        return cls(**fields)
+    except TypeError as exc:
+        raise ValueError(f"{args.type}: {exc}") from None
+
+
+async def _call(args: argparse.Namespace) -> int:
+    msg = _message(args)
     address = args.address
     if address is None:
-        table = await fetch_members(args.seed, timeout_s=args.timeout, include_down=False, client=_client(args))
-        hosts = [row[1] for row in table.rows if args.actor in row[5]]
-        if not hosts:
-            raise ActorNotFound(args.actor, table.node_id)
-        address = hosts[0]
+        table = await fetch_members(args.seed, timeout_s=args.timeout, include_down=True, client=_client(args))
+        hosting = [row for row in table.rows if args.actor in row[5]]
+        live = [row[1] for row in hosting if row[3] == "live"]
+        if not live and hosting:
+            down = ", ".join(f"{row[0]} ({row[3]})" for row in hosting)
+            raise NodeUnavailable(down, f"it hosts {args.actor!r} but is not live")
+        if not live:
+            raise ActorNotFound(args.actor, "any member")
+        address = live[0]
     async with Node(_client(args)) as node:
-        reply = await node.ref(args.actor, address=address).ask(msg, timeout_s=args.timeout)
+        try:
+            reply = await node.ref(args.actor, address=address).ask(msg, timeout_s=args.timeout)
+        except TypeError as exc:  # a field value the wire cannot carry (e.g. an int beyond 64 bits)
+            raise ValueError(f"{args.type}: {exc}") from None
     print(reply)
     return 0
 
@@ -97,6 +134,8 @@ def run_cluster_up(args: argparse.Namespace) -> int:
         cluster_id=args.cluster_id,
         node_args=node_args,
         secure=args.secure,
+        data_dir=args.data_dir,
+        actors=dict(args.actor),
         keyring=security["keyring_dir"],
         client_key=security["key_name"] or "client",
     ) as cluster:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from zactor.services.cluster.cli_args import add_command
 from zactor.transport.security import add_key, init_keyring, key_names, revoke_key
 
 __all__ = ["add_keys_parser", "add_security_arguments", "run_keys", "security_options"]
@@ -36,17 +37,17 @@ def security_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def add_keys_parser(sub: Any) -> None:
     """Add the ``keys`` command and its subcommands to the ``zactor`` parser."""
-    keys = sub.add_parser("keys", help="cluster keyrings: CURVE keys and the authorized members and clients")
+    keys = add_command(sub, "keys", "cluster keyrings: CURVE keys and the authorized members and clients")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    init = keys_sub.add_parser("init", help="create a keyring in DIR: the cluster key pair, no authorized key yet")
+    init = add_command(keys_sub, "init", "create a keyring in DIR: the cluster key pair, no authorized key yet")
     init.add_argument("dir", metavar="DIR")
-    add = keys_sub.add_parser("add", help="create a key pair for the member or client NAME and authorize it")
+    add = add_command(keys_sub, "add", "create a key pair for the member or client NAME and authorize it")
     add.add_argument("dir", metavar="DIR")
     add.add_argument("name", metavar="NAME")
-    revoke = keys_sub.add_parser("revoke", help="remove NAME's key: nodes refuse it within a few seconds")
+    revoke = add_command(keys_sub, "revoke", "remove NAME's key: nodes refuse it within a few seconds")
     revoke.add_argument("dir", metavar="DIR")
     revoke.add_argument("name", metavar="NAME")
-    listing = keys_sub.add_parser("list", help="print the authorized names")
+    listing = add_command(keys_sub, "list", "print the authorized names")
     listing.add_argument("dir", metavar="DIR")
 
 

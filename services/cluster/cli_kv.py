@@ -9,16 +9,21 @@ from pathlib import Path
 from typing import Any
 
 from zactor.config import NodeConfig
+from zactor.errors import NodeUnavailable, RequestTimeout
 from zactor.node import Node
+from zactor.services.cluster.cli_args import add_command, endpoint, positive_float
 from zactor.services.cluster.cli_keys import add_security_arguments, security_options
 from zactor.services.replication.frontend import KV_ACTOR, KvDelete, KvGet, KvKeys, KvPut, KvRemoveNode
+from zactor.services.selector import Consistency
 
 __all__ = ["add_kv_parser", "run_kv"]
+
+LEVELS = tuple(level.value for level in Consistency)
 
 
 def add_kv_parser(sub: Any) -> None:
     """Add the ``kv`` command and its subcommands to the ``zactor`` parser."""
-    kv = sub.add_parser("kv", help="the replicated key-value store (nodes started with --data-dir)")
+    kv = add_command(sub, "kv", "the replicated key-value store (nodes started with --data-dir)")
     kv_sub = kv.add_subparsers(dest="kv_command", required=True)
     for name, text in (
         ("put", "write KEY = VALUE (or --file PATH)"),
@@ -27,9 +32,9 @@ def add_kv_parser(sub: Any) -> None:
         ("keys", "list the keys of the keyspace"),
         ("remove-node", "remove a dead node from the replica set for good (consistency levels stop counting it)"),
     ):
-        cmd = kv_sub.add_parser(name, help=text)
-        cmd.add_argument("--seed", required=True, metavar="ADDR", help="endpoint of a node running the store")
-        cmd.add_argument("--timeout", type=float, default=5.0, help="deadline of the request (s)")
+        cmd = add_command(kv_sub, name, text)
+        cmd.add_argument("--seed", required=True, type=endpoint, metavar="ADDR", help="a node running the store")
+        cmd.add_argument("--timeout", type=positive_float, default=5.0, help="deadline of the request (s)")
         add_security_arguments(cmd)
         if name == "remove-node":
             cmd.add_argument("node_id", help="the id of the dead node")
@@ -37,7 +42,11 @@ def add_kv_parser(sub: Any) -> None:
         cmd.add_argument("--keyspace", required=True, help="the keyspace")
         if name != "keys":
             cmd.add_argument(
-                "--consistency", default="quorum" if name != "get" else "", help="none, one, quorum, all..."
+                "--consistency",
+                type=str.lower,
+                choices=LEVELS if name != "get" else ("", *LEVELS),
+                default="quorum" if name != "get" else "",
+                help="the consistency level" + (" ('': this node's copy)" if name == "get" else ""),
             )
         if name == "put":
             cmd.add_argument("key")
@@ -45,14 +54,17 @@ def add_kv_parser(sub: Any) -> None:
             cmd.add_argument("--file", type=Path, help="read the value from this file")
         elif name == "get":
             cmd.add_argument("key")
+            cmd.add_argument("--output", type=Path, help="write the value to this file (binary-safe)")
         elif name == "del":
             cmd.add_argument("keys", nargs="+")
 
 
 def _request(args: argparse.Namespace) -> Any:
     if args.kv_command == "put":
-        if (args.value is None) == (args.file is None):
-            raise ValueError("give a VALUE or --file, not both")
+        if args.value is None and args.file is None:
+            raise ValueError("nothing to write: give a VALUE or --file PATH")
+        if args.value is not None and args.file is not None:
+            raise ValueError("give a VALUE or --file PATH, not both")
         value = args.file.read_bytes() if args.file else args.value.encode()
         return KvPut(keyspace=args.keyspace, key=args.key, value=value, consistency=args.consistency)
     if args.kv_command == "get":
@@ -65,8 +77,13 @@ def _request(args: argparse.Namespace) -> Any:
 
 
 async def _ask(args: argparse.Namespace) -> Any:
+    request = _request(args)
     async with Node(NodeConfig(node_id="zactor-kv", **security_options(args))) as node:
-        return await node.ref(KV_ACTOR, address=args.seed).ask(_request(args), timeout_s=args.timeout)
+        try:
+            return await node.ref(KV_ACTOR, address=args.seed).ask(request, timeout_s=args.timeout)
+        except RequestTimeout:
+            reason = f"no answer within {args.timeout} s (is a node started with --data-dir running there?)"
+            raise NodeUnavailable(args.seed, reason) from None
 
 
 def run_kv(args: argparse.Namespace) -> int:
@@ -76,12 +93,18 @@ def run_kv(args: argparse.Namespace) -> int:
         if not reply.found:
             print(f"{args.key}: not found", file=sys.stderr)
             return 1
-        sys.stdout.buffer.write(bytes(reply.value) + b"\n")
+        if args.output is not None:
+            args.output.write_bytes(bytes(reply.value))
+        else:
+            sys.stdout.buffer.write(bytes(reply.value))
+            sys.stdout.buffer.flush()
     elif args.kv_command == "keys":
         for key in reply.keys:
             print(key)
     elif args.kv_command == "remove-node":
         print(f"removed {args.node_id}" if reply.count else f"{args.node_id} was not in the replica set")
+    elif args.kv_command == "del":
+        print(f"deleted {reply.count} of {len(args.keys)} (the others were absent on the node asked)")
     else:
-        print(f"ok ({reply.count})")
+        print("ok")
     return 0

@@ -146,13 +146,13 @@ def run_demo(*, keyring: str | None = None, key_name: str = "client") -> int:
     start = time.monotonic()
     try:
         _step(1, f"start 3 secure nodes (CURVE + ZAP) in 3 processes, 2 data centers, SQLite files in {data_dir}")
-        node_args = ["--data-dir", data_dir, "--anti-entropy-interval", "1.0"]
-        node_args += ["--admin", "--admin-allow", "zactor.services.cluster.demo"]
+        node_args = ["--anti-entropy-interval", "1.0", "--admin", "--admin-allow", "zactor.services.cluster.demo"]
         with LocalCluster(
             3,
             data_centers=("dc1", "dc2"),
             cluster_id=CLUSTER_ID,
             node_args=node_args,
+            data_dir=data_dir,
             secure=True,
             keyring=keyring,
             client_key=key_name,

@@ -18,8 +18,8 @@ from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from zactor.config import NodeConfig
-from zactor.errors import ActorError
+from zactor.config import DEFAULT_CLUSTER_ID, NodeConfig
+from zactor.errors import ActorError, NodeUnavailable, RequestTimeout
 from zactor.node import Node
 from zactor.services.cluster.process import NodeProcess
 from zactor.services.membership.messages import GetMembers, MemberRows
@@ -38,14 +38,16 @@ async def fetch_members(
     (configured by ``client``, e.g. with a keyring; default: a plaintext loopback node).
 
     Raises:
-        RequestTimeout: no answer within ``timeout_s`` seconds.
-        ActorError: the node answered with an error.
+        NodeUnavailable: no answer within ``timeout_s`` seconds (no node there, or it is hung).
+        ActorError: the node answered with an error, or the security handshake failed (``HandshakeFailed``).
     """
     async with Node(client or NodeConfig(node_id="zactor-client")) as node:
-        rows = await node.ref(MEMBERSHIP_ACTOR, address=address).ask(
-            GetMembers(include_down=include_down), timeout_s=timeout_s
-        )
-    return rows
+        try:
+            return await node.ref(MEMBERSHIP_ACTOR, address=address).ask(
+                GetMembers(include_down=include_down), timeout_s=timeout_s
+            )
+        except RequestTimeout:
+            raise NodeUnavailable(address, f"no answer within {timeout_s} s (is a node running there?)") from None
 
 
 async def wait_all_live(addresses: Sequence[str], timeout_s: float, *, client: NodeConfig | None = None) -> float:
@@ -94,6 +96,8 @@ class LocalCluster:
         start_timeout_s: how long to wait for all nodes to see each other, in seconds.
         secure: create a keyring in ``log_dir/keyring`` with a key per node and one named ``client``: every node
             encrypts and authenticates with CURVE and ZAP.
+        data_dir: run the replicated store on every node, node ``i`` in ``data_dir/node<i>`` (its id and SQLite
+            file survive restarts there).
         keyring: use this existing keyring instead (secure too); keys ``node<i>`` and ``client_key`` are added to it
             when missing.
         client_key: the key name of :attr:`client_config` in the keyring.
@@ -103,6 +107,7 @@ class LocalCluster:
             stopped or killed).
         log_dir: the directory of the node logs.
         keyring: the keyring directory (``None`` unless ``secure``).
+        data_dir: as given.
         client_config: the configuration of a client node that may talk to the cluster (with the ``client`` key
             when secure); the queries below use it.
 
@@ -115,12 +120,13 @@ class LocalCluster:
         n: int = 3,
         *,
         data_centers: Sequence[str] = ("dc1",),
-        cluster_id: str = "local",
+        cluster_id: str = DEFAULT_CLUSTER_ID,
         actors: Mapping[str, str] | None = None,
         node_args: Sequence[str] = (),
         log_dir: str | Path | None = None,
         start_timeout_s: float = 30.0,
         secure: bool = False,
+        data_dir: str | Path | None = None,
         keyring: str | Path | None = None,
         client_key: str = "client",
     ) -> None:
@@ -128,6 +134,7 @@ class LocalCluster:
         self._cluster_id = cluster_id
         self._actors = dict(actors or {})
         self._node_args = tuple(node_args)
+        self.data_dir = Path(data_dir) if data_dir is not None else None
         self.log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="zactor-cluster-"))
         self.keyring = Path(keyring) if keyring is not None else None
         if self.keyring is None and secure:
@@ -168,6 +175,8 @@ class LocalCluster:
             args += ["--seed", self._addresses[0]]
         elif len(self._addresses) > 1:
             args += ["--seed", self._addresses[1]]
+        if self.data_dir is not None:
+            args += ["--data-dir", str(self.data_dir / self.node_id(i))]
         if self.keyring is not None:
             self._ensure_key(self.node_id(i))
             args += ["--keyring", str(self.keyring), "--key-name", self.node_id(i)]

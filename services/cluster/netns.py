@@ -98,12 +98,18 @@ def exec_prefix(name: str) -> tuple[str, ...]:
 
 
 def start_nodes(
-    ns: Namespaces, extra_args: Sequence[str], log_dir: Path, *, port: int = 7000, keyring: Path | None = None
+    ns: Namespaces,
+    extra_args: Sequence[str],
+    log_dir: Path,
+    *,
+    port: int = 7000,
+    keyring: Path | None = None,
+    data_dir: Path | None = None,
 ) -> list[NodeProcess]:
     """Start node ``node<i>`` in namespace ``i``, bound at ``tcp://<address i>:<port>``, node0 the seed of the
     others, each logging to ``log_dir/node<i>.log``; the caller kills them. With ``keyring``, node ``node<i>`` uses
     its key of that name (made by the caller); without, the nodes run ``--insecure`` (their addresses are not
-    loopback).
+    loopback). With ``data_dir``, node ``node<i>`` runs the store in ``data_dir/node<i>``.
 
     Raises:
         RuntimeError: a node did not start (the ones started are killed).
@@ -113,11 +119,12 @@ def start_nodes(
         for i, name in enumerate(ns.names):
             seeds = ("--seed", procs[0].address) if procs else ()
             security = ("--keyring", str(keyring), "--key-name", f"node{i}") if keyring else ("--insecure",)
+            store = ("--data-dir", str(data_dir / f"node{i}")) if data_dir else ()
             procs.append(
                 NodeProcess(
                     f"node{i}",
                     bind=f"tcp://{ns.addresses[i]}:{port}",
-                    extra_args=(*extra_args, *seeds, *security),
+                    extra_args=(*extra_args, *seeds, *security, *store),
                     prefix=exec_prefix(name),
                     log_path=log_dir / f"node{i}.log",
                 )

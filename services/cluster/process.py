@@ -29,7 +29,7 @@ class NodeProcess:
     """A node running in its own OS process.
 
     Args:
-        node_id: the node's id.
+        node_id: the node's id (``None``: the one kept in its ``--data-dir``).
         bind: the endpoint to bind (port 0: a free port, reported back).
         actors: actors to host, ``{name: "module:Class"}`` (the class is built with no arguments).
         start_timeout_s: how long to wait for the node to report its address, in seconds.
@@ -48,7 +48,7 @@ class NodeProcess:
 
     def __init__(
         self,
-        node_id: str,
+        node_id: str | None,
         *,
         bind: str = "tcp://127.0.0.1:0",
         actors: Mapping[str, str] | None = None,
@@ -63,15 +63,14 @@ class NodeProcess:
             "-m",
             "zactor.services.cluster.cli",
             "node",
-            "--node-id",
-            node_id,
+            *(("--node-id", node_id) if node_id is not None else ()),
             "--bind",
             bind,
             *extra_args,
         ]
         for name, spec in (actors or {}).items():
             args += ["--actor", f"{name}={spec}"]
-        self.node_id = node_id
+        self.node_id = node_id or "(the data directory's)"
         log_file = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115 (the child keeps it)
         try:
             self._proc = subprocess.Popen(

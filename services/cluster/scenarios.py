@@ -116,7 +116,7 @@ async def isolate_one_of_three(
     for name in ("node0", "node1", "node2", "writer", "minority"):
         add_key(keyring, name)
     with namespaces(3) as ns:
-        procs = start_nodes(ns, ("--data-dir", str(data_dir), *node_args), data_dir, keyring=keyring)
+        procs = start_nodes(ns, node_args, data_dir, keyring=keyring, data_dir=data_dir)
         try:
             addresses = [p.address for p in procs]
             client_config = NodeConfig(

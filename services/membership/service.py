@@ -17,7 +17,14 @@ import random
 from typing import TYPE_CHECKING
 
 from zactor import Actor, Context, handler
-from zactor.errors import ActorError, ActorNotFound, ClusterMismatch, DuplicateNodeId, NodeUnavailable
+from zactor.errors import (
+    ActorError,
+    ActorNotFound,
+    ClusterMismatch,
+    DuplicateNodeId,
+    HandshakeFailed,
+    NodeUnavailable,
+)
 from zactor.services.membership.gossip import (
     KEY_ACTORS,
     META_PREFIX,
@@ -29,6 +36,7 @@ from zactor.services.membership.gossip import (
 )
 from zactor.services.membership.messages import Ack, GetMembers, MemberRows, Syn, SynAck
 from zactor.timesource import SystemTime, TimeSource
+from zactor.transport.ratelog import RateLimitedLogger
 
 if TYPE_CHECKING:
     from zactor import Node
@@ -122,6 +130,7 @@ class MembershipService:
         self._live_cache: tuple[float, list[Member]] | None = None
         self._is_synced = False
         self.stats: collections.Counter[str] = collections.Counter()
+        self._refusal_log = RateLimitedLogger(log, per_second=1)
 
     @property
     def core(self) -> Membership:
@@ -138,6 +147,8 @@ class MembershipService:
         """Join the cluster through ``node.config.seeds`` and start gossiping. Returns the service.
 
         Raises:
+            ClusterMismatch: a seed belongs to another cluster.
+            HandshakeFailed: a seed refused this node's key, or one of them encrypts and the other does not.
             DuplicateNodeId: a seed knows a live member with this node's id at another address, and a process
                 answers there with that id (a crashed earlier incarnation that no longer answers is replaced).
         """
@@ -157,7 +168,7 @@ class MembershipService:
             rng=self._rng,
         )
         self._is_synced = not self._core.seeds
-        await self._refuse_duplicate_id(node)
+        await self._check_seeds(node)
         await node.add_actor(MEMBERSHIP_ACTOR, _GossipActor(self))
         node.registry.listeners.append(self._publish_actors)
         self._publish_actors()
@@ -181,16 +192,21 @@ class MembershipService:
             await node.remove_actor(MEMBERSHIP_ACTOR)
         self._node = None
 
-    async def _refuse_duplicate_id(self, node: Node) -> None:
-        """Ask the seeds who holds this node's id; probe any other address they name."""
+    async def _check_seeds(self, node: Node) -> None:
+        """Stop at the first seed that answers: refuse to start when it is of another cluster or refuses this
+        node's key; ask it who holds this node's id and probe any other address it names."""
         timeout_s = self._ask_timeout_s()
         for seed in self.core.seeds:
+            ref = node.ref(MEMBERSHIP_ACTOR, address=seed)
             try:
-                table = await node.ref(MEMBERSHIP_ACTOR, address=seed).ask(
-                    GetMembers(include_down=False), timeout_s=timeout_s
-                )
+                await ref.ask(Syn(cluster_id=node.config.cluster_id, digest=[]), timeout_s=timeout_s)
+                table = await ref.ask(GetMembers(include_down=False), timeout_s=timeout_s)
+            except ClusterMismatch:
+                raise ClusterMismatch(node.config.cluster_id, "", peer=f"seed {seed}") from None
+            except HandshakeFailed:
+                raise
             except (ActorError, OSError) as exc:
-                log.debug("seed %s did not answer the id check: %s", seed, exc)
+                log.debug("seed %s did not answer the start checks: %s", seed, exc)
                 continue
             if type(table.rows) is not list:
                 continue
@@ -324,7 +340,7 @@ class MembershipService:
                 log.info("membership synced with seed %s", address)
         except ClusterMismatch as exc:
             self.stats["cluster_mismatch"] += 1
-            log.warning("gossip with %s refused: %s", address, exc)
+            self._refusal_log.warning("gossip with %s refused: %s", address, exc)
         except (ActorError, OSError) as exc:
             self.stats["gossip_failures"] += 1
             log.debug("gossip with %s failed: %s", address, exc)

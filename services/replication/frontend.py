@@ -95,7 +95,7 @@ class KvRemoveNode(Returns["KvDone"]):
 
 @message("zactor.kv.Done")
 class KvDone:
-    """How many documents the operation covered."""
+    """How many documents the operation covered (for a delete: how many of the keys were live on the node asked)."""
 
     count: int
 
@@ -157,8 +157,10 @@ class KvFrontend(Actor):
 
     @handler
     async def delete(self, msg: KvDelete, ctx: Context) -> KvDone:
-        await self._store(ctx).delete_many(msg.keyspace, msg.keys, _level(msg.consistency))
-        return KvDone(count=len(msg.keys))
+        store = self._store(ctx)
+        present = await store.get_many(msg.keyspace, msg.keys)
+        await store.delete_many(msg.keyspace, msg.keys, _level(msg.consistency))
+        return KvDone(count=len(present))
 
     @handler
     async def remove_node(self, msg: KvRemoveNode, ctx: Context) -> KvDone:

@@ -59,15 +59,39 @@ def test_kv_commands_against_a_node_with_a_store(tmp_path: Path, capsysbinary: p
         assert main(["kv", "put", *seed, "blob", "--file", str(tmp_path / "blob.bin"), "--consistency", "none"]) == 0
         capsysbinary.readouterr()
         assert main(["kv", "get", *seed, "greeting"]) == 0
-        assert capsysbinary.readouterr().out == b"hello world\n"
+        assert capsysbinary.readouterr().out == b"hello world"
+        assert main(["kv", "get", *seed, "blob", "--output", str(tmp_path / "out.bin")]) == 0
+        assert (tmp_path / "out.bin").read_bytes() == b"\x00\x01\x02"
         assert main(["kv", "keys", *seed]) == 0
         assert capsysbinary.readouterr().out.split() == [b"blob", b"greeting"]
-        assert main(["kv", "del", *seed, "greeting", "--consistency", "none"]) == 0
+        capsysbinary.readouterr()
+        assert main(["kv", "del", *seed, "greeting", "absent", "--consistency", "none"]) == 0
+        assert capsysbinary.readouterr().out.startswith(b"deleted 1 of 2")
         assert main(["kv", "get", *seed, "greeting"]) == 1
         assert main(["kv", "remove-node", "--seed", node.address, "gone"]) == 0
         assert main(["kv", "remove-node", "--seed", node.address, "kv-node"]) == 1
         assert node.stop() == 0
     assert (tmp_path / "kv-node.db").exists()
+
+
+def test_a_store_node_keeps_its_identity_in_its_data_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Restarted without --node-id, a store node is the same node with its data; another --node-id is refused."""
+    with NodeProcess("kv-1", extra_args=("--data-dir", str(tmp_path))) as node:
+        seed = ["--seed", node.address, "--keyspace", "ks"]
+        assert main(["kv", "put", *seed, "k", "kept", "--consistency", "one"]) == 0
+        assert node.stop() == 0
+    assert (tmp_path / "node_id").read_text().strip() == "kv-1"
+    with NodeProcess(None, extra_args=("--data-dir", str(tmp_path))) as node:
+        capsys.readouterr()
+        assert main(["members", "--seed", node.address]) == 0
+        assert "kv-1" in capsys.readouterr().out
+        assert main(["kv", "get", "--seed", node.address, "--keyspace", "ks", "k"]) == 0
+    log = tmp_path / "other.log"
+    with pytest.raises(RuntimeError, match="exited"):
+        NodeProcess("other", extra_args=("--data-dir", str(tmp_path)), log_path=log)
+    assert "disagrees with the data directory" in log.read_text() and "Traceback" not in log.read_text()
 
 
 def test_keys_commands_manage_a_keyring(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

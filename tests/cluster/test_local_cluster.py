@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -60,28 +61,35 @@ def test_a_second_process_with_a_node_id_in_use_refuses_to_join(tmp_path: object
     with LocalCluster(2) as cluster:
         twin_log = cluster.log_dir / "twin.log"
         with pytest.raises(RuntimeError, match="exited with code 1"):
-            NodeProcess("node1", extra_args=("--cluster-id", "local", "--seed", cluster.seed), log_path=twin_log)
+            NodeProcess("node1", extra_args=("--seed", cluster.seed), log_path=twin_log)
         text = twin_log.read_text()
         assert "DuplicateNodeId" in text and "'node1'" in text and cluster.nodes[1].address in text
         assert "node1" in cluster.live_ids(0) and "in use" not in (cluster.log_dir / "node1.log").read_text()
 
 
-def test_cluster_up_runs_and_stops_on_sigterm() -> None:
-    """`zactor cluster up -n 2` prints the member table and stops its nodes on SIGTERM."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "zactor.services.cluster.cli", "cluster", "up", "-n", "2"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def test_cluster_up_hosts_actors_and_the_store_and_stops_on_sigterm(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`zactor cluster up -n 2 --data-dir D --actor calc=...` prints the member table with the store column; `kv`
+    and `call` work against it; SIGTERM stops its nodes; each node's data stays in D/node<i>."""
+    command = [sys.executable, "-m", "zactor.services.cluster.cli", "cluster", "up", "-n", "2"]
+    command += ["--data-dir", str(tmp_path), "--actor", "calc=zactor.services.cluster.demo:Calculator"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         lines = []
         for line in proc.stdout:  # type: ignore[union-attr]
             lines.append(line)
             if "as seen by" in line and sum("live" in x for x in lines) >= 2:
                 break
+        seed = next(x for x in lines if "seed tcp://" in x).split("seed ")[1].split(",")[0]
+        rows = [x.split() for x in lines if x.startswith("node") and not x.startswith("node ")]
+        assert {row[0]: row[5] for row in rows} == {"node0": "yes", "node1": "yes"}
+        assert main(["kv", "put", "--seed", seed, "--keyspace", "ks", "k", "v", "--consistency", "all"]) == 0
+        assert main(["call", "--seed", seed, "calc", "zactor.demo.Add", '{"a": 2, "b": 3}']) == 0
+        assert "Result(value=5)" in capsys.readouterr().out
         proc.terminate()
         assert proc.wait(20) == 0
-        assert any("node1" in x for x in lines)
+        assert (tmp_path / "node1" / "node_id").read_text().strip() == "node1"
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -42,8 +42,8 @@ async def test_a_full_disk_fails_its_writes_and_quorum_goes_on(tmp_path: Path) -
         with NodeProcess("node0", extra_args=("--data-dir", str(small), *common)) as n0:
             seed = ("--seed", n0.address)
             with (
-                NodeProcess("node1", extra_args=("--data-dir", str(tmp_path), *seed, *common)) as n1,
-                NodeProcess("node2", extra_args=("--data-dir", str(tmp_path), *seed, *common)) as n2,
+                NodeProcess("node1", extra_args=("--data-dir", str(tmp_path / "n1"), *seed, *common)) as n1,
+                NodeProcess("node2", extra_args=("--data-dir", str(tmp_path / "n2"), *seed, *common)) as n2,
             ):
                 addresses = [n0.address, n1.address, n2.address]
 

@@ -24,8 +24,8 @@ KEYSPACE = "faults"
 
 
 def _cluster(data_dir: Path) -> LocalCluster:
-    args = ("--data-dir", str(data_dir), "--anti-entropy-interval", "0.5", "--replication-factor", "3")
-    return LocalCluster(3, node_args=args, secure=True)
+    args = ("--anti-entropy-interval", "0.5", "--replication-factor", "3")
+    return LocalCluster(3, node_args=args, data_dir=data_dir, secure=True)
 
 
 async def _holders(client: Node, cluster: LocalCluster) -> collections.Counter[str]:

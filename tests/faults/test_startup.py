@@ -20,7 +20,7 @@ async def test_a_joining_node_sees_no_false_death_and_its_first_asks_succeed() -
     """Join a fresh 5-node cluster, wait for the 6 members, ask every other node 6 times at once: 30 answers; then
     3 s of watching brings no DEAD event, here or in any node's table."""
     with LocalCluster(5) as cluster:
-        config = NodeConfig(node_id="joiner", seeds=(cluster.seed,), cluster_id="local")
+        config = NodeConfig(node_id="joiner", seeds=(cluster.seed,))
         async with ClusterNode(config) as node:
             watch = node.membership.watch()
             members = await node.membership.wait_for_members(6, timeout_s=10.0)

@@ -1,0 +1,78 @@
+"""Argument types and the shared options of the ``zactor`` CLI: a mistake is refused by argparse, on one line,
+before anything runs."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["LOG_LEVELS", "HelpFormatter", "add_command", "endpoint", "positive_float", "positive_int"]
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default in ``--help``."""
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        default=argparse.SUPPRESS,
+        help="logging level (also accepted before the command; default WARNING)",
+    )
+    return common
+
+
+def add_command(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+    """A subcommand parser that shows defaults and accepts ``--log-level`` after the command name too."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=help_text, description=help_text, formatter_class=HelpFormatter, parents=[_common()]
+    )
+    return parser
+
+
+def endpoint(text: str) -> str:
+    """An endpoint argument: ``tcp://HOST:PORT`` (port 0 to 65535), ``ipc://PATH`` or ``inproc://NAME``.
+
+    Raises:
+        argparse.ArgumentTypeError: anything else (a missing ``tcp://``, a port out of range).
+    """
+    parts = urlsplit(text)
+    if parts.scheme in ("ipc", "inproc") and (parts.netloc or parts.path):
+        return text
+    if parts.scheme != "tcp" or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an endpoint: use tcp://HOST:PORT")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is None or port < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the port must be a number from 0 to 65535")
+    return text
+
+
+def positive_int(text: str) -> int:
+    """An integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is too small: give 1 or more")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} must be above 0")
+    return value

@@ -1,0 +1,116 @@
+"""A user's mistakes on the command line: one line naming the problem, a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from zactor.services.cluster.cli import main
+
+NOBODY = "tcp://127.0.0.1:1"  # nothing listens on port 1
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str], *needles: str) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("fields", "needle"),
+    [
+        ("[1, 2]", "JSON object"),
+        ('{"a": 1}', "zactor.demo.Add"),
+        ('{"a": 1, "b": 2, "c": 3}', "zactor.demo.Add"),
+        ('{"a": 18446744073709551616, "b": 1}', "64-bit"),
+        ("{not json", "JSONDecodeError"),
+    ],
+)
+def test_bad_message_fields_are_refused_before_sending(
+    fields: str, needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["call", "--address", NOBODY, "--timeout", "0.5", "calc", "zactor.demo.Add", fields]) == 1
+    _one_line_error(capsys, "zactor call:", needle)
+
+
+def test_an_unknown_type_hints_at_import_and_import_searches_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "cwdmsgs.py").write_text(
+        'from zactor import message\n\n\n@message("test.cwd.Ping")\nclass Ping:\n    pass\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["call", "--address", NOBODY, "--timeout", "0.3", "x", "test.cwd.Ping", "{}"]) == 1
+    _one_line_error(capsys, "unknown message type", "--import")
+    args = ["call", "--address", NOBODY, "--timeout", "0.3", "--import", "cwdmsgs", "x", "test.cwd.Ping", "{}"]
+    assert main(args) == 1
+    _one_line_error(capsys, "RequestTimeout")  # the type was found and the ask was sent
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--log-level", "chatty", "members", "--seed", NOBODY],
+        ["cluster", "up", "-n", "0"],
+        ["members", "--seed", "127.0.0.1:5555"],
+        ["members", "--seed", "tcp://127.0.0.1:70000"],
+        ["node", "--bind", "localhost"],
+        ["members", "--seed", NOBODY, "--timeout", "0"],
+        ["kv", "put", "--seed", NOBODY, "--keyspace", "ks", "k", "v", "--consistency", "most"],
+    ],
+)
+def test_argument_mistakes_are_refused_by_the_parser(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "error:" in err
+
+
+def test_log_level_after_the_command_and_a_dead_seed_named_as_such(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["members", "--log-level", "error", "--seed", NOBODY, "--timeout", "0.3"]) == 1
+    _one_line_error(capsys, "NodeUnavailable", "is a node running there")
+    assert main(["kv", "keys", "--seed", NOBODY, "--keyspace", "ks", "--timeout", "0.3"]) == 1
+    _one_line_error(capsys, "NodeUnavailable", "--data-dir")
+
+
+def test_kv_put_without_a_value_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kv", "put", "--seed", NOBODY, "--keyspace", "ks", "k"]) == 1
+    _one_line_error(capsys, "nothing to write")
+
+
+def test_an_actor_class_that_needs_arguments_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["node", "--actor", "x=zactor.services.membership.service:MembershipService"]) == 1
+    _one_line_error(capsys, "not an Actor subclass")
+    assert main(["node", "--actor", "x=zactor.services.membership.service:_GossipActor"]) == 1
+    _one_line_error(capsys, "cannot be built with no arguments")
+
+
+def test_help_shows_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["call", "--help"])
+    assert "(default: 5.0)" in capsys.readouterr().out
+
+
+def test_ctrl_c_ends_a_call_with_one_line() -> None:
+    """SIGINT during an ask: exit 130 and 'interrupted', no traceback."""
+    command = [sys.executable, "-m", "zactor.services.cluster.cli", "call", "--address", NOBODY, "--timeout", "30"]
+    proc = subprocess.Popen(
+        [*command, "calc", "zactor.demo.Add", '{"a": 1, "b": 2}'], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
