@@ -4,10 +4,13 @@ before anything runs."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 __all__ = ["LOG_LEVELS", "HelpFormatter", "add_command", "endpoint", "positive_float", "positive_int"]
+
+T = TypeVar("T")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -56,12 +59,16 @@ def endpoint(text: str) -> str:
     return text
 
 
+def _convert(text: str, convert: Callable[[str], T], kind: str) -> T:
+    try:
+        return convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+
+
 def positive_int(text: str) -> int:
     """An integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    value = _convert(text, int, "a whole number")
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} is too small: give 1 or more")
     return value
@@ -69,10 +76,7 @@ def positive_int(text: str) -> int:
 
 def positive_float(text: str) -> float:
     """A number of seconds above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    value = _convert(text, float, "a number")
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text} must be above 0")
     return value
