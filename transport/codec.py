@@ -11,7 +11,9 @@ A message that is asked for a reply declares the reply's type by subclassing :cl
 ``class Add(Returns[Sum])``; a type checker then knows that ``await ref.ask(Add(...))`` is a ``Sum``, and the caller
 refuses a reply of another type with ``DecodeError``.
 
-Only registered types are ever constructed from the wire; no pickle is involved.
+Fields may also hold ``datetime``, ``date``, ``timedelta``, ``UUID``, ``Decimal``, enum members and plain ``attrs``
+instances (wire forms in :mod:`zactor.transport.values`). Only registered types are ever constructed from the
+wire; no pickle is involved.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import attrs
 import msgpack
 
 from zactor.transport.errors import DecodeError
+from zactor.transport.values import EXT_CODES, NOT_A_VALUE, decode_ext, encode_value, field_converter
 
 __all__ = [
     "DEFAULT_COPY_THRESHOLD_BYTES",
@@ -201,6 +204,9 @@ def _default(obj: Any) -> Any:
         return msgpack.ExtType(_EXT_MESSAGE, msgpack.packb([spec.name, fields], default=_default))
     if isinstance(obj, (tuple, frozenset, set)):
         return list(obj)
+    encoded = encode_value(obj)
+    if encoded is not NOT_A_VALUE:
+        return encoded
     if isinstance(obj, int):
         raise TypeError(f"cannot encode the integer {obj}: outside msgpack's 64-bit range")
     raise TypeError(f"cannot encode a value of type {type(obj).__name__}")
@@ -237,13 +243,29 @@ def encode_body(msg: Any, copy_threshold_bytes: int = DEFAULT_COPY_THRESHOLD_BYT
             buffers.append(value)
         else:
             fields[name] = value
-    return spec.name, _packer.pack(fields), buffers
+    try:
+        body = _packer.pack(fields)
+    except TypeError:
+        raise _field_error(spec.name, fields) from None
+    return spec.name, body, buffers
+
+
+def _field_error(type_name: str, fields: dict[str, Any]) -> TypeError:
+    """The encoding error of the first field that cannot be encoded, naming the message type and the field."""
+    for name, value in fields.items():
+        try:
+            msgpack.packb(value, default=_default)
+        except TypeError as exc:
+            return TypeError(f"{type_name}.{name}: {exc}")
+    return TypeError(f"{type_name}: cannot encode its fields")
 
 
 def _nested_hook(depth: int) -> Callable[[int, bytes], Any]:
     """The extension hook for a msgpack document at nesting ``depth`` (0: the body itself)."""
 
     def hook(code: int, data: bytes) -> Any:
+        if code in EXT_CODES:
+            return decode_ext(code, data)
         if code != _EXT_MESSAGE:
             raise DecodeError(f"unexpected extension type {code}")
         if depth >= MAX_NESTING:
@@ -262,6 +284,9 @@ _ext_hook = _nested_hook(0)
 def _construct(cls: type, fields: Any) -> Any:
     if type(fields) is not dict:
         raise DecodeError(f"body of {cls.__qualname__} is not a map")
+    convert = field_converter(cls)
+    if convert is not None:
+        fields = convert(fields)
     try:
         return cls(**fields)
     except TypeError:
