@@ -83,21 +83,28 @@ class HandlerNotFound(ActorError, LookupError):
 
 
 class RemoteError(ActorError):
-    """A handler raised; the exception's type name and message came back from the node that ran it.
+    """A handler raised; the exception's type name, message and traceback came back from the node that ran it.
+
+    An error a handler met in its own asks (an ``ActorNotFound`` for another actor, a ``RemoteError`` from further
+    away) arrives as a ``RemoteError`` of this handler, its message keeping the chain: which node and actor raised
+    what, innermost first.
 
     Attributes:
         type_name: the remote exception's class name (e.g. ``"ZeroDivisionError"``).
         message: ``str()`` of the remote exception.
         node: the id of the node whose handler raised.
         actor: the actor name.
+        remote_traceback: the handler's traceback as text (empty when the node sent none); the node also logs it
+            at WARNING.
     """
 
-    def __init__(self, type_name: str, message: str, node: str, actor: str) -> None:
+    def __init__(self, type_name: str, message: str, node: str, actor: str, remote_traceback: str = "") -> None:
         super().__init__(f"{type_name}: {message} (actor {actor!r} on node {node!r})")
         self.type_name = type_name
         self.message = message
         self.node = node
         self.actor = actor
+        self.remote_traceback = remote_traceback
 
 
 class RequestTimeout(ActorError, TimeoutError):

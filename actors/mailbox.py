@@ -10,11 +10,20 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import traceback
 from collections.abc import Callable
 from typing import Any
 
 from zactor.actor import Actor, Context, check_reply, handlers_of
-from zactor.errors import ActorNotFound, HandlerNotFound, MailboxFull, RemoteError
+from zactor.errors import (
+    ActorNotFound,
+    ClockOffsetError,
+    ClusterMismatch,
+    DecodeError,
+    HandlerNotFound,
+    MailboxFull,
+    RemoteError,
+)
 from zactor.transport.codec import describe_type
 from zactor.transport.ratelog import RateLimitedLogger
 
@@ -23,6 +32,9 @@ __all__ = ["Mailbox"]
 log = logging.getLogger("zactor.mailbox")
 
 Responder = Callable[[Any, Any, BaseException | None, str], None]
+
+#: What a handler raises to refuse the request it serves; the caller gets these typed, not as ``RemoteError``.
+_REFUSALS = (DecodeError, ClusterMismatch, ClockOffsetError)
 
 
 class Mailbox:
@@ -101,12 +113,10 @@ class Mailbox:
                 try:
                     result = await handle(msg, ctx)
                     check_reply(result)
-                except Exception as exc:
+                except _REFUSALS as exc:  # the handler refuses this request: the caller gets the typed error
                     error = exc
-                    if reply_to is None:
-                        self._tell_log.log(
-                            logging.ERROR, "handler for %s failed on a tell", type(msg).__qualname__, exc_info=True
-                        )
+                except Exception as exc:
+                    error = self._handler_failed(exc, msg, tell=reply_to is None)
             if reply_to is None:
                 continue
             if type(reply_to) is tuple:
@@ -139,6 +149,21 @@ class Mailbox:
                 await asyncio.wait(pending)
         self._workers.clear()
 
+    def _handler_failed(self, exc: Exception, msg: Any, *, tell: bool) -> RemoteError:
+        """Log a handler's failure (rate-limited, with its traceback) and describe it for the caller."""
+        what = "tell" if tell else "ask"
+        self._tell_log.log(
+            logging.ERROR if tell else logging.WARNING,
+            "actor %r: handler for %s failed on %s %s",
+            self.name,
+            type(msg).__qualname__,
+            "a" if tell else "an",
+            what,
+            exc_info=True,
+        )
+        text = "".join(traceback.format_exception(exc))
+        return RemoteError(type(exc).__name__, str(exc), self.ctx.node_id, self.name, text)
+
     def _fail(self, reply_to: Any, error: BaseException) -> None:
         if reply_to is None:
             return
@@ -149,7 +174,8 @@ class Mailbox:
 
 
 def _as_caller_error(error: BaseException, node_id: str, actor: str) -> BaseException:
-    """Local asks see the same errors as remote ones: a handler's own exception becomes ``RemoteError``."""
-    if isinstance(error, (HandlerNotFound, ActorNotFound, MailboxFull)):
+    """Local asks see the same errors as remote ones: a handler's failure is already a ``RemoteError``; what the
+    node or the handler refused keeps its type."""
+    if isinstance(error, (HandlerNotFound, ActorNotFound, MailboxFull, RemoteError, *_REFUSALS)):
         return error
     return RemoteError(type(error).__name__, str(error), node_id, actor)

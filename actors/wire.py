@@ -43,6 +43,10 @@ class ErrorInfo:
     node: str
     actor: str
     detail: int = 0
+    traceback: str = ""
+
+
+_MAX_TRACEBACK_CHARS = 16_000  # the innermost frames are at the end
 
 
 def error_info(exc: BaseException, node: str, actor: str) -> ErrorInfo:
@@ -62,6 +66,15 @@ def error_info(exc: BaseException, node: str, actor: str) -> ErrorInfo:
         code, detail = ErrorCode.CLOCK_OFFSET, exc.ahead_ms
     elif isinstance(exc, ClusterMismatch):
         code = ErrorCode.CLUSTER_MISMATCH
+    elif isinstance(exc, RemoteError):  # a handler failed: its node, actor, type and traceback go as they are
+        return ErrorInfo(
+            code=ErrorCode.HANDLER_FAILED,
+            type=exc.type_name,
+            message=exc.message,
+            node=exc.node,
+            actor=exc.actor,
+            traceback=exc.remote_traceback[-_MAX_TRACEBACK_CHARS:],
+        )
     else:
         code = ErrorCode.HANDLER_FAILED
     text = exc.message_type if isinstance(exc, HandlerNotFound) else str(exc)
@@ -91,4 +104,4 @@ def error_from_info(info: ErrorInfo) -> ActorError:
         return ClockOffsetError(info.node, info.detail, int(info.message) if info.message.isdigit() else 0)
     if code == ErrorCode.CLUSTER_MISMATCH:
         return ClusterMismatch("", "")
-    return RemoteError(info.type, info.message, info.node, info.actor)
+    return RemoteError(info.type, info.message, info.node, info.actor, info.traceback)
