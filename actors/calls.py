@@ -38,6 +38,7 @@ class Calls:
         self._pending: dict[int, tuple[asyncio.Future[Any], str | None, str, float]] = {}
         self._request_ids = itertools.count(1)
         self._deadlines: Deadlines | None = None
+        self._cancels: set[asyncio.Future[None]] = set()
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -84,6 +85,9 @@ class Calls:
         deadlines.add(timeout_s, request_id)
         try:
             return await fut
+        except (RequestTimeout, asyncio.CancelledError):
+            mailbox.cancel(fut)
+            raise
         finally:
             del self._pending[request_id]
 
@@ -108,8 +112,24 @@ class Calls:
             return await fut
         except SendTimeout:
             raise RequestTimeout(name, timeout_s) from None
+        except (RequestTimeout, asyncio.CancelledError):
+            self._send_cancel(address, name, request_id)
+            raise
         finally:
             del self._pending[request_id]
+
+    def _send_cancel(self, address: str, name: str, request_id: int) -> None:
+        """Tell the node at ``address`` that the ask ``request_id`` is abandoned (a CANCEL envelope, best effort)."""
+        node = self._node
+        frames = pack(Kind.CANCEL, request_id, name, None, node.envelope_stamp())
+        task = asyncio.ensure_future(node.transport.send(address, frames, node.config.default_timeout_s))
+        self._cancels.add(task)
+        task.add_done_callback(self._cancel_sent)
+
+    def _cancel_sent(self, task: asyncio.Future[None]) -> None:
+        self._cancels.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._node.stats["cancel_failures"] += 1
 
     async def tell_remote(self, address: str, name: str, msg: Any) -> None:
         """Tell an actor of the node at ``address``; see :meth:`zactor.ref.ActorRef.tell`."""

@@ -64,6 +64,9 @@ class Mailbox:
         self._workers: list[asyncio.Task[None]] = []
         self._closed = False
         self._tell_log = RateLimitedLogger(ctx.log)
+        self._running: dict[Any, asyncio.Task[None]] = {}  # the reply_to of each ask being handled -> its worker
+        self._cancelling: set[Any] = set()
+        self.cancelled = 0
 
     def start(self) -> None:
         """Start the worker task(s)."""
@@ -90,11 +93,28 @@ class Mailbox:
     def __len__(self) -> int:
         return len(self._queue)
 
+    def cancel(self, reply_to: Any) -> bool:
+        """Abandon the ask answered through ``reply_to`` (a ``(peer, request_id)`` tuple or a local future): drop
+        it if still queued, cancel its handler if running; nothing is answered. Returns whether it was found."""
+        for i, (_, queued) in enumerate(self._queue):
+            if queued == reply_to:
+                del self._queue[i]
+                self.cancelled += 1
+                return True
+        worker = self._running.get(reply_to)
+        if worker is None:
+            return False
+        self._cancelling.add(reply_to)
+        worker.cancel()
+        return True
+
     async def _work(self) -> None:
         queue = self._queue
         handlers = self._handlers
         ctx = self.ctx
         loop = asyncio.get_running_loop()
+        worker = asyncio.current_task()
+        running = self._running
         while True:
             if not queue:
                 if self._closed:
@@ -110,13 +130,26 @@ class Mailbox:
             if handle is None:
                 error = HandlerNotFound(self.name, describe_type(msg), ctx.node_id)
             else:
+                if reply_to is not None and worker is not None:
+                    running[reply_to] = worker
                 try:
                     result = await handle(msg, ctx)
                     check_reply(result)
                 except _REFUSALS as exc:  # the handler refuses this request: the caller gets the typed error
                     error = exc
+                except asyncio.CancelledError:
+                    if reply_to not in self._cancelling:
+                        raise
+                    self.cancelled += 1
+                    continue
                 except Exception as exc:
                     error = self._handler_failed(exc, msg, tell=reply_to is None)
+                finally:
+                    if reply_to is not None:
+                        running.pop(reply_to, None)
+                        if reply_to in self._cancelling and worker is not None:  # this ask's cancel is spent
+                            self._cancelling.discard(reply_to)
+                            worker.uncancel()
             if reply_to is None:
                 continue
             if type(reply_to) is tuple:

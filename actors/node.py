@@ -291,6 +291,9 @@ class Node:
             reply_to: tuple[bytes, int] | None = (peer, header.request_id)
         elif kind is Kind.TELL:
             reply_to = None
+        elif kind is Kind.CANCEL:
+            self._cancel(header.target, (peer, header.request_id))
+            return
         else:
             self.stats["unexpected_kind"] += 1
             self._peer_log.warning("a %s envelope from peer %s dropped", kind.name, peer.hex())
@@ -316,6 +319,13 @@ class Node:
             else:
                 self._peer_log.log(logging.INFO, "a request for %r was refused: %s", target, exc)
                 self._respond(reply_to, None, exc, target)
+
+    def _cancel(self, target: str, reply_to: tuple[bytes, int]) -> None:
+        """A caller abandoned its ask (cancelled, or past its deadline): drop it from the mailbox or cancel its
+        handler; a cancel for an ask already answered is ignored."""
+        mailbox = self._registry.get(target)
+        if mailbox is not None and mailbox.cancel(reply_to):
+            self.stats["cancelled"] += 1
 
     def _respond(self, reply_to: tuple[bytes, int], result: Any, error: BaseException | None, actor: str) -> None:
         """Hand a REPLY (or an ERROR for ``error``) for a remote asker to the transport, which never waits on the
