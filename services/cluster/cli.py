@@ -191,6 +191,7 @@ def _add_cluster_parser(sub: Any) -> None:
     up.add_argument(
         "--data-dir", metavar="DIR", help="run the replicated store on every node, node i in DIR/node<i> (kept)"
     )
+    up.add_argument("--keep-logs", action="store_true", help="keep the node logs (and keyring) after the cluster stops")
     _add_actor_argument(up, "on every node")
     add_security_arguments(up)
 

@@ -138,9 +138,11 @@ def run_cluster_up(args: argparse.Namespace) -> int:
         actors=dict(args.actor),
         keyring=security["keyring_dir"],
         client_key=security["key_name"] or "client",
+        keep_logs=args.keep_logs,
     ) as cluster:
+        kept = "" if args.keep_logs else " (removed on exit; --keep-logs keeps them)"
         print(
-            f"cluster {args.cluster_id!r} up: {args.n} nodes, seed {cluster.seed}, logs in {cluster.log_dir}",
+            f"cluster {args.cluster_id!r} up: {args.n} nodes, seed {cluster.seed}, logs in {cluster.log_dir}{kept}",
             flush=True,
         )
         if cluster.keyring is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import shutil
 import tempfile
 import time
 from collections.abc import Coroutine, Mapping, Sequence
@@ -92,7 +93,8 @@ class LocalCluster:
         cluster_id: the cluster id of every node.
         actors: actors every node hosts, ``{name: "module:Class"}``.
         node_args: more ``zactor node`` arguments for every node (config overrides, e.g. ``--gossip-interval``).
-        log_dir: where each node's log goes (``<node_id>.log``); default: a new temporary directory.
+        log_dir: where each node's log goes (``<node_id>.log``); default: a new temporary directory, removed by
+            :meth:`close` unless ``keep_logs``.
         start_timeout_s: how long to wait for all nodes to see each other, in seconds.
         secure: create a keyring in ``log_dir/keyring`` with a key per node and one named ``client``: every node
             encrypts and authenticates with CURVE and ZAP.
@@ -101,6 +103,7 @@ class LocalCluster:
         keyring: use this existing keyring instead (secure too); keys ``node<i>`` and ``client_key`` are added to it
             when missing.
         client_key: the key name of :attr:`client_config` in the keyring.
+        keep_logs: keep the temporary log directory (and a keyring made in it) after :meth:`close`.
 
     Attributes:
         nodes: the :class:`~zactor.services.cluster.process.NodeProcess` of each node, by index (``None`` once
@@ -129,6 +132,7 @@ class LocalCluster:
         data_dir: str | Path | None = None,
         keyring: str | Path | None = None,
         client_key: str = "client",
+        keep_logs: bool = False,
     ) -> None:
         self._data_centers = tuple(data_centers)
         self._cluster_id = cluster_id
@@ -136,6 +140,8 @@ class LocalCluster:
         self._node_args = tuple(node_args)
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self.log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="zactor-cluster-"))
+        self._remove_log_dir = log_dir is None and not keep_logs
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         self.keyring = Path(keyring) if keyring is not None else None
         if self.keyring is None and secure:
             self.keyring = init_keyring(self.log_dir / "keyring")
@@ -151,6 +157,7 @@ class LocalCluster:
                 self._spawn(len(self.nodes), "tcp://127.0.0.1:0")
             self.wait_converged(start_timeout_s)
         except BaseException:
+            self._remove_log_dir = False  # the logs say why it did not start
             self.close()
             raise
 
@@ -225,9 +232,12 @@ class LocalCluster:
         return len(self.nodes) - 1
 
     def close(self) -> None:
-        """SIGKILL every node still running. Idempotent."""
+        """SIGKILL every node still running; remove the temporary log directory unless asked to keep it.
+        Idempotent."""
         for i in range(len(self.nodes)):
             self.kill(i)
+        if self._remove_log_dir:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
         atexit.unregister(self.close)
 
     def __enter__(self) -> LocalCluster:

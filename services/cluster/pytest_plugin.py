@@ -1,23 +1,47 @@
-"""A pytest plugin (registered as ``zactor`` under the ``pytest11`` entry point) with a ``local_cluster`` fixture.
+"""A pytest plugin (registered as ``zactor`` under the ``pytest11`` entry point) with local-cluster fixtures.
 
-``local_cluster`` starts a 3-node :class:`~zactor.services.cluster.LocalCluster` hosting
-``zactor.services.cluster.demo:Calculator`` as ``calc`` on every node, yields it, and SIGKILLs every node afterwards,
-even when the test fails.
+``local_cluster_factory`` is a function that starts a :class:`~zactor.services.cluster.LocalCluster` with any of
+its arguments (size, actors, data centers, ``data_dir`` for the store, ``secure``), as dask's ``gen_cluster`` does;
+every cluster it started is SIGKILLed after the test, even when the test fails, and the node logs stay in the
+test's ``tmp_path`` (pytest keeps the last runs' directories). ``local_cluster`` is the common case: 3 nodes in two
+data centers hosting ``zactor.services.cluster.demo:Calculator`` as ``calc``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from zactor.services.cluster.local_cluster import LocalCluster
 
+__all__ = ["local_cluster", "local_cluster_factory"]
+
 
 @pytest.fixture
-def local_cluster() -> Iterator[LocalCluster]:
-    """A started 3-node local cluster (two data centers), stopped by PID after the test."""
-    with LocalCluster(
+def local_cluster_factory(tmp_path: Path) -> Iterator[Callable[..., LocalCluster]]:
+    """``local_cluster_factory(n=3, **LocalCluster arguments)`` starts a cluster; all are stopped by PID after the
+    test."""
+    clusters: list[LocalCluster] = []
+
+    def start(n: int = 3, **kwargs: Any) -> LocalCluster:
+        kwargs.setdefault("log_dir", tmp_path / f"cluster{len(clusters)}")
+        cluster = LocalCluster(n, **kwargs)
+        clusters.append(cluster)
+        return cluster
+
+    try:
+        yield start
+    finally:
+        for cluster in clusters:
+            cluster.close()
+
+
+@pytest.fixture
+def local_cluster(local_cluster_factory: Callable[..., LocalCluster]) -> LocalCluster:
+    """A started 3-node local cluster (two data centers) hosting ``calc``, stopped by PID after the test."""
+    return local_cluster_factory(
         3, data_centers=("dc1", "dc2"), actors={"calc": "zactor.services.cluster.demo:Calculator"}
-    ) as cluster:
-        yield cluster
+    )

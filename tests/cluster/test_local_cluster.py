@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -110,3 +112,27 @@ def test_a_secure_cluster_serves_key_holders_only(capsys: pytest.CaptureFixture[
         assert "Result(value=5)" in capsys.readouterr().out
     assert main(["node", "--bind", "tcp://0.0.0.0:0"]) == 1
     assert "InsecureBind" in capsys.readouterr().err
+
+
+def test_the_factory_fixture_builds_the_cluster_asked_for(
+    local_cluster_factory: Callable[..., LocalCluster], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Size, store and security are arguments; the logs stay in the test's tmp_path."""
+    cluster = local_cluster_factory(2, data_dir=tmp_path / "data", secure=True)
+    keys = ["--keyring", str(cluster.keyring), "--key-name", "client"]
+    assert main(["kv", "put", "--seed", cluster.seed, *keys, "--keyspace", "ks", "k", "v", "--consistency", "all"]) == 0
+    assert cluster.live_ids(1) == {"node0", "node1"}
+    assert cluster.log_dir.parent == tmp_path and (cluster.log_dir / "node1.log").exists()
+    assert (tmp_path / "data" / "node1" / "node_id").exists()
+
+
+def test_a_local_cluster_removes_its_temporary_logs_unless_kept() -> None:
+    """The default log directory goes away with the cluster; keep_logs=True keeps it."""
+    with LocalCluster(1) as cluster:
+        removed = cluster.log_dir
+    with LocalCluster(1, keep_logs=True) as cluster:
+        kept = cluster.log_dir
+    try:
+        assert not removed.exists() and (kept / "node0.log").exists()
+    finally:
+        shutil.rmtree(kept, ignore_errors=True)
