@@ -8,8 +8,10 @@ or a ``(peer, request_id)`` tuple for a remote ask. Workers are long-lived tasks
 from __future__ import annotations
 
 import asyncio
+import bisect
 import collections
 import logging
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -27,7 +29,7 @@ from zactor.errors import (
 from zactor.transport.codec import describe_type
 from zactor.transport.ratelog import RateLimitedLogger
 
-__all__ = ["Mailbox"]
+__all__ = ["HandlerStats", "LATENCY_BUCKETS_S", "Mailbox"]
 
 log = logging.getLogger("zactor.mailbox")
 
@@ -35,6 +37,36 @@ Responder = Callable[[Any, Any, BaseException | None, str], None]
 
 #: What a handler raises to refuse the request it serves; the caller gets these typed, not as ``RemoteError``.
 _REFUSALS = (DecodeError, ClusterMismatch, ClockOffsetError)
+
+
+#: Upper bounds of the handler latency buckets, in seconds (the last bucket is everything above).
+LATENCY_BUCKETS_S = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
+
+
+class HandlerStats:
+    """What an actor's handlers did: counts by kind, failures, and a latency histogram (for metrics).
+
+    Attributes:
+        asks: asks handled. tells: tells handled. failures: handlers that raised.
+        buckets: handler runs per latency bucket (``LATENCY_BUCKETS_S``, then one for everything above).
+        seconds: the total handler time, in seconds.
+    """
+
+    __slots__ = ("asks", "tells", "failures", "buckets", "seconds")
+
+    def __init__(self) -> None:
+        self.asks = self.tells = self.failures = 0
+        self.buckets = [0] * (len(LATENCY_BUCKETS_S) + 1)
+        self.seconds = 0.0
+
+    def record(self, is_ask: bool, seconds: float) -> None:
+        """Count one handler run of ``seconds``."""
+        if is_ask:
+            self.asks += 1
+        else:
+            self.tells += 1
+        self.buckets[bisect.bisect_left(LATENCY_BUCKETS_S, seconds)] += 1
+        self.seconds += seconds
 
 
 class Mailbox:
@@ -67,6 +99,7 @@ class Mailbox:
         self._running: dict[Any, asyncio.Task[None]] = {}  # the reply_to of each ask being handled -> its worker
         self._cancelling: set[Any] = set()
         self.cancelled = 0
+        self.stats = HandlerStats()
 
     def start(self) -> None:
         """Start the worker task(s)."""
@@ -132,6 +165,7 @@ class Mailbox:
             else:
                 if reply_to is not None and worker is not None:
                     running[reply_to] = worker
+                started = time.perf_counter()
                 try:
                     result = await handle(msg, ctx)
                     check_reply(result)
@@ -145,6 +179,7 @@ class Mailbox:
                 except Exception as exc:
                     error = self._handler_failed(exc, msg, tell=reply_to is None)
                 finally:
+                    self.stats.record(reply_to is not None, time.perf_counter() - started)
                     if reply_to is not None:
                         running.pop(reply_to, None)
                         if reply_to in self._cancelling and worker is not None:  # this ask's cancel is spent
@@ -184,6 +219,7 @@ class Mailbox:
 
     def _handler_failed(self, exc: Exception, msg: Any, *, tell: bool) -> RemoteError:
         """Log a handler's failure (rate-limited, with its traceback) and describe it for the caller."""
+        self.stats.failures += 1
         what = "tell" if tell else "ask"
         self._tell_log.log(
             logging.ERROR if tell else logging.WARNING,

@@ -59,7 +59,8 @@ class Transport(abc.ABC):
         max_message_bytes: the largest envelope sent, in bytes (all frames together).
 
     Attributes:
-        stats: counters by event name (``dropped_unroutable``, ``callback_errors``, ...), for logs and tests.
+        stats: counters by event name (``envelopes_in``/``_out``, ``bytes_in``/``_out``, ``dropped_unroutable``,
+            ``callback_errors``, ...), for logs, metrics and tests.
         on_handshake_failed: called as ``on_handshake_failed(endpoint, error)`` when the security handshake of an
             outbound connection fails (the node fails the asks waiting on it at once).
     """
@@ -142,7 +143,25 @@ class Transport(abc.ABC):
         if self.on_handshake_failed is not None:
             self.on_handshake_failed(endpoint, error)
 
+    def _outgoing(self, frames: Sequence[Any]) -> int:
+        """Check an outgoing envelope's size and count it (``envelopes_out``, ``bytes_out``); returns its bytes.
+
+        Raises:
+            MessageTooLarge: it exceeds ``max_message_bytes``.
+        """
+        nbytes = check_size(frames, self.max_message_bytes)
+        stats = self.stats
+        stats["envelopes_out"] += 1
+        stats["bytes_out"] += nbytes
+        return nbytes
+
+    def _count_incoming(self, frames: list[Any]) -> None:
+        stats = self.stats
+        stats["envelopes_in"] += 1
+        stats["bytes_in"] += sum(len(f) for f in frames)
+
     def _deliver_request(self, peer: bytes, frames: list[Any]) -> None:
+        self._count_incoming(frames)
         try:
             self._on_request(peer, frames)
         except Exception:
@@ -150,6 +169,7 @@ class Transport(abc.ABC):
             log.exception("inbound envelope handler failed")
 
     def _deliver_reply(self, endpoint: str, frames: list[Any]) -> None:
+        self._count_incoming(frames)
         try:
             self._on_reply(endpoint, frames)
         except Exception:

@@ -14,7 +14,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from zactor.transport.base import DEFAULT_MAX_MESSAGE_BYTES, ReplyHandler, RequestHandler, Transport, check_size
+from zactor.transport.base import DEFAULT_MAX_MESSAGE_BYTES, ReplyHandler, RequestHandler, Transport
 
 __all__ = ["InMemoryNetwork", "InMemoryTransport"]
 
@@ -104,7 +104,7 @@ class InMemoryTransport(Transport):
         return self._address
 
     async def send(self, endpoint: str, frames: Sequence[Any], timeout_s: float) -> None:
-        check_size(frames, self.max_message_bytes)
+        self._outgoing(frames)
         src = self.address
         target = self.network._route(src, endpoint)
         if target is None:
@@ -115,7 +115,7 @@ class InMemoryTransport(Transport):
         target._later(lambda: target._deliver_request(peer, copied))
 
     def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
-        check_size(frames, self.max_message_bytes)
+        self._outgoing(frames)
         src = self.address
         target = self.network._route(src, peer.decode(errors="replace"))
         if target is None:

@@ -27,7 +27,7 @@ from typing import Any
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
-from zactor.transport.base import DEFAULT_MAX_MESSAGE_BYTES, ReplyHandler, RequestHandler, Transport, check_size
+from zactor.transport.base import DEFAULT_MAX_MESSAGE_BYTES, ReplyHandler, RequestHandler, Transport
 from zactor.transport.codec import DEFAULT_COPY_THRESHOLD_BYTES
 from zactor.transport.curve import MONITOR_EVENTS, SocketSecurity, handshake_failure, refusal_reason
 from zactor.transport.errors import SendTimeout, TransportClosed
@@ -285,12 +285,12 @@ class ZmqTransport(Transport):
         return pump
 
     async def send(self, endpoint: str, frames: Sequence[Any], timeout_s: float) -> None:
-        check_size(frames, self.max_message_bytes)
+        self._outgoing(frames)
         pump = self._dealer(endpoint)
         await self._send(pump, frames, 2, timeout_s, endpoint)
 
     def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
-        nbytes = check_size(frames, self.max_message_bytes)
+        nbytes = self._outgoing(frames)
         if self._outbox is None:
             raise TransportClosed("transport is closed")
         try:

@@ -29,6 +29,7 @@ from zactor.services.cluster.cli_keys import add_keys_parser, add_security_argum
 from zactor.services.cluster.cli_kv import add_kv_parser, run_kv
 from zactor.services.cluster.demo_run import run_demo
 from zactor.services.cluster.identity import node_identity
+from zactor.services.cluster.metrics import serve_metrics
 from zactor.services.cluster.node import ClusterNode
 from zactor.services.cluster.process import READY_PREFIX
 from zactor.services.replication import ReplicatedStore, SQLiteStorage
@@ -78,6 +79,9 @@ async def _run_node(args: argparse.Namespace) -> int:
                 )
             )
             await node.add_actor(KV_ACTOR, KvFrontend())
+        if args.metrics_port is not None:
+            serve_metrics(node, args.metrics_port)
+            log.info("metrics at http://127.0.0.1:%d/metrics", args.metrics_port)
         print(f"{READY_PREFIX}{node.address}", flush=True)
         log.info("node %r hosts %s", node.node_id, node.actors())
         await stop.wait()
@@ -174,6 +178,9 @@ def _add_node_parser(sub: Any) -> None:
         type=int,
         default=0,
         help="with --data-dir: the smallest replica set size assumed, e.g. the cluster's size (0: the known size)",
+    )
+    node.add_argument(
+        "--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics at http://127.0.0.1:PORT/metrics"
     )
     _add_actor_argument(node, "on this node")
     add_security_arguments(node, insecure=True)

@@ -1,0 +1,72 @@
+"""Prometheus metrics of a node: per actor, per transport direction, membership; served by `zactor node
+--metrics-port`."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from zactor import Actor, Context, handler, message
+from zactor.errors import RemoteError
+from zactor.services.cluster import ClusterNode
+from zactor.services.cluster.demo import Add, Calculator
+from zactor.services.cluster.metrics import NodeCollector
+from zactor.services.cluster.process import NodeProcess
+
+
+@message("test.metrics.Boom")
+class Boom:
+    pass
+
+
+class Bomb(Actor):
+    @handler
+    async def boom(self, msg: Boom, ctx: Context) -> None:
+        raise ValueError("boom")
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+async def test_the_collector_reports_actors_transport_and_membership() -> None:
+    """After two remote asks (one failing) and a tell, the counters say so."""
+    async with ClusterNode() as server, ClusterNode() as client:
+        await server.add_actor("calc", Calculator())
+        await server.add_actor("bomb", Bomb())
+        await client.ref("calc", address=server.address).ask(Add(a=1, b=2))
+        with pytest.raises(RemoteError):
+            await client.ref("bomb", address=server.address).ask(Boom())
+        registry = CollectorRegistry()
+        registry.register(NodeCollector(server))
+        samples = _samples(generate_latest(registry).decode())
+    assert samples[("zactor_actor_messages_total", (("actor", "calc"), ("kind", "ask")))] == 1
+    assert samples[("zactor_actor_failures_total", (("actor", "bomb"),))] == 1
+    assert samples[("zactor_actor_handler_seconds_count", (("actor", "calc"),))] == 1
+    assert samples[("zactor_transport_envelopes_total", (("direction", "in"),))] >= 2
+    assert samples[("zactor_transport_bytes_total", (("direction", "out"),))] > 0
+    assert samples[("zactor_members", (("status", "live"),))] == 1
+    assert ("zactor_hlc_rejected_total", ()) in samples
+
+
+def test_a_node_serves_its_metrics_over_http() -> None:
+    """`zactor node --metrics-port PORT` answers GET /metrics in Prometheus' text format."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    calc = {"calc": "zactor.services.cluster.demo:Calculator"}
+    with NodeProcess("metered", actors=calc, extra_args=("--metrics-port", str(port))) as node:
+        assert node.is_alive()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+    samples = _samples(text)
+    assert samples[("zactor_actor_mailbox_depth", (("actor", "calc"),))] == 0
+    assert samples[("zactor_members", (("status", "live"),))] == 1
