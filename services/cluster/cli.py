@@ -27,6 +27,7 @@ from zactor.services.cluster.cli_args import (
 from zactor.services.cluster.cli_cluster import run_call, run_cluster_up, run_members
 from zactor.services.cluster.cli_keys import add_keys_parser, add_security_arguments, run_keys, security_options
 from zactor.services.cluster.cli_kv import add_kv_parser, run_kv
+from zactor.services.cluster.cli_top import run_top
 from zactor.services.cluster.demo_run import run_demo
 from zactor.services.cluster.identity import node_identity
 from zactor.services.cluster.metrics import serve_metrics
@@ -108,6 +109,13 @@ def _build_parser() -> argparse.ArgumentParser:
     members.add_argument("--seed", required=True, type=endpoint, metavar="ADDR", help="any node of the cluster")
     members.add_argument("--timeout", type=positive_float, default=2.0, help="deadline of the query (s)")
     add_security_arguments(members)
+
+    top = add_command(sub, "top", "a live table of the cluster: members, load, mailboxes, store (Ctrl-C ends)")
+    top.add_argument("--seed", required=True, type=endpoint, metavar="ADDR", help="any node of the cluster")
+    top.add_argument("--interval", type=positive_float, default=1.0, help="seconds between refreshes")
+    top.add_argument("--timeout", type=positive_float, default=2.0, help="deadline of each query (s)")
+    top.add_argument("--once", action="store_true", help="print one table and exit")
+    add_security_arguments(top)
 
     add_kv_parser(sub)
     add_keys_parser(sub)
@@ -221,6 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_kv(args)
         if args.command == "keys":
             return run_keys(args)
+        if args.command == "top":
+            return run_top(args)
         return run_call(args)
     except (ActorError, ValueError, OSError) as exc:
         print(f"zactor {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)

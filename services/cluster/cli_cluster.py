@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Sequence
 
 from zactor.config import NodeConfig
 from zactor.errors import ActorNotFound, DecodeError, NodeUnavailable
@@ -20,7 +21,7 @@ from zactor.services.membership.messages import MemberRows
 from zactor.services.replication.frontend import KV_ACTOR
 from zactor.transport.codec import message_class
 
-__all__ = ["format_members", "run_cluster_up", "run_members", "run_call"]
+__all__ = ["format_members", "render_table", "run_cluster_up", "run_members", "run_call"]
 
 _COLUMNS = ("node", "address", "dc", "status", "phi", "store", "actors", "heartbeat")
 
@@ -41,11 +42,15 @@ def format_members(table: MemberRows) -> str:
         ]
         for r in table.rows
     ]
-    widths = [max(len(c), *(len(row[i]) for row in rows)) if rows else len(c) for i, c in enumerate(_COLUMNS)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(_COLUMNS, widths, strict=True))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
     hlc = f" at HLC {table.hlc[0]}.{table.hlc[1]}" if table.hlc else ""
-    lines.append(f"(as seen by {table.node_id}{hlc})")
+    return f"{render_table(_COLUMNS, rows)}\n(as seen by {table.node_id}{hlc})"
+
+
+def render_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns of text, left-aligned, two spaces apart, with a header line."""
+    widths = [max(len(c), *(len(row[i]) for row in rows)) if rows else len(c) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(lines)
 
 

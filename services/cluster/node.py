@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Self
 
 from zactor.config import NodeConfig
 from zactor.extensions import Extension
 from zactor.node import Node
 from zactor.ref import ActorRef
 from zactor.services.clock.service import ClockService
+from zactor.services.cluster.observer import OBSERVER_ACTOR, ObserverActor
 from zactor.services.membership.service import MembershipService
 from zactor.services.selector.service import SelectorService
 from zactor.timesource import TimeSource
@@ -61,6 +62,16 @@ class ClusterNode(Node):
         super().__init__(
             config, transport=transport, extensions=[*services, *extensions], time_source=time_source, rng=rng
         )
+
+    async def start(self) -> Self:
+        """Start the node and its services, and host the ``zactor.observer`` actor (its load, for ``zactor top``).
+
+        Raises:
+            as :meth:`zactor.node.Node.start`, and whatever a service's start raised.
+        """
+        await super().start()
+        await self.add_actor(OBSERVER_ACTOR, ObserverActor())
+        return self
 
     def ref(self, name: str, *, address: str | None = None, node_id: str | None = None) -> ActorRef:
         """A reference to the actor ``name``: on this node by default, at ``address``, or on the live member

@@ -1,0 +1,65 @@
+"""`zactor top`: the cluster's members with their load, from the seed's member table and each node's observer."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from zactor.services.cluster.cli import main
+from zactor.services.cluster.cli_top import format_top
+from zactor.services.cluster.local_cluster import LocalCluster
+from zactor.services.cluster.observer import NodeStats
+
+
+def test_top_once_shows_every_member_with_its_load(
+    local_cluster_factory: Callable[..., LocalCluster], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After a write at ALL and an ask, each node shows the calc actor, one store document, an empty mailbox."""
+    calc = {"calc": "zactor.services.cluster.demo:Calculator"}
+    cluster = local_cluster_factory(2, actors=calc, data_dir=tmp_path / "data")
+    assert main(["kv", "put", "--seed", cluster.seed, "--keyspace", "ks", "k", "v", "--consistency", "all"]) == 0
+    capsys.readouterr()
+    assert main(["top", "--seed", cluster.seed, "--once"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("zactor top: 2 live of 2 members")
+    rows = {line.split()[0]: line.split() for line in lines[2:]}
+    assert set(rows) == {"node0", "node1"}
+    for row in rows.values():
+        assert row[1] == "live" and row[3] == "calc" and row[5] == "0" and row[7] == "1"
+
+
+def test_rates_are_differences_between_refreshes() -> None:
+    """Messages per second come from the rates given; a member that did not answer shows dashes."""
+    rows = [["a", "tcp://x:1", "dc1", "live", 0.1, ["calc"], 3], ["b", "tcp://x:2", "dc1", "dead", 9.5, [], 1]]
+    stats = {
+        "a": NodeStats(node_id="a", actors={"calc": [10, 1, 4]}, envelopes_in=5, envelopes_out=5, store_documents=-1)
+    }
+    text = format_top(rows, stats, {"a": (250.0, 12.0)})
+    a_line, b_line = text.splitlines()[1:]
+    assert a_line.split() == ["a", "live", "0.10", "calc", "250", "4", "1", "-", "12"]
+    assert b_line.split()[:3] == ["b", "dead", "9.50"] and b_line.split()[4:] == ["-"] * 5
+
+
+def test_top_redraws_until_interrupted(local_cluster_factory: Callable[..., LocalCluster]) -> None:
+    """Without --once, tables follow each other (a pipe gets them one after another); SIGINT ends it cleanly."""
+    cluster = local_cluster_factory(1)
+    command = [sys.executable, "-m", "zactor.services.cluster.cli", "top", "--seed", cluster.seed]
+    proc = subprocess.Popen([*command, "--interval", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        headers = 0
+        for line in proc.stdout:  # type: ignore[union-attr]
+            headers += line.startswith("zactor top:")
+            if headers == 3:
+                break
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert headers == 3 and proc.returncode == 130 and "Traceback" not in err
