@@ -28,6 +28,7 @@ from zactor.services.cluster.cli_cluster import run_call, run_cluster_up, run_me
 from zactor.services.cluster.cli_keys import add_keys_parser, add_security_arguments, run_keys, security_options
 from zactor.services.cluster.cli_kv import add_kv_parser, run_kv
 from zactor.services.cluster.cli_top import run_top
+from zactor.services.cluster.dashboard import run_dashboard
 from zactor.services.cluster.demo_run import run_demo
 from zactor.services.cluster.identity import node_identity
 from zactor.services.cluster.metrics import serve_metrics
@@ -116,6 +117,14 @@ def _build_parser() -> argparse.ArgumentParser:
     top.add_argument("--timeout", type=positive_float, default=2.0, help="deadline of each query (s)")
     top.add_argument("--once", action="store_true", help="print one table and exit")
     add_security_arguments(top)
+
+    page = add_command(sub, "dashboard", "serve a live page of the cluster (members, status, actors, load)")
+    page.add_argument("--seed", required=True, type=endpoint, metavar="ADDR", help="any node of the cluster")
+    page.add_argument("--host", default="127.0.0.1", help="the address the page is served on")
+    page.add_argument("--port", type=int, default=8080, help="the page's port (0: a free one)")
+    page.add_argument("--interval", type=positive_float, default=1.0, help="seconds between samples")
+    page.add_argument("--timeout", type=positive_float, default=2.0, help="deadline of each query (s)")
+    add_security_arguments(page)
 
     add_kv_parser(sub)
     add_keys_parser(sub)
@@ -231,6 +240,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_keys(args)
         if args.command == "top":
             return run_top(args)
+        if args.command == "dashboard":
+            client = NodeConfig(node_id="zactor-dashboard", **security_options(args))
+            page = run_dashboard(
+                args.seed, client, host=args.host, port=args.port, interval_s=args.interval, timeout_s=args.timeout
+            )
+            asyncio.run(page)
+            return 0
         return run_call(args)
     except (ActorError, ValueError, OSError) as exc:
         print(f"zactor {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)

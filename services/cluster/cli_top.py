@@ -14,12 +14,10 @@ import time
 from typing import Any
 
 from zactor.config import NodeConfig
-from zactor.errors import ActorError
 from zactor.node import Node
 from zactor.services.cluster.cli_cluster import render_table
 from zactor.services.cluster.cli_keys import security_options
-from zactor.services.cluster.local_cluster import fetch_members
-from zactor.services.cluster.observer import OBSERVER_ACTOR, GetNodeStats, NodeStats
+from zactor.services.cluster.observer import ClusterLoad, NodeStats
 
 __all__ = ["run_top", "format_top"]
 
@@ -54,34 +52,17 @@ def format_top(rows: list[list[Any]], stats: dict[str, NodeStats], rates: dict[s
     return render_table(_COLUMNS, lines)
 
 
-async def _load(node: Node, address: str, timeout_s: float) -> NodeStats | None:
-    try:
-        return await node.ref(OBSERVER_ACTOR, address=address).ask(GetNodeStats(), timeout_s=timeout_s)
-    except ActorError:
-        return None
-
-
 async def _top(args: argparse.Namespace) -> int:
     client = NodeConfig(node_id="zactor-top", **security_options(args))
-    previous: dict[str, tuple[float, int, int]] = {}
     async with Node(client) as node:
+        load = ClusterLoad(node, args.seed, client, args.timeout)
         while True:
-            table = await fetch_members(args.seed, timeout_s=args.timeout, client=client)
-            live = [row for row in table.rows if row[3] == "live"]
-            answers = await asyncio.gather(*(_load(node, row[1], args.timeout) for row in live))
-            now = time.monotonic()
-            stats = {row[0]: load for row, load in zip(live, answers, strict=True) if load is not None}
-            rates: dict[str, tuple[float, float]] = {}
-            for node_id, load in stats.items():
-                handled = sum(a[0] for a in load.actors.values())
-                if node_id in previous:
-                    at, was_handled, was_in = previous[node_id]
-                    span = max(now - at, 1e-6)
-                    rates[node_id] = ((handled - was_handled) / span, (load.envelopes_in - was_in) / span)
-                previous[node_id] = (now, handled, load.envelopes_in)
-            text = format_top(table.rows, stats, rates)
+            sample = await load.sample()
+            rows = sample.table.rows
+            live = sum(row[3] == "live" for row in rows)
             stamp = time.strftime("%H:%M:%S")
-            header = f"zactor top: {len(live)} live of {len(table.rows)} members, via {args.seed}, {stamp}"
+            header = f"zactor top: {live} live of {len(rows)} members, via {args.seed}, {stamp}"
+            text = format_top(rows, sample.stats, sample.rates)
             if args.once:
                 print(f"{header}\n{text}")
                 return 0

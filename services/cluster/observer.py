@@ -6,14 +6,23 @@ mailbox depth; envelopes in and out; documents in the replicated store), so aski
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
+import attrs
+
 from zactor.actor import Actor, Context, handler
+from zactor.config import NodeConfig
+from zactor.errors import ActorError
+from zactor.node import Node
+from zactor.services.cluster.local_cluster import fetch_members
+from zactor.services.membership.messages import MemberRows
 from zactor.services.replication import ReplicatedStore
 from zactor.services.replication.replica import RESERVED_PREFIX
 from zactor.transport.codec import Returns, message
 
-__all__ = ["OBSERVER_ACTOR", "GetNodeStats", "NodeStats", "ObserverActor"]
+__all__ = ["OBSERVER_ACTOR", "ClusterLoad", "GetNodeStats", "LoadSample", "NodeStats", "ObserverActor"]
 
 OBSERVER_ACTOR = "zactor.observer"
 
@@ -69,3 +78,56 @@ class ObserverActor(Actor):
             envelopes_out=transport["envelopes_out"],
             store_documents=documents,
         )
+
+
+@attrs.frozen
+class LoadSample:
+    """One look at the cluster: the seed's member table, the load of each live member that answered, and the
+    rates since the previous sample (``{node_id: (messages/s, envelopes in/s)}``)."""
+
+    table: MemberRows
+    stats: dict[str, NodeStats]
+    rates: dict[str, tuple[float, float]]
+
+
+class ClusterLoad:
+    """Samples a cluster's load through a client node, keeping what rates need between samples.
+
+    Args:
+        node: the started client node the asks go from.
+        seed: any node of the cluster.
+        client: the client's configuration (its keyring, for a secure cluster).
+        timeout_s: the deadline of each query, in seconds.
+    """
+
+    def __init__(self, node: Node, seed: str, client: NodeConfig, timeout_s: float) -> None:
+        self._node, self._seed, self._client, self._timeout_s = node, seed, client, timeout_s
+        self._previous: dict[str, tuple[float, int, int]] = {}
+
+    async def sample(self) -> LoadSample:
+        """The member table and every live member's load, now.
+
+        Raises:
+            NodeUnavailable: the seed did not answer.
+            ActorError: the seed refused (a handshake failure, for instance).
+        """
+        table = await fetch_members(self._seed, timeout_s=self._timeout_s, client=self._client)
+        live = [row for row in table.rows if row[3] == "live"]
+        answers = await asyncio.gather(*(self._load(row[1]) for row in live))
+        now = time.monotonic()
+        stats = {row[0]: load for row, load in zip(live, answers, strict=True) if load is not None}
+        rates: dict[str, tuple[float, float]] = {}
+        for node_id, load in stats.items():
+            handled = sum(a[0] for a in load.actors.values())
+            if node_id in self._previous:
+                at, was_handled, was_in = self._previous[node_id]
+                span = max(now - at, 1e-6)
+                rates[node_id] = ((handled - was_handled) / span, (load.envelopes_in - was_in) / span)
+            self._previous[node_id] = (now, handled, load.envelopes_in)
+        return LoadSample(table, stats, rates)
+
+    async def _load(self, address: str) -> NodeStats | None:
+        try:
+            return await self._node.ref(OBSERVER_ACTOR, address=address).ask(GetNodeStats(), timeout_s=self._timeout_s)
+        except ActorError:
+            return None
