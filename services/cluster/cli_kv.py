@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -76,14 +77,25 @@ def _request(args: argparse.Namespace) -> Any:
     return KvKeys(keyspace=args.keyspace)
 
 
+_LARGE_BYTES = 1024 * 1024  # a value this large says what it is doing and how fast it went
+
+
 async def _ask(args: argparse.Namespace) -> Any:
     request = _request(args)
+    size = len(request.value) if isinstance(request, KvPut) else 0
+    if size >= _LARGE_BYTES:
+        print(f"writing {size / _LARGE_BYTES:,.1f} MiB at {args.consistency} ...", file=sys.stderr, flush=True)
+    started = time.monotonic()
     async with Node(NodeConfig(node_id="zactor-kv", **security_options(args))) as node:
         try:
-            return await node.ref(KV_ACTOR, address=args.seed).ask(request, timeout_s=args.timeout)
+            reply = await node.ref(KV_ACTOR, address=args.seed).ask(request, timeout_s=args.timeout)
         except RequestTimeout:
             reason = f"no answer within {args.timeout} s (is a node started with --data-dir running there?)"
             raise NodeUnavailable(args.seed, reason) from None
+    if size >= _LARGE_BYTES:
+        took = max(time.monotonic() - started, 1e-6)
+        print(f"written in {took:.2f} s ({size / _LARGE_BYTES / took:,.1f} MiB/s)", file=sys.stderr, flush=True)
+    return reply
 
 
 def run_kv(args: argparse.Namespace) -> int:

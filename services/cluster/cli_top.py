@@ -1,4 +1,5 @@
-"""``zactor top --seed ADDR``: a live table of the cluster, refreshed every second, readable over SSH.
+"""``zactor top --seed ADDR``: a live table of the cluster, refreshed every second, readable over SSH; ``sync
+docs/s`` shows an anti-entropy catch-up in progress.
 
 Each refresh asks the seed for its member table and every live member for its load (``zactor.observer``); rates
 are the differences between two refreshes. On a terminal the table redraws in place; otherwise (a pipe, a log)
@@ -21,11 +22,11 @@ from zactor.services.cluster.observer import ClusterLoad, NodeStats
 
 __all__ = ["run_top", "format_top"]
 
-_COLUMNS = ("node", "status", "phi", "actors", "msgs/s", "mailbox", "failures", "store docs", "env in/s")
+_COLUMNS = ("node", "status", "phi", "actors", "msgs/s", "mailbox", "failures", "store docs", "sync docs/s", "env in/s")
 _CLEAR = "\x1b[H\x1b[2J"
 
 
-def format_top(rows: list[list[Any]], stats: dict[str, NodeStats], rates: dict[str, tuple[float, float]]) -> str:
+def format_top(rows: list[list[Any]], stats: dict[str, NodeStats], rates: dict[str, tuple[float, float, float]]) -> str:
     """The table: one line per member, from its member row, its load (if it answered) and its rates."""
     lines = []
     for row in rows:
@@ -33,10 +34,10 @@ def format_top(rows: list[list[Any]], stats: dict[str, NodeStats], rates: dict[s
         load = stats.get(node_id)
         user_actors = sorted(a for a in row[5] if not a.startswith("zactor."))
         if load is None:
-            cells = [node_id, status, f"{phi:.2f}", ",".join(user_actors) or "-", "-", "-", "-", "-", "-"]
+            cells = [node_id, status, f"{phi:.2f}", ",".join(user_actors) or "-", "-", "-", "-", "-", "-", "-"]
         else:
             per_actor = load.actors.values()
-            msgs_s, env_s = rates.get(node_id, (0.0, 0.0))
+            msgs_s, env_s, sync_s = rates.get(node_id, (0.0, 0.0, 0.0))
             cells = [
                 node_id,
                 status,
@@ -46,6 +47,7 @@ def format_top(rows: list[list[Any]], stats: dict[str, NodeStats], rates: dict[s
                 str(sum(a[2] for a in per_actor)),
                 str(sum(a[1] for a in per_actor)),
                 f"{load.store_documents:,}" if load.store_documents >= 0 else "-",
+                f"{sync_s:,.0f}" if load.store_documents >= 0 else "-",
                 f"{env_s:,.0f}",
             ]
         lines.append(cells)

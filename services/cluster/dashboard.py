@@ -34,7 +34,7 @@ def snapshot_json(sample: LoadSample, seed: str) -> dict[str, Any]:
     for row in sample.table.rows:
         node_id, actors = row[0], list(row[5])
         load = sample.stats.get(node_id)
-        msgs_s, _ = sample.rates.get(node_id, (0.0, 0.0))
+        msgs_s, _, sync_s = sample.rates.get(node_id, (0.0, 0.0, 0.0))
         members.append(
             {
                 "node": node_id,
@@ -46,6 +46,7 @@ def snapshot_json(sample: LoadSample, seed: str) -> dict[str, Any]:
                 "store": KV_ACTOR in actors,
                 "answered": load is not None,
                 "msgs_per_s": round(msgs_s, 1),
+                "sync_docs_per_s": round(sync_s, 1),
                 "mailbox": sum(a[2] for a in load.actors.values()) if load else None,
                 "failures": sum(a[1] for a in load.actors.values()) if load else None,
                 "store_documents": load.store_documents if load and load.store_documents >= 0 else None,

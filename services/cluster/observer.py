@@ -41,6 +41,7 @@ class NodeStats:
         actors: ``{actor name: [messages handled, failures, mailbox depth]}``.
         envelopes_in: envelopes received since start. envelopes_out: envelopes sent since start.
         store_documents: live documents in its replicated store, or -1 without a store.
+        fetched: documents its anti-entropy has fetched from other replicas since start (catch-up progress).
     """
 
     node_id: str
@@ -48,6 +49,7 @@ class NodeStats:
     envelopes_in: int
     envelopes_out: int
     store_documents: int
+    fetched: int = 0
 
 
 class ObserverActor(Actor):
@@ -64,12 +66,16 @@ class ObserverActor(Actor):
             if mailbox is not None:
                 handled = mailbox.stats.asks + mailbox.stats.tells
                 actors[name] = [handled, mailbox.stats.failures, len(mailbox)]
+        documents, fetched = -1, 0
         try:
-            replica = node.extension(ReplicatedStore).replica
+            store = node.extension(ReplicatedStore)
+            replica = store.replica
+        except (LookupError, RuntimeError):
+            store = None
+        if store is not None:
             keyspaces = [ks for ks in replica.keyspaces() if not ks.startswith(RESERVED_PREFIX)]
             documents = sum(len(replica.crdt(ks).entries) for ks in keyspaces)
-        except (LookupError, RuntimeError):
-            documents = -1
+            fetched = store.anti_entropy.stats["docs_fetched"] if store.anti_entropy is not None else 0
         transport = node.transport.stats
         return NodeStats(
             node_id=node.node_id,
@@ -77,17 +83,18 @@ class ObserverActor(Actor):
             envelopes_in=transport["envelopes_in"],
             envelopes_out=transport["envelopes_out"],
             store_documents=documents,
+            fetched=fetched,
         )
 
 
 @attrs.frozen
 class LoadSample:
     """One look at the cluster: the seed's member table, the load of each live member that answered, and the
-    rates since the previous sample (``{node_id: (messages/s, envelopes in/s)}``)."""
+    rates since the previous sample (``{node_id: (messages/s, envelopes in/s, anti-entropy documents/s)}``)."""
 
     table: MemberRows
     stats: dict[str, NodeStats]
-    rates: dict[str, tuple[float, float]]
+    rates: dict[str, tuple[float, float, float]]
 
 
 class ClusterLoad:
@@ -102,7 +109,7 @@ class ClusterLoad:
 
     def __init__(self, node: Node, seed: str, client: NodeConfig, timeout_s: float) -> None:
         self._node, self._seed, self._client, self._timeout_s = node, seed, client, timeout_s
-        self._previous: dict[str, tuple[float, int, int]] = {}
+        self._previous: dict[str, tuple[float, int, int, int]] = {}
 
     async def sample(self) -> LoadSample:
         """The member table and every live member's load, now.
@@ -116,14 +123,18 @@ class ClusterLoad:
         answers = await asyncio.gather(*(self._load(row[1]) for row in live))
         now = time.monotonic()
         stats = {row[0]: load for row, load in zip(live, answers, strict=True) if load is not None}
-        rates: dict[str, tuple[float, float]] = {}
+        rates: dict[str, tuple[float, float, float]] = {}
         for node_id, load in stats.items():
             handled = sum(a[0] for a in load.actors.values())
             if node_id in self._previous:
-                at, was_handled, was_in = self._previous[node_id]
+                at, was_handled, was_in, was_fetched = self._previous[node_id]
                 span = max(now - at, 1e-6)
-                rates[node_id] = ((handled - was_handled) / span, (load.envelopes_in - was_in) / span)
-            self._previous[node_id] = (now, handled, load.envelopes_in)
+                rates[node_id] = (
+                    (handled - was_handled) / span,
+                    (load.envelopes_in - was_in) / span,
+                    (load.fetched - was_fetched) / span,
+                )
+            self._previous[node_id] = (now, handled, load.envelopes_in, load.fetched)
         return LoadSample(table, stats, rates)
 
     async def _load(self, address: str) -> NodeStats | None:

@@ -68,6 +68,10 @@ def test_kv_commands_against_a_node_with_a_store(tmp_path: Path, capsysbinary: p
         assert main(["kv", "del", *seed, "greeting", "absent", "--consistency", "none"]) == 0
         assert capsysbinary.readouterr().out.startswith(b"deleted 1 of 2")
         assert main(["kv", "get", *seed, "greeting"]) == 1
+        (tmp_path / "big.bin").write_bytes(bytes(3 * 1024 * 1024))
+        assert main(["kv", "put", *seed, "big", "--file", str(tmp_path / "big.bin"), "--consistency", "one"]) == 0
+        err = capsysbinary.readouterr().err.decode()
+        assert "writing 3.0 MiB at one" in err and "MiB/s" in err
         assert main(["kv", "remove-node", "--seed", node.address, "gone"]) == 0
         assert main(["kv", "remove-node", "--seed", node.address, "kv-node"]) == 1
         assert node.stop() == 0

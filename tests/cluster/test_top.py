@@ -10,10 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from zactor import NodeConfig
+from zactor.services.cluster import ClusterNode
 from zactor.services.cluster.cli import main
 from zactor.services.cluster.cli_top import format_top
 from zactor.services.cluster.local_cluster import LocalCluster
-from zactor.services.cluster.observer import NodeStats
+from zactor.services.cluster.observer import OBSERVER_ACTOR, GetNodeStats, NodeStats
+from zactor.services.replication import MemoryStorage, ReplicatedStore
+from zactor.services.selector import Consistency
+from zactor.testing import wait_until
 
 
 def test_top_once_shows_every_member_with_its_load(
@@ -39,10 +44,10 @@ def test_rates_are_differences_between_refreshes() -> None:
     stats = {
         "a": NodeStats(node_id="a", actors={"calc": [10, 1, 4]}, envelopes_in=5, envelopes_out=5, store_documents=-1)
     }
-    text = format_top(rows, stats, {"a": (250.0, 12.0)})
+    text = format_top(rows, stats, {"a": (250.0, 12.0, 0.0)})
     a_line, b_line = text.splitlines()[1:]
-    assert a_line.split() == ["a", "live", "0.10", "calc", "250", "4", "1", "-", "12"]
-    assert b_line.split()[:3] == ["b", "dead", "9.50"] and b_line.split()[4:] == ["-"] * 5
+    assert a_line.split() == ["a", "live", "0.10", "calc", "250", "4", "1", "-", "-", "12"]
+    assert b_line.split()[:3] == ["b", "dead", "9.50"] and b_line.split()[4:] == ["-"] * 6
 
 
 def test_top_redraws_until_interrupted(local_cluster_factory: Callable[..., LocalCluster]) -> None:
@@ -63,3 +68,16 @@ def test_top_redraws_until_interrupted(local_cluster_factory: Callable[..., Loca
             proc.kill()
             proc.wait()
     assert headers == 3 and proc.returncode == 130 and "Traceback" not in err
+
+
+async def test_the_observer_reports_anti_entropy_progress() -> None:
+    """A write at NONE reaches the other replica by anti-entropy; that node's observer counts the fetched document."""
+    stores = [ReplicatedStore(MemoryStorage(), anti_entropy_interval_s=0.1) for _ in range(2)]
+    async with ClusterNode(extensions=[stores[0]]) as first:
+        config = NodeConfig(seeds=(first.address,))
+        async with ClusterNode(config, extensions=[stores[1]]) as second:
+            await second.membership.wait_for_members(2, timeout_s=10.0)
+            await stores[0].put("ks", "k", b"v", Consistency.NONE)
+            await wait_until(lambda: stores[1].get("ks", "k"), timeout_s=10.0, what="anti-entropy")
+            stats = await first.ref(OBSERVER_ACTOR, address=second.address).ask(GetNodeStats())
+    assert stats.node_id == second.node_id and stats.store_documents == 1 and stats.fetched == 1
