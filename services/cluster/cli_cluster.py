@@ -17,6 +17,7 @@ from zactor.errors import ActorNotFound, DecodeError, NodeUnavailable
 from zactor.node import Node
 from zactor.services.cluster.cli_keys import security_options
 from zactor.services.cluster.local_cluster import LocalCluster, fetch_members
+from zactor.services.cluster.observer import ClusterLoad, LoadSample, NodeStats
 from zactor.services.membership.messages import MemberRows
 from zactor.services.replication.frontend import KV_ACTOR
 from zactor.transport.codec import message_class
@@ -26,11 +27,13 @@ __all__ = ["format_members", "render_table", "run_cluster_up", "run_members", "r
 _COLUMNS = ("node", "address", "dc", "status", "phi", "store", "actors", "heartbeat")
 
 
-def format_members(table: MemberRows) -> str:
+def format_members(table: MemberRows, load: dict[str, NodeStats] | None = None) -> str:
     """A member table as aligned text (like ``nodetool status``), with the answering node and its HLC; ``store``
-    says whether the node serves the replicated store (``zactor kv``)."""
-    rows = [
-        [
+    says whether the node serves the replicated store (``zactor kv``); with ``load`` (each node's observer
+    answer), ``msgs`` is what its actors handled since start and ``mailbox`` what waits now."""
+    rows = []
+    for r in table.rows:
+        row = [
             r[0],
             r[1],
             r[2],
@@ -40,10 +43,15 @@ def format_members(table: MemberRows) -> str:
             ",".join(a for a in r[5] if not a.startswith("zactor.")) or "-",
             str(r[6]),
         ]
-        for r in table.rows
-    ]
+        if load is not None:
+            stats = load.get(r[0])
+            handled = sum(a[0] for a in stats.actors.values()) if stats else None
+            waiting = sum(a[2] for a in stats.actors.values()) if stats else None
+            row += ["-" if handled is None else f"{handled:,}", "-" if waiting is None else str(waiting)]
+        rows.append(row)
+    columns = _COLUMNS if load is None else (*_COLUMNS, "msgs", "mailbox")
     hlc = f" at HLC {table.hlc[0]}.{table.hlc[1]}" if table.hlc else ""
-    return f"{render_table(_COLUMNS, rows)}\n(as seen by {table.node_id}{hlc})"
+    return f"{render_table(columns, rows)}\n(as seen by {table.node_id}{hlc})"
 
 
 def render_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -58,10 +66,16 @@ def _client(args: argparse.Namespace) -> NodeConfig:
     return NodeConfig(node_id="zactor-cli", **security_options(args))
 
 
+async def _sample(args: argparse.Namespace) -> LoadSample:
+    client = _client(args)
+    async with Node(client) as node:
+        return await ClusterLoad(node, args.seed, client, args.timeout).sample()
+
+
 def run_members(args: argparse.Namespace) -> int:
-    """``zactor members --seed ADDR``: print the member table of the node at ADDR."""
-    table = asyncio.run(fetch_members(args.seed, timeout_s=args.timeout, client=_client(args)))
-    print(format_members(table))
+    """``zactor members --seed ADDR``: print the member table of the node at ADDR, with each live node's load."""
+    sample = asyncio.run(_sample(args))
+    print(format_members(sample.table, sample.stats))
     return 0
 
 

@@ -52,6 +52,8 @@ def test_graceful_stop_leaves_and_cli_queries_work(
     assert main(["members", "--seed", cluster.seed]) == 0
     out = capsys.readouterr().out
     assert "node0" in out and "left" in out and "as seen by node0" in out
+    header = out.splitlines()[0].split()
+    assert header[-2:] == ["msgs", "mailbox"] and "store" in header
     assert main(["call", "--seed", cluster.seed, "calc", "zactor.demo.Add", '{"a": 2, "b": 3}']) == 0
     assert "Result(value=5)" in capsys.readouterr().out
     assert main(["call", "--seed", cluster.seed, "nobody", "zactor.demo.Add", '{"a": 2, "b": 3}']) == 1
@@ -136,3 +138,26 @@ def test_a_local_cluster_removes_its_temporary_logs_unless_kept() -> None:
         assert not removed.exists() and (kept / "node0.log").exists()
     finally:
         shutil.rmtree(kept, ignore_errors=True)
+
+
+def test_call_names_a_dead_host_instead_of_a_missing_actor(
+    local_cluster_factory: Callable[..., LocalCluster], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`call --seed` to an actor whose only host died says the host is not live, not that the actor is missing."""
+    cluster = local_cluster_factory(2)
+    solo = NodeProcess(
+        "solo",
+        actors={"calc": "zactor.services.cluster.demo:Calculator"},
+        extra_args=("--seed", cluster.seed),
+        log_path=cluster.log_dir / "solo.log",
+    )
+    try:
+        cluster.wait_until(lambda: "solo" in cluster.live_ids(0), 10.0, "solo to join")
+        solo.kill()
+        cluster.wait_until(lambda: "solo" not in cluster.live_ids(0), 15.0, "solo declared dead")
+    finally:
+        solo.kill()
+    capsys.readouterr()
+    assert main(["call", "--seed", cluster.seed, "calc", "zactor.demo.Add", '{"a": 1, "b": 2}']) == 1
+    err = capsys.readouterr().err
+    assert "NodeUnavailable" in err and "solo (dead)" in err and "not live" in err, err
