@@ -13,7 +13,8 @@ Families (all prefixed ``zactor_``):
 - ``node_events_total{event}`` (decode errors, unknown actors, clock rejections, cancels...);
 - ``members{status}``, ``member_phi{peer}``, ``gossip_events_total{event}`` (with a membership service);
 - ``hlc_rejected_total`` (with a clock service);
-- ``replication_events_total{event}`` (anti-entropy documents, rounds, failures; with a replicated store).
+- ``replication_events_total{event}`` (writes per consistency level, refusals and failures, anti-entropy
+  documents, rounds and failures; with a replicated store).
 """
 
 from __future__ import annotations
@@ -104,11 +105,13 @@ class NodeCollector(Collector):
         except LookupError:
             pass
         try:
-            anti_entropy = node.extension(ReplicatedStore).anti_entropy
+            store = node.extension(ReplicatedStore)
         except LookupError:
-            anti_entropy = None
-        if anti_entropy is not None:
-            yield _counters("zactor_replication_events", "Anti-entropy events.", "event", anti_entropy.stats)
+            return
+        events = collections.Counter(store.stats)
+        if store.anti_entropy is not None:
+            events.update({f"anti_entropy_{k}": v for k, v in store.anti_entropy.stats.items()})
+        yield _counters("zactor_replication_events", "Writes by level, failures, anti-entropy.", "event", events)
 
 
 def _membership(membership: MembershipService) -> Iterator[Metric]:

@@ -16,6 +16,7 @@ one included) is awaited, the newest version wins and stale replicas are repaire
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -72,6 +73,8 @@ class ReplicatedStore:
 
     Attributes:
         anti_entropy: the pull loop (its ``stats`` count fetched documents and failures).
+        stats: ``writes_<level>`` and ``reads_<level>`` per consistency level, ``not_enough_nodes``,
+            ``consistency_failures``.
     """
 
     name = "replication"
@@ -105,6 +108,7 @@ class ReplicatedStore:
         self._check_ts: TimestampCheck = _no_check
         self._task: asyncio.Task[None] | None = None
         self.anti_entropy: AntiEntropy | None = None
+        self.stats: collections.Counter[str] = collections.Counter()
 
     async def start(self, node: Node) -> ReplicatedStore:
         """Rebuild the CRDTs from storage, serve peers, start anti-entropy. Returns the store.
@@ -186,7 +190,7 @@ class ReplicatedStore:
             if coalescer is None:
                 raise RuntimeError("the replicated store is not started")
             sends = await coalescer.submit(keyspace, tuple(targets), [key, ts_wire, value]) if targets else []
-        await await_acks(sends, counter, self._write_timeout_s)
+        await self._acks(sends, counter)
 
     async def put_many(
         self, keyspace: str, items: Iterable[tuple[Key, Value]], consistency: Consistency = Consistency.QUORUM
@@ -203,7 +207,7 @@ class ReplicatedStore:
         await self.replica.put(keyspace, docs, LOCAL)
         wire = [[k, ts.to_wire(), v] for k, ts, v in docs]
         msg = PutMany(cluster_id=node.config.cluster_id, keyspace=keyspace, docs=wire)
-        await await_acks(self._send_each(targets, msg), counter, self._write_timeout_s)
+        await self._acks(self._send_each(targets, msg), counter)
 
     async def delete(self, keyspace: str, key: Key, consistency: Consistency = Consistency.QUORUM) -> None:
         """Delete ``key`` (a tombstone until every node has seen past it).
@@ -228,7 +232,7 @@ class ReplicatedStore:
         await self.replica.delete(keyspace, items, LOCAL)
         wire = [[k, ts.to_wire()] for k, ts in items]
         msg = DeleteMany(cluster_id=node.config.cluster_id, keyspace=keyspace, items=wire)
-        await await_acks(self._send_each(targets, msg), counter, self._write_timeout_s)
+        await self._acks(self._send_each(targets, msg), counter)
 
     async def remove_replica(self, node_id: str) -> bool:
         """Remove a dead node from the replica set, here and on every live replica (an operator's decision: the
@@ -257,26 +261,38 @@ class ReplicatedStore:
             raise ValueTooLarge(size, self._max_value_bytes)
         return value
 
-    async def _plan(self, consistency: Consistency) -> tuple[AckCounter, list[str]]:
+    async def _plan(self, consistency: Consistency, op: str = "writes") -> tuple[AckCounter, list[str]]:
         """The acknowledgement counter of an operation (the local one counted) and the other live replicas.
 
         Raises:
             NotEnoughNodes: too few live replicas, or a majority level before membership synced with a seed.
         """
         node, membership, _, replica_set = self._parts()
+        self.stats[f"{op}_{consistency.value}"] += 1
         members = membership.members()
         live = replica_set.live(members)
         if not live.keys() <= replica_set.members.keys():
             await replica_set.observe(members)
         required = requirement(consistency, replica_set.members, node.config.data_center, self.replication_factor)
-        if needs_majority(consistency) and not membership.is_synced:
-            raise NotEnoughNodes(len(live), required.needed, "membership has not synced with a seed yet")
-        required.check_live(live)
+        try:
+            if needs_majority(consistency) and not membership.is_synced:
+                raise NotEnoughNodes(len(live), required.needed, "membership has not synced with a seed yet")
+            required.check_live(live)
+        except NotEnoughNodes:
+            self.stats["not_enough_nodes"] += 1
+            raise
         counter = AckCounter(required, replica_set.members)
         counter.add(node.node_id)
         if consistency is Consistency.NONE:
             return counter, []
         return counter, [n for n in live if n != node.node_id]
+
+    async def _acks(self, sends: Sends, counter: AckCounter) -> None:
+        try:
+            await await_acks(sends, counter, self._write_timeout_s)
+        except ConsistencyFailure:
+            self.stats["consistency_failures"] += 1
+            raise
 
     def _send_each(self, node_ids: Sequence[str], msg: Any) -> Sends:
         node, membership, _, _ = self._parts()
@@ -320,7 +336,7 @@ class ReplicatedStore:
 
     async def _quorum_read(self, keyspace: str, key: Key, consistency: Consistency) -> StoredValue | None:
         node = self._parts()[0]
-        counter, targets = await self._plan(consistency)
+        counter, targets = await self._plan(consistency, op="reads")
         crdt = self.replica.crdt(keyspace)
         local_doc = await self.replica.storage.get(keyspace, key)
         best_ts: HLCTimestamp | None = crdt.dead.get(key) or (local_doc.ts if local_doc else None)

@@ -16,6 +16,8 @@ from zactor.services.cluster import ClusterNode
 from zactor.services.cluster.demo import Add, Calculator
 from zactor.services.cluster.metrics import NodeCollector
 from zactor.services.cluster.process import NodeProcess
+from zactor.services.replication import MemoryStorage, ReplicatedStore
+from zactor.services.selector import Consistency, NotEnoughNodes
 
 
 @message("test.metrics.Boom")
@@ -55,6 +57,22 @@ async def test_the_collector_reports_actors_transport_and_membership() -> None:
     assert samples[("zactor_transport_bytes_total", (("direction", "out"),))] > 0
     assert samples[("zactor_members", (("status", "live"),))] == 1
     assert ("zactor_hlc_rejected_total", ()) in samples
+
+
+async def test_the_store_counts_writes_per_level_and_refusals() -> None:
+    """A lone store node with replication_factor=3: ONE is written and counted, QUORUM is refused and counted."""
+    store = ReplicatedStore(MemoryStorage(), replication_factor=3)
+    async with ClusterNode(extensions=[store]) as node:
+        await store.put("ks", "k", b"v", Consistency.ONE)
+        with pytest.raises(NotEnoughNodes):
+            await store.put("ks", "k", b"v", Consistency.QUORUM)
+        registry = CollectorRegistry()
+        registry.register(NodeCollector(node))
+        samples = _samples(generate_latest(registry).decode())
+    events = {
+        labels[0][1]: value for (name, labels), value in samples.items() if name == "zactor_replication_events_total"
+    }
+    assert events["writes_one"] == 1 and events["writes_quorum"] == 1 and events["not_enough_nodes"] == 1
 
 
 def test_a_node_serves_its_metrics_over_http() -> None:
