@@ -5,9 +5,10 @@ Public names: :class:`ReplicatedStore` (the extension), :class:`MemoryStorage`, 
 storage test suite is :mod:`zactor.services.replication.testing`.
 """
 
+from zactor.services.replication.keyspace import KeyspaceHandle
 from zactor.services.replication.sqlite import SQLiteStorage
 from zactor.services.replication.storage import Document, MemoryStorage, Storage, StorageError
-from zactor.services.replication.store import ConsistencyFailure, KeyspaceHandle, ReplicatedStore, ValueTooLarge
+from zactor.services.replication.store import ConsistencyFailure, ReplicatedStore, ValueTooLarge
 
 __all__ = [
     "ConsistencyFailure",

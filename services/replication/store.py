@@ -30,6 +30,7 @@ from zactor.services.replication.coalesce import WriteCoalescer
 from zactor.services.replication.crdt import DEFAULT_FORGIVENESS_MS
 from zactor.services.replication.fanout import ConsistencyFailure, Sends, await_acks, send_each
 from zactor.services.replication.handlers import REPLICATION_ACTOR, ReplicationActor, TimestampCheck, wire_ts
+from zactor.services.replication.keyspace import KeyspaceHandle
 from zactor.services.replication.messages import DeleteMany, PutMany, PutOne, Read, ReadReply, RemoveReplica
 from zactor.services.replication.replica import LOCAL, RESERVED_PREFIX, Replica
 from zactor.services.replication.replica_set import ReplicaSet
@@ -39,7 +40,7 @@ from zactor.services.selector.policy import AckCounter, Consistency, NotEnoughNo
 if TYPE_CHECKING:
     from zactor import Node
 
-__all__ = ["ReplicatedStore", "ConsistencyFailure", "ValueTooLarge", "KeyspaceHandle"]
+__all__ = ["ReplicatedStore", "ConsistencyFailure", "ValueTooLarge"]
 
 log = logging.getLogger("zactor.replication")
 
@@ -383,35 +384,3 @@ def _check_keyspace(keyspace: str) -> None:
 
 def _nbytes(value: Any) -> int:
     return value.nbytes if isinstance(value, memoryview) else len(value)
-
-
-class KeyspaceHandle:
-    """The store's operations bound to one keyspace: ``kv = store.keyspace("users"); await kv.put("ada", b"...")``."""
-
-    def __init__(self, store: ReplicatedStore, name: str) -> None:
-        self.store = store
-        self.name = name
-
-    async def put(self, key: Key, value: Value, consistency: Consistency = Consistency.QUORUM) -> None:
-        """As :meth:`ReplicatedStore.put` in this keyspace."""
-        await self.store.put(self.name, key, value, consistency)
-
-    async def put_many(self, items: Iterable[tuple[Key, Value]], consistency: Consistency = Consistency.QUORUM) -> None:
-        """As :meth:`ReplicatedStore.put_many` in this keyspace."""
-        await self.store.put_many(self.name, items, consistency)
-
-    async def delete(self, key: Key, consistency: Consistency = Consistency.QUORUM) -> None:
-        """As :meth:`ReplicatedStore.delete` in this keyspace."""
-        await self.store.delete(self.name, key, consistency)
-
-    async def delete_many(self, keys: Iterable[Key], consistency: Consistency = Consistency.QUORUM) -> None:
-        """As :meth:`ReplicatedStore.delete_many` in this keyspace."""
-        await self.store.delete_many(self.name, keys, consistency)
-
-    async def get(self, key: Key, *, consistency: Consistency | None = None) -> StoredValue | None:
-        """As :meth:`ReplicatedStore.get` in this keyspace."""
-        return await self.store.get(self.name, key, consistency=consistency)
-
-    async def get_many(self, keys: Sequence[Key]) -> dict[Key, StoredValue]:
-        """As :meth:`ReplicatedStore.get_many` in this keyspace."""
-        return await self.store.get_many(self.name, keys)
