@@ -2,15 +2,17 @@
 
 Public names: :func:`message`, :class:`Returns`, :class:`Actor`, :func:`handler`, :class:`Context`, :class:`Node`,
 :class:`NodeConfig`, :class:`ActorRef`, :class:`Extension`, :class:`TimeSource`, :class:`SystemTime`,
-``__version__``; errors live in :mod:`zactor.errors`, the transport in :mod:`zactor.transport`, the cluster services
-in :mod:`zactor.services`, the node composed with them (:class:`~zactor.services.cluster.ClusterNode`,
-:class:`~zactor.services.cluster.LocalCluster`) in :mod:`zactor.services.cluster`, and test helpers (a fake clock,
-seeded randomness, the transport conformance suite) in :mod:`zactor.testing`.
+:func:`connect` (a blocking client), ``__version__``; errors live in :mod:`zactor.errors`, the transport in
+:mod:`zactor.transport`, the cluster services in :mod:`zactor.services`, the node composed with them
+(:class:`~zactor.services.cluster.ClusterNode`, :class:`~zactor.services.cluster.LocalCluster`) in
+:mod:`zactor.services.cluster`, and test helpers (a fake clock, seeded randomness, the transport conformance
+suite) in :mod:`zactor.testing`.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
 from zactor.actor import Actor, Context, handler
+from zactor.client import BlockingClient, BlockingRef, connect
 from zactor.config import NodeConfig
 from zactor.extensions import Extension
 from zactor.node import Node
@@ -22,6 +24,8 @@ from zactor.transport.codec import Returns, message
 __all__ = [
     "Actor",
     "ActorRef",
+    "BlockingClient",
+    "BlockingRef",
     "Context",
     "Extension",
     "Node",
@@ -31,6 +35,7 @@ __all__ = [
     "SystemTime",
     "TimeSource",
     "__version__",
+    "connect",
     "handler",
     "message",
 ]

@@ -10,9 +10,23 @@ from zactor.transport.codec import Returns, describe_type, reply_type_of, type_n
 if TYPE_CHECKING:
     from zactor.node import Node
 
-__all__ = ["ActorRef"]
+__all__ = ["ActorRef", "check_reply_type"]
 
 R = TypeVar("R")
+
+
+def check_reply_type(actor: str, msg: object, reply: Any, expected: type | None) -> Any:
+    """Return ``reply`` if it is of the type ``msg``'s class declares (``expected``, from ``reply_type_of``).
+
+    Raises:
+        DecodeError: it is of another type.
+    """
+    if expected is not None and not isinstance(reply, expected):
+        raise DecodeError(
+            f"actor {actor!r} answered {describe_type(reply)} to {type_name_of(type(msg))}, which "
+            f"returns {expected.__qualname__}"
+        )
+    return reply
 
 
 class ActorRef:
@@ -70,12 +84,7 @@ class ActorRef:
             reply = await self._node.calls.ask_local(self.name, msg, timeout)
         else:
             reply = await self._node.calls.ask_remote(self.address, self.name, msg, timeout)
-        if expected is not None and not isinstance(reply, expected):
-            raise DecodeError(
-                f"actor {self.name!r} answered {describe_type(reply)} to {type_name_of(type(msg))}, which "
-                f"returns {expected.__qualname__}"
-            )
-        return reply
+        return check_reply_type(self.name, msg, reply, expected)
 
     async def tell(self, msg: Any) -> None:
         """Send ``msg`` without waiting for a reply or its handling (fire-and-forget).

@@ -4,7 +4,9 @@ Each measurement runs a fresh server process and a fresh client process on loopb
 
 (a) sequential ask of a 16-byte message: calls/s, p50 and p99 latency in microseconds;
 (b) pipelined asks with 100 in flight: calls/s;
-(c) a 64 MiB bytes payload round trip: MiB/s, and the peak RSS of both processes (raw pyzmq with ``copy=False``).
+(c) a 64 MiB bytes payload round trip: MiB/s, and the peak RSS of both processes (raw pyzmq with ``copy=False``);
+
+and (a) and (c) again from zactor's blocking client (``zactor.connect``) against the same zactor server.
 
 Usage: ``python benchmarks/rpc.py [--seconds S] [--payload-mib M] [--rounds R] [--repeat N] [--curve]``. Raw and
 zactor runs alternate ``N`` times and the best figure of each counts (this machine's neighbours make single runs
@@ -30,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import zmq  # noqa: E402
 import zmq.auth  # noqa: E402
 
+import zactor  # noqa: E402
 from zactor import Actor, Context, Node, NodeConfig, handler, message  # noqa: E402
 from zactor.transport.security import add_key, init_keyring  # noqa: E402
 
@@ -224,6 +227,40 @@ def zactor_client(
     out_q.put(asyncio.run(run()))
 
 
+def blocking_client(
+    port: int, test: str, seconds: float, payload_mib: int, rounds: int, out_q: Any, keyring: str | None
+) -> None:
+    """zactor's blocking client (``zactor.connect``): no event loop on the call path; sequential asks only."""
+    result: dict[str, float] = {}
+    key_name = "client" if keyring else None
+    with zactor.connect(f"tcp://127.0.0.1:{port}", timeout_s=60.0, keyring_dir=keyring, key_name=key_name) as client:
+        ref = client.ref("echo")
+        if test == "small":
+            msg = Echo(data=b"x" * 16)
+            for _ in range(200):
+                ref.ask(msg)
+            latencies = []
+            end = time.perf_counter() + seconds
+            while time.perf_counter() < end:
+                t0 = time.perf_counter_ns()
+                ref.ask(msg)
+                latencies.append(time.perf_counter_ns() - t0)
+            result.update(_latency_figures(latencies))
+        else:
+            msg = Echo(data=bytes(payload_mib * 1024 * 1024))
+            t0 = time.perf_counter()
+            for _ in range(rounds):
+                reply = ref.ask(msg)
+                assert len(reply.data) == len(msg.data)
+                del reply
+            result["mib_per_s"] = 2 * rounds * payload_mib / (time.perf_counter() - t0)
+            result["client_rss"] = _peak_rss_bytes()
+        rss = ref.ask(Stop())
+        if test == "big":
+            result["server_rss"] = rss.peak_rss_bytes
+    out_q.put(result)
+
+
 # ------------------------------------------------------------------------------------------------- harness
 
 
@@ -249,6 +286,8 @@ def measure(impl: str, test: str, args: argparse.Namespace, keyring: str | None)
     mpc = mp.get_context("spawn")
     port_q, out_q = mpc.Queue(), mpc.Queue()
     server_fn, client_fn = (raw_server, raw_client) if impl.startswith("raw") else (zactor_server, zactor_client)
+    if impl.startswith("blocking"):
+        client_fn = blocking_client
     server = mpc.Process(target=server_fn, args=(port_q, keyring), daemon=True)
     server.start()
     try:
@@ -282,7 +321,7 @@ def main() -> None:
         keyring = str(init_keyring(Path(scratch) / "keyring"))
         for name in ("server", "client"):
             add_key(keyring, name)
-        impls = {"raw": None, "zactor": None}
+        impls = {"raw": None, "zactor": None, "blocking": None}
         if args.curve:
             impls.update({"raw curve": keyring, "zactor curve": keyring})
         results: dict[str, dict[str, float]] = {impl: {} for impl in impls}
@@ -316,6 +355,12 @@ def _report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> N
             if key.endswith("rss"):
                 raw, ours = raw / mib, ours / mib
             print(f"{label:40} {fmt.format(raw):>12} {fmt.format(ours):>13} {ours / raw:>7.2f}x")
+    print(f"\n{'blocking client (zactor.connect)':40} {'raw':>12} {'blocking':>13} {'ratio':>8}")
+    for label, key, fmt in rows[:3] + rows[4:]:
+        raw, ours = results["raw"][key], results["blocking"][key]
+        if key.endswith("rss"):
+            raw, ours = raw / mib, ours / mib
+        print(f"{label:40} {fmt.format(raw):>12} {fmt.format(ours):>13} {ours / raw:>7.2f}x")
     if "raw curve" in results:
         print(f"\n{'with CURVE / plaintext':40} {'raw':>12} {'zactor':>13}")
         for label, key, _ in rows[:5]:

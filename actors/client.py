@@ -1,0 +1,197 @@
+"""A blocking client for scripts, notebooks and threads: ``zactor.connect(address)`` and refs whose ``ask`` blocks.
+
+Plain pyzmq sockets and the same envelope as a node, with no event loop on the call path (as Pyro5 and zerorpc
+offer). Each thread that uses a client gets its own DEALER to the node (so a client is safe to share between
+threads, and one thread's ask never waits behind another's); an ask sends one REQUEST and waits on that socket for
+the REPLY with its request id, dropping the late replies of asks that timed out before. A client with a keyring
+speaks CURVE like a node's DEALER, and a refused handshake raises ``HandshakeFailed`` when the ask gives up.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from typing import Any, TypeVar, overload
+
+import zmq
+from zmq.utils.monitor import parse_monitor_message
+
+from zactor.errors import DecodeError, RequestTimeout
+from zactor.ref import check_reply_type
+from zactor.transport.codec import DEFAULT_COPY_THRESHOLD_BYTES, Returns, reply_type_of
+from zactor.transport.curve import MONITOR_EVENTS, SocketSecurity, handshake_failure
+from zactor.transport.envelope import Kind, open_body, pack, unpack
+from zactor.transport.security import Credentials
+from zactor.wire import ErrorInfo, error_from_info
+
+__all__ = ["BlockingClient", "BlockingRef", "connect"]
+
+R = TypeVar("R")
+_NOBLOCK = int(zmq.NOBLOCK)
+
+
+def connect(
+    address: str, *, keyring_dir: str | None = None, key_name: str | None = None, timeout_s: float = 5.0
+) -> BlockingClient:
+    """A blocking client of the node at ``address`` (``tcp://HOST:PORT``).
+
+    Args:
+        address: the node's endpoint.
+        keyring_dir: a keyring (``zactor keys init``), for a secure node; with ``key_name``.
+        key_name: this client's key in the keyring.
+        timeout_s: the default deadline of an ask, in seconds.
+
+    Raises:
+        KeyringError: the keyring or the key is missing.
+        ValueError: ``keyring_dir`` without ``key_name`` or the other way round.
+    """
+    if (keyring_dir is None) != (key_name is None):
+        raise ValueError("keyring_dir and key_name go together: give both or neither")
+    credentials = Credentials.load(keyring_dir, key_name) if keyring_dir and key_name else None
+    return BlockingClient(address, credentials=credentials, timeout_s=timeout_s)
+
+
+class BlockingClient:
+    """Blocking asks and tells to the actors of one node (see the module docstring). Use as a context manager or
+    call :meth:`close`.
+
+    Args:
+        address: the node's endpoint.
+        credentials: CURVE keys for a secure node, or ``None``.
+        timeout_s: the default deadline of an ask, in seconds.
+        copy_threshold_bytes: bytes-like fields at least this large travel as zero-copy frames.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        credentials: Credentials | None = None,
+        timeout_s: float = 5.0,
+        copy_threshold_bytes: int = DEFAULT_COPY_THRESHOLD_BYTES,
+    ) -> None:
+        self.address = address
+        self.timeout_s = timeout_s
+        self._security = SocketSecurity(credentials, insecure=True)
+        self._copy_threshold = copy_threshold_bytes
+        self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self._local = threading.local()
+        self._sockets: list[tuple[zmq.Socket[bytes], zmq.Socket[bytes]]] = []
+        self._lock = threading.Lock()
+        self._request_ids = itertools.count(1)
+        self._closed = False
+
+    def ref(self, name: str) -> BlockingRef:
+        """A blocking reference to the actor ``name`` of the node."""
+        return BlockingRef(self, name)
+
+    def _socket(self) -> tuple[zmq.Socket[bytes], zmq.Socket[bytes]]:
+        pair: tuple[zmq.Socket[bytes], zmq.Socket[bytes]] | None = getattr(self._local, "pair", None)
+        if pair is None:
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError("the client is closed")
+                sock = self._ctx.socket(zmq.DEALER)
+                sock.setsockopt(zmq.LINGER, 0)
+                self._security.secure_dealer(sock)
+                monitor = sock.get_monitor_socket(MONITOR_EVENTS)
+                sock.connect(self.address)
+                pair = (sock, monitor)
+                self._sockets.append(pair)
+            self._local.pair = pair
+        return pair
+
+    def ask(self, name: str, msg: Any, timeout_s: float | None = None) -> Any:
+        """Ask the actor ``name`` and block until its reply; see :meth:`BlockingRef.ask`."""
+        sock, monitor = self._socket()
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        request_id = next(self._request_ids)
+        frames = pack(Kind.REQUEST, request_id, name, msg, None, self._copy_threshold)
+        sock.send_multipart(frames, copy=len(frames) <= 2)
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining_ms = int((deadline - time.monotonic()) * 1000)
+            if remaining_ms <= 0 or not sock.poll(remaining_ms):
+                self._raise_handshake_failure(monitor)
+                raise RequestTimeout(name, timeout)
+            received = sock.recv_multipart(copy=False)
+            frames = [received[0].bytes, received[1].bytes, *(f.buffer for f in received[2:])]
+            header = unpack(frames)
+            if header.request_id != request_id:
+                continue  # the late reply of an ask that timed out
+            if header.kind is Kind.REPLY:
+                return check_reply_type(name, msg, open_body(header, frames), reply_type_of(type(msg)))
+            info = open_body(header, frames)
+            if header.kind is not Kind.ERROR or not isinstance(info, ErrorInfo):
+                raise DecodeError(f"a {header.kind.name} envelope arrived as a reply")
+            raise error_from_info(info)
+
+    def tell(self, name: str, msg: Any) -> None:
+        """Send ``msg`` to the actor ``name`` without waiting (queued by ZeroMQ until connected)."""
+        sock, _ = self._socket()
+        frames = pack(Kind.TELL, 0, name, msg, None, self._copy_threshold)
+        sock.send_multipart(frames, copy=len(frames) <= 2)
+
+    def _raise_handshake_failure(self, monitor: zmq.Socket[bytes]) -> None:
+        while monitor.poll(0):
+            error = handshake_failure(self.address, int(parse_monitor_message(monitor.recv_multipart())["event"]))
+            if error is not None:
+                raise error
+
+    def close(self) -> None:
+        """Close every thread's socket. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for sock, monitor in self._sockets:
+                sock.disable_monitor()
+                monitor.close(linger=0)
+                sock.close(linger=0)
+            self._sockets.clear()
+        self._ctx.term()
+
+    def __enter__(self) -> BlockingClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class BlockingRef:
+    """A blocking handle to one actor of a :class:`BlockingClient`'s node."""
+
+    __slots__ = ("_client", "name")
+
+    def __init__(self, client: BlockingClient, name: str) -> None:
+        self._client = client
+        self.name = name
+
+    @overload
+    def ask(self, msg: Returns[R], *, timeout_s: float | None = None) -> R: ...
+
+    @overload
+    def ask(self, msg: object, *, timeout_s: float | None = None) -> Any: ...
+
+    def ask(self, msg: object, *, timeout_s: float | None = None) -> Any:
+        """Send ``msg`` and block until the reply (typed ``R`` for a ``Returns[R]`` message).
+
+        Raises:
+            RequestTimeout: no reply within ``timeout_s`` seconds (default: the client's).
+            HandshakeFailed: the node refused this client's key, or one side encrypts and the other does not.
+            RemoteError, ActorNotFound, HandlerNotFound, MailboxFull, NodeUnavailable, DecodeError: as for
+                :meth:`zactor.ActorRef.ask`.
+            TypeError: ``msg`` is not a ``@message`` instance, or holds a value that cannot be encoded.
+            RuntimeError: the client is closed.
+        """
+        return self._client.ask(self.name, msg, timeout_s)
+
+    def tell(self, msg: Any) -> None:
+        """Send ``msg`` without waiting for it to be handled.
+
+        Raises:
+            TypeError: ``msg`` is not a ``@message`` instance, or holds a value that cannot be encoded.
+            RuntimeError: the client is closed.
+        """
+        self._client.tell(self.name, msg)
