@@ -146,7 +146,8 @@ class Credentials:
         """Read ``name``'s credentials from the keyring in ``directory``.
 
         Raises:
-            KeyringError: no keyring there, or no key pair for ``name``.
+            KeyringError: no keyring there, no key pair for ``name``, or a keyring that can serve (it holds the
+                cluster's secret key) without its ``authorized/`` folder.
         """
         root = _existing(directory)
         secret_file = root / "secrets" / f"{_check_name(name)}.key_secret"
@@ -159,13 +160,15 @@ class Credentials:
         if secret is None:
             raise KeyringError(f"{secret_file} holds no secret key")
         authorized = root / "authorized"
+        if server_secret is not None and not authorized.is_dir():
+            raise KeyringError(f"{root} holds the cluster's secret key but no authorized/ folder: nobody could connect")
         return cls(
             name=name,
             public_key=public,
             secret_key=secret,
             server_public_key=server_public,
             server_secret_key=server_secret,
-            authorized_dir=authorized if server_secret is not None and authorized.is_dir() else None,
+            authorized_dir=authorized if server_secret is not None else None,
         )
 
     def __repr__(self) -> str:

@@ -65,6 +65,10 @@ def test_keyring_layout_modes_and_names(keyring: Path) -> None:
         revoke_key(keyring, "client")
     with pytest.raises(KeyringError, match="no keyring"):
         Credentials.load(keyring.parent, "server")
+    (keyring / "authorized" / "server.key").unlink()
+    (keyring / "authorized").rmdir()
+    with pytest.raises(KeyringError, match="authorized/"):
+        Credentials.load(keyring, "server")
 
 
 async def test_an_authorized_client_is_served(keyring: Path) -> None:
