@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from zactor.deadlines import Deadlines
 from zactor.errors import ActorNotFound, ClockOffsetError, DecodeError, NodeUnavailable, RequestTimeout, SendTimeout
-from zactor.transport.envelope import Kind, open_body, pack, unpack
-from zactor.wire import ErrorInfo, error_from_info
+from zactor.transport.envelope import Kind, pack, unpack
+from zactor.wire import open_reply
 
 if TYPE_CHECKING:
     from zactor.node import Node
@@ -153,15 +153,11 @@ class Calls:
         fut = entry[0]
         try:
             self._merge_clock(header.hlc, endpoint)
-            if header.kind is Kind.REPLY:
-                fut.set_result(open_body(header, frames))
-            elif header.kind is Kind.ERROR:
-                info = open_body(header, frames)
-                if not isinstance(info, ErrorInfo):
-                    raise DecodeError(f"ERROR envelope carries {header.message_type!r}")
-                fut.set_exception(error_from_info(info))
+            ok, outcome = open_reply(header, frames)
+            if ok:
+                fut.set_result(outcome)
             else:
-                raise DecodeError(f"a {header.kind.name} envelope arrived as a reply")
+                fut.set_exception(outcome)
         except DecodeError as exc:
             stats["decode_errors"] += 1
             fut.set_exception(exc)

@@ -15,20 +15,19 @@ import time
 from typing import Any, TypeVar, overload
 
 import zmq
-from zmq.utils.monitor import parse_monitor_message
 
-from zactor.errors import DecodeError, RequestTimeout
+from zactor.errors import RequestTimeout
 from zactor.ref import check_reply_type
 from zactor.transport.codec import DEFAULT_COPY_THRESHOLD_BYTES, Returns, reply_type_of
-from zactor.transport.curve import MONITOR_EVENTS, SocketSecurity, handshake_failure
-from zactor.transport.envelope import Kind, open_body, pack, unpack
+from zactor.transport.curve import MONITOR_EVENTS, SocketSecurity, handshake_failure, next_event
+from zactor.transport.envelope import Kind, pack, unpack
 from zactor.transport.security import Credentials
-from zactor.wire import ErrorInfo, error_from_info
+from zactor.transport.sockets import recv_envelope
+from zactor.wire import open_reply
 
 __all__ = ["BlockingClient", "BlockingRef", "connect"]
 
 R = TypeVar("R")
-_NOBLOCK = int(zmq.NOBLOCK)
 
 
 def connect(
@@ -115,17 +114,14 @@ class BlockingClient:
             if remaining_ms <= 0 or not sock.poll(remaining_ms):
                 self._raise_handshake_failure(monitor)
                 raise RequestTimeout(name, timeout)
-            received = sock.recv_multipart(copy=False)
-            frames = [received[0].bytes, received[1].bytes, *(f.buffer for f in received[2:])]
+            frames = recv_envelope(sock, 2)
             header = unpack(frames)
             if header.request_id != request_id:
                 continue  # the late reply of an ask that timed out
-            if header.kind is Kind.REPLY:
-                return check_reply_type(name, msg, open_body(header, frames), reply_type_of(type(msg)))
-            info = open_body(header, frames)
-            if header.kind is not Kind.ERROR or not isinstance(info, ErrorInfo):
-                raise DecodeError(f"a {header.kind.name} envelope arrived as a reply")
-            raise error_from_info(info)
+            ok, outcome = open_reply(header, frames)
+            if not ok:
+                raise outcome
+            return check_reply_type(name, msg, outcome, reply_type_of(type(msg)))
 
     def tell(self, name: str, msg: Any) -> None:
         """Send ``msg`` to the actor ``name`` without waiting (queued by ZeroMQ until connected)."""
@@ -134,8 +130,8 @@ class BlockingClient:
         sock.send_multipart(frames, copy=len(frames) <= 2)
 
     def _raise_handshake_failure(self, monitor: zmq.Socket[bytes]) -> None:
-        while monitor.poll(0):
-            error = handshake_failure(self.address, int(parse_monitor_message(monitor.recv_multipart())["event"]))
+        while (event := next_event(monitor)) is not None:
+            error = handshake_failure(self.address, event)
             if error is not None:
                 raise error
 

@@ -95,7 +95,7 @@ class Mailbox:
         self._idle: list[asyncio.Future[None]] = []
         self._workers: list[asyncio.Task[None]] = []
         self._closed = False
-        self._tell_log = RateLimitedLogger(ctx.log)
+        self._failure_log = RateLimitedLogger(ctx.log)
         self._running: dict[Any, asyncio.Task[None]] = {}  # the reply_to of each ask being handled -> its worker
         self._cancelling: set[Any] = set()
         self.cancelled = 0
@@ -221,7 +221,7 @@ class Mailbox:
         """Log a handler's failure (rate-limited, with its traceback) and describe it for the caller."""
         self.stats.failures += 1
         what = "tell" if tell else "ask"
-        self._tell_log.log(
+        self._failure_log.log(
             logging.ERROR if tell else logging.WARNING,
             "actor %r: handler for %s failed on %s %s",
             self.name,

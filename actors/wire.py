@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
+from typing import Any
 
 from zactor.errors import (
     ActorError,
@@ -16,8 +18,9 @@ from zactor.errors import (
     RemoteError,
 )
 from zactor.transport.codec import message
+from zactor.transport.envelope import Header, Kind, open_body
 
-__all__ = ["ErrorCode", "ErrorInfo", "error_info", "error_from_info"]
+__all__ = ["ErrorCode", "ErrorInfo", "error_info", "error_from_info", "open_reply"]
 
 
 class ErrorCode(enum.IntEnum):
@@ -105,3 +108,21 @@ def error_from_info(info: ErrorInfo) -> ActorError:
     if code == ErrorCode.CLUSTER_MISMATCH:
         return ClusterMismatch("", "")
     return RemoteError(info.type, info.message, info.node, info.actor, info.traceback)
+
+
+def open_reply(header: Header, frames: Sequence[Any]) -> tuple[bool, Any]:
+    """What an envelope answering an ask carries: ``(True, reply)`` for a REPLY, ``(False, error)`` for an ERROR
+    (the :class:`ActorError` the caller raises, from :func:`error_from_info`).
+
+    Raises:
+        DecodeError: the body is malformed, an ERROR does not carry an ``ErrorInfo``, or the envelope is of
+            another kind.
+    """
+    if header.kind is Kind.REPLY:
+        return True, open_body(header, frames)
+    if header.kind is Kind.ERROR:
+        info = open_body(header, frames)
+        if not isinstance(info, ErrorInfo):
+            raise DecodeError(f"ERROR envelope carries {header.message_type!r}")
+        return False, error_from_info(info)
+    raise DecodeError(f"a {header.kind.name} envelope arrived as a reply")

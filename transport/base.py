@@ -158,7 +158,7 @@ class Transport(abc.ABC):
     def _count_incoming(self, frames: list[Any]) -> None:
         stats = self.stats
         stats["envelopes_in"] += 1
-        stats["bytes_in"] += sum(len(f) for f in frames)
+        stats["bytes_in"] += sum(map(len, frames))
 
     def _deliver_request(self, peer: bytes, frames: list[Any]) -> None:
         self._count_incoming(frames)

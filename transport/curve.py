@@ -19,11 +19,12 @@ from urllib.parse import urlsplit
 
 import zmq
 from zmq.auth.thread import ThreadAuthenticator
+from zmq.utils.monitor import parse_monitor_message
 
-from zactor.transport.errors import HandshakeFailed, InsecureBind
+from zactor.transport.errors import HandshakeFailed, InsecureBind, KeyringError
 from zactor.transport.security import AuthorizedKeys, Credentials
 
-__all__ = ["SocketSecurity", "is_loopback_endpoint", "handshake_failure", "refusal_reason"]
+__all__ = ["SocketSecurity", "is_loopback_endpoint", "handshake_failure", "next_event", "refusal_reason"]
 
 log = logging.getLogger("zactor.security")
 
@@ -41,6 +42,14 @@ REFUSALS = {
     int(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL): "the peer does not encrypt with CURVE (plaintext or a mismatch)",
     int(zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL): "the handshake failed (a plaintext peer, or a different cluster key)",
 }
+
+
+def next_event(monitor: zmq.Socket[bytes]) -> int | None:
+    """The next event waiting on a socket monitor, without blocking (``None`` when there is none)."""
+    try:
+        return int(parse_monitor_message(monitor.recv_multipart(zmq.NOBLOCK))["event"])
+    except zmq.ZMQError:  # Again: nothing waiting; anything else: the monitor is closing
+        return None
 
 
 def handshake_failure(endpoint: str, event: int) -> HandshakeFailed | None:
@@ -74,17 +83,20 @@ class SocketSecurity:
     Args:
         credentials: the keys, or ``None`` for protected mode.
         insecure: allow a plaintext node to bind a non-loopback address (logged as a warning).
+
+    Raises:
+        KeyringError: ``credentials`` hold the cluster's secret key but no ``authorized_dir``.
     """
 
     def __init__(self, credentials: Credentials | None, insecure: bool) -> None:
         self.credentials = credentials
         self.insecure = insecure
-        self.serves = credentials is not None and credentials.server_secret_key is not None
-        self.keys = (
-            AuthorizedKeys(credentials.authorized_dir)
-            if credentials is not None and credentials.authorized_dir is not None
-            else None
-        )
+        self.keys: AuthorizedKeys | None = None
+        if credentials is not None and credentials.server_secret_key is not None:
+            if credentials.authorized_dir is None:
+                raise KeyringError("credentials that can serve need the keyring's authorized/ folder")
+            self.keys = AuthorizedKeys(credentials.authorized_dir)
+        self.serves = self.keys is not None
         self._authenticator: ThreadAuthenticator | None = None
 
     def check_bind(self, bind: str) -> None:
@@ -103,7 +115,7 @@ class SocketSecurity:
 
     def start(self, ctx: zmq.Context[zmq.Socket[bytes]]) -> None:
         """Start the ZAP handler of ``ctx`` (a serving node only)."""
-        if not self.serves or self.keys is None:
+        if self.keys is None:
             return
         authenticator = ThreadAuthenticator(ctx, log=logging.getLogger("zactor.security.zap"))
         authenticator.start()

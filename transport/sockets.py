@@ -25,17 +25,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import zmq
-from zmq.utils.monitor import parse_monitor_message
 
 from zactor.transport.base import DEFAULT_MAX_MESSAGE_BYTES, ReplyHandler, RequestHandler, Transport
 from zactor.transport.codec import DEFAULT_COPY_THRESHOLD_BYTES
-from zactor.transport.curve import MONITOR_EVENTS, SocketSecurity, handshake_failure, refusal_reason
+from zactor.transport.curve import MONITOR_EVENTS, SocketSecurity, handshake_failure, next_event, refusal_reason
 from zactor.transport.errors import SendTimeout, TransportClosed
 from zactor.transport.outbox import Outbox
 from zactor.transport.ratelog import RateLimitedLogger
 from zactor.transport.security import Credentials
 
-__all__ = ["ZmqTransport"]
+__all__ = ["ZmqTransport", "recv_envelope"]
 
 log = logging.getLogger("zactor.transport")
 
@@ -46,6 +45,7 @@ _POLLIN = int(zmq.POLLIN)
 _EVENTS = int(zmq.EVENTS)
 _RCVMORE = int(zmq.RCVMORE)
 _BATCH = 512
+_ROUTER = ""  # the ROUTER's key among the monitors (DEALERs are keyed by endpoint)
 _RELOAD_S = 1.0  # how often a secure node re-reads its authorized keys, in seconds
 
 
@@ -113,9 +113,13 @@ def _send_envelope(sock: zmq.Socket[bytes], frames: Sequence[Any], num_small: in
         sock.send(frame, _NOBLOCK if i == last else _MORE_NOBLOCK, copy=i < num_small)
 
 
-def _recv_envelope(sock: zmq.Socket[bytes], num_small: int, frames: list[Any] | None = None) -> list[Any]:
-    """Receive one multipart message: the first ``num_small`` frames as bytes, the rest as zero-copy memoryviews
-    (``frames``: what the caller already received of it)."""
+def recv_envelope(sock: zmq.Socket[bytes], num_small: int, frames: list[Any] | None = None) -> list[Any]:
+    """Receive one multipart message without blocking: the first ``num_small`` frames as bytes, the rest as
+    zero-copy memoryviews (``frames``: what the caller already received of it).
+
+    Raises:
+        zmq.Again: nothing is waiting (ZMQError: the socket is closing).
+    """
     if frames is None:
         frames = [sock.recv(_NOBLOCK)]
     while sock.get(_RCVMORE):
@@ -202,7 +206,7 @@ class ZmqTransport(Transport):
         router = self._router = _Pump(sock, self._loop, lambda: receive(sock))
         if security.serves:
             monitor = sock.get_monitor_socket(MONITOR_EVENTS)
-            self._monitors[""] = _Pump(monitor, self._loop, lambda: self._router_event(monitor))
+            self._monitors[_ROUTER] = _Pump(monitor, self._loop, lambda: self._router_event(monitor))
             self._reload = self._loop.call_later(_RELOAD_S, self._reload_keys)
         self._outbox = Outbox(
             sock, self._loop, router.rearm, self.stats, self._max_unread_bytes, DEFAULT_COPY_THRESHOLD_BYTES
@@ -211,7 +215,7 @@ class ZmqTransport(Transport):
 
     def _receive_request(self, sock: zmq.Socket[bytes]) -> None:
         try:
-            frames = _recv_envelope(sock, 3)
+            frames = recv_envelope(sock, 3)
         except zmq.ZMQError:  # Again: nothing left; anything else: the socket is closing
             return
         self._deliver_request(frames[0], frames[1:])
@@ -220,7 +224,7 @@ class ZmqTransport(Transport):
         """Receive a request and deliver it only if its connection's key is still authorized (not revoked)."""
         try:
             first = sock.recv(_NOBLOCK, copy=False)
-            frames = _recv_envelope(sock, 3, [first.bytes])
+            frames = recv_envelope(sock, 3, [first.bytes])
         except zmq.ZMQError:  # Again: nothing left; anything else: the socket is closing
             return
         keys = self._security.keys
@@ -231,34 +235,28 @@ class ZmqTransport(Transport):
         self._deliver_request(frames[0], frames[1:])
 
     def _router_event(self, monitor: zmq.Socket[bytes]) -> None:
-        try:
-            event = parse_monitor_message(monitor.recv_multipart(_NOBLOCK))
-        except zmq.ZMQError:
-            return
-        reason = refusal_reason(int(event["event"]))
+        event = next_event(monitor)
+        reason = refusal_reason(event) if event is not None else None
         if reason is not None:
             self.stats["refused_handshakes"] += 1
             self._refusal_log.warning("refused a connection: %s", reason)
 
     def _dealer_event(self, endpoint: str, monitor: zmq.Socket[bytes]) -> None:
-        try:
-            event = parse_monitor_message(monitor.recv_multipart(_NOBLOCK))
-        except zmq.ZMQError:
-            return
-        error = handshake_failure(endpoint, int(event["event"]))
+        event = next_event(monitor)
+        error = handshake_failure(endpoint, event) if event is not None else None
         if error is not None:
             self.stats["handshake_failures"] += 1
             self._handshake_failed(endpoint, error)
 
     def _reload_keys(self) -> None:
         keys = self._security.keys
-        if keys is not None and self._loop is not None and self._ctx is not None:
+        if keys is not None and self._loop is not None and self._ctx is not None:  # not closed meanwhile
             keys.refresh()
             self._reload = self._loop.call_later(_RELOAD_S, self._reload_keys)
 
     def _receive_reply(self, endpoint: str, sock: zmq.Socket[bytes]) -> None:
         try:
-            frames = _recv_envelope(sock, 2)
+            frames = recv_envelope(sock, 2)
         except zmq.ZMQError:  # Again: nothing left; anything else: the socket is closing
             return
         self._deliver_reply(endpoint, frames)
@@ -330,10 +328,11 @@ class ZmqTransport(Transport):
     def forget(self, endpoint: str) -> None:
         pump = self._dealers.pop(endpoint, None)
         if pump is not None:
-            self._close_dealer(endpoint, pump, 0)
+            self._close_pump(endpoint, pump, 0)
 
-    def _close_dealer(self, endpoint: str, pump: _Pump, linger_ms: int) -> None:
-        monitor = self._monitors.pop(endpoint, None)
+    def _close_pump(self, key: str, pump: _Pump, linger_ms: int) -> None:
+        """Close a socket's pump and its monitor (``key``: the DEALER's endpoint, or ``_ROUTER``)."""
+        monitor = self._monitors.pop(key, None)
         if monitor is not None:
             try:
                 pump.sock.disable_monitor()
@@ -349,12 +348,12 @@ class ZmqTransport(Transport):
             self._reload.cancel()
             self._reload = None
         for endpoint in list(self._dealers):
-            self._close_dealer(endpoint, self._dealers.pop(endpoint), self._linger_ms)
+            self._close_pump(endpoint, self._dealers.pop(endpoint), self._linger_ms)
         if self._outbox is not None:
             self._outbox.close()
             self._outbox = None
         if self._router is not None:
-            self._close_dealer("", self._router, self._linger_ms)
+            self._close_pump(_ROUTER, self._router, self._linger_ms)
             self._router = None
         self._security.stop()
         ctx, self._ctx = self._ctx, None

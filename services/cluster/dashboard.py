@@ -108,6 +108,9 @@ class DashboardServer:
 
     Attributes:
         url: the page's address, with the port bound.
+
+    Raises:
+        OSError: the port cannot be bound.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:

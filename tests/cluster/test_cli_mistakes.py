@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from cli_process import zactor_command
 
 from zactor.services.cluster.cli import main
 
@@ -101,16 +100,9 @@ def test_help_shows_defaults(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_ctrl_c_ends_a_call_with_one_line() -> None:
     """SIGINT during an ask: exit 130 and 'interrupted', no traceback."""
-    command = [sys.executable, "-m", "zactor.services.cluster.cli", "call", "--address", NOBODY, "--timeout", "30"]
-    proc = subprocess.Popen(
-        [*command, "calc", "zactor.demo.Add", '{"a": 1, "b": 2}'], stderr=subprocess.PIPE, text=True
-    )
-    try:
+    args = ["call", "--address", NOBODY, "--timeout", "30", "calc", "zactor.demo.Add", '{"a": 1, "b": 2}']
+    with zactor_command(*args, stderr=True) as proc:
         time.sleep(1.5)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -14,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from cli_process import zactor_command
 
 from zactor.services.cluster.local_cluster import LocalCluster
 
@@ -23,20 +22,10 @@ CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 @contextmanager
 def dashboard(seed: str) -> Iterator[str]:
     """`zactor dashboard --seed SEED --port 0 --interval 0.3` in a subprocess; yields the page's URL."""
-    command = [sys.executable, "-m", "zactor.services.cluster.cli", "dashboard", "--seed", seed, "--port", "0"]
-    proc = subprocess.Popen([*command, "--interval", "0.3"], stdout=subprocess.PIPE, text=True)
-    try:
+    with zactor_command("dashboard", "--seed", seed, "--port", "0", "--interval", "0.3") as proc:
         line = proc.stdout.readline()  # type: ignore[union-attr]
         assert " at http://" in line, line
         yield line.rsplit(" at ", 1)[1].strip()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()  # type: ignore[union-attr]
 
 
 def _get(url: str) -> bytes:

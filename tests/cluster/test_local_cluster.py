@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cli_process import zactor_command
 
 from zactor.services.cluster.cli import main
 from zactor.services.cluster.local_cluster import LocalCluster
@@ -76,10 +75,8 @@ def test_cluster_up_hosts_actors_and_the_store_and_stops_on_sigterm(
 ) -> None:
     """`zactor cluster up -n 2 --data-dir D --actor calc=...` prints the member table with the store column; `kv`
     and `call` work against it; SIGTERM stops its nodes; each node's data stays in D/node<i>."""
-    command = [sys.executable, "-m", "zactor.services.cluster.cli", "cluster", "up", "-n", "2"]
-    command += ["--data-dir", str(tmp_path), "--actor", "calc=zactor.services.cluster.demo:Calculator"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
+    args = ["cluster", "up", "-n", "2", "--data-dir", str(tmp_path)]
+    with zactor_command(*args, "--actor", "calc=zactor.services.cluster.demo:Calculator") as proc:
         lines = []
         for line in proc.stdout:  # type: ignore[union-attr]
             lines.append(line)
@@ -94,11 +91,6 @@ def test_cluster_up_hosts_actors_and_the_store_and_stops_on_sigterm(
         proc.terminate()
         assert proc.wait(20) == 0
         assert (tmp_path / "node1" / "node_id").read_text().strip() == "node1"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()  # type: ignore[union-attr]
 
 
 def test_a_secure_cluster_serves_key_holders_only(capsys: pytest.CaptureFixture[str]) -> None:

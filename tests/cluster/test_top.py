@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cli_process import zactor_command
 
 from zactor import NodeConfig
 from zactor.services.cluster import ClusterNode
@@ -53,9 +52,7 @@ def test_rates_are_differences_between_refreshes() -> None:
 def test_top_redraws_until_interrupted(local_cluster_factory: Callable[..., LocalCluster]) -> None:
     """Without --once, tables follow each other (a pipe gets them one after another); SIGINT ends it cleanly."""
     cluster = local_cluster_factory(1)
-    command = [sys.executable, "-m", "zactor.services.cluster.cli", "top", "--seed", cluster.seed]
-    proc = subprocess.Popen([*command, "--interval", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with zactor_command("top", "--seed", cluster.seed, "--interval", "0.2", stderr=True) as proc:
         headers = 0
         for line in proc.stdout:  # type: ignore[union-attr]
             headers += line.startswith("zactor top:")
@@ -63,10 +60,6 @@ def test_top_redraws_until_interrupted(local_cluster_factory: Callable[..., Loca
                 break
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert headers == 3 and proc.returncode == 130 and "Traceback" not in err
 
 
