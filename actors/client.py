@@ -51,6 +51,23 @@ def connect(
     return BlockingClient(address, credentials=credentials, timeout_s=timeout_s)
 
 
+class _ThreadSocket:
+    """One thread's DEALER to the node, its monitor, and the receive timeout last set on it (in ms)."""
+
+    __slots__ = ("sock", "monitor", "_wait_ms")
+
+    def __init__(self, sock: zmq.Socket[bytes], monitor: zmq.Socket[bytes]) -> None:
+        self.sock = sock
+        self.monitor = monitor
+        self._wait_ms = -1
+
+    def set_wait(self, wait_ms: int) -> None:
+        """Make the next blocking receive wait at most ``wait_ms`` ms (an option set only when it changes)."""
+        if wait_ms != self._wait_ms:
+            self.sock.setsockopt(zmq.RCVTIMEO, wait_ms)
+            self._wait_ms = wait_ms
+
+
 class BlockingClient:
     """Blocking asks and tells to the actors of one node (see the module docstring). Use as a context manager or
     call :meth:`close`.
@@ -76,7 +93,7 @@ class BlockingClient:
         self._copy_threshold = copy_threshold_bytes
         self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self._local = threading.local()
-        self._sockets: list[tuple[zmq.Socket[bytes], zmq.Socket[bytes]]] = []
+        self._sockets: list[_ThreadSocket] = []
         self._lock = threading.Lock()
         self._request_ids = itertools.count(1)
         self._closed = False
@@ -85,9 +102,9 @@ class BlockingClient:
         """A blocking reference to the actor ``name`` of the node."""
         return BlockingRef(self, name)
 
-    def _socket(self) -> tuple[zmq.Socket[bytes], zmq.Socket[bytes]]:
-        pair: tuple[zmq.Socket[bytes], zmq.Socket[bytes]] | None = getattr(self._local, "pair", None)
-        if pair is None:
+    def _socket(self) -> _ThreadSocket:
+        own: _ThreadSocket | None = getattr(self._local, "socket", None)
+        if own is None:
             with self._lock:
                 if self._closed:
                     raise RuntimeError("the client is closed")
@@ -96,28 +113,34 @@ class BlockingClient:
                 self._security.secure_dealer(sock)
                 monitor = sock.get_monitor_socket(MONITOR_EVENTS)
                 sock.connect(self.address)
-                pair = (sock, monitor)
-                self._sockets.append(pair)
-            self._local.pair = pair
-        return pair
+                own = _ThreadSocket(sock, monitor)
+                self._sockets.append(own)
+            self._local.socket = own
+        return own
 
     def ask(self, name: str, msg: Any, timeout_s: float | None = None) -> Any:
         """Ask the actor ``name`` and block until its reply; see :meth:`BlockingRef.ask`."""
-        sock, monitor = self._socket()
+        own = self._socket()
+        sock = own.sock
         timeout = self.timeout_s if timeout_s is None else timeout_s
         request_id = next(self._request_ids)
         frames = pack(Kind.REQUEST, request_id, name, msg, None, self._copy_threshold)
         sock.send_multipart(frames, copy=len(frames) <= 2)
         deadline = time.monotonic() + timeout
+        wait_ms = int(timeout * 1000)
         while True:
-            remaining_ms = int((deadline - time.monotonic()) * 1000)
-            if remaining_ms <= 0 or not sock.poll(remaining_ms):
-                self._raise_handshake_failure(monitor)
-                raise RequestTimeout(name, timeout)
-            frames = recv_envelope(sock, 2)
+            try:
+                if wait_ms <= 0:
+                    raise zmq.Again()
+                own.set_wait(wait_ms)
+                frames = recv_envelope(sock, block=True)
+            except zmq.Again:
+                self._raise_handshake_failure(own.monitor)
+                raise RequestTimeout(name, timeout) from None
             header = unpack(frames)
-            if header.request_id != request_id:
-                continue  # the late reply of an ask that timed out
+            if header.request_id != request_id:  # the late reply of an ask that timed out
+                wait_ms = int((deadline - time.monotonic()) * 1000)
+                continue
             ok, outcome = open_reply(header, frames)
             if not ok:
                 raise outcome
@@ -125,7 +148,7 @@ class BlockingClient:
 
     def tell(self, name: str, msg: Any) -> None:
         """Send ``msg`` to the actor ``name`` without waiting (queued by ZeroMQ until connected)."""
-        sock, _ = self._socket()
+        sock = self._socket().sock
         frames = pack(Kind.TELL, 0, name, msg, None, self._copy_threshold)
         sock.send_multipart(frames, copy=len(frames) <= 2)
 
@@ -141,10 +164,10 @@ class BlockingClient:
             if self._closed:
                 return
             self._closed = True
-            for sock, monitor in self._sockets:
-                sock.disable_monitor()
-                monitor.close(linger=0)
-                sock.close(linger=0)
+            for own in self._sockets:
+                own.sock.disable_monitor()
+                own.monitor.close(linger=0)
+                own.sock.close(linger=0)
             self._sockets.clear()
         self._ctx.term()
 

@@ -3,11 +3,15 @@
 I/O design (why it is fast): sockets are plain (non-asyncio) pyzmq sockets in non-blocking mode. Each socket's
 ``zmq.FD`` is registered once with ``loop.add_reader``; on every wake-up the pump drains *every* ready envelope
 (bounded per turn for fairness) and hands each to the callback synchronously: no task and no future per message.
+Draining receives until ZeroMQ says ``EAGAIN`` (no ``EVENTS`` read per envelope: a failed non-blocking receive is
+cheaper than an option read), and the end of a multipart message is read from each frame rather than from
+``RCVMORE``.
 Sends are tried at once with ``NOBLOCK``. An outbound request that meets the high-water mark waits, with back-off, up
 to its deadline; a reply never waits: it goes to the peer's bounded outbox (:mod:`zactor.transport.outbox`), so a slow
 consumer costs only itself. The ZeroMQ FD is edge-triggered and any operation on the socket (a send that succeeds or
-fails, an option read) may consume its edge, so after every such operation the pump re-checks ``EVENTS`` and
-schedules a drain when input is pending; otherwise the node would go deaf until a new connection woke the socket.
+fails, an option read) may consume its edge, so after such an operation the pump schedules one drain for the next
+loop turn (one per turn however many envelopes were sent; none while it is draining, since the drain receives until
+``EAGAIN`` anyway); otherwise the node would go deaf until a new connection woke the socket.
 
 A peer that stops reading is disconnected by the ZMTP heartbeat after three intervals (its pings go unanswered once
 its receive queue is full); its queued replies are then dropped and counted as ``dropped_unroutable``.
@@ -41,24 +45,26 @@ log = logging.getLogger("zactor.transport")
 # Plain ints: pyzmq's constants are enums, and combining enums costs more than the send itself.
 _NOBLOCK = int(zmq.NOBLOCK)
 _MORE_NOBLOCK = int(zmq.SNDMORE) | _NOBLOCK
-_POLLIN = int(zmq.POLLIN)
-_EVENTS = int(zmq.EVENTS)
-_RCVMORE = int(zmq.RCVMORE)
 _BATCH = 512
 _ROUTER = ""  # the ROUTER's key among the monitors (DEALERs are keyed by endpoint)
 _RELOAD_S = 1.0  # how often a secure node re-reads its authorized keys, in seconds
 
 
 class _Pump:
-    """Drains one socket into a callback whenever its FD signals; see the module docstring."""
+    """Drains one socket into a callback whenever its FD signals; see the module docstring.
 
-    __slots__ = ("sock", "_loop", "_fd", "_receive", "_scheduled", "_closed")
+    ``receive()`` takes one envelope (or monitor event) off the socket and returns True, or returns False when
+    nothing is waiting (``EAGAIN``) or the socket is closing.
+    """
 
-    def __init__(self, sock: zmq.Socket[bytes], loop: asyncio.AbstractEventLoop, receive: Callable[[], None]) -> None:
+    __slots__ = ("sock", "_loop", "_fd", "_receive", "_scheduled", "_draining", "_closed")
+
+    def __init__(self, sock: zmq.Socket[bytes], loop: asyncio.AbstractEventLoop, receive: Callable[[], bool]) -> None:
         self.sock = sock
         self._loop = loop
         self._receive = receive
         self._scheduled = False
+        self._draining = False
         self._closed = False
         self._fd: int = sock.getsockopt(zmq.FD)  # type: ignore[assignment]
         loop.add_reader(self._fd, self.drain)
@@ -68,14 +74,14 @@ class _Pump:
         self._scheduled = False
         if self._closed:
             return
-        sock = self.sock
         receive = self._receive
-        for _ in range(_BATCH):
-            if not sock.get(_EVENTS) & _POLLIN:  # type: ignore[operator]
-                return
-            receive()
-            if self._closed:
-                return
+        self._draining = True
+        try:
+            for _ in range(_BATCH):
+                if not receive() or self._closed:  # nothing waiting: the failed receive re-armed the FD
+                    return
+        finally:
+            self._draining = False
         self.schedule()
 
     def schedule(self) -> None:
@@ -84,14 +90,8 @@ class _Pump:
             self._loop.call_soon(self.drain)
 
     def rearm(self) -> None:
-        """Schedule a drain when input is pending: call after every operation on the socket."""
-        if self._scheduled or self._closed:
-            return
-        try:
-            events = self.sock.get(_EVENTS)
-        except zmq.ZMQError:
-            return
-        if events & _POLLIN:  # type: ignore[operator]
+        """Call after every operation on the socket: a drain runs by the next loop turn (see the module docstring)."""
+        if not self._draining:
             self.schedule()
 
     def close(self, linger_ms: int) -> None:
@@ -113,20 +113,19 @@ def _send_envelope(sock: zmq.Socket[bytes], frames: Sequence[Any], num_small: in
         sock.send(frame, _NOBLOCK if i == last else _MORE_NOBLOCK, copy=i < num_small)
 
 
-def recv_envelope(sock: zmq.Socket[bytes], num_small: int, frames: list[Any] | None = None) -> list[Any]:
-    """Receive one multipart message without blocking: the first ``num_small`` frames as bytes, the rest as
-    zero-copy memoryviews (``frames``: what the caller already received of it).
+def recv_envelope(sock: zmq.Socket[bytes], num_small: int = 2, *, block: bool = False) -> list[Any]:
+    """Receive one multipart message (or the rest of one whose routing identity was read): the first ``num_small``
+    frames as bytes, the rest as zero-copy memoryviews over the received frames. Without ``block`` it never waits;
+    with it, it waits up to the socket's ``RCVTIMEO``.
 
     Raises:
-        zmq.Again: nothing is waiting (ZMQError: the socket is closing).
+        zmq.Again: nothing is waiting, or nothing came within ``RCVTIMEO`` (ZMQError: the socket is closing).
     """
-    if frames is None:
-        frames = [sock.recv(_NOBLOCK)]
-    while sock.get(_RCVMORE):
-        if len(frames) < num_small:
-            frames.append(sock.recv(_NOBLOCK))
-        else:
-            frames.append(sock.recv(_NOBLOCK, copy=False).buffer)
+    frame = sock.recv(0 if block else _NOBLOCK, copy=False)
+    frames: list[Any] = [frame.bytes]
+    while frame.more:
+        frame = sock.recv(_NOBLOCK, copy=False)
+        frames.append(frame.bytes if len(frames) < num_small else frame.buffer)
     return frames
 
 
@@ -213,40 +212,49 @@ class ZmqTransport(Transport):
         )
         return self._address
 
-    def _receive_request(self, sock: zmq.Socket[bytes]) -> None:
+    def _receive_request(self, sock: zmq.Socket[bytes]) -> bool:
         try:
-            frames = recv_envelope(sock, 3)
+            peer = sock.recv(_NOBLOCK)  # a ROUTER's routing identity is never the last frame
+            frames = recv_envelope(sock)
         except zmq.ZMQError:  # Again: nothing left; anything else: the socket is closing
-            return
-        self._deliver_request(frames[0], frames[1:])
+            return False
+        self._deliver_request(peer, frames)
+        return True
 
-    def _receive_checked(self, sock: zmq.Socket[bytes]) -> None:
+    def _receive_checked(self, sock: zmq.Socket[bytes]) -> bool:
         """Receive a request and deliver it only if its connection's key is still authorized (not revoked)."""
         try:
             first = sock.recv(_NOBLOCK, copy=False)
-            frames = recv_envelope(sock, 3, [first.bytes])
+            frames = recv_envelope(sock)
         except zmq.ZMQError:  # Again: nothing left; anything else: the socket is closing
-            return
+            return False
         keys = self._security.keys
         if keys is not None and not keys.is_authorized(str(first.get("User-Id"))):
             self.stats["refused_revoked"] += 1
             self._refusal_log.warning("dropped an envelope from a connection whose key was revoked")
-            return
-        self._deliver_request(frames[0], frames[1:])
+            return True
+        self._deliver_request(first.bytes, frames)
+        return True
 
-    def _router_event(self, monitor: zmq.Socket[bytes]) -> None:
+    def _router_event(self, monitor: zmq.Socket[bytes]) -> bool:
         event = next_event(monitor)
-        reason = refusal_reason(event) if event is not None else None
+        if event is None:
+            return False
+        reason = refusal_reason(event)
         if reason is not None:
             self.stats["refused_handshakes"] += 1
             self._refusal_log.warning("refused a connection: %s", reason)
+        return True
 
-    def _dealer_event(self, endpoint: str, monitor: zmq.Socket[bytes]) -> None:
+    def _dealer_event(self, endpoint: str, monitor: zmq.Socket[bytes]) -> bool:
         event = next_event(monitor)
-        error = handshake_failure(endpoint, event) if event is not None else None
+        if event is None:
+            return False
+        error = handshake_failure(endpoint, event)
         if error is not None:
             self.stats["handshake_failures"] += 1
             self._handshake_failed(endpoint, error)
+        return True
 
     def _reload_keys(self) -> None:
         keys = self._security.keys
@@ -254,12 +262,13 @@ class ZmqTransport(Transport):
             keys.refresh()
             self._reload = self._loop.call_later(_RELOAD_S, self._reload_keys)
 
-    def _receive_reply(self, endpoint: str, sock: zmq.Socket[bytes]) -> None:
+    def _receive_reply(self, endpoint: str, sock: zmq.Socket[bytes]) -> bool:
         try:
-            frames = recv_envelope(sock, 2)
+            frames = recv_envelope(sock)
         except zmq.ZMQError:  # Again: nothing left; anything else: the socket is closing
-            return
+            return False
         self._deliver_reply(endpoint, frames)
+        return True
 
     def _dealer(self, endpoint: str) -> _Pump:
         pump = self._dealers.get(endpoint)
