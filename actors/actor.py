@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 import logging
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from zactor.transport.codec import is_message, type_name_of
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["Actor", "Context", "handler", "handlers_of"]
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
-Handler = Callable[[Any, "Context"], Awaitable[Any]]
+Handler = Callable[[Any, "Context"], Coroutine[Any, Any, Any]]
 
 
 def handler(fn: F) -> F:

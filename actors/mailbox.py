@@ -3,6 +3,12 @@
 Each queued item is ``(msg, reply_to)``: ``reply_to`` is ``None`` for a tell, an ``asyncio.Future`` for a local ask,
 or a ``(peer, request_id)`` tuple for a remote ask. Workers are long-lived tasks (one per unit of
 ``max_concurrency``) that take items in arrival order; no task is created per message.
+
+A message that arrives from the transport while a worker is idle and nothing is queued runs at once, inside the
+receive callback: the handler runs in that worker's task and context (``asyncio.current_task()`` and
+``asyncio.timeout()`` see the worker) up to its first suspension, and its reply leaves before the callback returns,
+saving a wake-up of the worker per message. A handler that suspends is handed to the worker, which resumes it where
+it stopped; messages that arrive meanwhile queue behind it, so order and ``max_concurrency`` hold as before.
 """
 
 from __future__ import annotations
@@ -10,10 +16,12 @@ from __future__ import annotations
 import asyncio
 import bisect
 import collections
+import contextvars
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from asyncio.tasks import _enter_task, _leave_task
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
 from zactor.actor import Actor, Context, check_reply, handlers_of
@@ -69,6 +77,59 @@ class HandlerStats:
         self.seconds += seconds
 
 
+class _Idle:
+    """A worker waiting for work: its waiter future, its task and the context the task runs in."""
+
+    __slots__ = ("waiter", "task", "context")
+
+    def __init__(self, waiter: asyncio.Future[Any], task: asyncio.Task[None], context: contextvars.Context) -> None:
+        self.waiter = waiter
+        self.task = task
+        self.context = context
+
+
+class _Handoff:
+    """A handler started inline that suspended: its worker resumes it (``yielded``: what it awaits)."""
+
+    __slots__ = ("msg", "reply_to", "coro", "yielded", "started")
+
+    def __init__(self, msg: Any, reply_to: Any, coro: Coroutine[Any, Any, Any], yielded: Any, started: float) -> None:
+        self.msg = msg
+        self.reply_to = reply_to
+        self.coro = coro
+        self.yielded = yielded
+        self.started = started
+
+
+class _Resume:
+    """Awaitable that continues a coroutine already run up to its first suspension: it first hands the task what
+    the coroutine was awaiting (or throws ``pending`` into it), then relays every send and throw to it."""
+
+    __slots__ = ("coro", "yielded", "pending")
+
+    def __init__(self, handoff: _Handoff, pending: BaseException | None) -> None:
+        self.coro = handoff.coro
+        self.yielded = handoff.yielded
+        self.pending = pending
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro = self.coro
+        try:
+            yielded = self.yielded if self.pending is None else coro.throw(self.pending)
+            while True:
+                try:
+                    value = yield yielded
+                except GeneratorExit:
+                    coro.close()
+                    raise
+                except BaseException as exc:  # thrown in by the task (a cancel): the coroutine decides
+                    yielded = coro.throw(exc)
+                else:
+                    yielded = coro.send(value)
+        except StopIteration as stop:
+            return stop.value
+
+
 class Mailbox:
     """The queue and workers of one registered actor.
 
@@ -92,7 +153,7 @@ class Mailbox:
         self._handlers = handlers_of(actor)
         self._respond = respond
         self._queue: collections.deque[tuple[Any, Any]] = collections.deque()
-        self._idle: list[asyncio.Future[None]] = []
+        self._idle: list[_Idle] = []
         self._workers: list[asyncio.Task[None]] = []
         self._closed = False
         self._failure_log = RateLimitedLogger(ctx.log)
@@ -102,12 +163,16 @@ class Mailbox:
         self.stats = HandlerStats()
 
     def start(self) -> None:
-        """Start the worker task(s)."""
+        """Start the worker task(s), each in a context of its own."""
+        loop = asyncio.get_running_loop()
         for i in range(max(1, self.actor.max_concurrency)):
-            self._workers.append(asyncio.create_task(self._work(), name=f"zactor-actor-{self.name}-{i}"))
+            context = contextvars.copy_context()
+            name = f"zactor-actor-{self.name}-{i}"
+            self._workers.append(loop.create_task(self._work(context), name=name, context=context))
 
-    def put(self, msg: Any, reply_to: Any) -> None:
-        """Queue one message.
+    def put(self, msg: Any, reply_to: Any, *, inline: bool = False) -> None:
+        """Queue one message; with ``inline`` (a callback outside any task, such as the transport's receive), an
+        idle actor runs the handler at once, up to its first suspension (see the module docstring).
 
         Raises:
             MailboxFull: ``capacity`` messages are queued already.
@@ -115,13 +180,25 @@ class Mailbox:
         """
         if self._closed:
             raise ActorNotFound(self.name, self.ctx.node_id)
-        if len(self._queue) >= self.capacity:
+        queue = self._queue
+        if len(queue) >= self.capacity:
             raise MailboxFull(self.name, self.capacity)
-        self._queue.append((msg, reply_to))
-        if self._idle:
-            waiter = self._idle.pop()
+        idle = self._idle
+        if idle and not queue:
+            worker = idle.pop()
+            if not worker.waiter.done():
+                if inline and asyncio.current_task() is None:
+                    self._run_inline(worker, msg, reply_to)
+                    return
+                queue.append((msg, reply_to))
+                worker.waiter.set_result(None)
+                return
+        queue.append((msg, reply_to))
+        while idle:
+            waiter = idle.pop().waiter
             if not waiter.done():
                 waiter.set_result(None)
+                return
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -141,59 +218,116 @@ class Mailbox:
         worker.cancel()
         return True
 
-    async def _work(self) -> None:
+    def _run_inline(self, worker: _Idle, msg: Any, reply_to: Any) -> None:
+        """Run the handler for ``msg`` in ``worker``'s task and context until it returns or first suspends; a
+        suspended handler is handed to the worker, which resumes it."""
+        handle = self._handlers.get(type(msg))
+        if handle is None:
+            self._idle.append(worker)
+            self._complete(reply_to, None, HandlerNotFound(self.name, describe_type(msg), self.ctx.node_id))
+            return
+        loop = worker.waiter.get_loop()
+        started = time.perf_counter()
+        coro = handle(msg, self.ctx)
+        error: BaseException | None = None
+        result = None
+        _enter_task(loop, worker.task)  # so asyncio.timeout() and current_task() see the worker
+        try:
+            yielded = worker.context.run(coro.send, None)
+        except StopIteration as stop:
+            result = stop.value
+            try:
+                check_reply(result)
+            except Exception as exc:
+                error = self._handler_failed(exc, msg, tell=reply_to is None)
+        except _REFUSALS as exc:
+            error = exc
+        except (Exception, asyncio.CancelledError) as exc:
+            error = self._handler_failed(exc, msg, tell=reply_to is None)
+        else:
+            if reply_to is not None:
+                self._running[reply_to] = worker.task
+            worker.waiter.set_result(_Handoff(msg, reply_to, coro, yielded, started))
+            return
+        finally:
+            _leave_task(loop, worker.task)
+        self.stats.record(reply_to is not None, time.perf_counter() - started)
+        self._idle.append(worker)
+        self._complete(reply_to, result, error)
+
+    async def _work(self, context: contextvars.Context) -> None:
         queue = self._queue
         handlers = self._handlers
         ctx = self.ctx
         loop = asyncio.get_running_loop()
         worker = asyncio.current_task()
-        running = self._running
+        if worker is None:
+            raise RuntimeError("a mailbox worker runs as a task (see Mailbox.start)")
         while True:
-            if not queue:
-                if self._closed:
-                    return
-                waiter = loop.create_future()
-                self._idle.append(waiter)
-                await waiter
-                continue
-            msg, reply_to = queue.popleft()
-            handle = handlers.get(type(msg))
-            error: BaseException | None = None
-            result = None
-            if handle is None:
-                error = HandlerNotFound(self.name, describe_type(msg), ctx.node_id)
-            else:
-                if reply_to is not None and worker is not None:
-                    running[reply_to] = worker
-                started = time.perf_counter()
-                try:
-                    result = await handle(msg, ctx)
-                    check_reply(result)
-                except _REFUSALS as exc:  # the handler refuses this request: the caller gets the typed error
-                    error = exc
-                except asyncio.CancelledError:
-                    if reply_to not in self._cancelling:
-                        raise
-                    self.cancelled += 1
-                    continue
-                except Exception as exc:
-                    error = self._handler_failed(exc, msg, tell=reply_to is None)
-                finally:
-                    self.stats.record(reply_to is not None, time.perf_counter() - started)
-                    if reply_to is not None:
-                        running.pop(reply_to, None)
-                        if reply_to in self._cancelling and worker is not None:  # this ask's cancel is spent
-                            self._cancelling.discard(reply_to)
-                            worker.uncancel()
-            if reply_to is None:
-                continue
-            if type(reply_to) is tuple:
-                self._respond(reply_to, result, error, self.name)
-            elif not reply_to.done():
-                if error is None:
-                    reply_to.set_result(result)
+            if queue:
+                msg, reply_to = queue.popleft()
+                handle = handlers.get(type(msg))
+                if handle is None:
+                    self._complete(reply_to, None, HandlerNotFound(self.name, describe_type(msg), ctx.node_id))
                 else:
-                    reply_to.set_exception(_as_caller_error(error, ctx.node_id, self.name))
+                    await self._serve(msg, reply_to, handle(msg, ctx), time.perf_counter(), worker)
+                continue
+            if self._closed:
+                return
+            waiter: asyncio.Future[_Handoff | None] = loop.create_future()
+            self._idle.append(_Idle(waiter, worker, context))
+            try:
+                handoff = await waiter
+                pending: BaseException | None = None
+            except asyncio.CancelledError as exc:  # cancelled as a handoff arrived: the handler decides
+                handoff = waiter.result() if waiter.done() and not waiter.cancelled() else None
+                if handoff is None:
+                    raise
+                pending = exc
+            if handoff is not None:
+                await self._serve(handoff.msg, handoff.reply_to, _Resume(handoff, pending), handoff.started, worker)
+
+    async def _serve(
+        self, msg: Any, reply_to: Any, handling: Awaitable[Any], started: float, worker: asyncio.Task[None]
+    ) -> None:
+        """Await one handler run and answer (``handling``: the handler's coroutine, or the rest of one)."""
+        running = self._running
+        error: BaseException | None = None
+        result = None
+        if reply_to is not None:
+            running[reply_to] = worker
+        try:
+            result = await handling
+            check_reply(result)
+        except _REFUSALS as exc:  # the handler refuses this request: the caller gets the typed error
+            error = exc
+        except asyncio.CancelledError:
+            if reply_to not in self._cancelling:
+                raise
+            self.cancelled += 1
+            return
+        except Exception as exc:
+            error = self._handler_failed(exc, msg, tell=reply_to is None)
+        finally:
+            self.stats.record(reply_to is not None, time.perf_counter() - started)
+            if reply_to is not None:
+                running.pop(reply_to, None)
+                if reply_to in self._cancelling:  # this ask's cancel is spent
+                    self._cancelling.discard(reply_to)
+                    worker.uncancel()
+        self._complete(reply_to, result, error)
+
+    def _complete(self, reply_to: Any, result: Any, error: BaseException | None) -> None:
+        """Answer an ask (a tell gets nothing): remotely through the responder, locally through its future."""
+        if reply_to is None:
+            return
+        if type(reply_to) is tuple:
+            self._respond(reply_to, result, error, self.name)
+        elif not reply_to.done():
+            if error is None:
+                reply_to.set_result(result)
+            else:
+                reply_to.set_exception(_as_caller_error(error, self.ctx.node_id, self.name))
 
     async def close(self, timeout_s: float) -> None:
         """Refuse new messages, fail the queued asks with ``ActorNotFound``, and let the running handlers finish.
@@ -204,9 +338,9 @@ class Mailbox:
         while self._queue:
             _, reply_to = self._queue.popleft()
             self._fail(reply_to, ActorNotFound(self.name, self.ctx.node_id))
-        for waiter in self._idle:
-            if not waiter.done():
-                waiter.set_result(None)
+        for idle in self._idle:
+            if not idle.waiter.done():
+                idle.waiter.set_result(None)
         self._idle.clear()
         if self._workers:
             done, pending = await asyncio.wait(self._workers, timeout=timeout_s)
@@ -217,7 +351,7 @@ class Mailbox:
                 await asyncio.wait(pending)
         self._workers.clear()
 
-    def _handler_failed(self, exc: Exception, msg: Any, *, tell: bool) -> RemoteError:
+    def _handler_failed(self, exc: BaseException, msg: Any, *, tell: bool) -> RemoteError:
         """Log a handler's failure (rate-limited, with its traceback) and describe it for the caller."""
         self.stats.failures += 1
         what = "tell" if tell else "ask"

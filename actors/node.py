@@ -306,7 +306,7 @@ class Node:
             mailbox = self._registry.get(target)
             if mailbox is None:
                 raise ActorNotFound(target, self.node_id)
-            mailbox.put(open_body(header, frames), reply_to)
+            mailbox.put(open_body(header, frames), reply_to, inline=True)
         except (DecodeError, ActorNotFound, MailboxFull, NodeUnavailable, ClockOffsetError) as exc:
             self.stats[_STAT_BY_ERROR[type(exc)]] += 1
             if reply_to is None:

@@ -1,0 +1,98 @@
+"""Messages from the transport run inline when their actor is idle: the handler starts inside the receive callback,
+in its worker's task and context, and a handler that suspends is resumed by that worker with order kept."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+
+from conftest import NodePair
+
+from zactor import Actor, Context, Node, handler, message
+
+
+@message("test.inline.Step")
+class Step:
+    tag: int
+    sleep_s: float = 0.0
+
+
+@message("test.inline.Probe")
+class Probe:
+    pass
+
+
+@message("test.inline.Seen")
+class Seen:
+    task_name: str
+    var: str
+
+
+REQUEST_VAR: contextvars.ContextVar[str] = contextvars.ContextVar("request_var", default="unset")
+
+
+class Recorder(Actor):
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    @handler
+    async def step(self, msg: Step, ctx: Context) -> Seen:
+        self.events.append(f"start {msg.tag}")
+        if msg.sleep_s:
+            await asyncio.sleep(msg.sleep_s)
+        self.events.append(f"end {msg.tag}")
+        return Seen(task_name="", var="")
+
+    @handler
+    async def probe(self, msg: Probe, ctx: Context) -> Seen:
+        seen = REQUEST_VAR.get()
+        REQUEST_VAR.set("set by a handler")
+        async with asyncio.timeout(5):  # needs a current task, even before the first suspension
+            task = asyncio.current_task()
+        return Seen(task_name=task.get_name() if task else "", var=seen)
+
+
+async def test_an_idle_actor_runs_a_message_from_a_callback_before_put_returns() -> None:
+    async with Node() as node:
+        recorder = Recorder()
+        await node.add_actor("rec", recorder)
+        mailbox = node.registry.get("rec")
+        assert mailbox is not None
+        loop = asyncio.get_running_loop()
+        after_put: list[list[str]] = []
+
+        def deliver() -> None:  # a callback outside any task, as the transport's receive is
+            mailbox.put(Step(tag=1), None, inline=True)
+            after_put.append(list(recorder.events))
+
+        await asyncio.sleep(0)  # let the worker go idle
+        loop.call_soon(deliver)
+        await asyncio.sleep(0.01)
+        assert after_put == [["start 1", "end 1"]]
+
+
+async def test_a_handler_that_suspends_is_resumed_by_its_worker_in_order(node_pair: NodePair) -> None:
+    """Tells arriving while an inline handler sleeps queue behind it: one at a time, in arrival order."""
+    async with node_pair() as (server, client):
+        recorder = Recorder()
+        await server.add_actor("rec", recorder)
+        ref = client.ref("rec", address=server.address)
+        await ref.tell(Step(tag=0, sleep_s=0.05))
+        for tag in range(1, 4):
+            await ref.tell(Step(tag=tag, sleep_s=0.01 if tag == 2 else 0.0))
+        await ref.ask(Step(tag=4))
+        expected = [f"{what} {tag}" for tag in range(5) for what in ("start", "end")]
+        assert recorder.events == expected
+
+
+async def test_handlers_run_in_their_worker_task_and_context(node_pair: NodePair) -> None:
+    """``current_task()`` is the actor's worker, ``asyncio.timeout`` works before any suspension, and a context
+    variable a handler sets stays in its actor's worker, never in another actor's."""
+    async with node_pair() as (server, client):
+        await server.add_actor("a", Recorder())
+        await server.add_actor("b", Recorder())
+        a, b = client.ref("a", address=server.address), client.ref("b", address=server.address)
+        first = await a.ask(Probe())
+        assert first.task_name.startswith("zactor-actor-a-") and first.var == "unset"
+        assert (await b.ask(Probe())).var == "unset"
+        assert (await a.ask(Probe())).var == "set by a handler"
