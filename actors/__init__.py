@@ -15,6 +15,7 @@ from zactor.actor import Actor, Context, handler
 from zactor.client import BlockingClient, BlockingRef, connect
 from zactor.config import NodeConfig
 from zactor.extensions import Extension
+from zactor.loops import run
 from zactor.node import Node
 from zactor.ref import ActorRef
 from zactor.registry import Registry
@@ -38,6 +39,7 @@ __all__ = [
     "connect",
     "handler",
     "message",
+    "run",
 ]
 
 try:

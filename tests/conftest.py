@@ -1,14 +1,16 @@
-"""Test configuration: ``async def`` tests run in a fresh event loop each (no plugin needed); a test that takes the
-``clock`` fixture runs in virtual time on that :class:`~zactor.testing.FakeClock`."""
+"""Test configuration: ``async def`` tests run in a fresh event loop each (no plugin needed), of zactor's default
+kind (:mod:`zactor.loops`: uvloop where installed, ``ZACTOR_LOOP`` to choose); a test parametrized with a value
+ending in ``+asyncio`` runs on asyncio's own loop; a test that takes the ``clock`` fixture runs in virtual time on
+that :class:`~zactor.testing.FakeClock`."""
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 
 import pytest
 
+import zactor
 from zactor.testing import FakeClock
 
 
@@ -23,8 +25,12 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     if inspect.iscoroutinefunction(pyfuncitem.obj):
         kwargs = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
         clock = kwargs.get("clock")
-        run = clock.run if isinstance(clock, FakeClock) else asyncio.run
-        run(pyfuncitem.obj(**kwargs))
+        if isinstance(clock, FakeClock):
+            clock.run(pyfuncitem.obj(**kwargs))
+            return True
+        params = pyfuncitem.callspec.params.values() if hasattr(pyfuncitem, "callspec") else ()
+        on_asyncio = any(isinstance(value, str) and value.endswith("+asyncio") for value in params)
+        zactor.run(pyfuncitem.obj(**kwargs), loop="asyncio" if on_asyncio else None)
         return True
     return None
 

@@ -20,10 +20,10 @@ reply routing, order per link, size limits, unroutable replies, failing callback
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from zactor.loops import run as run_loop
 from zactor.testing.waiting import wait_until
 from zactor.transport.base import Transport
 from zactor.transport.errors import MessageTooLarge, TransportClosed
@@ -59,9 +59,12 @@ class TransportTestSuite:
 
     Attributes:
         bind_address: an endpoint every transport of the test can bind, picking a free port or name (``:0``).
+        event_loop: the event loop the tests run on (``"auto"``, ``"uvloop"`` or ``"asyncio"``; ``None``: as
+            :func:`zactor.loops.loop_kind` picks by default).
     """
 
     bind_address = "tcp://127.0.0.1:0"
+    event_loop: str | None = None
 
     def make_transport(self, **limits: Any) -> Transport:
         """Build an unstarted transport; ``limits`` are keyword arguments such as ``max_message_bytes``. The
@@ -77,7 +80,7 @@ class TransportTestSuite:
                 for endpoint in endpoints:
                     await endpoint.transport.close()
 
-        asyncio.run(run())
+        run_loop(run(), loop=self.event_loop)
 
     def test_request_and_reply_round_trip(self) -> None:
         """Frames sent to an endpoint arrive intact; a reply to the peer comes back on the sender's connection."""

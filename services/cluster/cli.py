@@ -15,15 +15,19 @@ from typing import Any
 from zactor import __version__
 from zactor.config import DEFAULT_CLUSTER_ID, NodeConfig
 from zactor.errors import ActorError
+from zactor.loops import LOOP_ENV, LOOP_KINDS
+from zactor.loops import run as run_loop
 from zactor.services.cluster.admin import ADMIN_ACTOR, AdminActor, build_actor
 from zactor.services.cluster.cli_args import (
     LOG_LEVELS,
+    LOOP_HELP,
     HelpFormatter,
     add_command,
     endpoint,
     positive_float,
     positive_int,
 )
+from zactor.services.cluster.cli_bench import add_bench_parser, run_bench
 from zactor.services.cluster.cli_cluster import run_call, run_cluster_up, run_members
 from zactor.services.cluster.cli_keys import add_keys_parser, add_security_arguments, run_keys, security_options
 from zactor.services.cluster.cli_kv import add_kv_parser, run_kv
@@ -96,6 +100,7 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="zactor", description="Typed RPC actors on ZeroMQ.", formatter_class=HelpFormatter
     )
     parser.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, default="WARNING", help="logging level")
+    parser.add_argument("--loop", choices=LOOP_KINDS, default=None, help=LOOP_HELP)
     parser.add_argument("--version", action="version", version=f"zactor {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -127,6 +132,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_security_arguments(page)
 
     add_kv_parser(sub)
+    add_bench_parser(sub)
     add_keys_parser(sub)
 
     call = add_command(sub, "call", "ask an actor once and print the reply")
@@ -224,12 +230,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``zactor`` console script; returns the exit code."""
     args = _build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.loop is not None:
+        os.environ[LOOP_ENV] = args.loop  # this process's loops and the node processes it starts
     try:
         if args.command == "demo":
             security = security_options(args)
             return run_demo(keyring=security["keyring_dir"], key_name=security["key_name"] or "client")
         if args.command == "node":
-            return asyncio.run(_run_node(args))
+            return run_loop(_run_node(args))
         if args.command == "cluster":
             return run_cluster_up(args)
         if args.command == "members":
@@ -238,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_kv(args)
         if args.command == "keys":
             return run_keys(args)
+        if args.command == "bench":
+            return run_bench(args)
         if args.command == "top":
             return run_top(args)
         if args.command == "dashboard":
@@ -245,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             page = run_dashboard(
                 args.seed, client, host=args.host, port=args.port, interval_s=args.interval, timeout_s=args.timeout
             )
-            asyncio.run(page)
+            run_loop(page)
             return 0
         return run_call(args)
     except (ActorError, ValueError, OSError) as exc:

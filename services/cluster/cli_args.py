@@ -8,11 +8,17 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from zactor.loops import LOOP_ENV, LOOP_KINDS
+
 __all__ = ["LOG_LEVELS", "HelpFormatter", "add_command", "endpoint", "positive_float", "positive_int"]
 
 T = TypeVar("T")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOOP_HELP = (
+    f"event loop (default: ${LOOP_ENV}, else auto: uvloop where installed); the node processes a command starts "
+    "inherit it"
+)
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -28,6 +34,7 @@ def _common() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="logging level (also accepted before the command; default WARNING)",
     )
+    common.add_argument("--loop", choices=LOOP_KINDS, default=argparse.SUPPRESS, help=LOOP_HELP)
     return common
 
 

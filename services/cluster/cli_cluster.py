@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import json
 import os
@@ -14,6 +13,7 @@ from collections.abc import Sequence
 
 from zactor.config import NodeConfig
 from zactor.errors import ActorNotFound, DecodeError, NodeUnavailable
+from zactor.loops import run as run_loop
 from zactor.node import Node
 from zactor.services.cluster.cli_keys import security_options
 from zactor.services.cluster.local_cluster import LocalCluster, fetch_members
@@ -74,7 +74,7 @@ async def _sample(args: argparse.Namespace) -> LoadSample:
 
 def run_members(args: argparse.Namespace) -> int:
     """``zactor members --seed ADDR``: print the member table of the node at ADDR, with each live node's load."""
-    sample = asyncio.run(_sample(args))
+    sample = run_loop(_sample(args))
     print(format_members(sample.table, sample.stats))
     return 0
 
@@ -132,7 +132,7 @@ def run_call(args: argparse.Namespace) -> int:
     """``zactor call``: ask an actor (found through ``--seed`` or at ``--address``) once and print the reply."""
     if (args.seed is None) == (args.address is None):
         raise ValueError("give exactly one of --seed and --address")
-    return asyncio.run(_call(args))
+    return run_loop(_call(args))
 
 
 def run_cluster_up(args: argparse.Namespace) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 from zactor.config import NodeConfig
 from zactor.errors import NodeUnavailable, RequestTimeout
+from zactor.loops import run as run_loop
 from zactor.node import Node
 from zactor.services.cluster.cli_args import add_command, endpoint, positive_float
 from zactor.services.cluster.cli_keys import add_security_arguments, security_options
@@ -100,7 +100,7 @@ async def _ask(args: argparse.Namespace) -> Any:
 
 def run_kv(args: argparse.Namespace) -> int:
     """Run one ``zactor kv`` command; returns the exit code (1 for a missing key)."""
-    reply = asyncio.run(_ask(args))
+    reply = run_loop(_ask(args))
     if args.kv_command == "get":
         if not reply.found:
             print(f"{args.key}: not found", file=sys.stderr)

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from zactor.config import NodeConfig
+from zactor.loops import run as run_loop
 from zactor.node import Node
 from zactor.services.cluster.cli_cluster import render_table
 from zactor.services.cluster.cli_keys import security_options
@@ -75,4 +76,4 @@ async def _top(args: argparse.Namespace) -> int:
 
 def run_top(args: argparse.Namespace) -> int:
     """``zactor top``: print the cluster's table every ``--interval`` seconds until Ctrl-C (or once)."""
-    return asyncio.run(_top(args))
+    return run_loop(_top(args))

@@ -10,6 +10,7 @@ from typing import Any
 
 import attrs
 
+from zactor.loops import run as run_loop
 from zactor.services.cluster.admin import ADMIN_ACTOR, AddActor
 from zactor.services.cluster.cli_cluster import format_members
 from zactor.services.cluster.demo import Add
@@ -158,7 +159,7 @@ def run_demo(*, keyring: str | None = None, key_name: str = "client") -> int:
             client_key=key_name,
         ) as cluster:
             print(format_members(cluster.members(0)))
-            problems = asyncio.run(_demo(cluster, files, summary))
+            problems = run_loop(_demo(cluster, files, summary))
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
     summary["total time, s"] = f"{time.monotonic() - start:.1f}"

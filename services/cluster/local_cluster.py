@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from zactor.config import DEFAULT_CLUSTER_ID, NodeConfig
 from zactor.errors import ActorError, NodeUnavailable, RequestTimeout
+from zactor.loops import run as run_loop
 from zactor.node import Node
 from zactor.services.cluster.process import NodeProcess
 from zactor.services.membership.messages import GetMembers, MemberRows
@@ -79,7 +80,7 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        return run_loop(coro)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result()
 

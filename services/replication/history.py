@@ -19,6 +19,7 @@ import attrs
 
 from zactor.config import NodeConfig
 from zactor.errors import ActorError
+from zactor.loops import run as run_loop
 from zactor.node import Node
 from zactor.services.replication.frontend import KV_ACTOR, KvDigest, KvPut
 
@@ -140,7 +141,7 @@ def main() -> None:
     parser.add_argument("--keyring", help="a keyring directory (with --key-name)")
     parser.add_argument("--key-name", help="the writer's key in the keyring")
     args = parser.parse_args()
-    history = asyncio.run(
+    history = run_loop(
         write_for(
             args.address,
             args.seconds,

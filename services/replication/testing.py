@@ -17,10 +17,10 @@ keys, empty and large values, durability across a reopen).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from zactor.loops import run as run_loop
 from zactor.services.clock.hlc import HLCTimestamp
 from zactor.services.replication.storage import Document, Storage
 
@@ -52,7 +52,7 @@ class StorageTestSuite:
             finally:
                 await storage.close()
 
-        asyncio.run(run())
+        run_loop(run())
 
     def test_keyspace_semantics(self, tmp_path: Path) -> None:
         """Keyspaces appear when written to, stay isolated, and an unknown one reads as empty."""

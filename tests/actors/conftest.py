@@ -14,9 +14,10 @@ from zactor.transport import InMemoryNetwork
 NodePair = Callable[..., Any]
 
 
-@pytest.fixture(params=["zmq", "memory"])
+@pytest.fixture(params=["zmq", "memory", "zmq+asyncio"])
 def node_pair(request: pytest.FixtureRequest) -> NodePair:
-    """``async with node_pair(**config) as (server, client)``: two started nodes on one transport kind."""
+    """``async with node_pair(**config) as (server, client)``: two started nodes on one transport kind (ZeroMQ on
+    the default loop and on asyncio's own, see ``tests/conftest.py``, or in memory)."""
 
     @asynccontextmanager
     async def pair(**config: Any) -> AsyncIterator[tuple[Node, Node]]:

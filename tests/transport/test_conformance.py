@@ -1,4 +1,5 @@
-"""The transport conformance suite (``zactor.testing.TransportTestSuite``), run against both transports."""
+"""The transport conformance suite (``zactor.testing.TransportTestSuite``), run against both transports, and for
+ZeroMQ on both event loops (uvloop and asyncio's own: the FD handling differs)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ class TestZmqTransport(TransportTestSuite):
 
     def make_transport(self, **limits: Any) -> ZmqTransport:
         return ZmqTransport(**limits)
+
+
+class TestZmqTransportOnAsyncio(TestZmqTransport):
+    event_loop = "asyncio"
 
 
 class TestInMemoryTransport(TransportTestSuite):

@@ -1,0 +1,332 @@
+"""The RPC benchmark's workloads: a 16-byte echo and a large payload, each served and driven by raw pyzmq, by
+zactor (an asyncio caller and the blocking client) and by Pyro5 with its msgpack serializer when installed.
+
+Each function runs in a process of its own (``multiprocessing`` spawn): a server puts its port on ``port_q`` and
+serves until the client's stop message; a client puts its figures (``seq_per_s``, ``p50_us``, ``p99_us``,
+``pipelined_per_s``, ``mib_per_s``, ``client_rss``, ``server_rss``) on ``out_q``. :mod:`.cli_bench` runs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import zmq
+import zmq.auth
+
+import zactor
+from zactor import Actor, Context, Node, NodeConfig, handler, message
+from zactor.loops import run as run_loop
+
+__all__ = [
+    "IN_FLIGHT",
+    "raw_server",
+    "raw_client",
+    "zactor_server",
+    "zactor_client",
+    "blocking_client",
+    "pyro_server",
+    "pyro_client",
+]
+
+IN_FLIGHT = 100
+STOP = b"__stop__"
+PYRO_THREADS = 64
+
+
+@message("bench.Echo")
+class Echo:
+    data: bytes
+
+
+@message("bench.Stop")
+class Stop:
+    pass
+
+
+@message("bench.Rss")
+class Rss:
+    peak_rss_bytes: int
+
+
+def _peak_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _raw_curve(sock: zmq.Socket[bytes], keyring: str | None, role: str) -> None:
+    """CURVE on a raw socket from the benchmark's keyring (no ZAP: any client key is accepted)."""
+    if keyring is None:
+        return
+    root = Path(keyring)
+    if role == "server":
+        public, secret = zmq.auth.load_certificate(root / "cluster.key_secret")
+        sock.setsockopt(zmq.CURVE_SERVER, 1)
+    else:
+        sock.setsockopt(zmq.CURVE_SERVERKEY, zmq.auth.load_certificate(root / "cluster.key")[0])
+        public, secret = zmq.auth.load_certificate(root / "secrets" / "client.key_secret")
+    sock.setsockopt(zmq.CURVE_PUBLICKEY, public)
+    sock.setsockopt(zmq.CURVE_SECRETKEY, secret or b"")
+
+
+def raw_server(port_q: Any, keyring: str | None) -> None:
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 1000)
+    _raw_curve(sock, keyring, "server")
+    port_q.put(sock.bind_to_random_port("tcp://127.0.0.1"))
+    while True:
+        frames = sock.recv_multipart(copy=False)
+        if len(frames[1]) == len(STOP) and frames[1].bytes == STOP:
+            sock.send_multipart([frames[0], str(_peak_rss_bytes()).encode()])
+            break
+        sock.send_multipart(frames, copy=False)
+    sock.close()
+    ctx.term()
+
+
+def raw_client(
+    port: int, test: str, seconds: float, payload_mib: int, rounds: int, out_q: Any, keyring: str | None
+) -> None:
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 1000)
+    _raw_curve(sock, keyring, "client")
+    sock.connect(f"tcp://127.0.0.1:{port}")
+    result: dict[str, float] = {}
+    if test == "small":
+        payload = b"x" * 16
+        for _ in range(200):
+            sock.send(payload)
+            sock.recv()
+        latencies: list[int] = []
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            start_ns = time.perf_counter_ns()
+            sock.send(payload)
+            sock.recv()
+            latencies.append(time.perf_counter_ns() - start_ns)
+        result.update(_latency_figures(latencies))
+        count = 0
+        for _ in range(IN_FLIGHT):
+            sock.send(payload)
+        t0 = time.perf_counter()
+        end = t0 + seconds
+        while time.perf_counter() < end:
+            sock.recv()
+            sock.send(payload)
+            count += 1
+        result["pipelined_per_s"] = count / (time.perf_counter() - t0)
+        for _ in range(IN_FLIGHT):
+            sock.recv()
+    else:
+        payload = bytes(payload_mib * 1024 * 1024)
+        t0 = time.perf_counter()
+        for _ in range(rounds):
+            sock.send(payload, copy=False)
+            frame = sock.recv(copy=False)
+            assert len(frame) == len(payload)
+            del frame
+        result["mib_per_s"] = 2 * rounds * payload_mib / (time.perf_counter() - t0)
+        result["client_rss"] = _peak_rss_bytes()
+    sock.send(STOP)
+    reply = sock.recv()
+    if test == "big":
+        result["server_rss"] = int(reply)
+    sock.close()
+    ctx.term()
+    out_q.put(result)
+
+
+class EchoActor(Actor):
+    def __init__(self, done: asyncio.Event) -> None:
+        self.done = done
+
+    @handler
+    async def echo(self, msg: Echo, ctx: Context) -> Echo:
+        return msg
+
+    @handler
+    async def stop(self, msg: Stop, ctx: Context) -> Rss:
+        self.done.set()
+        return Rss(peak_rss_bytes=_peak_rss_bytes())
+
+
+def _config(node_id: str, keyring: str | None, key_name: str) -> NodeConfig:
+    if keyring is None:
+        return NodeConfig(node_id=node_id)
+    return NodeConfig(node_id=node_id, keyring_dir=keyring, key_name=key_name)
+
+
+def zactor_server(port_q: Any, keyring: str | None) -> None:
+    async def serve() -> None:
+        done = asyncio.Event()
+        async with Node(_config("bench-server", keyring, "server")) as node:
+            await node.add_actor("echo", EchoActor(done))
+            port_q.put(int(node.address.rsplit(":", 1)[1]))
+            await done.wait()
+            await asyncio.sleep(0.2)
+
+    run_loop(serve())
+
+
+def zactor_client(
+    port: int, test: str, seconds: float, payload_mib: int, rounds: int, out_q: Any, keyring: str | None
+) -> None:
+    async def run() -> dict[str, float]:
+        result: dict[str, float] = {}
+        async with Node(_config("bench-client", keyring, "client")) as node:
+            ref = node.ref("echo", address=f"tcp://127.0.0.1:{port}")
+            if test == "small":
+                msg = Echo(data=b"x" * 16)
+                for _ in range(200):
+                    await ref.ask(msg)
+                latencies: list[int] = []
+                end = time.perf_counter() + seconds
+                while time.perf_counter() < end:
+                    start_ns = time.perf_counter_ns()
+                    await ref.ask(msg)
+                    latencies.append(time.perf_counter_ns() - start_ns)
+                result.update(_latency_figures(latencies))
+                counts = [0] * IN_FLIGHT
+                t0 = time.perf_counter()
+                end = t0 + seconds
+
+                async def worker(i: int) -> None:
+                    while time.perf_counter() < end:
+                        await ref.ask(msg)
+                        counts[i] += 1
+
+                await asyncio.gather(*(worker(i) for i in range(IN_FLIGHT)))
+                result["pipelined_per_s"] = sum(counts) / (time.perf_counter() - t0)
+            else:
+                msg = Echo(data=bytes(payload_mib * 1024 * 1024))
+                t0 = time.perf_counter()
+                for _ in range(rounds):
+                    reply = await ref.ask(msg, timeout_s=60.0)
+                    assert len(reply.data) == len(msg.data)
+                    del reply
+                result["mib_per_s"] = 2 * rounds * payload_mib / (time.perf_counter() - t0)
+                result["client_rss"] = _peak_rss_bytes()
+            rss = await ref.ask(Stop())
+            if test == "big":
+                result["server_rss"] = rss.peak_rss_bytes
+        return result
+
+    out_q.put(run_loop(run()))
+
+
+def blocking_client(
+    port: int, test: str, seconds: float, payload_mib: int, rounds: int, out_q: Any, keyring: str | None
+) -> None:
+    """zactor's blocking client (``zactor.connect``): no event loop on the call path; sequential asks only."""
+    result: dict[str, float] = {}
+    key_name = "client" if keyring else None
+    with zactor.connect(f"tcp://127.0.0.1:{port}", timeout_s=60.0, keyring_dir=keyring, key_name=key_name) as client:
+        ref = client.ref("echo")
+        if test == "small":
+            msg = Echo(data=b"x" * 16)
+            for _ in range(200):
+                ref.ask(msg)
+            latencies: list[int] = []
+            end = time.perf_counter() + seconds
+            while time.perf_counter() < end:
+                start_ns = time.perf_counter_ns()
+                ref.ask(msg)
+                latencies.append(time.perf_counter_ns() - start_ns)
+            result.update(_latency_figures(latencies))
+        else:
+            msg = Echo(data=bytes(payload_mib * 1024 * 1024))
+            t0 = time.perf_counter()
+            for _ in range(rounds):
+                reply = ref.ask(msg)
+                assert len(reply.data) == len(msg.data)
+                del reply
+            result["mib_per_s"] = 2 * rounds * payload_mib / (time.perf_counter() - t0)
+            result["client_rss"] = _peak_rss_bytes()
+        rss = ref.ask(Stop())
+        if test == "big":
+            result["server_rss"] = rss.peak_rss_bytes
+    out_q.put(result)
+
+
+def _latency_figures(latencies_ns: list[int]) -> dict[str, float]:
+    latencies_ns.sort()
+    return {
+        "seq_per_s": 1e9 / statistics.fmean(latencies_ns),
+        "p50_us": latencies_ns[len(latencies_ns) // 2] / 1000,
+        "p99_us": latencies_ns[int(len(latencies_ns) * 0.99)] / 1000,
+    }
+
+
+def pyro_server(port_q: Any, keyring: str | None) -> None:
+    """Pyro5 (thread-pool server, msgpack serializer) serving ``echo``; no keyring support (plaintext only)."""
+    import threading
+
+    import Pyro5.api
+    from Pyro5 import config
+
+    config.SERIALIZER = "msgpack"
+    stopped = threading.Event()
+
+    @Pyro5.api.expose
+    class PyroEcho:
+        def echo(self, data: bytes) -> bytes:
+            return data
+
+        def stop(self) -> int:
+            stopped.set()
+            return _peak_rss_bytes()
+
+    with Pyro5.api.Daemon(host="127.0.0.1", port=0) as daemon:
+        daemon.register(PyroEcho(), "echo")
+        port_q.put(int(daemon.locationStr.rsplit(":", 1)[1]))
+        daemon.requestLoop(lambda: not stopped.is_set())
+
+
+def pyro_client(
+    port: int, test: str, seconds: float, payload_mib: int, rounds: int, out_q: Any, keyring: str | None
+) -> None:
+    """Sequential calls through one Pyro5 proxy, then ``PYRO_THREADS`` threads with a proxy each (a Pyro5 proxy
+    serves one call at a time): Pyro5's way to have calls in flight."""
+    import threading
+
+    import Pyro5.api
+    from Pyro5 import config
+
+    config.SERIALIZER = "msgpack"
+    uri = f"PYRO:echo@127.0.0.1:{port}"
+    payload = b"x" * 16
+    result: dict[str, float] = {}
+    with Pyro5.api.Proxy(uri) as proxy:
+        for _ in range(200):
+            proxy.echo(payload)
+        latencies: list[int] = []
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            start_ns = time.perf_counter_ns()
+            proxy.echo(payload)
+            latencies.append(time.perf_counter_ns() - start_ns)
+        result.update(_latency_figures(latencies))
+        counts = [0] * PYRO_THREADS
+
+        def worker(i: int) -> None:
+            with Pyro5.api.Proxy(uri) as own:
+                own.echo(payload)
+                while time.perf_counter() < end:
+                    own.echo(payload)
+                    counts[i] += 1
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(PYRO_THREADS)]
+        t0 = time.perf_counter()
+        end = t0 + seconds
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        result["pipelined_per_s"] = sum(counts) / (time.perf_counter() - t0)
+        proxy.stop()
+    out_q.put(result)
