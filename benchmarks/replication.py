@@ -15,17 +15,13 @@ import asyncio
 import sys
 import tempfile
 import time
-from pathlib import Path
-from types import SimpleNamespace
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import rpc  # noqa: E402
-
-from zactor import LocalCluster, Node, NodeConfig  # noqa: E402
-from zactor.services.cluster.demo_steps import count_keys  # noqa: E402
-from zactor.services.replication.frontend import KV_ACTOR, KvPut, KvPutMany  # noqa: E402
+from zactor import Node, NodeConfig
+from zactor.loops import run as run_loop
+from zactor.services.cluster import LocalCluster
+from zactor.services.cluster.cli_bench import measure
+from zactor.services.cluster.demo_steps import count_keys
+from zactor.services.replication.frontend import KV_ACTOR, KvPut, KvPutMany
 
 VALUE = bytes(1024)
 
@@ -65,7 +61,7 @@ def main() -> None:
     args = parser.parse_args()
 
     print("measuring raw pyzmq ...", file=sys.stderr, flush=True)
-    raw = rpc.measure("raw", "small", SimpleNamespace(seconds=2.0, payload_mib=1, rounds=1))["seq_per_s"]
+    raw = measure("raw", "small", seconds=2.0)["seq_per_s"]
     results: dict[str, float] = {}
     data_dir = tempfile.mkdtemp(prefix="zactor-bench-")
     node_args = ("--anti-entropy-interval", "0.5")
@@ -95,7 +91,7 @@ def main() -> None:
                     time.perf_counter() - start
                 )
 
-        asyncio.run(run())
+        run_loop(run())
     print(f"\n{'measure':58} {'figure':>10} {'x raw seq':>10}")
     print(f"{'raw pyzmq sequential round trips/s':58} {raw:>10,.0f} {1.0:>10.2f}")
     for label, value in results.items():

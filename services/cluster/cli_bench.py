@@ -30,7 +30,7 @@ from zactor.services.cluster import bench
 from zactor.services.cluster.cli_args import add_command, positive_float, positive_int
 from zactor.transport.security import add_key, init_keyring
 
-__all__ = ["add_bench_parser", "run_bench", "main"]
+__all__ = ["add_bench_parser", "run_bench", "main", "measure"]
 
 _MIB = 1024 * 1024
 Workload = Callable[..., None]
@@ -116,8 +116,16 @@ def _best(key: str, old: float | None, new: float) -> float:
     return min(old, new) if lower_is_better else max(old, new)
 
 
+def measure(
+    system: str, test: str, *, seconds: float = 2.0, payload_mib: int = 64, rounds: int = 5, keyring: str | None = None
+) -> dict[str, float]:
+    """One run of ``system`` (``raw``, ``zactor``, ``blocking``, ``pyro5``) on ``test`` (``small`` or ``big``): a
+    server process and a client process, both stopped by PID after; returns the client's figures."""
+    args = argparse.Namespace(seconds=seconds, payload_mib=payload_mib, rounds=rounds)
+    return _measure(system, test, args, keyring)
+
+
 def _measure(system: str, test: str, args: argparse.Namespace, keyring: str | None) -> dict[str, float]:
-    """One run of ``system`` on ``test``: a server process and a client process, both stopped by PID after."""
     server_fn, client_fn, _ = _SYSTEMS[system]
     mpc = mp.get_context("spawn")
     port_q, out_q = mpc.Queue(), mpc.Queue()
