@@ -1,7 +1,9 @@
 """Pull anti-entropy (datacake's design, made incremental): every interval, ask each live peer how far each keyspace's
 change log has got, and for each one that moved since the last sync with that peer, fetch the ORSWOT state of the keys
-changed since then (all of it after the peer restarted: a new epoch), diff it against the local one, fetch the
-missing documents in bounded chunks and apply the missing deletes. Then purge the tombstones every node has seen
+changed since then, diff it against the local one, fetch the missing documents in bounded chunks and apply the
+missing deletes. After the peer restarted (a new epoch) the change log says nothing about what it holds: the nodes
+first compare per-range digests (:mod:`zactor.services.replication.digest`, 1 KiB per keyspace) and exchange the state
+of the differing ranges only, nothing when all agree. Then purge the tombstones every node has seen
 past. A node that was down, or joins late, catches up this way without any write being replayed by hand.
 
 Change numbers are per replica and per start (epoch), not timestamps: a document applied late with an old HLC
@@ -15,11 +17,12 @@ import collections
 import logging
 from typing import TYPE_CHECKING, Any
 
-from zactor.errors import ActorError, DecodeError
+from zactor.errors import ActorError, DecodeError, HandlerNotFound
 from zactor.services.clock.hlc import HLCTimestamp
 from zactor.services.replication.crdt import ORSWOT
+from zactor.services.replication.digest import differing_ranges, range_digests, unpack_digests
 from zactor.services.replication.handlers import REPLICATION_ACTOR, TimestampCheck, wire_docs, wire_key, wire_ts
-from zactor.services.replication.messages import FetchDocs, GetKeyspaceVersions, GetState
+from zactor.services.replication.messages import FetchDocs, GetDigests, GetKeyspaceVersions, GetState
 from zactor.services.replication.replica import REMOTE, Replica
 from zactor.services.replication.replica_set import ReplicaSet
 from zactor.services.replication.storage import Document
@@ -50,7 +53,9 @@ class AntiEntropy:
         replica_set: the store's replica set, brought up to date with membership (dead and left members) each round.
 
     Attributes:
-        stats: ``docs_fetched``, ``deletes_applied``, ``tombstones_purged``, ``sync_failures``, ``rounds``.
+        stats: ``docs_fetched``, ``deletes_applied``, ``tombstones_purged``, ``sync_failures``, ``rounds``,
+            ``state_keys_received`` (keys in the states pulled), ``digest_ranges_compared`` and
+            ``digest_ranges_differing`` (after a peer's restart).
     """
 
     def __init__(
@@ -121,13 +126,19 @@ class AntiEntropy:
             epoch, since = self._synced.get((node_id, keyspace), (0, 0))
             if epoch == reply.epoch and remote_seq <= since:
                 continue
-            if epoch != reply.epoch:
+            ranges: list[int] = []
+            if epoch != reply.epoch:  # the peer restarted (or is new): compare digests before any state
                 since = 0
-            ask = GetState(cluster_id=cluster_id, keyspace=keyspace, epoch=reply.epoch, since=since)
+                agreed, ranges = await self._compare_digests(ref, keyspace, reply.epoch)
+                if agreed is not None:
+                    await self._save_position(node_id, keyspace, reply.epoch, agreed)
+                    continue
+            ask = GetState(cluster_id=cluster_id, keyspace=keyspace, epoch=reply.epoch, since=since, ranges=ranges)
             state = await ref.ask(ask, timeout_s=self._timeout_s)
             remote = ORSWOT()
             remote.entries = self._parse_pairs(state.entries)
             remote.dead = self._parse_pairs(state.dead)
+            self.stats["state_keys_received"] += len(remote.entries) + len(remote.dead)
             if type(state.seq) is not int:
                 raise DecodeError("malformed State: seq is not an int")
             modified, removed = self._replica.crdt(keyspace).diff(remote)
@@ -135,10 +146,32 @@ class AntiEntropy:
             if removed:
                 items = [(k, remote.dead[k]) for k in removed]
                 self.stats["deletes_applied"] += await self._replica.delete(keyspace, items, REMOTE)  # type: ignore[arg-type]
-            self._synced[(node_id, keyspace)] = (reply.epoch, state.seq)
-            position = Document(f"{node_id}\x1f{keyspace}", _NO_TS, f"{reply.epoch}:{state.seq}".encode())
-            await self._replica.storage.put(SYNC_KEYSPACE, position)
+            await self._save_position(node_id, keyspace, reply.epoch, state.seq)
         return fetched
+
+    async def _compare_digests(self, ref: ActorRef, keyspace: str, epoch: int) -> tuple[int | None, list[int]]:
+        """Compare per-range digests with the peer: ``(seq, [])`` when every range agrees (the peer's position),
+        else ``(None, ranges that differ)``; ``(None, [])`` (all of it) when the peer has no digests or changed
+        epoch meanwhile."""
+        try:
+            ask = GetDigests(cluster_id=self._node.config.cluster_id, keyspace=keyspace)
+            reply = await ref.ask(ask, timeout_s=self._timeout_s)
+            remote = unpack_digests(reply.digests)
+        except HandlerNotFound:  # a peer from before digests: the whole state it is
+            return None, []
+        except (ValueError, TypeError):
+            raise DecodeError("malformed Digests") from None
+        if type(reply.seq) is not int or reply.epoch != epoch:
+            return None, []
+        differing = differing_ranges(range_digests(self._replica.crdt(keyspace)), remote)
+        self.stats["digest_ranges_compared"] += len(remote)
+        self.stats["digest_ranges_differing"] += len(differing)
+        return (reply.seq, []) if not differing else (None, differing)
+
+    async def _save_position(self, node_id: str, keyspace: str, epoch: int, seq: int) -> None:
+        self._synced[(node_id, keyspace)] = (epoch, seq)
+        position = Document(f"{node_id}\x1f{keyspace}", _NO_TS, f"{epoch}:{seq}".encode())
+        await self._replica.storage.put(SYNC_KEYSPACE, position)
 
     def _parse_pairs(self, pairs: Any) -> dict[Any, HLCTimestamp]:
         """``[[key, ts], ...]`` from a peer's State, validated.

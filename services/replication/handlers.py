@@ -13,10 +13,13 @@ from typing import Any
 from zactor import Actor, Context, handler
 from zactor.errors import ClusterMismatch, DecodeError
 from zactor.services.clock.hlc import HLCTimestamp
+from zactor.services.replication.digest import pack_digests, range_digests, range_of
 from zactor.services.replication.messages import (
     DeleteMany,
+    Digests,
     Docs,
     FetchDocs,
+    GetDigests,
     GetKeyspaceVersions,
     GetState,
     KeyspaceVersions,
@@ -141,20 +144,32 @@ class ReplicationActor(Actor):
         return KeyspaceVersions(epoch=self._replica.epoch, keyspaces=dict(self._replica.seq))
 
     @handler
+    async def on_get_digests(self, msg: GetDigests, ctx: Context) -> Digests:
+        self._check(msg.cluster_id)
+        replica = self._replica
+        digests = pack_digests(range_digests(replica.crdt(msg.keyspace)))
+        return Digests(digests=digests, epoch=replica.epoch, seq=replica.seq.get(msg.keyspace, 0))
+
+    @handler
     async def on_get_state(self, msg: GetState, ctx: Context) -> State:
         self._check(msg.cluster_id)
         replica = self._replica
+        if type(msg.ranges) is not list or any(type(r) is not int for r in msg.ranges):
+            raise DecodeError("digest ranges must be a list of ints")
         crdt = replica.crdt(msg.keyspace)
         seq = replica.seq.get(msg.keyspace, 0)
         if msg.epoch == replica.epoch:
             keys = replica.changed_since(msg.keyspace, msg.since)
-            entries = [[k, crdt.entries[k].to_wire()] for k in keys if k in crdt.entries]
-            dead = [[k, crdt.dead[k].to_wire()] for k in keys if k in crdt.dead]
-            return State(entries=entries, dead=dead, seq=seq)
+            entries = [(k, crdt.entries[k]) for k in keys if k in crdt.entries]
+            dead = [(k, crdt.dead[k]) for k in keys if k in crdt.dead]
+        else:
+            entries, dead = list(crdt.entries.items()), list(crdt.dead.items())
+        if msg.ranges:
+            wanted = set(msg.ranges)
+            entries = [(k, ts) for k, ts in entries if range_of(k) in wanted]
+            dead = [(k, ts) for k, ts in dead if range_of(k) in wanted]
         return State(
-            entries=[[k, ts.to_wire()] for k, ts in crdt.entries.items()],
-            dead=[[k, ts.to_wire()] for k, ts in crdt.dead.items()],
-            seq=seq,
+            entries=[[k, ts.to_wire()] for k, ts in entries], dead=[[k, ts.to_wire()] for k, ts in dead], seq=seq
         )
 
     @handler

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
+
 from zactor.transport.codec import Returns, message
 
 __all__ = [
@@ -72,15 +74,34 @@ class KeyspaceVersions:
     keyspaces: dict[Any, Any]
 
 
+@message("zactor.repl.GetDigests")
+class GetDigests(Returns["Digests"]):
+    """Anti-entropy, step 2 after the peer restarted (a new epoch): the per-range digests of one keyspace
+    (:mod:`zactor.services.replication.digest`), to find which ranges differ before asking for any state."""
+
+    cluster_id: str
+    keyspace: str
+
+
+@message("zactor.repl.Digests")
+class Digests:
+    """``digests``: the packed per-range digests; ``epoch`` and ``seq``: the change log position they describe."""
+
+    digests: bytes
+    epoch: int
+    seq: int
+
+
 @message("zactor.repl.GetState")
 class GetState(Returns["State"]):
     """Anti-entropy, step 2: the ORSWOT state of one keyspace, only the keys changed after change ``since`` when
-    ``epoch`` is the replica's current one (else all of it)."""
+    ``epoch`` is the replica's current one (else all of it, or of the digest ``ranges`` given)."""
 
     cluster_id: str
     keyspace: str
     epoch: int = 0
     since: int = 0
+    ranges: list[int] = attrs.field(factory=list)
 
 
 @message("zactor.repl.State")

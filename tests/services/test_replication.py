@@ -13,6 +13,7 @@ import pytest
 
 from zactor import Actor, Context, NodeConfig, handler
 from zactor.errors import ClockOffsetError, ClusterMismatch, DecodeError
+from zactor.services.clock.hlc import HLCTimestamp
 from zactor.services.cluster import ClusterNode
 from zactor.services.membership.gossip import MembershipConfig
 from zactor.services.membership.model import Member, MemberStatus
@@ -26,6 +27,7 @@ from zactor.services.replication import (
     StorageError,
     ValueTooLarge,
 )
+from zactor.services.replication.digest import DIGEST_RANGES
 from zactor.services.replication.handlers import REPLICATION_ACTOR
 from zactor.services.replication.messages import (
     DeleteMany,
@@ -37,6 +39,7 @@ from zactor.services.replication.messages import (
     State,
 )
 from zactor.services.replication.replica_set import ReplicaSet
+from zactor.services.replication.storage import Document
 from zactor.services.selector import Consistency, NotEnoughNodes
 from zactor.testing import FakeClock, Seeds, wait_until
 from zactor.transport import InMemoryNetwork
@@ -53,6 +56,7 @@ async def start_node(
     seeds: tuple[str, ...],
     storage: Storage,
     replication_factor: int = 0,
+    incarnation: int = 0,
 ) -> tuple[ClusterNode, ReplicatedStore]:
     cfg = NodeConfig(node_id=f"n{i}", bind="mem://n:0", seeds=seeds, cluster_id="kv", data_center=f"dc{i % 2}")
     node = ClusterNode(
@@ -60,7 +64,7 @@ async def start_node(
         transport=network.transport(),
         membership=MembershipService(FAST),
         time_source=clock,
-        rng=SEEDS.rng(cfg.node_id),
+        rng=SEEDS.rng(f"{cfg.node_id}/{incarnation}"),  # a restart draws a new change-log epoch
     )
     await node.start()
     store = await node.add_extension(
@@ -460,3 +464,63 @@ async def test_a_removal_is_remembered_even_for_a_node_not_yet_in_the_set() -> N
     )
     await restarted.observe([dead])
     assert restarted.members == {"n0": "dc1"}
+
+
+async def test_in_sync_replicas_exchange_under_1_kib_per_round_per_keyspace(clock: FakeClock) -> None:
+    """Once two replicas agree, an anti-entropy round between them costs a version exchange, not a state diff:
+    under 1 KiB on the wire per keyspace, however many documents the keyspaces hold."""
+    async with kv_cluster(2, clock) as (nodes, stores):
+        keyspaces = [f"ks{i}" for i in range(5)]
+        for keyspace in keyspaces:
+            await stores[0].put_many(keyspace, [(f"{keyspace}-{i:05d}", bytes(100)) for i in range(1000)], C.NONE)
+        await wait_until(lambda: _everywhere(stores[1:], "ks4", "ks4-00999", bytes(100)))
+        anti_entropy = stores[1].anti_entropy
+        assert anti_entropy is not None
+        await anti_entropy.sync_with(nodes[0].address, nodes[0].node_id)  # the last changes, if any
+        stats = nodes[1].transport.stats
+        before = stats["bytes_out"] + stats["bytes_in"]
+        fetched = await anti_entropy.sync_with(nodes[0].address, nodes[0].node_id)
+        round_bytes = stats["bytes_out"] + stats["bytes_in"] - before
+        assert fetched == 0
+        assert round_bytes < 1024 * len(keyspaces), f"{round_bytes} bytes for {len(keyspaces)} keyspaces"
+
+
+async def _restart_after(
+    network: InMemoryNetwork, clock: FakeClock, node: ClusterNode, path: Path, seeds: tuple[str, ...], incarnation: int
+) -> tuple[ClusterNode, ReplicatedStore]:
+    await node.stop()
+    return await start_node(network, clock, 1, seeds, SQLiteStorage(path), incarnation=incarnation)
+
+
+async def test_a_restarted_peer_that_agrees_costs_digests_not_state(tmp_path: Path, clock: FakeClock) -> None:
+    """After a peer restarts (a new change log), the nodes compare per-range digests: when every range agrees no
+    state travels; when the restarted peer holds documents the other lacks, only their ranges' state travels."""
+    network = InMemoryNetwork()
+    a, store_a = await start_node(network, clock, 0, (), MemoryStorage())
+    b, store_b = await start_node(network, clock, 1, (a.address,), SQLiteStorage(tmp_path / "n1.db"))
+    try:
+        for keyspace in ("ks0", "ks1"):
+            await store_b.put_many(keyspace, [(f"{keyspace}-{i:04d}", b"v") for i in range(1000)], C.NONE)
+        await wait_until(lambda: _everywhere([store_a], "ks1", "ks1-0999", b"v"))
+        stats = store_a.anti_entropy.stats  # type: ignore[union-attr]
+        received, fetched = stats["state_keys_received"], stats["docs_fetched"]
+        compared, differing = stats["digest_ranges_compared"], stats["digest_ranges_differing"]
+
+        b, store_b = await _restart_after(network, clock, b, tmp_path / "n1.db", (a.address,), 1)
+        await wait_until(lambda: stats["digest_ranges_compared"] >= compared + 2 * DIGEST_RANGES)
+        assert stats["digest_ranges_differing"] == differing
+        assert (stats["state_keys_received"], stats["docs_fetched"]) == (received, fetched)
+
+        await b.stop()  # documents the other node never saw, written into the stopped node's file
+        storage = SQLiteStorage(tmp_path / "n1.db")
+        stamp = HLCTimestamp(clock.wall_ms(), 0, "n1")
+        await storage.put_many("ks0", [Document(f"late-{i}", stamp, b"late") for i in range(3)])
+        await storage.close()
+        b, store_b = await _restart_after(network, clock, b, tmp_path / "n1.db", (a.address,), 2)
+        await wait_until(lambda: _everywhere([store_a], "ks0", "late-2", b"late"))
+        assert stats["docs_fetched"] == fetched + 3
+        assert 1 <= stats["digest_ranges_differing"] - differing <= 3
+        assert stats["state_keys_received"] - received < 100, "only the differing ranges' state, not 1,000 keys"
+    finally:
+        await b.stop()
+        await a.stop()
