@@ -85,6 +85,29 @@ class ORSWOT:
         self._observe(ts, source)
         return self._take(key, ts, is_delete)
 
+    def apply_many(
+        self, items: Iterable[tuple[Hashable, HLCTimestamp]], source: int, *, is_delete: bool
+    ) -> list[tuple[Hashable, HLCTimestamp | None, HLCTimestamp | None, HLCTimestamp]]:
+        """Insert (or delete, with ``is_delete``) a batch, as :meth:`insert`/:meth:`delete` one by one, but with the
+        safe timestamp taken once for the batch: it only grows, and nothing is purged during a batch, so an operation
+        it lets through concerns no purged tombstone.
+
+        Returns:
+            ``(key, live_before, tombstone_before, ts)`` for each operation that changed the set, in order (what
+            undoing it needs).
+        """
+        safe = self.safe_timestamp()
+        entries, dead = self.entries, self.dead
+        changed = []
+        for key, ts in items:
+            if safe is not None and ts < safe:
+                continue
+            self._observe(ts, source)
+            live_before, tombstone_before = entries.get(key), dead.get(key)
+            if self._take(key, ts, is_delete):
+                changed.append((key, live_before, tombstone_before, ts))
+        return changed
+
     def _take(self, key: Hashable, ts: HLCTimestamp, is_delete: bool) -> bool:
         """Record the operation on ``key`` at ``ts`` if it wins; returns whether it did."""
         wins = _newer_delete if is_delete else _newer_insert

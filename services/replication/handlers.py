@@ -85,7 +85,10 @@ def wire_docs(docs: Any, check: TimestampCheck) -> list[tuple[Key, HLCTimestamp,
     """
     if type(docs) is not list or any(type(d) is not list or len(d) != 3 for d in docs):
         raise DecodeError("documents must be a list of [key, ts, value]")
-    return [(wire_key(k), wire_ts(ts, check), wire_value(v)) for k, ts, v in docs]
+    parsed = [(wire_key(k), HLCTimestamp.from_wire(ts), wire_value(v)) for k, ts, v in docs]
+    if parsed:
+        check(max(ts for _, ts, _ in parsed))  # the newest passes: so do the others
+    return parsed
 
 
 class ReplicationActor(Actor):

@@ -8,8 +8,8 @@ order the CRDT accepted them, so a newer version is never overwritten by an olde
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Hashable, Sequence
+from typing import Any, cast
 
 from zactor.services.clock.hlc import HLCTimestamp
 from zactor.services.replication.crdt import ORSWOT
@@ -85,13 +85,13 @@ class Replica:
             StorageError: the storage refused the batch (the CRDT is restored; nothing of it counts).
         """
         crdt = self.crdt(keyspace)
-        accepted, undo = _accept(((key, ts) for key, ts, _ in docs), lambda key, ts: crdt.insert(key, ts, source), crdt)
-        if not accepted:
+        undo = crdt.apply_many(((key, ts) for key, ts, _ in docs), source, is_delete=False)
+        if not undo:
             return 0
-        kept = set(accepted)
+        kept = {(key, ts) for key, _, _, ts in undo}
         stored = [Document(key, ts, value) for key, ts, value in docs if (key, ts) in kept]
         await self._store(keyspace, crdt, undo, self.storage.put_many(keyspace, stored))
-        return len(accepted)
+        return len(undo)
 
     async def delete(self, keyspace: str, items: Sequence[tuple[Key, HLCTimestamp]], source: int) -> int:
         """Apply deletes; the ones the CRDT accepts become tombstones in storage. Returns how many were accepted.
@@ -100,10 +100,11 @@ class Replica:
             StorageError: the storage refused the batch (the CRDT is restored).
         """
         crdt = self.crdt(keyspace)
-        accepted, undo = _accept(items, lambda key, ts: crdt.delete(key, ts, source), crdt)
-        if accepted:
+        undo = crdt.apply_many(items, source, is_delete=True)
+        if undo:
+            accepted = [(cast(Key, key), ts) for key, _, _, ts in undo]  # the keys given: Keys
             await self._store(keyspace, crdt, undo, self.storage.mark_many_tombstones(keyspace, accepted))
-        return len(accepted)
+        return len(undo)
 
     async def _store(self, keyspace: str, crdt: ORSWOT, undo: list[_Undo], write: Awaitable[None]) -> None:
         """Await the storage write of an accepted batch; undo the CRDT changes if it fails, record them if not."""
@@ -127,20 +128,6 @@ class Replica:
     def keyspaces(self) -> list[str]:
         """Names of the keyspaces with any live key or tombstone."""
         return sorted(name for name, crdt in self._crdts.items() if crdt.entries or crdt.dead)
-
-
-def _accept(
-    items: Iterable[tuple[Key, HLCTimestamp]], apply: Callable[[Key, HLCTimestamp], bool], crdt: ORSWOT
-) -> tuple[list[tuple[Key, HLCTimestamp]], list[_Undo]]:
-    """Apply each operation to the CRDT; returns the accepted ``(key, ts)`` and how to undo them."""
-    accepted: list[tuple[Key, HLCTimestamp]] = []
-    undo: list[_Undo] = []
-    for key, ts in items:
-        before = (crdt.entries.get(key), crdt.dead.get(key))
-        if apply(key, ts):
-            undo.append((key, *before, ts))
-            accepted.append((key, ts))
-    return accepted, undo
 
 
 def _restore(crdt: ORSWOT, undo: list[_Undo]) -> None:

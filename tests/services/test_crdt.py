@@ -115,3 +115,27 @@ def test_applying_a_diff_makes_replicas_equal() -> None:
         for key in removed:
             partial.delete(key, full.dead[key])
         assert partial.state() == full.state()
+
+
+@given(ops=_ops)
+def test_a_batch_applies_like_its_operations_one_by_one(ops: list) -> None:
+    """``apply_many`` changes the set as the same inserts or deletes one at a time, and reports each change with
+    what undoing it needs."""
+    for is_delete in (False, True):
+        one_by_one, batched = ORSWOT(), ORSWOT()
+        items = [(key, ts(ms, 0, node)) for _, key, ms, node in ops]
+        expected = []
+        for key, stamp in items:
+            before = (one_by_one.entries.get(key), one_by_one.dead.get(key))
+            changed = one_by_one.delete(key, stamp) if is_delete else one_by_one.insert(key, stamp)
+            if changed:
+                expected.append((key, *before, stamp))
+        assert batched.apply_many(items, 0, is_delete=is_delete) == expected
+        assert (batched.entries, batched.dead) == (one_by_one.entries, one_by_one.dead)
+
+
+def test_a_batch_refuses_what_is_older_than_the_safe_timestamp() -> None:
+    s = ORSWOT(num_sources=1, forgiveness_ms=100)
+    s.insert("seen", ts(2_000))
+    changed = s.apply_many([("late", ts(1_500)), ("fresh", ts(2_100))], 0, is_delete=False)
+    assert [key for key, *_ in changed] == ["fresh"] and "late" not in s.entries

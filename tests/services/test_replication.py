@@ -293,12 +293,16 @@ async def test_bad_input_is_refused_clearly(clock: FakeClock) -> None:
 
 
 async def test_documents_stamped_far_in_the_future_are_refused(clock: FakeClock) -> None:
-    """A PutMany or DeleteMany stamped 2**62 ms is refused (ClockOffsetError); a later QUORUM write then wins."""
+    """A PutMany or DeleteMany stamped 2**62 ms is refused (ClockOffsetError), with the honest documents of its
+    batch; a later QUORUM write then wins."""
     async with kv_cluster(3, clock) as (nodes, stores):
         replication = nodes[1].ref(REPLICATION_ACTOR, address=nodes[0].address)
         forged = [2**62, 0, "evil"]
+        honest = [clock.wall_ms(), 0, "n1"]
+        batch = [["before", honest, b"ok"], ["k", forged, b"forged"], ["after", honest, b"ok"]]
         with pytest.raises(ClockOffsetError):
-            await replication.ask(PutMany(cluster_id="kv", keyspace="ks", docs=[["k", forged, b"forged"]]))
+            await replication.ask(PutMany(cluster_id="kv", keyspace="ks", docs=batch))
+        assert await stores[0].get_many("ks", ["before", "after"]) == {}
         with pytest.raises(ClockOffsetError):
             await replication.ask(DeleteMany(cluster_id="kv", keyspace="ks", items=[["k", forged]]))
         await stores[0].put("ks", "k", b"real", C.QUORUM)
