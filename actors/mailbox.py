@@ -187,11 +187,9 @@ class Mailbox:
         if idle and not queue:
             worker = idle.pop()
             if not worker.waiter.done():
-                if inline and asyncio.current_task() is None:
-                    self._run_inline(worker, msg, reply_to)
-                    return
-                queue.append((msg, reply_to))
-                worker.waiter.set_result(None)
+                if not inline or not self._run_inline(worker, msg, reply_to):
+                    queue.append((msg, reply_to))
+                    worker.waiter.set_result(None)
                 return
         queue.append((msg, reply_to))
         while idle:
@@ -218,20 +216,25 @@ class Mailbox:
         worker.cancel()
         return True
 
-    def _run_inline(self, worker: _Idle, msg: Any, reply_to: Any) -> None:
+    def _run_inline(self, worker: _Idle, msg: Any, reply_to: Any) -> bool:
         """Run the handler for ``msg`` in ``worker``'s task and context until it returns or first suspends; a
-        suspended handler is handed to the worker, which resumes it."""
+        suspended handler is handed to the worker, which resumes it. Returns False, having run nothing, when called
+        from inside a task (the worker must take the message then)."""
+        loop = worker.waiter.get_loop()
+        try:
+            _enter_task(loop, worker.task)  # so asyncio.timeout() and current_task() see the worker
+        except RuntimeError:  # another task is running: this is no receive callback
+            return False
         handle = self._handlers.get(type(msg))
         if handle is None:
+            _leave_task(loop, worker.task)
             self._idle.append(worker)
             self._complete(reply_to, None, HandlerNotFound(self.name, describe_type(msg), self.ctx.node_id))
-            return
-        loop = worker.waiter.get_loop()
+            return True
         started = time.perf_counter()
         coro = handle(msg, self.ctx)
         error: BaseException | None = None
         result = None
-        _enter_task(loop, worker.task)  # so asyncio.timeout() and current_task() see the worker
         try:
             yielded = worker.context.run(coro.send, None)
         except StopIteration as stop:
@@ -248,12 +251,13 @@ class Mailbox:
             if reply_to is not None:
                 self._running[reply_to] = worker.task
             worker.waiter.set_result(_Handoff(msg, reply_to, coro, yielded, started))
-            return
+            return True
         finally:
             _leave_task(loop, worker.task)
         self.stats.record(reply_to is not None, time.perf_counter() - started)
         self._idle.append(worker)
         self._complete(reply_to, result, error)
+        return True
 
     async def _work(self, context: contextvars.Context) -> None:
         queue = self._queue

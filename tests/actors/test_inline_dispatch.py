@@ -71,6 +71,20 @@ async def test_an_idle_actor_runs_a_message_from_a_callback_before_put_returns()
         assert after_put == [["start 1", "end 1"]]
 
 
+async def test_inside_a_task_an_inline_put_is_queued_for_the_worker() -> None:
+    """Only a callback outside any task runs a handler inline; from a task the message goes to the worker."""
+    async with Node() as node:
+        recorder = Recorder()
+        await node.add_actor("rec", recorder)
+        mailbox = node.registry.get("rec")
+        assert mailbox is not None
+        await asyncio.sleep(0)  # let the worker go idle
+        mailbox.put(Step(tag=1), None, inline=True)
+        assert recorder.events == []
+        await asyncio.sleep(0.01)
+        assert recorder.events == ["start 1", "end 1"]
+
+
 async def test_a_handler_that_suspends_is_resumed_by_its_worker_in_order(node_pair: NodePair) -> None:
     """Tells arriving while an inline handler sleeps queue behind it: one at a time, in arrival order."""
     async with node_pair() as (server, client):
