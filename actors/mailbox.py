@@ -21,7 +21,7 @@ import logging
 import time
 import traceback
 from asyncio.tasks import _enter_task, _leave_task
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from zactor.actor import Actor, Context, check_reply, handlers_of
@@ -34,6 +34,7 @@ from zactor.errors import (
     MailboxFull,
     RemoteError,
 )
+from zactor.handoff import Handoff, Idle, Resume
 from zactor.transport.codec import describe_type
 from zactor.transport.ratelog import RateLimitedLogger
 
@@ -77,59 +78,6 @@ class HandlerStats:
         self.seconds += seconds
 
 
-class _Idle:
-    """A worker waiting for work: its waiter future, its task and the context the task runs in."""
-
-    __slots__ = ("waiter", "task", "context")
-
-    def __init__(self, waiter: asyncio.Future[Any], task: asyncio.Task[None], context: contextvars.Context) -> None:
-        self.waiter = waiter
-        self.task = task
-        self.context = context
-
-
-class _Handoff:
-    """A handler started inline that suspended: its worker resumes it (``yielded``: what it awaits)."""
-
-    __slots__ = ("msg", "reply_to", "coro", "yielded", "started")
-
-    def __init__(self, msg: Any, reply_to: Any, coro: Coroutine[Any, Any, Any], yielded: Any, started: float) -> None:
-        self.msg = msg
-        self.reply_to = reply_to
-        self.coro = coro
-        self.yielded = yielded
-        self.started = started
-
-
-class _Resume:
-    """Awaitable that continues a coroutine already run up to its first suspension: it first hands the task what
-    the coroutine was awaiting (or throws ``pending`` into it), then relays every send and throw to it."""
-
-    __slots__ = ("coro", "yielded", "pending")
-
-    def __init__(self, handoff: _Handoff, pending: BaseException | None) -> None:
-        self.coro = handoff.coro
-        self.yielded = handoff.yielded
-        self.pending = pending
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coro = self.coro
-        try:
-            yielded = self.yielded if self.pending is None else coro.throw(self.pending)
-            while True:
-                try:
-                    value = yield yielded
-                except GeneratorExit:
-                    coro.close()
-                    raise
-                except BaseException as exc:  # thrown in by the task (a cancel): the coroutine decides
-                    yielded = coro.throw(exc)
-                else:
-                    yielded = coro.send(value)
-        except StopIteration as stop:
-            return stop.value
-
-
 class Mailbox:
     """The queue and workers of one registered actor.
 
@@ -153,7 +101,7 @@ class Mailbox:
         self._handlers = handlers_of(actor)
         self._respond = respond
         self._queue: collections.deque[tuple[Any, Any]] = collections.deque()
-        self._idle: list[_Idle] = []
+        self._idle: list[Idle] = []
         self._workers: list[asyncio.Task[None]] = []
         self._closed = False
         self._failure_log = RateLimitedLogger(ctx.log)
@@ -216,7 +164,7 @@ class Mailbox:
         worker.cancel()
         return True
 
-    def _run_inline(self, worker: _Idle, msg: Any, reply_to: Any) -> bool:
+    def _run_inline(self, worker: Idle, msg: Any, reply_to: Any) -> bool:
         """Run the handler for ``msg`` in ``worker``'s task and context until it returns or first suspends; a
         suspended handler is handed to the worker, which resumes it. Returns False, having run nothing, when called
         from inside a task (the worker must take the message then)."""
@@ -250,7 +198,7 @@ class Mailbox:
         else:
             if reply_to is not None:
                 self._running[reply_to] = worker.task
-            worker.waiter.set_result(_Handoff(msg, reply_to, coro, yielded, started))
+            worker.waiter.set_result(Handoff(msg, reply_to, coro, yielded, started))
             return True
         finally:
             _leave_task(loop, worker.task)
@@ -278,8 +226,8 @@ class Mailbox:
                 continue
             if self._closed:
                 return
-            waiter: asyncio.Future[_Handoff | None] = loop.create_future()
-            self._idle.append(_Idle(waiter, worker, context))
+            waiter: asyncio.Future[Handoff | None] = loop.create_future()
+            self._idle.append(Idle(waiter, worker, context))
             try:
                 handoff = await waiter
                 pending: BaseException | None = None
@@ -289,7 +237,7 @@ class Mailbox:
                     raise
                 pending = exc
             if handoff is not None:
-                await self._serve(handoff.msg, handoff.reply_to, _Resume(handoff, pending), handoff.started, worker)
+                await self._serve(handoff.msg, handoff.reply_to, Resume(handoff, pending), handoff.started, worker)
 
     async def _serve(
         self, msg: Any, reply_to: Any, handling: Awaitable[Any], started: float, worker: asyncio.Task[None]
