@@ -156,7 +156,8 @@ def _cell(key: str, value: float | None, fmt: str) -> str:
 
 def _report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> None:
     names = [name for name in ("raw", "zactor", "blocking", "pyro5") if name in results]
-    print(f"\nevent loop: {loop_kind()}; large payload: {args.payload_mib} MiB; best of {args.repeat} runs")
+    large = "skipped" if args.no_large else f"{args.payload_mib} MiB"
+    print(f"\nevent loop: {loop_kind()}; large payload: {large}; best of {args.repeat} runs")
     print(f"{'':36}" + "".join(f"{name:>12}" for name in names))
     for label, key, fmt in _ROWS:
         row = [results[name].get(key) for name in names]
