@@ -125,7 +125,7 @@ class BlockingClient:
         timeout = self.timeout_s if timeout_s is None else timeout_s
         request_id = next(self._request_ids)
         frames = pack(Kind.REQUEST, request_id, name, msg, None, self._copy_threshold)
-        sock.send_multipart(frames, copy=len(frames) <= 2)
+        sock.send_multipart(frames, copy=len(frames) == 1)
         deadline = time.monotonic() + timeout
         wait_ms = int(timeout * 1000)
         while True:
@@ -150,7 +150,7 @@ class BlockingClient:
         """Send ``msg`` to the actor ``name`` without waiting (queued by ZeroMQ until connected)."""
         sock = self._socket().sock
         frames = pack(Kind.TELL, 0, name, msg, None, self._copy_threshold)
-        sock.send_multipart(frames, copy=len(frames) <= 2)
+        sock.send_multipart(frames, copy=len(frames) == 1)
 
     def _raise_handshake_failure(self, monitor: zmq.Socket[bytes]) -> None:
         while (event := next_event(monitor)) is not None:

@@ -3,14 +3,14 @@
 A transport moves envelopes (lists of frames) between nodes and knows nothing about actors:
 
 - inbound (the ROUTER side): ``on_request(peer, frames)`` is called for every envelope received, where ``peer`` is
-  the opaque routing identity (``bytes``) to answer to and ``frames`` is ``[header, body, *buffers]``;
+  the opaque routing identity (``bytes``) to answer to and ``frames`` is ``[head, *buffers]``;
 - outbound (the DEALER side): :meth:`Transport.send` sends to an endpoint, and ``on_reply(endpoint, frames)`` is
   called for every envelope that comes back on that connection;
 - :meth:`Transport.reply` sends an envelope back to a ``peer`` seen inbound.
 
 Callbacks run on the event loop, synchronously, once per envelope; they must not block and must not raise (an
-exception is logged and counted, and the transport goes on). Received frames are ``bytes`` for the header and body,
-and ``bytes``-like objects for the buffers (a ``memoryview`` over the received frame on ZeroMQ: no copy).
+exception is logged and counted, and the transport goes on). Received frames are ``bytes`` for the head (the first
+frame), and ``bytes``-like objects for the buffers (a ``memoryview`` over the received frame on ZeroMQ: no copy).
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class Transport(abc.ABC):
 
     @abc.abstractmethod
     async def send(self, endpoint: str, frames: Sequence[Any], timeout_s: float) -> None:
-        """Send ``[header, body, *buffers]`` to the node bound at ``endpoint``, connecting on first use.
+        """Send ``[head, *buffers]`` to the node bound at ``endpoint``, connecting on first use.
 
         Buffers are sent without copying: the caller must not mutate them afterwards.
 
@@ -116,7 +116,7 @@ class Transport(abc.ABC):
 
     @abc.abstractmethod
     def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
-        """Send ``[header, body, *buffers]`` back to the inbound ``peer`` and return at once, never waiting on the
+        """Send ``[head, *buffers]`` back to the inbound ``peer`` and return at once, never waiting on the
         peer: an envelope that finds no room waits in the peer's bounded outbox for up to ``timeout_s`` seconds (then
         is dropped and counted), while the caller goes on.
 

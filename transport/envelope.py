@@ -1,35 +1,40 @@
 """The zactor envelope: how one request or reply is laid out as a ZeroMQ multipart message.
 
-Wire format, version 1
+Wire format, version 2
 ======================
 
 One envelope is one multipart message::
 
-    DEALER sends:     [header, body, *buffers]
-    ROUTER receives:  [peer_identity, header, body, *buffers]
+    DEALER sends:     [head, *buffers]
+    ROUTER receives:  [peer_identity, head, *buffers]
 
-``header`` is a msgpack array of at least eight items (a later version may append more; a reader ignores them)::
+``head`` is a msgpack array of at least nine items (a later version may append more; a reader ignores them)::
 
-    [magic_version, kind, request_id, target, message_type, hlc, flags, n_buffers]
+    [magic_version, kind, request_id, target, message_type, hlc, flags, n_buffers, body]
 
 ==============  ==========  =============================================================================
 item            msgpack     meaning
 ==============  ==========  =============================================================================
-magic_version   uint        ``0x5A4101``: ``b"ZA"`` then the format version (1). Anything else: DecodeError.
+magic_version   uint        ``0x5A4102``: ``b"ZA"`` then the format version (2). Anything else: DecodeError.
 kind            uint        :class:`Kind`: 1 REQUEST, 2 REPLY, 3 ERROR, 4 TELL, 5 CANCEL.
 request_id      uint        chosen by the requester, echoed in the REPLY or ERROR; 0 for a TELL.
 target          str         the actor's name on the receiving node ("" in replies).
 message_type    str         the registered type name of the body ("" when the body is nil).
 hlc             any / nil   the sender's hybrid logical clock timestamp, nil when the sender has no clock.
-flags           uint        bit field, reserved; 0 in version 1.
-n_buffers       uint        how many out-of-band buffer frames follow the body.
+flags           uint        bit field, reserved; 0 in version 2.
+n_buffers       uint        how many out-of-band buffer frames follow the head.
+body            bin         the message, itself a msgpack document (below).
 ==============  ==========  =============================================================================
 
-``body`` is a msgpack map of the message's fields by name (so a reader that lacks an optional field added by a newer
-writer still decodes it), or msgpack nil for "no message". A bytes-like field at or above the copy threshold is
-replaced in the body by the msgpack extension type 1 whose data is the buffer's index (uint8..uint32 big-endian) and
-travels as its own frame after the body, sent with ``copy=False`` and received as a ``memoryview`` over the frame. A
-nested message is the extension type 2 holding ``msgpack([type_name, fields_map])``.
+The body document is a msgpack map of the message's fields by name (so a reader that lacks an optional field added by
+a newer writer still decodes it), or msgpack nil for "no message". A bytes-like field at or above the copy threshold
+is replaced in the body by the msgpack extension type 1 whose data is the buffer's index (uint8..uint32 big-endian)
+and travels as its own frame after the head, sent with ``copy=False`` and received as a ``memoryview`` over the
+frame. A nested message is the extension type 2 holding ``msgpack([type_name, fields_map])``.
+
+Version 1 sent the header and the body as two frames; version 2 carries the body inside the head, so an envelope
+costs one frame less each way (one send and one receive fewer per hop). Nodes of different versions refuse each
+other's envelopes (DecodeError: unknown magic/version).
 
 A REQUEST is answered by exactly one REPLY or ERROR with the same request id; a TELL is never answered. An ERROR's
 body is the message type ``zactor.Error`` (fields ``code``, ``type``, ``message``, ``node``, ``actor``).
@@ -49,6 +54,7 @@ from zactor.transport.errors import DecodeError
 __all__ = [
     "MAGIC_VERSION",
     "HEADER_ITEMS",
+    "NIL_BODY",
     "Kind",
     "Header",
     "pack_header",
@@ -58,9 +64,9 @@ __all__ = [
     "open_body",
 ]
 
-MAGIC_VERSION = 0x5A4101
-HEADER_ITEMS = 8
-_MAX_HEADER_BYTES = 64 * 1024
+MAGIC_VERSION = 0x5A4102
+HEADER_ITEMS = 9
+NIL_BODY = b"\xc0"
 
 
 class Kind(enum.IntEnum):
@@ -87,6 +93,7 @@ class Header(NamedTuple):
     hlc: Any = None
     flags: int = 0
     n_buffers: int = 0
+    body: bytes = NIL_BODY
 
 
 _packer = msgpack.Packer(autoreset=True)
@@ -100,21 +107,22 @@ def pack_header(
     hlc: Any = None,
     flags: int = 0,
     n_buffers: int = 0,
+    body: bytes = NIL_BODY,
 ) -> bytes:
-    """Encode one header frame.
+    """Encode one head frame (the header items and the body document, see the module docstring).
 
     Returns:
-        The header frame's bytes.
+        The head frame's bytes.
     """
-    frame: bytes = _packer.pack([MAGIC_VERSION, kind, request_id, target, message_type, hlc, flags, n_buffers])
+    frame: bytes = _packer.pack([MAGIC_VERSION, kind, request_id, target, message_type, hlc, flags, n_buffers, body])
     return frame
 
 
 def unpack_header(frame: bytes | memoryview) -> Header:
-    """Decode and validate one header frame.
+    """Decode and validate one head frame (the body stays encoded, in :attr:`Header.body`).
 
     Args:
-        frame: the header frame's bytes.
+        frame: the head frame's bytes.
 
     Returns:
         The decoded :class:`Header`.
@@ -123,15 +131,13 @@ def unpack_header(frame: bytes | memoryview) -> Header:
         DecodeError: the frame is not msgpack, too short, of an unknown magic or version, or has items of the wrong
             type or range.
     """
-    if len(frame) > _MAX_HEADER_BYTES:
-        raise DecodeError(f"header of {len(frame)} bytes is over {_MAX_HEADER_BYTES}")
     try:
         items = msgpack.unpackb(frame, use_list=False, raw=False)
     except Exception as exc:  # msgpack raises many types (ValueError, ExtraData, StackError, FormatError, ...)
         raise DecodeError(f"header is not valid msgpack: {type(exc).__name__}") from None
     if type(items) is not tuple or len(items) < HEADER_ITEMS:
-        raise DecodeError("header is not an array of at least 8 items")
-    magic, kind, request_id, target, message_type, hlc, flags, n_buffers = items[:HEADER_ITEMS]
+        raise DecodeError("header is not an array of at least 9 items")
+    magic, kind, request_id, target, message_type, hlc, flags, n_buffers, body = items[:HEADER_ITEMS]
     if magic != MAGIC_VERSION or type(magic) is not int:
         raise DecodeError(f"unknown magic/version {magic!r}")
     kind_enum = _KINDS.get(kind) if type(kind) is int else None
@@ -143,7 +149,9 @@ def unpack_header(frame: bytes | memoryview) -> Header:
         raise DecodeError("target and message type must be strings")
     if type(flags) is not int or type(n_buffers) is not int or n_buffers < 0:
         raise DecodeError("flags and buffer count must be unsigned integers")
-    return Header(kind_enum, request_id, target, message_type, hlc, flags, n_buffers)
+    if type(body) is not bytes:
+        raise DecodeError("the body must be msgpack bin")
+    return Header(kind_enum, request_id, target, message_type, hlc, flags, n_buffers, body)
 
 
 def pack(
@@ -154,7 +162,7 @@ def pack(
     hlc: Any = None,
     copy_threshold_bytes: int = DEFAULT_COPY_THRESHOLD_BYTES,
 ) -> list[Any]:
-    """Encode one envelope of any kind: ``[header, body, *buffers]``, ready for a transport.
+    """Encode one envelope of any kind: ``[head, *buffers]``, ready for a transport.
 
     Args:
         kind: what the envelope is.
@@ -168,18 +176,18 @@ def pack(
         TypeError: ``msg`` is not a ``@message`` instance, or holds a value msgpack cannot encode.
     """
     type_name, body, buffers = encode_body(msg, copy_threshold_bytes)
-    return [pack_header(kind, request_id, target, type_name, hlc, 0, len(buffers)), body, *buffers]
+    return [pack_header(kind, request_id, target, type_name, hlc, 0, len(buffers), body), *buffers]
 
 
 def unpack(frames: Sequence[Any]) -> Header:
-    """Decode the header of a received envelope ``[header, body, *buffers]``.
+    """Decode the head of a received envelope ``[head, *buffers]``.
 
     Raises:
-        DecodeError: fewer than two frames, or a bad header (see :func:`unpack_header`); nothing in it can be
-            trusted, not even the request id.
+        DecodeError: no frame, or a bad head (see :func:`unpack_header`); nothing in it can be trusted, not even the
+            request id.
     """
-    if len(frames) < 2:
-        raise DecodeError(f"an envelope needs at least 2 frames, got {len(frames)}")
+    if not frames:
+        raise DecodeError("an envelope needs at least 1 frame, got none")
     return unpack_header(frames[0])
 
 
@@ -190,8 +198,8 @@ def open_body(header: Header, frames: Sequence[Any]) -> Any:
         DecodeError: the buffer count differs from the header's, a REQUEST or TELL names no message type, or the
             body does not decode into its registered type.
     """
-    if header.n_buffers != len(frames) - 2:
-        raise DecodeError(f"header announces {header.n_buffers} buffers, {len(frames) - 2} arrived")
+    if header.n_buffers != len(frames) - 1:
+        raise DecodeError(f"header announces {header.n_buffers} buffers, {len(frames) - 1} arrived")
     if not header.message_type and (header.kind is Kind.REQUEST or header.kind is Kind.TELL):
         raise DecodeError("a request or tell needs a message type")
-    return decode_body(header.message_type, frames[1], frames[2:])
+    return decode_body(header.message_type, header.body, frames[1:])

@@ -105,14 +105,13 @@ def _envelope(rng: random.Random) -> list[bytes]:
     if kind == 0:
         return [rng.randbytes(rng.randrange(1, 64)) for _ in range(rng.randrange(1, 5))]
     if kind == 1:
-        header = msgpack.packb(
-            [rng.choice([MAGIC_VERSION, 0, MAGIC_VERSION + 1, "ZA"]), *[_value(rng) for _ in range(7)]]
-        )
-        return [header, _body(rng)]
+        magic = rng.choice([MAGIC_VERSION, 0, MAGIC_VERSION - 1, MAGIC_VERSION + 1, "ZA"])
+        head = msgpack.packb([magic, *[_value(rng) for _ in range(7)], rng.choice([_body(rng), _value(rng)])])
+        return [head]
     if kind == 2:
         return [pack_header(Kind.REQUEST, 1, "zactor.clock", "zactor.clock.GetTime")[: rng.randrange(1, 12)]]
     n_buffers = rng.choice([0, 0, 0, 1, 2, 2**32])
-    header = pack_header(
+    head = pack_header(
         rng.choice(list(Kind)),
         rng.choice([0, 1, rng.randrange(2**64)]),
         rng.choice(_TARGETS),
@@ -120,13 +119,14 @@ def _envelope(rng: random.Random) -> list[bytes]:
         _hlc(rng),
         rng.choice([0, 1, 2**63]),
         n_buffers,
+        _body(rng),
     )
     buffers = [rng.randbytes(rng.randrange(32)) for _ in range(rng.randrange(3))]
-    return [header, _body(rng), *buffers]
+    return [head, *buffers]
 
 
 def hostile_envelopes(seed: int, count: int) -> Iterator[Sequence[bytes]]:
-    """``count`` hostile envelopes (``[header, body, *buffers]`` or worse), reproducible from ``seed``."""
+    """``count`` hostile envelopes (``[head, *buffers]`` or worse), reproducible from ``seed``."""
     rng = random.Random(seed)
     for _ in range(count):
         yield _envelope(rng)

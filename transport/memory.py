@@ -74,8 +74,8 @@ class InMemoryNetwork:
 
 
 def _wire_copy(frames: Sequence[Any]) -> list[Any]:
-    copied: list[Any] = [bytes(f) for f in frames[:2]]
-    copied.extend(memoryview(bytes(f)) for f in frames[2:])
+    copied: list[Any] = [bytes(f) for f in frames[:1]]
+    copied.extend(memoryview(bytes(f)) for f in frames[1:])
     return copied
 
 

@@ -31,7 +31,7 @@ log = logging.getLogger("zactor.transport")
 
 _NOBLOCK = int(zmq.NOBLOCK)
 _MORE_NOBLOCK = int(zmq.SNDMORE) | _NOBLOCK
-_SMALL_FRAMES = 3  # identity, header, body: copied; buffers after them travel zero-copy
+_SMALL_FRAMES = 2  # identity and head: copied; buffers after them travel zero-copy
 _WAITING_OVERHEAD_BYTES = 256  # what a waiting reply costs beyond its frames (the Python objects holding them)
 
 SendResult = bool | None
@@ -100,7 +100,7 @@ class Outbox:
         self._log = RateLimitedLogger(log)
 
     def reply(self, peer: bytes, frames: Sequence[Any], nbytes: int, timeout_s: float) -> bool:
-        """Send ``[peer, header, body, *buffers]`` now, or queue it for up to ``timeout_s`` seconds.
+        """Send ``[peer, head, *buffers]`` now, or queue it for up to ``timeout_s`` seconds.
 
         Returns:
             True when sent or queued; False when the peer is gone or its budget is spent (dropped, counted).
@@ -215,7 +215,7 @@ class Outbox:
 
 
 def _send(sock: zmq.Socket[bytes], frames: Sequence[Any], track: bool) -> list[zmq.MessageTracker]:
-    """Send one multipart message without blocking: the first three frames copied, the rest zero-copy (tracked when
+    """Send one multipart message without blocking: the first two frames copied, the rest zero-copy (tracked when
     ``track``). Returns the trackers.
 
     Raises:

@@ -113,7 +113,7 @@ def _send_envelope(sock: zmq.Socket[bytes], frames: Sequence[Any], num_small: in
         sock.send(frame, _NOBLOCK if i == last else _MORE_NOBLOCK, copy=i < num_small)
 
 
-def recv_envelope(sock: zmq.Socket[bytes], num_small: int = 2, *, block: bool = False) -> list[Any]:
+def recv_envelope(sock: zmq.Socket[bytes], num_small: int = 1, *, block: bool = False) -> list[Any]:
     """Receive one multipart message (or the rest of one whose routing identity was read): the first ``num_small``
     frames as bytes, the rest as zero-copy memoryviews over the received frames. Without ``block`` it never waits;
     with it, it waits up to the socket's ``RCVTIMEO``.
@@ -294,7 +294,7 @@ class ZmqTransport(Transport):
     async def send(self, endpoint: str, frames: Sequence[Any], timeout_s: float) -> None:
         self._outgoing(frames)
         pump = self._dealer(endpoint)
-        await self._send(pump, frames, 2, timeout_s, endpoint)
+        await self._send(pump, frames, 1, timeout_s, endpoint)
 
     def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
         nbytes = self._outgoing(frames)

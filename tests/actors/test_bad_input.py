@@ -45,7 +45,7 @@ async def _serving_node(**config: object) -> Node:
 
 
 def _request(request_id: int, target: str, type_name: str, body: bytes, n_buffers: int = 0) -> list[bytes]:
-    return [pack_header(Kind.REQUEST, request_id, target, type_name, None, 0, n_buffers), body]
+    return [pack_header(Kind.REQUEST, request_id, target, type_name, None, 0, n_buffers, body)]
 
 
 async def _error_reply(sock: zmq.Socket, frames: list[bytes]) -> tuple[int, object]:
@@ -53,7 +53,7 @@ async def _error_reply(sock: zmq.Socket, frames: list[bytes]) -> tuple[int, obje
     reply = await _recv(sock)
     header = unpack_header(reply[0])
     assert header.kind is Kind.ERROR
-    return header.request_id, decode_body(header.message_type, reply[1], reply[2:])
+    return header.request_id, decode_body(header.message_type, header.body, reply[1:])
 
 
 async def test_unknown_type_actor_and_bad_body_get_error_envelopes(raw_dealer: zmq.Socket) -> None:
@@ -84,8 +84,8 @@ async def test_malformed_and_truncated_envelopes_are_counted_and_dropped(raw_dea
         header = pack_header(Kind.REQUEST, 1, "calc", "test.Add", None, 0, 0)
         raw_dealer.send_multipart([b"garbage"])
         raw_dealer.send_multipart([header[:5], b""])
-        raw_dealer.send_multipart([msgpack.packb([0x5A4102, 1, 1, "calc", "test.Add", None, 0, 0]), b"\x80"])
-        raw_dealer.send_multipart([pack_header(Kind.REPLY, 1, "", "", None, 0, 0), msgpack.packb(None)])
+        raw_dealer.send_multipart([msgpack.packb([0x5A4101, 1, 1, "calc", "test.Add", None, 0, 0]), b"\x80"])
+        raw_dealer.send_multipart([pack_header(Kind.REPLY, 1, "", "", None, 0, 0)])
         await wait_until(lambda: node.stats["decode_errors"] == 3 and node.stats["unexpected_kind"] == 1)
         await _still_serves(node)
     finally:

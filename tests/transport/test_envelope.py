@@ -1,4 +1,4 @@
-"""The header frame's layout is pinned byte for byte, and every malformed header is a DecodeError."""
+"""The head frame's layout is pinned byte for byte, and every malformed head is a DecodeError."""
 
 from __future__ import annotations
 
@@ -19,27 +19,27 @@ from zactor.transport import (
 
 
 def test_request_header_golden_bytes() -> None:
-    """A REQUEST header encodes to exactly these bytes (wire format version 1)."""
+    """A REQUEST head with a nil body encodes to exactly these bytes (wire format version 2)."""
     header = pack_header(Kind.REQUEST, 7, "calc", "calc.Add", None, 0, 0)
-    assert header.hex() == "98ce005a41010107a463616c63a863616c632e416464c00000"
+    assert header.hex() == "99ce005a41020107a463616c63a863616c632e416464c00000" + "c401c0"
 
 
 def test_reply_header_with_buffers_and_hlc_golden_bytes() -> None:
-    """A REPLY header with an HLC value and two buffers encodes to exactly these bytes."""
-    header = pack_header(Kind.REPLY, 300, "", "calc.Sum", [1700000000000, 3], 0, 2)
-    assert header.hex() == "98ce005a410102cd012ca0a863616c632e53756d92cf0000018bcfe5680003" + "0002"
+    """A REPLY head with an HLC value, two buffers and a body encodes to exactly these bytes."""
+    header = pack_header(Kind.REPLY, 300, "", "calc.Sum", [1700000000000, 3], 0, 2, b"\x81\xa1v\x03")
+    assert header.hex() == "99ce005a410202cd012ca0a863616c632e53756d92cf0000018bcfe5680003" + "0002" + "c40481a17603"
 
 
 def test_header_round_trip() -> None:
     """Every field of a header survives encode/decode."""
-    header = unpack_header(pack_header(Kind.TELL, 0, "a", "t", 5, 1, 3))
+    header = unpack_header(pack_header(Kind.TELL, 0, "a", "t", 5, 1, 3, b"\x90"))
     assert (header.kind, header.request_id, header.target, header.message_type) == (Kind.TELL, 0, "a", "t")
-    assert (header.hlc, header.flags, header.n_buffers) == (5, 1, 3)
+    assert (header.hlc, header.flags, header.n_buffers, header.body) == (5, 1, 3, b"\x90")
 
 
 def test_header_ignores_items_appended_by_a_later_version() -> None:
-    """A header with more than eight items still decodes (forward compatibility)."""
-    raw = msgpack.packb([MAGIC_VERSION, 1, 9, "x", "y", None, 0, 0, "extra", 42])
+    """A head with more than nine items still decodes (forward compatibility)."""
+    raw = msgpack.packb([MAGIC_VERSION, 1, 9, "x", "y", None, 0, 0, b"\xc0", "extra", 42])
     assert unpack_header(raw).request_id == 9
 
 
@@ -49,25 +49,27 @@ def test_header_ignores_items_appended_by_a_later_version() -> None:
         b"",
         b"\xc1",
         b"\x98",
-        msgpack.packb([MAGIC_VERSION, 1, 1, "x", "y", None, 0]),
-        msgpack.packb([0x5A4102, 1, 1, "x", "y", None, 0, 0]),
-        msgpack.packb([MAGIC_VERSION, 9, 1, "x", "y", None, 0, 0]),
-        msgpack.packb([MAGIC_VERSION, 1, -1, "x", "y", None, 0, 0]),
-        msgpack.packb([MAGIC_VERSION, 1, 1, 5, "y", None, 0, 0]),
-        msgpack.packb([MAGIC_VERSION, 1, 1, "x", "y", None, 0, -2]),
+        msgpack.packb([MAGIC_VERSION, 1, 1, "x", "y", None, 0, 0]),
+        msgpack.packb([0x5A4101, 1, 1, "x", "y", None, 0, 0, b"\xc0"]),
+        msgpack.packb([MAGIC_VERSION, 9, 1, "x", "y", None, 0, 0, b"\xc0"]),
+        msgpack.packb([MAGIC_VERSION, 1, -1, "x", "y", None, 0, 0, b"\xc0"]),
+        msgpack.packb([MAGIC_VERSION, 1, 1, 5, "y", None, 0, 0, b"\xc0"]),
+        msgpack.packb([MAGIC_VERSION, 1, 1, "x", "y", None, 0, -2, b"\xc0"]),
+        msgpack.packb([MAGIC_VERSION, 1, 1, "x", "y", None, 0, 0, "not bin"]),
         msgpack.packb({"magic": MAGIC_VERSION}),
-        msgpack.packb([MAGIC_VERSION, 1, 1, "x", "y", None, 0, 0]) + b"\x00",
+        msgpack.packb([MAGIC_VERSION, 1, 1, "x", "y", None, 0, 0, b"\xc0"]) + b"\x00",
     ],
     ids=[
         "empty",
         "reserved-byte",
         "truncated",
         "short",
-        "version-2",
+        "version-1",
         "kind",
         "negative-id",
         "target-type",
         "negative-buffers",
+        "body-not-bin",
         "map",
         "trailing",
     ],
@@ -85,10 +87,10 @@ class _Blob:
 
 
 def test_pack_unpack_open_body_round_trip_with_a_buffer_frame() -> None:
-    """A request with a large field is [header, body, buffer]; unpack and open_body give it back, zero-copy."""
+    """A request with a large field is [head, buffer]; unpack and open_body give it back, zero-copy."""
     big = b"x" * 100
     frames = pack(Kind.REQUEST, 9, "store", _Blob(name="a", data=big), [1, 0, "n"], copy_threshold_bytes=64)
-    assert len(frames) == 3 and frames[2] is big
+    assert len(frames) == 2 and frames[1] is big
     header = unpack(frames)
     assert (header.kind, header.request_id, header.target, header.n_buffers) == (Kind.REQUEST, 9, "store", 1)
     assert open_body(header, frames) == _Blob(name="a", data=big)
@@ -97,12 +99,12 @@ def test_pack_unpack_open_body_round_trip_with_a_buffer_frame() -> None:
 @pytest.mark.parametrize(
     ("frames", "reason"),
     [
-        ([b"only one"], "at least 2 frames"),
-        (pack(Kind.REQUEST, 1, "a", _Blob(name="a", data=b"y" * 100), copy_threshold_bytes=64)[:2], "announces 1"),
+        ([], "at least 1 frame"),
+        (pack(Kind.REQUEST, 1, "a", _Blob(name="a", data=b"y" * 100), copy_threshold_bytes=64)[:1], "announces 1"),
         (pack(Kind.TELL, 0, "a", None), "needs a message type"),
     ],
 )
 def test_every_envelope_check_is_a_decode_error(frames: list[bytes], reason: str) -> None:
-    """Too few frames, a missing buffer frame, or a request without a message type: DecodeError, checked once."""
+    """No frame, a missing buffer frame, or a request without a message type: DecodeError, checked once."""
     with pytest.raises(DecodeError, match=reason):
         open_body(unpack(frames), frames)
