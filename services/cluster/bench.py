@@ -12,6 +12,7 @@ import asyncio
 import resource
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ __all__ = [
 
 IN_FLIGHT = 100
 STOP = b"__stop__"
+_WARM_UP = 200  # calls before timing
+_MIB = 1024 * 1024
 PYRO_THREADS = 64
 
 
@@ -73,6 +76,7 @@ def _raw_curve(sock: zmq.Socket[bytes], keyring: str | None, role: str) -> None:
 
 
 def raw_server(port_q: Any, keyring: str | None) -> None:
+    """A blocking pyzmq ROUTER echoing every message with ``copy=False`` (CURVE with ``keyring``, no ZAP)."""
     ctx = zmq.Context()
     sock = ctx.socket(zmq.ROUTER)
     sock.setsockopt(zmq.LINGER, 1000)
@@ -91,6 +95,8 @@ def raw_server(port_q: Any, keyring: str | None) -> None:
 def raw_client(
     port: int, test: str, seconds: float, payload_mib: int, rounds: int, out_q: Any, keyring: str | None
 ) -> None:
+    """A blocking pyzmq DEALER: sequential 16-byte calls, then ``IN_FLIGHT`` pipelined ones (``small``), or the
+    large payload with ``copy=False`` (``big``)."""
     ctx = zmq.Context()
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 1000)
@@ -99,17 +105,12 @@ def raw_client(
     result: dict[str, float] = {}
     if test == "small":
         payload = b"x" * 16
-        for _ in range(200):
+
+        def echo() -> None:
             sock.send(payload)
             sock.recv()
-        latencies: list[int] = []
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
-            start_ns = time.perf_counter_ns()
-            sock.send(payload)
-            sock.recv()
-            latencies.append(time.perf_counter_ns() - start_ns)
-        result.update(_latency_figures(latencies))
+
+        result.update(_sequential(echo, seconds))
         count = 0
         for _ in range(IN_FLIGHT):
             sock.send(payload)
@@ -123,15 +124,13 @@ def raw_client(
         for _ in range(IN_FLIGHT):
             sock.recv()
     else:
-        payload = bytes(payload_mib * 1024 * 1024)
-        t0 = time.perf_counter()
-        for _ in range(rounds):
-            sock.send(payload, copy=False)
-            frame = sock.recv(copy=False)
-            assert len(frame) == len(payload)
-            del frame
-        result["mib_per_s"] = 2 * rounds * payload_mib / (time.perf_counter() - t0)
-        result["client_rss"] = _peak_rss_bytes()
+        large = bytes(payload_mib * _MIB)
+
+        def echo_large() -> int:
+            sock.send(large, copy=False)
+            return len(sock.recv(copy=False))
+
+        result.update(_large_round_trips(echo_large, payload_mib, rounds))
     sock.send(STOP)
     reply = sock.recv()
     if test == "big":
@@ -162,6 +161,8 @@ def _config(node_id: str, keyring: str | None, key_name: str) -> NodeConfig:
 
 
 def zactor_server(port_q: Any, keyring: str | None) -> None:
+    """A zactor node hosting ``echo`` (secure with ``keyring``), on zactor's default event loop."""
+
     async def serve() -> None:
         done = asyncio.Event()
         async with Node(_config("bench-server", keyring, "server")) as node:
@@ -176,17 +177,20 @@ def zactor_server(port_q: Any, keyring: str | None) -> None:
 def zactor_client(
     port: int, test: str, seconds: float, payload_mib: int, rounds: int, out_q: Any, keyring: str | None
 ) -> None:
+    """Asks from a zactor node: sequential, then ``IN_FLIGHT`` tasks asking in a loop (``small``), or the large
+    payload (``big``)."""
+
     async def run() -> dict[str, float]:
         result: dict[str, float] = {}
         async with Node(_config("bench-client", keyring, "client")) as node:
             ref = node.ref("echo", address=f"tcp://127.0.0.1:{port}")
             if test == "small":
                 msg = Echo(data=b"x" * 16)
-                for _ in range(200):
+                for _ in range(_WARM_UP):
                     await ref.ask(msg)
                 latencies: list[int] = []
                 end = time.perf_counter() + seconds
-                while time.perf_counter() < end:
+                while time.perf_counter() < end:  # as _sequential, awaiting each call
                     start_ns = time.perf_counter_ns()
                     await ref.ask(msg)
                     latencies.append(time.perf_counter_ns() - start_ns)
@@ -203,12 +207,10 @@ def zactor_client(
                 await asyncio.gather(*(worker(i) for i in range(IN_FLIGHT)))
                 result["pipelined_per_s"] = sum(counts) / (time.perf_counter() - t0)
             else:
-                msg = Echo(data=bytes(payload_mib * 1024 * 1024))
+                msg = Echo(data=bytes(payload_mib * _MIB))
                 t0 = time.perf_counter()
                 for _ in range(rounds):
-                    reply = await ref.ask(msg, timeout_s=60.0)
-                    assert len(reply.data) == len(msg.data)
-                    del reply
+                    _check_echo(len((await ref.ask(msg, timeout_s=60.0)).data), payload_mib)
                 result["mib_per_s"] = 2 * rounds * payload_mib / (time.perf_counter() - t0)
                 result["client_rss"] = _peak_rss_bytes()
             rss = await ref.ask(Stop())
@@ -228,29 +230,42 @@ def blocking_client(
     with zactor.connect(f"tcp://127.0.0.1:{port}", timeout_s=60.0, keyring_dir=keyring, key_name=key_name) as client:
         ref = client.ref("echo")
         if test == "small":
-            msg = Echo(data=b"x" * 16)
-            for _ in range(200):
-                ref.ask(msg)
-            latencies: list[int] = []
-            end = time.perf_counter() + seconds
-            while time.perf_counter() < end:
-                start_ns = time.perf_counter_ns()
-                ref.ask(msg)
-                latencies.append(time.perf_counter_ns() - start_ns)
-            result.update(_latency_figures(latencies))
+            small = Echo(data=b"x" * 16)
+            result.update(_sequential(lambda: ref.ask(small), seconds))
         else:
-            msg = Echo(data=bytes(payload_mib * 1024 * 1024))
-            t0 = time.perf_counter()
-            for _ in range(rounds):
-                reply = ref.ask(msg)
-                assert len(reply.data) == len(msg.data)
-                del reply
-            result["mib_per_s"] = 2 * rounds * payload_mib / (time.perf_counter() - t0)
-            result["client_rss"] = _peak_rss_bytes()
+            large = Echo(data=bytes(payload_mib * _MIB))
+            result.update(_large_round_trips(lambda: len(ref.ask(large).data), payload_mib, rounds))
         rss = ref.ask(Stop())
         if test == "big":
             result["server_rss"] = rss.peak_rss_bytes
     out_q.put(result)
+
+
+def _sequential(call: Callable[[], object], seconds: float) -> dict[str, float]:
+    """Time ``call`` one at a time for ``seconds`` s, after ``_WARM_UP`` calls: calls/s, p50 and p99 in µs."""
+    for _ in range(_WARM_UP):
+        call()
+    latencies: list[int] = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        start_ns = time.perf_counter_ns()
+        call()
+        latencies.append(time.perf_counter_ns() - start_ns)
+    return _latency_figures(latencies)
+
+
+def _large_round_trips(call: Callable[[], int], payload_mib: int, rounds: int) -> dict[str, float]:
+    """``rounds`` round trips of a ``payload_mib`` MiB payload (``call`` returns the echo's size in bytes): MiB/s
+    both ways together, and this process's peak RSS in bytes."""
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        _check_echo(call(), payload_mib)
+    return {"mib_per_s": 2 * rounds * payload_mib / (time.perf_counter() - t0), "client_rss": _peak_rss_bytes()}
+
+
+def _check_echo(size_bytes: int, payload_mib: int) -> None:
+    if size_bytes != payload_mib * _MIB:
+        raise RuntimeError(f"the echo came back with {size_bytes} bytes, not {payload_mib} MiB")
 
 
 def _latency_figures(latencies_ns: list[int]) -> dict[str, float]:
@@ -302,15 +317,7 @@ def pyro_client(
     payload = b"x" * 16
     result: dict[str, float] = {}
     with Pyro5.api.Proxy(uri) as proxy:
-        for _ in range(200):
-            proxy.echo(payload)
-        latencies: list[int] = []
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
-            start_ns = time.perf_counter_ns()
-            proxy.echo(payload)
-            latencies.append(time.perf_counter_ns() - start_ns)
-        result.update(_latency_figures(latencies))
+        result.update(_sequential(lambda: proxy.echo(payload), seconds))
         counts = [0] * PYRO_THREADS
 
         def worker(i: int) -> None:
