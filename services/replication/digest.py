@@ -36,14 +36,18 @@ def _key_bytes(key: Hashable) -> bytes:
 
 def range_of(key: Hashable) -> int:
     """The range (``0 <= r < DIGEST_RANGES``) of a key: stable across processes and runs."""
-    return zlib.crc32(_key_bytes(key)) % DIGEST_RANGES
+    return _range(_key_bytes(key))
+
+
+def _range(key_bytes: bytes) -> int:
+    return zlib.crc32(key_bytes) % DIGEST_RANGES
 
 
 def _add(sums: list[int], items: Iterable[tuple[Hashable, HLCTimestamp]], marker: bytes) -> None:
     for key, ts in items:
         raw = _key_bytes(key)
         entry = b"%s\x00%d\x00%d\x00%s\x00%s" % (raw, ts.physical_ms, ts.logical, ts.node_id.encode(), marker)
-        r = zlib.crc32(raw) % DIGEST_RANGES
+        r = _range(raw)
         sums[r] = (sums[r] + int.from_bytes(hashlib.blake2b(entry, digest_size=8).digest(), "big")) & _MASK
 
 

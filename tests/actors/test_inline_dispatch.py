@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from conftest import NodePair
 
 from zactor import Actor, Context, Node, handler, message
+from zactor.mailbox import Mailbox
 
 
 @message("test.inline.Step")
@@ -52,33 +55,34 @@ class Recorder(Actor):
         return Seen(task_name=task.get_name() if task else "", var=seen)
 
 
-async def test_an_idle_actor_runs_a_message_from_a_callback_before_put_returns() -> None:
+@asynccontextmanager
+async def idle_recorder() -> AsyncIterator[tuple[Recorder, Mailbox]]:
+    """A node hosting a :class:`Recorder` whose worker has gone idle, and that actor's mailbox."""
     async with Node() as node:
         recorder = Recorder()
         await node.add_actor("rec", recorder)
         mailbox = node.registry.get("rec")
         assert mailbox is not None
-        loop = asyncio.get_running_loop()
+        await asyncio.sleep(0)  # let the worker go idle
+        yield recorder, mailbox
+
+
+async def test_an_idle_actor_runs_a_message_from_a_callback_before_put_returns() -> None:
+    async with idle_recorder() as (recorder, mailbox):
         after_put: list[list[str]] = []
 
         def deliver() -> None:  # a callback outside any task, as the transport's receive is
             mailbox.put(Step(tag=1), None, inline=True)
             after_put.append(list(recorder.events))
 
-        await asyncio.sleep(0)  # let the worker go idle
-        loop.call_soon(deliver)
+        asyncio.get_running_loop().call_soon(deliver)
         await asyncio.sleep(0.01)
         assert after_put == [["start 1", "end 1"]]
 
 
 async def test_inside_a_task_an_inline_put_is_queued_for_the_worker() -> None:
     """Only a callback outside any task runs a handler inline; from a task the message goes to the worker."""
-    async with Node() as node:
-        recorder = Recorder()
-        await node.add_actor("rec", recorder)
-        mailbox = node.registry.get("rec")
-        assert mailbox is not None
-        await asyncio.sleep(0)  # let the worker go idle
+    async with idle_recorder() as (recorder, mailbox):
         mailbox.put(Step(tag=1), None, inline=True)
         assert recorder.events == []
         await asyncio.sleep(0.01)
