@@ -21,7 +21,7 @@ from zactor.errors import ActorError, DecodeError, HandlerNotFound
 from zactor.services.clock.hlc import HLCTimestamp
 from zactor.services.replication.crdt import ORSWOT
 from zactor.services.replication.digest import differing_ranges, range_digests, unpack_digests
-from zactor.services.replication.handlers import REPLICATION_ACTOR, TimestampCheck, wire_docs, wire_key, wire_ts
+from zactor.services.replication.handlers import REPLICATION_ACTOR, TimestampCheck, wire_docs, wire_key
 from zactor.services.replication.messages import FetchDocs, GetDigests, GetKeyspaceVersions, GetState
 from zactor.services.replication.replica import REMOTE, Replica
 from zactor.services.replication.replica_set import ReplicaSet
@@ -77,6 +77,8 @@ class AntiEntropy:
         self._timeout_s = timeout_s
         # (peer node id, keyspace) -> (the peer's epoch, the change its state was complete up to)
         self._synced: dict[tuple[str, str], tuple[int, int]] = {}
+        # peer node id -> the epochs of it that some keyspace was synced in
+        self._epochs: dict[str, set[int]] = {}
         self.stats: collections.Counter[str] = collections.Counter()
 
     async def run(self, interval_s: float) -> None:
@@ -122,13 +124,17 @@ class AntiEntropy:
         if type(reply.epoch) is not int or type(reply.keyspaces) is not dict:
             raise DecodeError("malformed KeyspaceVersions")
         fetched = 0
+        epoch_known = reply.epoch in self._epochs.get(node_id, ())
         for keyspace, remote_seq in reply.keyspaces.items():
             epoch, since = self._synced.get((node_id, keyspace), (0, 0))
             if epoch == reply.epoch and remote_seq <= since:
                 continue
             ranges: list[int] = []
-            if epoch != reply.epoch:  # the peer restarted (or is new): compare digests before any state
+            if epoch != reply.epoch:
                 since = 0
+            if epoch != reply.epoch and not epoch_known:
+                # the peer restarted (or is new): compare digests before any state. In an epoch synced in an earlier
+                # round, this keyspace is most likely new, and since=0 pulls its whole change log: no digests.
                 agreed, ranges = await self._compare_digests(ref, keyspace, reply.epoch)
                 if agreed is not None:
                     await self._save_position(node_id, keyspace, reply.epoch, agreed)
@@ -170,6 +176,7 @@ class AntiEntropy:
 
     async def _save_position(self, node_id: str, keyspace: str, epoch: int, seq: int) -> None:
         self._synced[(node_id, keyspace)] = (epoch, seq)
+        self._epochs.setdefault(node_id, set()).add(epoch)
         position = Document(f"{node_id}\x1f{keyspace}", _NO_TS, f"{epoch}:{seq}".encode())
         await self._replica.storage.put(SYNC_KEYSPACE, position)
 
@@ -182,7 +189,10 @@ class AntiEntropy:
         """
         if type(pairs) is not list or any(type(p) is not list or len(p) != 2 for p in pairs):
             raise DecodeError("malformed State: entries must be [key, ts] pairs")
-        return {wire_key(k): wire_ts(ts, self._check_ts) for k, ts in pairs}
+        parsed = {wire_key(k): HLCTimestamp.from_wire(ts) for k, ts in pairs}
+        if parsed:
+            self._check_ts(max(parsed.values()))  # the newest passes: so do the others
+        return parsed
 
     async def _load_positions(self) -> None:
         storage = self._replica.storage
@@ -191,6 +201,7 @@ class AntiEntropy:
             node_id, _, keyspace = str(doc.key).partition("\x1f")
             epoch, _, seq = bytes(doc.value).decode().partition(":")
             self._synced[(node_id, keyspace)] = (int(epoch), int(seq))
+            self._epochs.setdefault(node_id, set()).add(int(epoch))
 
     async def _fetch(self, ref: ActorRef, keyspace: str, keys: list[Any]) -> int:
         """Fetch and apply ``keys`` in chunks, ``_FETCHERS`` requests in flight; returns how many were applied."""

@@ -32,7 +32,7 @@ from zactor.services.replication.messages import (
 )
 from zactor.services.replication.replica import REMOTE, Replica
 from zactor.services.replication.replica_set import ReplicaSet
-from zactor.services.replication.storage import Key
+from zactor.services.replication.storage import Document, Key
 
 __all__ = ["ReplicationActor", "REPLICATION_ACTOR", "TimestampCheck", "wire_key", "wire_value", "wire_ts", "wire_docs"]
 
@@ -76,7 +76,7 @@ def wire_value(value: Any) -> Any:
     return value
 
 
-def wire_docs(docs: Any, check: TimestampCheck) -> list[tuple[Key, HLCTimestamp, Any]]:
+def wire_docs(docs: Any, check: TimestampCheck) -> list[Document]:
     """``[[key, ts, value], ...]`` received from a peer, validated.
 
     Raises:
@@ -85,7 +85,7 @@ def wire_docs(docs: Any, check: TimestampCheck) -> list[tuple[Key, HLCTimestamp,
     """
     if type(docs) is not list or any(type(d) is not list or len(d) != 3 for d in docs):
         raise DecodeError("documents must be a list of [key, ts, value]")
-    parsed = [(wire_key(k), HLCTimestamp.from_wire(ts), wire_value(v)) for k, ts, v in docs]
+    parsed = [Document(wire_key(k), HLCTimestamp.from_wire(ts), wire_value(v)) for k, ts, v in docs]
     if parsed:
         check(max(ts for _, ts, _ in parsed))  # the newest passes: so do the others
     return parsed
@@ -117,7 +117,7 @@ class ReplicationActor(Actor):
     @handler
     async def on_put_one(self, msg: PutOne, ctx: Context) -> None:
         self._check(msg.cluster_id)
-        doc = (wire_key(msg.key), wire_ts(msg.ts, self._check_ts), wire_value(msg.value))
+        doc = Document(wire_key(msg.key), wire_ts(msg.ts, self._check_ts), wire_value(msg.value))
         await self._replica.put(msg.keyspace, [doc], REMOTE)
 
     @handler
@@ -162,9 +162,13 @@ class ReplicationActor(Actor):
         crdt = replica.crdt(msg.keyspace)
         seq = replica.seq.get(msg.keyspace, 0)
         if msg.epoch == replica.epoch:
-            keys = replica.changed_since(msg.keyspace, msg.since)
-            entries = [(k, crdt.entries[k]) for k in keys if k in crdt.entries]
-            dead = [(k, crdt.dead[k]) for k in keys if k in crdt.dead]
+            entries, dead = [], []
+            for key in replica.changed_since(msg.keyspace, msg.since):
+                ts = crdt.entries.get(key)
+                if ts is not None:
+                    entries.append((key, ts))
+                elif (ts := crdt.dead.get(key)) is not None:
+                    dead.append((key, ts))
         else:
             entries, dead = list(crdt.entries.items()), list(crdt.dead.items())
         if msg.ranges:

@@ -8,8 +8,9 @@ order the CRDT accepted them, so a newer version is never overwritten by an olde
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Hashable, Sequence
-from typing import Any, cast
+from typing import cast
 
 from zactor.services.clock.hlc import HLCTimestamp
 from zactor.services.replication.crdt import ORSWOT
@@ -71,14 +72,19 @@ class Replica:
         changed = self._changed.setdefault(keyspace, {})
         for key in keys:
             seq += 1
+            changed.pop(key, None)  # re-inserted at the end: the dict stays in change order
             changed[key] = seq
         self.seq[keyspace] = seq
 
     def changed_since(self, keyspace: str, since: int) -> list[Hashable]:
-        """Keys of ``keyspace`` changed after change number ``since`` of this epoch."""
-        return [key for key, seq in self._changed.get(keyspace, {}).items() if seq > since]
+        """Keys of ``keyspace`` changed after change number ``since`` of this epoch, oldest change first; reads only
+        those changes (the log is kept in change order)."""
+        keys = list(
+            itertools.takewhile(lambda item: item[1] > since, reversed(self._changed.get(keyspace, {}).items()))
+        )
+        return [key for key, _ in reversed(keys)]
 
-    async def put(self, keyspace: str, docs: Sequence[tuple[Key, HLCTimestamp, Any]], source: int) -> int:
+    async def put(self, keyspace: str, docs: Sequence[Document], source: int) -> int:
         """Apply writes; the ones the CRDT accepts are stored. Returns how many were accepted.
 
         Raises:
@@ -88,8 +94,11 @@ class Replica:
         undo = crdt.apply_many(((key, ts) for key, ts, _ in docs), source, is_delete=False)
         if not undo:
             return 0
-        kept = {(key, ts) for key, _, _, ts in undo}
-        stored = [Document(key, ts, value) for key, ts, value in docs if (key, ts) in kept]
+        if len(undo) == len(docs):  # the usual case: every document won
+            stored = docs
+        else:
+            kept = {(key, ts) for key, _, _, ts in undo}
+            stored = [doc for doc in docs if (doc.key, doc.ts) in kept]
         await self._store(keyspace, crdt, undo, self.storage.put_many(keyspace, stored))
         return len(undo)
 

@@ -180,7 +180,7 @@ class SQLiteStorage:
         await self.put_many(keyspace, [doc])
 
     async def put_many(self, keyspace: str, docs: Sequence[Document]) -> None:
-        rows = [(keyspace, d.key, d.ts.physical_ms, d.ts.logical, d.ts.node_id, d.value) for d in docs]
+        rows = [(keyspace, key, ms, logical, node_id, value) for key, (ms, logical, node_id), value in docs]
         await self._write(_UPSERT, rows)
 
     async def mark_tombstone(self, keyspace: str, key: Key, ts: HLCTimestamp) -> None:

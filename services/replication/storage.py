@@ -9,9 +9,7 @@ The protocol follows datacake's ``Storage`` trait; every implementation must pas
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol, runtime_checkable
-
-import attrs
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from zactor.errors import ActorError
 from zactor.services.clock.hlc import HLCTimestamp
@@ -37,9 +35,8 @@ def check_key(key: Any) -> Key:
     return key
 
 
-@attrs.frozen(slots=True)
-class Document:
-    """One stored document.
+class Document(NamedTuple):
+    """One stored document: a named tuple, so a batch of them is built and unpacked at C speed.
 
     Attributes:
         key: the document key (``str`` or ``bytes``).

@@ -34,7 +34,7 @@ from zactor.services.replication.keyspace import KeyspaceHandle
 from zactor.services.replication.messages import DeleteMany, PutMany, PutOne, Read, ReadReply, RemoveReplica
 from zactor.services.replication.replica import LOCAL, RESERVED_PREFIX, Replica
 from zactor.services.replication.replica_set import ReplicaSet
-from zactor.services.replication.storage import Key, Storage, StoredValue, Value, check_key
+from zactor.services.replication.storage import Document, Key, Storage, StoredValue, Value, check_key
 from zactor.services.selector.policy import AckCounter, Consistency, NotEnoughNodes, needs_majority, requirement
 
 if TYPE_CHECKING:
@@ -179,10 +179,10 @@ class ReplicatedStore:
         _check_keyspace(keyspace)
         key, value = check_key(key), self._check_value(value)
         node, _, clock, _ = self._parts()
-        doc = (key, clock.now(), value)
+        doc = Document(key, clock.now(), value)
         counter, targets = await self._plan(consistency)
         await self.replica.put(keyspace, [doc], LOCAL)
-        ts_wire = doc[1].to_wire()
+        ts_wire = doc.ts.to_wire()
         if _nbytes(value) >= node.config.copy_threshold_bytes:  # large: alone, as a zero-copy frame
             msg = PutOne(cluster_id=node.config.cluster_id, keyspace=keyspace, key=key, ts=ts_wire, value=value)
             sends = self._send_each(targets, msg)
@@ -203,7 +203,7 @@ class ReplicatedStore:
         """
         node, _, clock, _ = self._parts()
         _check_keyspace(keyspace)
-        docs = [(check_key(k), clock.now(), self._check_value(v)) for k, v in items]
+        docs = [Document(check_key(k), clock.now(), self._check_value(v)) for k, v in items]
         counter, targets = await self._plan(consistency)
         await self.replica.put(keyspace, docs, LOCAL)
         wire = [[k, ts.to_wire(), v] for k, ts, v in docs]
@@ -366,7 +366,7 @@ class ReplicatedStore:
             await self.replica.delete(keyspace, [(key, ts)], LOCAL)
             msg: Any = DeleteMany(cluster_id=node.config.cluster_id, keyspace=keyspace, items=[[key, ts.to_wire()]])
         else:
-            await self.replica.put(keyspace, [(key, ts, value)], LOCAL)
+            await self.replica.put(keyspace, [Document(key, ts, value)], LOCAL)
             msg = PutOne(cluster_id=node.config.cluster_id, keyspace=keyspace, key=key, ts=ts.to_wire(), value=value)
         stale = [n for n, their in seen.items() if their is None or their < ts]
         if stale:

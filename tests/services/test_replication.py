@@ -31,6 +31,8 @@ from zactor.services.replication.digest import DIGEST_RANGES
 from zactor.services.replication.handlers import REPLICATION_ACTOR
 from zactor.services.replication.messages import (
     DeleteMany,
+    Docs,
+    FetchDocs,
     GetKeyspaceVersions,
     GetState,
     KeyspaceVersions,
@@ -334,6 +336,40 @@ async def test_anti_entropy_survives_a_peer_sending_malformed_state(clock: FakeC
         await wait_until(lambda: ae.stats["rounds"] > rounds + 1, what="rounds after the failures")
 
 
+class _ForgingReplica(Actor):
+    """Answers anti-entropy with a state where one timestamp among honest ones is 2**62 ms, and records fetches."""
+
+    def __init__(self, honest: list[Any]) -> None:
+        self.honest = honest
+        self.fetched: list[Any] = []
+
+    @handler
+    async def versions(self, msg: GetKeyspaceVersions, ctx: Context) -> KeyspaceVersions:
+        return KeyspaceVersions(epoch=1, keyspaces={"ks": 3})
+
+    @handler
+    async def state(self, msg: GetState, ctx: Context) -> State:
+        entries = [["a", self.honest], ["forged", [2**62, 0, "evil"]], ["b", self.honest]]
+        return State(entries=entries, dead=[], seq=3)
+
+    @handler
+    async def fetch(self, msg: FetchDocs, ctx: Context) -> Docs:
+        self.fetched.append(msg.keys)
+        return Docs(docs=[])
+
+
+async def test_anti_entropy_refuses_a_state_with_a_timestamp_far_ahead(clock: FakeClock) -> None:
+    """One forged timestamp in a peer's state fails the whole sync: nothing of that state is fetched."""
+    async with kv_cluster(2, clock) as (nodes, stores):
+        await nodes[1].remove_extension("replication")
+        forging = _ForgingReplica([clock.wall_ms(), 0, "n2"])
+        await nodes[1].add_actor(REPLICATION_ACTOR, forging)
+        ae = stores[0].anti_entropy
+        assert ae is not None
+        await wait_until(lambda: ae.stats["sync_failures"] >= 2, what="two failed syncs")
+        assert forging.fetched == [] and ae.stats["docs_fetched"] == 0
+
+
 class _FailingStorage(MemoryStorage):
     """Memory storage whose writes can be made to fail, as on a full disk."""
 
@@ -528,3 +564,18 @@ async def test_a_restarted_peer_that_agrees_costs_digests_not_state(tmp_path: Pa
     finally:
         await b.stop()
         await a.stop()
+
+
+async def test_a_keyspace_created_after_the_first_sync_costs_no_digests(clock: FakeClock) -> None:
+    """Digests are compared when a peer's change log is new to this node, not for each new keyspace in a log it
+    already follows (there, the change log since 0 is the whole keyspace)."""
+    async with kv_cluster(2, clock) as (nodes, stores):
+        await stores[1].put("ks0", "k", b"v", C.ONE)
+        stats = stores[0].anti_entropy.stats  # type: ignore[union-attr]
+        await wait_until(lambda: stats["digest_ranges_compared"] > 0, what="the first sync, with digests")
+        compared = stats["digest_ranges_compared"]
+        await stores[1].put_many("new", [(f"k{i}", b"v") for i in range(100)], C.ONE)
+        rounds = stats["rounds"]
+        await wait_until(lambda: stats["rounds"] >= rounds + 2, what="two anti-entropy rounds")
+        assert await stores[0].get("new", "k99") == b"v"
+        assert stats["digest_ranges_compared"] == compared
