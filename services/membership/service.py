@@ -63,6 +63,13 @@ class MemberWatch:
     async def __anext__(self) -> MemberEvent:
         return await self._queue.get()
 
+    def take(self) -> list[MemberEvent]:
+        """The events queued so far, without waiting (an empty list when there are none)."""
+        events = []
+        while not self._queue.empty():
+            events.append(self._queue.get_nowait())
+        return events
+
     def close(self) -> None:
         """Stop receiving events."""
         if self._queue in self._watchers:

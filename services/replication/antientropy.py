@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
 from zactor.errors import ActorError, DecodeError, HandlerNotFound
 from zactor.services.clock.hlc import HLCTimestamp
+from zactor.services.membership.model import EventKind
 from zactor.services.replication.crdt import ORSWOT
 from zactor.services.replication.digest import differing_ranges, range_digests, unpack_digests
 from zactor.services.replication.handlers import REPLICATION_ACTOR, TimestampCheck, wire_docs, wire_key
@@ -29,7 +31,7 @@ from zactor.services.replication.storage import Document
 
 if TYPE_CHECKING:
     from zactor import ActorRef, Node
-    from zactor.services.membership.service import MembershipService
+    from zactor.services.membership.service import MembershipService, MemberWatch
 
 __all__ = ["AntiEntropy"]
 
@@ -82,15 +84,30 @@ class AntiEntropy:
         self.stats: collections.Counter[str] = collections.Counter()
 
     async def run(self, interval_s: float) -> None:
-        """Load the persisted sync positions, then run rounds every ``interval_s`` seconds until cancelled."""
+        """Load the persisted sync positions, then run rounds every ``interval_s`` seconds until cancelled, and one at
+        once when a member joins (a new or restarted node: what it missed, or holds, moves without waiting)."""
         await self._load_positions()
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await self.round()
-            except Exception:  # a bug or an unforeseen failure must not end anti-entropy for good
-                self.stats["round_errors"] += 1
-                log.exception("anti-entropy round failed; the next one runs as usual")
+        watch = self._membership.watch()
+        try:
+            while True:
+                await self._next_round(watch, interval_s)
+                try:
+                    await self.round()
+                except Exception:  # a bug or an unforeseen failure must not end anti-entropy for good
+                    self.stats["round_errors"] += 1
+                    log.exception("anti-entropy round failed; the next one runs as usual")
+        finally:
+            watch.close()
+
+    async def _next_round(self, watch: MemberWatch, interval_s: float) -> None:
+        """Wait ``interval_s`` seconds, or less when a member joins (one round for the joins seen together)."""
+        if any(event.kind is EventKind.JOINED for event in watch.take()):
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(interval_s):
+                while (await anext(watch)).kind is not EventKind.JOINED:
+                    pass
+                watch.take()
 
     async def round(self) -> None:
         """Bring the replica set up to date, sync once with every live peer, then purge tombstones."""
@@ -132,9 +149,11 @@ class AntiEntropy:
             ranges: list[int] = []
             if epoch != reply.epoch:
                 since = 0
-            if epoch != reply.epoch and not epoch_known:
+            local = self._replica.crdt(keyspace)
+            if epoch != reply.epoch and not epoch_known and (local.entries or local.dead):
                 # the peer restarted (or is new): compare digests before any state. In an epoch synced in an earlier
-                # round, this keyspace is most likely new, and since=0 pulls its whole change log: no digests.
+                # round, this keyspace is most likely new, and since=0 pulls its whole change log; when nothing of it
+                # is here, all of it is needed: no digests then.
                 agreed, ranges = await self._compare_digests(ref, keyspace, reply.epoch)
                 if agreed is not None:
                     await self._save_position(node_id, keyspace, reply.epoch, agreed)
@@ -147,7 +166,7 @@ class AntiEntropy:
             self.stats["state_keys_received"] += len(remote.entries) + len(remote.dead)
             if type(state.seq) is not int:
                 raise DecodeError("malformed State: seq is not an int")
-            modified, removed = self._replica.crdt(keyspace).diff(remote)
+            modified, removed = local.diff(remote)
             fetched += await self._fetch(ref, keyspace, modified)
             if removed:
                 items = [(k, remote.dead[k]) for k in removed]
@@ -172,7 +191,9 @@ class AntiEntropy:
         differing = differing_ranges(range_digests(self._replica.crdt(keyspace)), remote)
         self.stats["digest_ranges_compared"] += len(remote)
         self.stats["digest_ranges_differing"] += len(differing)
-        return (reply.seq, []) if not differing else (None, differing)
+        if not differing:
+            return reply.seq, []
+        return None, differing if len(differing) < len(remote) else []  # all ranges: no filtering
 
     async def _save_position(self, node_id: str, keyspace: str, epoch: int, seq: int) -> None:
         self._synced[(node_id, keyspace)] = (epoch, seq)

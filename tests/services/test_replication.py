@@ -566,11 +566,31 @@ async def test_a_restarted_peer_that_agrees_costs_digests_not_state(tmp_path: Pa
         await a.stop()
 
 
+async def test_a_keyspace_this_node_lacks_is_pulled_whole_without_digests(tmp_path: Path, clock: FakeClock) -> None:
+    """A peer that joins holding a keyspace this node has nothing of: its state is pulled whole at once, without
+    comparing digests first (they could only all differ)."""
+    stamp = HLCTimestamp(clock.wall_ms(), 0, "n1")
+    storage = SQLiteStorage(tmp_path / "n1.db")
+    await storage.put_many("held", [Document(f"k{i}", stamp, b"v") for i in range(50)])
+    await storage.close()
+    network = InMemoryNetwork()
+    a, store_a = await start_node(network, clock, 0, (), MemoryStorage())
+    b, _ = await start_node(network, clock, 1, (a.address,), SQLiteStorage(tmp_path / "n1.db"))
+    try:
+        await wait_until(lambda: _everywhere([store_a], "held", "k49", b"v"))
+        stats = store_a.anti_entropy.stats  # type: ignore[union-attr]
+        assert (stats["docs_fetched"], stats["state_keys_received"]) == (50, 50)
+        assert stats["digest_ranges_compared"] == 0
+    finally:
+        await b.stop()
+        await a.stop()
+
+
 async def test_a_keyspace_created_after_the_first_sync_costs_no_digests(clock: FakeClock) -> None:
     """Digests are compared when a peer's change log is new to this node, not for each new keyspace in a log it
     already follows (there, the change log since 0 is the whole keyspace)."""
     async with kv_cluster(2, clock) as (nodes, stores):
-        await stores[1].put("ks0", "k", b"v", C.ONE)
+        await stores[0].put("ks0", "k", b"v", C.ALL)  # held by both: the first sync compares digests
         stats = stores[0].anti_entropy.stats  # type: ignore[union-attr]
         await wait_until(lambda: stats["digest_ranges_compared"] > 0, what="the first sync, with digests")
         compared = stats["digest_ranges_compared"]
