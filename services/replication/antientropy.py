@@ -23,7 +23,7 @@ from zactor.services.clock.hlc import HLCTimestamp
 from zactor.services.membership.model import EventKind
 from zactor.services.replication.crdt import ORSWOT
 from zactor.services.replication.digest import differing_ranges, range_digests, unpack_digests
-from zactor.services.replication.handlers import REPLICATION_ACTOR, TimestampCheck, wire_docs, wire_key
+from zactor.services.replication.handlers import REPLICATION_ACTOR, TimestampCheck, wire_docs, wire_stamped
 from zactor.services.replication.messages import FetchDocs, GetDigests, GetKeyspaceVersions, GetState
 from zactor.services.replication.replica import REMOTE, Replica
 from zactor.services.replication.replica_set import ReplicaSet
@@ -161,8 +161,8 @@ class AntiEntropy:
             ask = GetState(cluster_id=cluster_id, keyspace=keyspace, epoch=reply.epoch, since=since, ranges=ranges)
             state = await ref.ask(ask, timeout_s=self._timeout_s)
             remote = ORSWOT()
-            remote.entries = self._parse_pairs(state.entries)
-            remote.dead = self._parse_pairs(state.dead)
+            remote.entries = wire_stamped(state.entries, self._check_ts)
+            remote.dead = wire_stamped(state.dead, self._check_ts)
             self.stats["state_keys_received"] += len(remote.entries) + len(remote.dead)
             if type(state.seq) is not int:
                 raise DecodeError("malformed State: seq is not an int")
@@ -200,20 +200,6 @@ class AntiEntropy:
         self._epochs.setdefault(node_id, set()).add(epoch)
         position = Document(f"{node_id}\x1f{keyspace}", _NO_TS, f"{epoch}:{seq}".encode())
         await self._replica.storage.put(SYNC_KEYSPACE, position)
-
-    def _parse_pairs(self, pairs: Any) -> dict[Any, HLCTimestamp]:
-        """``[[key, ts], ...]`` from a peer's State, validated.
-
-        Raises:
-            DecodeError: not a list of ``[key, ts]`` pairs.
-            ClockOffsetError: a timestamp too far ahead.
-        """
-        if type(pairs) is not list or any(type(p) is not list or len(p) != 2 for p in pairs):
-            raise DecodeError("malformed State: entries must be [key, ts] pairs")
-        parsed = {wire_key(k): HLCTimestamp.from_wire(ts) for k, ts in pairs}
-        if parsed:
-            self._check_ts(max(parsed.values()))  # the newest passes: so do the others
-        return parsed
 
     async def _load_positions(self) -> None:
         storage = self._replica.storage

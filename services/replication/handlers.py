@@ -7,12 +7,13 @@ carrying another cluster id is refused with ``ClusterMismatch``; malformed keys 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from zactor import Actor, Context, handler
 from zactor.errors import ClusterMismatch, DecodeError
-from zactor.services.clock.hlc import HLCTimestamp
+from zactor.services.clock.hlc import MAX_LOGICAL, HLCTimestamp
 from zactor.services.replication.digest import pack_digests, range_digests, range_of
 from zactor.services.replication.messages import (
     DeleteMany,
@@ -40,6 +41,11 @@ REPLICATION_ACTOR = "zactor.replication"
 
 TimestampCheck = Callable[[HLCTimestamp], None]
 """Refuses a document timestamp from the network that is too far ahead (raises ``ClockOffsetError``)."""
+
+_KEY_TYPES = {str, bytes}
+_INT = {int}
+_STR = {str}
+_stamp = functools.partial(tuple.__new__, HLCTimestamp)  # from a checked (ms, logical, node) tuple, in C
 
 
 def wire_ts(value: Any, check: TimestampCheck) -> HLCTimestamp:
@@ -74,6 +80,46 @@ def wire_value(value: Any) -> Any:
     if not isinstance(value, (bytes, bytearray, memoryview)):
         raise DecodeError(f"a document value must be bytes-like, got {type(value).__name__}")
     return value
+
+
+def stamped_columns(pairs: Sequence[tuple[Hashable, HLCTimestamp]]) -> list[Any]:
+    """``(key, ts)`` pairs as the four columns ``[keys, physical_ms, logical, node_ids]``: a few arrays on the wire
+    instead of two per pair, built and parsed without a Python step per pair."""
+    if not pairs:
+        return [[], [], [], []]
+    keys, stamps = zip(*pairs, strict=True)
+    return [keys, *zip(*stamps, strict=True)]
+
+
+def wire_stamped(columns: Any, check: TimestampCheck) -> dict[Hashable, HLCTimestamp]:
+    """``{key: ts}`` from :func:`stamped_columns`' form received from a peer, validated.
+
+    Raises:
+        DecodeError: not four lists of equal length holding str/bytes keys, uints, logical counters from 0 to
+            ``MAX_LOGICAL``, and str node ids.
+        ClockOffsetError: a timestamp is too far ahead (see :func:`wire_ts`); nothing of it is returned.
+    """
+    if type(columns) is not list or len(columns) != 4 or any(type(c) is not list for c in columns):
+        raise DecodeError("stamped keys must be four lists: keys, physical_ms, logical, node_ids")
+    keys, physical, logical, nodes = columns
+    if not len(keys) == len(physical) == len(logical) == len(nodes):
+        raise DecodeError("stamped keys: the four lists differ in length")
+    if not keys:
+        return {}
+    if (
+        not set(map(type, keys)) <= _KEY_TYPES
+        or not set(map(type, physical)) | set(map(type, logical)) <= _INT
+        or not set(map(type, nodes)) <= _STR
+        or min(physical) < 0
+        or min(logical) < 0
+        or max(logical) > MAX_LOGICAL
+    ):
+        raise DecodeError(
+            f"stamped keys: a key that is not str or bytes, or a malformed timestamp (logical 0 to {MAX_LOGICAL})"
+        )
+    stamped = dict(zip(keys, map(_stamp, zip(physical, logical, nodes, strict=True)), strict=True))
+    check(max(stamped.values()))  # the newest passes: so do the others
+    return stamped
 
 
 def wire_docs(docs: Any, check: TimestampCheck) -> list[Document]:
@@ -175,9 +221,7 @@ class ReplicationActor(Actor):
             wanted = set(msg.ranges)
             entries = [(k, ts) for k, ts in entries if range_of(k) in wanted]
             dead = [(k, ts) for k, ts in dead if range_of(k) in wanted]
-        return State(
-            entries=[[k, ts.to_wire()] for k, ts in entries], dead=[[k, ts.to_wire()] for k, ts in dead], seq=seq
-        )
+        return State(entries=stamped_columns(entries), dead=stamped_columns(dead), seq=seq)
 
     @handler
     async def on_fetch_docs(self, msg: FetchDocs, ctx: Context) -> Docs:

@@ -106,8 +106,9 @@ class GetState(Returns["State"]):
 
 @message("zactor.repl.State")
 class State:
-    """``entries``: ``[[key, ts], ...]`` of live keys; ``dead``: ``[[key, ts], ...]`` of tombstones; ``seq``: the
-    change the state is complete up to."""
+    """``entries``: the live keys and their timestamps as four columns, ``[keys, physical_ms, logical, node_ids]``
+    (see :func:`~zactor.services.replication.handlers.stamped_columns`); ``dead``: the tombstones, the same way;
+    ``seq``: the change the state is complete up to."""
 
     entries: list[Any]
     dead: list[Any]

@@ -349,8 +349,9 @@ class _ForgingReplica(Actor):
 
     @handler
     async def state(self, msg: GetState, ctx: Context) -> State:
-        entries = [["a", self.honest], ["forged", [2**62, 0, "evil"]], ["b", self.honest]]
-        return State(entries=entries, dead=[], seq=3)
+        honest_ms, _, node = self.honest
+        entries = [["a", "forged", "b"], [honest_ms, 2**62, honest_ms], [0, 0, 0], [node, "evil", node]]
+        return State(entries=entries, dead=[[], [], [], []], seq=3)
 
     @handler
     async def fetch(self, msg: FetchDocs, ctx: Context) -> Docs:
