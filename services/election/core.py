@@ -1,0 +1,402 @@
+"""Leader election with leases for one group: Raft's election without the log, sans-I/O.
+
+Algorithm: Ongaro and Ousterhout, "In Search of an Understandable Consensus Algorithm" (Raft, 2014) for terms, one
+vote per term and majorities; Ongaro's thesis (2014) section 9.6 for pre-vote and section 4.2.3 for ignoring vote
+requests while a leader is heard; leader leases as in Chubby (Burrows, 2006) and etcd's lease-based reads.
+
+- A follower that hears no heartbeat for ``lease_s`` seconds plus a delay set by its rank asks the voters for a
+  pre-vote; with a majority it becomes a candidate of the next term, votes for itself and asks for votes; with a
+  majority of votes it leads. A voter grants one vote per term.
+- A voter that acked a heartbeat of the leader promises, for ``lease_s`` seconds from receiving it, to vote for no
+  one else (and ignores other candidates' terms). The leader holds its lease from the sending time of a heartbeat
+  round acked by a majority, for ``lease_s`` minus the drift margin ``2 * max_drift * lease_s``. Only local
+  durations are compared (each node's own monotonic clock), so clock offsets between nodes never enter; rates
+  that differ by up to ``max_drift`` are covered by the margin. Every majority of votes meets every majority of
+  acks in a voter whose promise had expired, so a new leader is elected only after the old lease ended everywhere.
+- The **term is the fencing token**: every leadership change has a strictly larger term; a resource that refuses
+  writes from terms below the largest it has seen refuses a stale leader (one paused past its lease).
+
+``(term, voted_for)`` must be durable before a vote or a term change leaves the node (:attr:`GroupElection.durable`
+says when it changed), or a restarted voter could vote twice in one term.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from zactor.services.election.messages import Heartbeat, HeartbeatAck, RequestVote, Resign, Vote
+
+if TYPE_CHECKING:
+    import random
+
+__all__ = ["ElectionConfig", "GroupElection", "LeaderChange", "Role", "rank"]
+
+Outgoing = tuple[str, Any]
+"""``(node_id, message)``: a message the shell must send."""
+
+
+class Role(enum.Enum):
+    """Where a node stands in its group."""
+
+    FOLLOWER = "follower"
+    PRE_CANDIDATE = "pre-candidate"
+    CANDIDATE = "candidate"
+    LEADER = "leader"
+
+
+@attrs.frozen
+class ElectionConfig:
+    """Timing of one group, in seconds.
+
+    Attributes:
+        lease_s: how long a heartbeat round acked by a majority keeps the leader's lease, and how long a voter that
+            acked it votes for no one else.
+        heartbeat_s: the leader's heartbeat interval (several per lease, so one lost round does not end it).
+        rank_step_s: extra wait per rank before a follower stands for election (the backup, rank 0, goes first).
+        round_s: how long a pre-vote or vote round waits for answers before giving up.
+        max_drift: the largest relative difference in clock rate between two nodes (0.01 = 1%).
+    """
+
+    lease_s: float = 1.5
+    heartbeat_s: float = 0.25
+    rank_step_s: float = 0.3
+    round_s: float = 0.5
+    max_drift: float = 0.01
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 < self.heartbeat_s < self.lease_s:
+            raise ValueError(f"heartbeat_s must be above 0 and below lease_s, got {self.heartbeat_s}")
+        if not 0 <= self.max_drift < 0.25:
+            raise ValueError(f"max_drift must be from 0 to 0.25, got {self.max_drift}")
+        if self.rank_step_s <= 0 or self.round_s <= 0:
+            raise ValueError("rank_step_s and round_s must be above 0")
+
+    @property
+    def held_s(self) -> float:
+        """How long a leader's lease lasts from the sending of an acked round, on its own clock."""
+        return self.lease_s * (1 - 2 * self.max_drift)
+
+
+@attrs.frozen
+class LeaderChange:
+    """The leader this node knows changed: ``leader`` is ``None`` when none is known."""
+
+    group: str
+    leader: str | None
+    term: int
+
+
+def rank(group: str, node_id: str) -> bytes:
+    """The rendezvous-hash weight of ``node_id`` in ``group`` (Thaler and Ravishankar, 1996): sorting by it,
+    largest first, gives a group's stable order of succession and its members out of a larger set."""
+    return hashlib.blake2b(f"{group}\x00{node_id}".encode(), digest_size=8).digest()
+
+
+class GroupElection:
+    """One node's view of one group.
+
+    Args:
+        group: the group's name.
+        node_id: this node.
+        voters: the group's voters (this node among them or not: a non-voter only follows).
+        config: timing.
+        rng: randomness of this node (election jitter).
+        now_s: the current time on this node's monotonic clock, in seconds.
+        term: the durable term to resume from.
+        voted_for: the durable vote of ``term``.
+
+    Attributes:
+        term: the current term (the fencing token of its leader).
+        voted_for: whom this node voted for in ``term``.
+        role: see :class:`Role`.
+        leader: the leader of ``term`` when known.
+        durable: set whenever ``term`` or ``voted_for`` changed; the shell stores them, then clears it.
+    """
+
+    def __init__(
+        self,
+        group: str,
+        node_id: str,
+        voters: Sequence[str],
+        config: ElectionConfig,
+        rng: random.Random,
+        now_s: float,
+        term: int = 0,
+        voted_for: str | None = None,
+    ) -> None:
+        self.group = group
+        self.node_id = node_id
+        self.config = config
+        self._rng = rng
+        self.term = term
+        self.voted_for = voted_for
+        self.role = Role.FOLLOWER
+        self.leader: str | None = None
+        self.durable = False
+        self.observers: tuple[str, ...] = ()
+        self.voters: tuple[str, ...] = ()
+        # a voter that acked a heartbeat votes for no one else until _promise_until; a (re)started node first
+        # honours any promise it may have made before (to no one known: it refuses every candidate meanwhile)
+        self._promise_until = now_s + config.lease_s
+        self._promised_to: str | None = None
+        self._last_heard = -1.0
+        self._election_at = 0.0
+        self._round_until = 0.0
+        self._ballots: set[str] = set()
+        self._lease_until = 0.0
+        self._elected_at = 0.0
+        self._next_heartbeat = 0.0
+        self._seq = 0
+        self._rounds: dict[int, tuple[float, set[str]]] = {}
+        self._changes: list[LeaderChange] = []
+        self.set_voters(voters, now_s)
+        self._schedule_election(now_s)
+
+    # ------------------------------------------------------------------------------------------------ queries
+
+    @property
+    def majority(self) -> int:
+        """Votes or acks needed: more than half of the voters."""
+        return len(self.voters) // 2 + 1
+
+    def is_leader(self, now_s: float) -> bool:
+        """Whether this node leads with a lease valid at ``now_s``."""
+        return self.role is Role.LEADER and now_s < self._lease_until
+
+    def lease_remaining(self, now_s: float) -> float:
+        """Seconds of lease left (0 when this node does not lead)."""
+        return max(0.0, self._lease_until - now_s) if self.role is Role.LEADER else 0.0
+
+    def heard_ago(self, now_s: float) -> float | None:
+        """Seconds since the leader was last heard (0 for a leader holding its lease; ``None`` when none)."""
+        if self.is_leader(now_s):
+            return 0.0
+        return None if self.leader is None or self._last_heard < 0 else now_s - self._last_heard
+
+    def succession(self) -> list[str]:
+        """The voters other than the leader, next in line first (the first one is the backup leader)."""
+        return sorted((v for v in self.voters if v != self.leader), key=lambda v: rank(self.group, v), reverse=True)
+
+    def next_wakeup(self) -> float:
+        """When :meth:`tick` has work next, on this node's clock."""
+        if self.role is Role.LEADER:
+            return min(self._next_heartbeat, self._lease_deadline())
+        if self.role in (Role.PRE_CANDIDATE, Role.CANDIDATE):
+            return self._round_until
+        return self._election_at
+
+    def take_changes(self) -> list[LeaderChange]:
+        """The leader changes since the last call, oldest first."""
+        changes, self._changes = self._changes, []
+        return changes
+
+    # ------------------------------------------------------------------------------------------------ inputs
+
+    def set_voters(self, voters: Sequence[str], now_s: float, observers: Sequence[str] = ()) -> None:
+        """Replace the voters (and the non-voters that follow the leader's heartbeats)."""
+        self.voters = tuple(sorted(set(voters)))
+        self.observers = tuple(sorted(set(observers) - set(self.voters) - {self.node_id}))
+        if self.role is not Role.FOLLOWER and self.node_id not in self.voters:
+            self._follow(now_s, None)
+
+    def tick(self, now_s: float) -> list[Outgoing]:
+        """Act on timers: heartbeats and lease expiry (leader), round timeouts, elections."""
+        if self.role is Role.LEADER:
+            if now_s >= self._lease_deadline():
+                self._follow(now_s, None)  # cannot renew: step down before the lease ends anywhere else
+                return []
+            if now_s >= self._next_heartbeat:
+                return self._heartbeat(now_s)
+            return []
+        if self.role in (Role.PRE_CANDIDATE, Role.CANDIDATE):
+            if now_s >= self._round_until:
+                self.role = Role.FOLLOWER
+                self._schedule_election(now_s, self._rng.uniform(0, self.config.rank_step_s))
+            return []
+        if now_s >= self._election_at and self.node_id in self.voters and now_s >= self._promise_until:
+            return self._stand(now_s)
+        return []
+
+    def receive(self, sender: str, msg: Any, now_s: float) -> list[Outgoing]:
+        """Take one message from ``sender``; returns the answers to send."""
+        if type(msg) is Heartbeat:
+            return self._on_heartbeat(sender, msg, now_s)
+        if type(msg) is HeartbeatAck:
+            return self._on_ack(sender, msg, now_s)
+        if type(msg) is RequestVote:
+            return self._on_request_vote(sender, msg, now_s)
+        if type(msg) is Vote:
+            return self._on_vote(sender, msg, now_s)
+        if type(msg) is Resign:
+            if msg.term == self.term and sender == self.leader:
+                self._promise_until = now_s
+                self._follow(now_s, None, delay_s=self._rng.uniform(0, self.config.rank_step_s))
+            return []
+        return []
+
+    def resign(self, now_s: float) -> list[Outgoing]:
+        """Give up leadership at once (no-op unless leading); the voters may elect another without waiting."""
+        if self.role is not Role.LEADER:
+            return []
+        self._follow(now_s, None, delay_s=self.config.lease_s + len(self.voters) * self.config.rank_step_s)
+        return [(v, Resign(group=self.group, sender=self.node_id, term=self.term)) for v in self._others()]
+
+    # ------------------------------------------------------------------------------------------------ handlers
+
+    def _on_heartbeat(self, sender: str, msg: Heartbeat, now_s: float) -> list[Outgoing]:
+        if msg.term < self.term:
+            return [(sender, self._ack(msg.seq, ok=False))]
+        self._advance(msg.term)
+        self._last_heard = now_s
+        self._promise_until = now_s + self.config.lease_s
+        self._promised_to = sender
+        self._follow(now_s, sender)
+        return [(sender, self._ack(msg.seq, ok=True))]
+
+    def _on_ack(self, sender: str, msg: HeartbeatAck, now_s: float) -> list[Outgoing]:
+        if msg.term > self.term:
+            self._advance(msg.term)
+            self._follow(now_s, None)
+            return []
+        if self.role is not Role.LEADER or msg.term != self.term or not msg.ok or sender not in self.voters:
+            return []
+        found = self._rounds.get(msg.seq)
+        if found is None:
+            return []
+        sent_at, acks = found
+        acks.add(sender)
+        if len(acks) >= self.majority:
+            self._lease_until = max(self._lease_until, sent_at + self.config.held_s)
+            for seq in [s for s in self._rounds if s <= msg.seq]:
+                del self._rounds[seq]
+        return []
+
+    def _on_request_vote(self, sender: str, msg: RequestVote, now_s: float) -> list[Outgoing]:
+        if sender not in self.voters or self.node_id not in self.voters:
+            return []
+        if self._bound(sender, now_s):  # a leader is heard: neither the vote nor the term moves
+            return [(sender, self._vote(self.term, granted=False, pre=msg.pre))]
+        if msg.pre:
+            return [(sender, self._vote(msg.term, granted=msg.term > self.term, pre=True))]
+        if msg.term > self.term:
+            self._advance(msg.term)
+            self._follow(now_s, None)
+        granted = msg.term == self.term and self.voted_for in (None, sender)
+        if granted and self.voted_for is None:
+            self.voted_for = sender
+            self.durable = True
+            self._schedule_election(now_s)
+        return [(sender, self._vote(self.term, granted=granted, pre=False))]
+
+    def _on_vote(self, sender: str, msg: Vote, now_s: float) -> list[Outgoing]:
+        if not msg.pre and msg.term > self.term:
+            self._advance(msg.term)
+            self._follow(now_s, None)
+            return []
+        if not msg.granted or sender not in self.voters:
+            return []
+        if msg.pre and self.role is Role.PRE_CANDIDATE and msg.term == self.term + 1:
+            self._ballots.add(sender)
+            if len(self._ballots) >= self.majority:
+                return self._campaign(now_s)
+        elif not msg.pre and self.role is Role.CANDIDATE and msg.term == self.term:
+            self._ballots.add(sender)
+            if len(self._ballots) >= self.majority:
+                return self._lead(now_s)
+        return []
+
+    # ------------------------------------------------------------------------------------------------ steps
+
+    def _stand(self, now_s: float) -> list[Outgoing]:
+        """Start a pre-vote for the next term."""
+        self.role = Role.PRE_CANDIDATE
+        self._ballots = {self.node_id}
+        self._round_until = now_s + self.config.round_s
+        if len(self._ballots) >= self.majority:
+            return self._campaign(now_s)
+        ask = RequestVote(group=self.group, sender=self.node_id, term=self.term + 1, pre=True)
+        return [(v, ask) for v in self._others()]
+
+    def _campaign(self, now_s: float) -> list[Outgoing]:
+        """Become a candidate of the next term and ask for votes."""
+        self.term += 1
+        self.voted_for = self.node_id
+        self.durable = True
+        self.role = Role.CANDIDATE
+        self._set_leader(None)
+        self._ballots = {self.node_id}
+        self._round_until = now_s + self.config.round_s
+        if len(self._ballots) >= self.majority:
+            return self._lead(now_s)
+        ask = RequestVote(group=self.group, sender=self.node_id, term=self.term)
+        return [(v, ask) for v in self._others()]
+
+    def _lead(self, now_s: float) -> list[Outgoing]:
+        self.role = Role.LEADER
+        self._elected_at = now_s
+        self._lease_until = 0.0
+        self._rounds.clear()
+        self._set_leader(self.node_id)
+        return self._heartbeat(now_s)
+
+    def _heartbeat(self, now_s: float) -> list[Outgoing]:
+        self._seq += 1
+        self._rounds[self._seq] = (now_s, {self.node_id})
+        if len(self._rounds) > 64:
+            del self._rounds[min(self._rounds)]
+        if self.majority <= 1:
+            self._lease_until = now_s + self.config.held_s
+        self._next_heartbeat = now_s + self.config.heartbeat_s
+        beat = Heartbeat(group=self.group, sender=self.node_id, term=self.term, seq=self._seq)
+        return [(n, beat) for n in (*self._others(), *self.observers)]
+
+    def _lease_deadline(self) -> float:
+        """When a leader without a renewed lease steps down: its lease's end, or ``lease_s`` after election."""
+        return max(self._lease_until, self._elected_at + self.config.held_s)
+
+    def _follow(self, now_s: float, leader: str | None, delay_s: float | None = None) -> None:
+        if self.role is Role.LEADER:
+            self._lease_until = 0.0
+        self.role = Role.FOLLOWER
+        self._set_leader(leader)
+        self._schedule_election(now_s, delay_s)
+
+    def _advance(self, term: int) -> None:
+        if term > self.term:
+            self.term = term
+            self.voted_for = None
+            self.durable = True
+            if self.role is Role.LEADER:
+                self._lease_until = 0.0
+
+    def _bound(self, candidate: str, now_s: float) -> bool:
+        """Whether a live leader holds this node: as leader with its lease, or by a promise to another node."""
+        if self.role is Role.LEADER:
+            return self.is_leader(now_s) or now_s < self._elected_at + self.config.lease_s
+        return now_s < self._promise_until and candidate != self._promised_to
+
+    def _schedule_election(self, now_s: float, delay_s: float | None = None) -> None:
+        if delay_s is None:
+            order = self.succession()
+            position = order.index(self.node_id) if self.node_id in order else len(order)
+            delay_s = self.config.lease_s + (position + self._rng.random()) * self.config.rank_step_s
+        self._election_at = max(now_s + delay_s, self._promise_until)
+
+    def _set_leader(self, leader: str | None) -> None:
+        if leader != self.leader:
+            self.leader = leader
+            self._changes.append(LeaderChange(self.group, leader, self.term))
+
+    def _ack(self, seq: int, ok: bool) -> HeartbeatAck:
+        return HeartbeatAck(group=self.group, sender=self.node_id, term=self.term, seq=seq, ok=ok)
+
+    def _vote(self, term: int, granted: bool, pre: bool) -> Vote:
+        return Vote(group=self.group, sender=self.node_id, term=term, granted=granted, pre=pre)
+
+    def _others(self) -> list[str]:
+        return [v for v in self.voters if v != self.node_id]

@@ -1,0 +1,92 @@
+"""Election messages: every one names its group and its sender's node id, so one actor per node serves all the
+groups it is in.
+
+All are tells (one-way): the sans-I/O core answers a message with messages of its own, and a lost message is
+covered by the next heartbeat or the next election round.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zactor.transport.codec import Returns, message
+
+__all__ = [
+    "RequestVote",
+    "Vote",
+    "Heartbeat",
+    "HeartbeatAck",
+    "Resign",
+    "GetLeaders",
+    "Leaders",
+    "ElectionMessage",
+]
+
+
+@message("zactor.election.RequestVote")
+class RequestVote:
+    """A candidate asks for a vote in ``term``; with ``pre`` set, it only asks whether it would get one (pre-vote:
+    no term changes, so a node cut off from the group cannot disturb it when it comes back)."""
+
+    group: str
+    sender: str
+    term: int
+    pre: bool = False
+
+
+@message("zactor.election.Vote")
+class Vote:
+    """The answer to :class:`RequestVote`: ``term`` is the voter's term (or the pre-vote's term)."""
+
+    group: str
+    sender: str
+    term: int
+    granted: bool
+    pre: bool = False
+
+
+@message("zactor.election.Heartbeat")
+class Heartbeat:
+    """The leader of ``term`` renews its lease; ``seq`` numbers the heartbeat round."""
+
+    group: str
+    sender: str
+    term: int
+    seq: int
+
+
+@message("zactor.election.HeartbeatAck")
+class HeartbeatAck:
+    """A voter's answer to heartbeat ``seq``: ``ok`` when it follows the leader of ``term`` (its own term)."""
+
+    group: str
+    sender: str
+    term: int
+    seq: int
+    ok: bool
+
+
+@message("zactor.election.Resign")
+class Resign:
+    """The leader of ``term`` gave up leadership: its voters are free to elect another at once."""
+
+    group: str
+    sender: str
+    term: int
+
+
+@message("zactor.election.GetLeaders")
+class GetLeaders(Returns["Leaders"]):
+    """Ask a node for what it knows of every group it is in (``zactor leaders``)."""
+
+
+@message("zactor.election.Leaders")
+class Leaders:
+    """``groups``: ``{group: [leader or "", term, seconds since the leader was last heard (or -1), voters]}``."""
+
+    node_id: str
+    groups: dict[str, list[Any]]
+
+
+ElectionMessage = RequestVote | Vote | Heartbeat | HeartbeatAck | Resign
+"""The messages the core takes and sends."""

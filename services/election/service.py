@@ -1,0 +1,406 @@
+"""The election extension: one group's :class:`~zactor.services.election.core.GroupElection` on a node.
+
+``election = await node.add_extension(Election(group="db-0", group_size=3))`` joins the group; a node may join
+several. One ``zactor.election`` actor per node carries every group's messages (tells, each naming its group and
+sender). Voters are given, or derived from membership: the members that host the group (membership meta
+``election.<group>``) ranked by rendezvous hash, the first ``group_size`` of them; a member that is down still
+counts, so a group that lost its majority elects no one. The term and vote are written to ``state_dir`` (when
+given) before any message that depends on them leaves the node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import weakref
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zactor.actor import Actor, Context, handler
+from zactor.errors import ActorError
+from zactor.services.election.core import ElectionConfig, GroupElection, LeaderChange, Outgoing, rank
+from zactor.services.election.messages import (
+    GetLeaders,
+    Heartbeat,
+    HeartbeatAck,
+    Leaders,
+    RequestVote,
+    Resign,
+    Vote,
+)
+from zactor.services.membership.model import MemberStatus
+from zactor.services.membership.service import MembershipService
+
+if TYPE_CHECKING:
+    from zactor.node import Node
+
+__all__ = ["ELECTION_ACTOR", "Election", "NoLeader", "META_PREFIX"]
+
+log = logging.getLogger("zactor.election")
+
+ELECTION_ACTOR = "zactor.election"
+META_PREFIX = "election."
+"""Membership meta key prefix: a member with ``election.<group>`` hosts that group."""
+
+_routers: weakref.WeakKeyDictionary[Node, _ElectionActor] = weakref.WeakKeyDictionary()
+
+
+class NoLeader(ActorError):
+    """No leader is known in ``group`` within the wait: the reason says whether the group lost its majority.
+
+    Attributes:
+        group: the group.
+        live: its live voters (this node's view).
+        voters: its voters.
+    """
+
+    def __init__(self, group: str, timeout_s: float, live: int, voters: int) -> None:
+        needed = voters // 2 + 1
+        reason = (
+            f"it has lost its majority: {live} of {voters} voters live, a leader needs {needed}"
+            if live < needed
+            else f"{live} of {voters} voters live; an election may still be under way"
+        )
+        super().__init__(f"no leader in group {group!r} after {timeout_s} s: {reason}")
+        self.group = group
+        self.live = live
+        self.voters = voters
+
+
+class _ElectionActor(Actor):
+    """Routes election messages to the groups of this node."""
+
+    mailbox_size = 10_000
+
+    def __init__(self) -> None:
+        self.groups: dict[str, Election] = {}
+
+    def _route(self, msg: Any) -> None:
+        election = self.groups.get(msg.group) if type(msg.group) is str else None
+        if election is not None and type(msg.sender) is str:
+            election.receive(msg)
+
+    @handler
+    async def on_request_vote(self, msg: RequestVote, ctx: Context) -> None:
+        self._route(msg)
+
+    @handler
+    async def on_vote(self, msg: Vote, ctx: Context) -> None:
+        self._route(msg)
+
+    @handler
+    async def on_heartbeat(self, msg: Heartbeat, ctx: Context) -> None:
+        self._route(msg)
+
+    @handler
+    async def on_ack(self, msg: HeartbeatAck, ctx: Context) -> None:
+        self._route(msg)
+
+    @handler
+    async def on_resign(self, msg: Resign, ctx: Context) -> None:
+        self._route(msg)
+
+    @handler
+    async def on_get_leaders(self, msg: GetLeaders, ctx: Context) -> Leaders:
+        return Leaders(node_id=ctx.node_id, groups={g: e.status() for g, e in self.groups.items()})
+
+
+class Election:
+    """Membership of one election group; an extension (``name`` is ``election:<group>``).
+
+    Args:
+        group: the group's name.
+        voters: the voters' node ids; default: derived from membership (see the module docstring).
+        group_size: how many voters to derive (ignored with ``voters``).
+        config: timing (lease, heartbeat, drift bound); see :class:`ElectionConfig`.
+        state_dir: where to keep the durable term and vote (``election-<group>.json``); default: in memory, so a
+            restarted node votes in no election for ``config.lease_s`` seconds but may vote twice in one term.
+
+    Raises:
+        ValueError: an empty group name or a ``group_size`` below 1.
+    """
+
+    def __init__(
+        self,
+        group: str,
+        *,
+        voters: Sequence[str] | None = None,
+        group_size: int = 3,
+        config: ElectionConfig | None = None,
+        state_dir: str | Path | None = None,
+    ) -> None:
+        if not group:
+            raise ValueError("a group needs a name")
+        if group_size < 1:
+            raise ValueError(f"group_size must be 1 or more, got {group_size}")
+        self.group = group
+        self._given_voters = tuple(voters) if voters is not None else None
+        self.group_size = group_size
+        self.config = config or ElectionConfig()
+        self._state_path = Path(state_dir) / f"election-{group}.json" if state_dir is not None else None
+        self._node: Node | None = None
+        self._membership: MembershipService | None = None
+        self._core: GroupElection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._watchers: list[asyncio.Queue[LeaderChange]] = []
+        self._changed = asyncio.Event()
+        self._sends: set[asyncio.Task[None]] = set()
+
+    @property
+    def name(self) -> str:
+        return f"election:{self.group}"
+
+    # ------------------------------------------------------------------------------------------------ lifecycle
+
+    async def start(self, node: Node) -> Election:
+        """Join the group on ``node`` (which must run membership). Returns this election.
+
+        Raises:
+            LookupError: the node runs no membership service.
+            ValueError: this node already runs this group.
+        """
+        membership = node.extension(MembershipService)
+        router = _routers.get(node)
+        if router is None:
+            router = _routers[node] = _ElectionActor()
+            await node.add_actor(ELECTION_ACTOR, router)
+        if self.group in router.groups:
+            raise ValueError(f"node {node.node_id!r} already runs election group {self.group!r}")
+        self._node, self._membership = node, membership
+        term, voted_for = self._load()
+        now = node.time_source.monotonic_s()
+        self._core = GroupElection(
+            self.group, node.node_id, (), self.config, node.rng, now, term=term, voted_for=voted_for
+        )
+        membership.set_meta(META_PREFIX + self.group, "1")
+        self._refresh_voters(now)
+        router.groups[self.group] = self
+        self._task = asyncio.create_task(self._run(), name=f"zactor-election-{self.group}")
+        return self
+
+    async def stop(self) -> None:
+        """Resign if leading, then leave the group on this node."""
+        node = self._node
+        if node is None:
+            return
+        if self.is_leader:
+            await self.resign()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._sends:
+            await asyncio.wait(self._sends, timeout=self.config.heartbeat_s)
+        router = _routers.get(node)
+        if router is not None:
+            router.groups.pop(self.group, None)
+            if not router.groups:
+                del _routers[node]
+                if ELECTION_ACTOR in node.actors():
+                    await node.remove_actor(ELECTION_ACTOR)
+        self._node = None
+
+    # ------------------------------------------------------------------------------------------------ API
+
+    @property
+    def leader(self) -> str | None:
+        """The node id of the leader this node knows, or ``None``."""
+        return self._parts()[0].leader
+
+    @property
+    def term(self) -> int:
+        """The current term: the leader's fencing token (strictly larger at every leadership change)."""
+        return self._parts()[0].term
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether this node leads now with a valid lease."""
+        core, now = self._parts()
+        return core.is_leader(now)
+
+    @property
+    def lease_remaining_s(self) -> float:
+        """Seconds of lease left when leading, else 0."""
+        core, now = self._parts()
+        return core.lease_remaining(now)
+
+    @property
+    def voters(self) -> tuple[str, ...]:
+        """The group's voters."""
+        return self._parts()[0].voters
+
+    @property
+    def backup(self) -> str | None:
+        """The backup leader: the voter next in line (it stands first when the leader fails)."""
+        order = self._parts()[0].succession()
+        return order[0] if order else None
+
+    @property
+    def is_active(self) -> bool:
+        """Whether the group has a leader (cluster-mode's Active state; Inactive until enough voters are found)."""
+        return self.leader is not None
+
+    def primaries(self) -> set[str]:
+        """The leader, as a set (empty while none is known)."""
+        leader = self.leader
+        return {leader} if leader is not None else set()
+
+    def secondaries(self) -> set[str]:
+        """The group's voters other than the leader."""
+        return set(self.voters) - self.primaries()
+
+    async def wait_for_leader(self, timeout_s: float = 10.0) -> str:
+        """Wait until a leader is known (when it is this node: until it holds its lease); returns its node id.
+
+        Raises:
+            NoLeader: none within ``timeout_s`` seconds; the message says whether the group lost its majority.
+        """
+        try:
+            async with asyncio.timeout(timeout_s):
+                while True:
+                    leader = self.leader
+                    if leader is not None and (leader != self._parts()[0].node_id or self.is_leader):
+                        return leader
+                    self._changed.clear()
+                    await self._changed.wait()
+        except TimeoutError:
+            raise NoLeader(self.group, timeout_s, self._live_voters(), len(self.voters)) from None
+
+    async def watch(self) -> AsyncIterator[LeaderChange]:
+        """Leader changes from now on, as they are learnt (``leader`` is ``None`` while none is known)."""
+        queue: asyncio.Queue[LeaderChange] = asyncio.Queue()
+        self._watchers.append(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._watchers.remove(queue)
+
+    async def resign(self) -> None:
+        """Give up leadership now (no-op unless leading); another voter may be elected at once."""
+        core, now = self._parts()
+        self._send(core.resign(now))
+        self._after()
+
+    def status(self) -> list[Any]:
+        """``[leader or "", term, seconds since the leader was last heard (-1: none), voters]``."""
+        core, now = self._parts()
+        heard = core.heard_ago(now)
+        return [core.leader or "", core.term, -1.0 if heard is None else round(heard, 3), list(core.voters)]
+
+    # ------------------------------------------------------------------------------------------------ shell
+
+    def receive(self, msg: Any) -> None:
+        """Take one message from a peer (called by the node's election actor)."""
+        core, now = self._parts()
+        if self._given_voters is None and msg.sender not in core.voters:
+            self._refresh_voters(now)
+        self._send(core.receive(msg.sender, msg, now))
+        self._after()
+        self._wake.set()
+
+    async def _run(self) -> None:
+        core = self._parts()[0]
+        while True:
+            now = self._parts()[1]
+            self._refresh_voters(now)
+            self._send(core.tick(now))
+            self._after()
+            delay = min(core.next_wakeup() - self._parts()[1], self.config.heartbeat_s)
+            self._wake.clear()
+            if delay > 0:
+                try:
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+
+    def _parts(self) -> tuple[GroupElection, float]:
+        if self._core is None or self._node is None:
+            raise RuntimeError(f"election group {self.group!r} is not started")
+        return self._core, self._node.time_source.monotonic_s()
+
+    def _refresh_voters(self, now: float) -> None:
+        core = self._parts()[0]
+        membership = self._membership
+        if membership is None:
+            return
+        hosts = [
+            m.node_id
+            for m in membership.members(include_down=True)
+            if m.status is not MemberStatus.LEFT and META_PREFIX + self.group in m.meta
+        ]
+        if self._given_voters is not None:
+            voters = list(self._given_voters)
+        else:
+            voters = sorted(hosts, key=lambda n: rank(self.group, n), reverse=True)[: self.group_size]
+        if tuple(sorted(voters)) != core.voters or set(hosts) - set(voters) != set(core.observers):
+            core.set_voters(voters, now, observers=hosts)
+
+    def _live_voters(self) -> int:
+        membership = self._membership
+        live = {m.node_id for m in membership.members()} if membership is not None else set()
+        return sum(1 for v in self.voters if v in live)
+
+    def _send(self, out: list[Outgoing]) -> None:
+        core = self._parts()[0]
+        if core.durable:
+            self._store(core.term, core.voted_for)
+            core.durable = False
+        node, membership = self._node, self._membership
+        if node is None or membership is None:
+            return
+        for target, msg in out:
+            try:
+                address = membership.address_of(target)
+            except ActorError:
+                continue  # not live: the message would be lost anyway
+            task = asyncio.ensure_future(self._tell(node, address, msg))
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
+
+    @staticmethod
+    async def _tell(node: Node, address: str, msg: Any) -> None:
+        try:
+            await node.ref(ELECTION_ACTOR, address=address).tell(msg)
+        except ActorError as exc:
+            log.debug("election message to %s not sent: %s", address, exc)
+
+    def _after(self) -> None:
+        changes = self._parts()[0].take_changes()
+        for change in changes:
+            log.info("group %r: leader %s in term %d", change.group, change.leader, change.term)
+            for queue in self._watchers:
+                queue.put_nowait(change)
+        if changes:
+            self._changed.set()
+        elif self.is_leader:
+            self._changed.set()  # a new leader's lease arrived
+
+    def _load(self) -> tuple[int, str | None]:
+        path = self._state_path
+        if path is None or not path.exists():
+            return 0, None
+        try:
+            data = json.loads(path.read_text())
+            term, voted_for = data["term"], data["voted_for"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"unreadable election state {path}: {exc}") from None
+        if type(term) is not int or (voted_for is not None and type(voted_for) is not str):
+            raise ValueError(f"unreadable election state {path}: bad term or vote")
+        return term, voted_for
+
+    def _store(self, term: int, voted_for: str | None) -> None:
+        path = self._state_path
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w") as f:
+            json.dump({"term": term, "voted_for": voted_for}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
