@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -188,7 +189,10 @@ class GroupElection:
             return min(self._next_heartbeat, self._lease_deadline())
         if self.role in (Role.PRE_CANDIDATE, Role.CANDIDATE):
             return self._round_until
-        return self._election_at
+        times = [self._election_at] if self.node_id in self.voters else []
+        if self.leader is not None:
+            times.append(self._promise_until)
+        return min(times, default=math.inf)
 
     def take_changes(self) -> list[LeaderChange]:
         """The leader changes since the last call, oldest first."""
@@ -218,6 +222,8 @@ class GroupElection:
                 self.role = Role.FOLLOWER
                 self._schedule_election(now_s, self._rng.uniform(0, self.config.rank_step_s))
             return []
+        if self.leader is not None and now_s >= self._promise_until:
+            self._set_leader(None)  # silent for a whole lease: its lease has ended
         if now_s >= self._election_at and self.node_id in self.voters and now_s >= self._promise_until:
             return self._stand(now_s)
         return []

@@ -11,6 +11,7 @@ given) before any message that depends on them leaves the node.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -161,15 +162,13 @@ class Election:
 
         Raises:
             LookupError: the node runs no membership service.
-            ValueError: this node already runs this group.
+            ValueError: the stored term and vote in ``state_dir`` are unreadable.
         """
         membership = node.extension(MembershipService)
         router = _routers.get(node)
         if router is None:
             router = _routers[node] = _ElectionActor()
             await node.add_actor(ELECTION_ACTOR, router)
-        if self.group in router.groups:
-            raise ValueError(f"node {node.node_id!r} already runs election group {self.group!r}")
         self._node, self._membership = node, membership
         term, voted_for = self._load()
         now = node.time_source.monotonic_s()
@@ -309,14 +308,11 @@ class Election:
             self._refresh_voters(now)
             self._send(core.tick(now))
             self._after()
-            delay = min(core.next_wakeup() - self._parts()[1], self.config.heartbeat_s)
+            delay = max(0.001, min(core.next_wakeup() - self._parts()[1], self.config.heartbeat_s))
             self._wake.clear()
-            if delay > 0:
-                try:
-                    async with asyncio.timeout(delay):
-                        await self._wake.wait()
-                except TimeoutError:
-                    pass
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
 
     def _parts(self) -> tuple[GroupElection, float]:
         if self._core is None or self._node is None:
