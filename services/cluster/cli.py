@@ -1,4 +1,4 @@
-"""The ``zactor`` command line: demo, node, cluster up, members, kv, call, keys; ``--help`` describes each."""
+"""The ``zactor`` command line: demo, node, cluster up, members, leaders, kv, call, keys; ``--help`` describes each."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from zactor.services.cluster.cli_bench import add_bench_parser, run_bench
 from zactor.services.cluster.cli_cluster import run_call, run_cluster_up, run_members
 from zactor.services.cluster.cli_keys import add_keys_parser, add_security_arguments, run_keys, security_options
 from zactor.services.cluster.cli_kv import add_kv_parser, run_kv
+from zactor.services.cluster.cli_leaders import add_leaders_parser, run_leaders
 from zactor.services.cluster.cli_top import run_top
 from zactor.services.cluster.dashboard import run_dashboard
 from zactor.services.cluster.demo_run import run_demo
@@ -38,6 +39,7 @@ from zactor.services.cluster.identity import node_identity
 from zactor.services.cluster.metrics import serve_metrics
 from zactor.services.cluster.node import ClusterNode
 from zactor.services.cluster.process import READY_PREFIX
+from zactor.services.election import Election
 from zactor.services.replication import ReplicatedStore, SQLiteStorage
 from zactor.services.replication.frontend import KV_ACTOR, KvFrontend
 
@@ -85,6 +87,9 @@ async def _run_node(args: argparse.Namespace) -> int:
                 )
             )
             await node.add_actor(KV_ACTOR, KvFrontend())
+        for group in args.group:
+            state_dir = args.data_dir or None
+            await node.add_extension(Election(group, group_size=args.group_size, state_dir=state_dir))
         if args.metrics_port is not None:
             serve_metrics(node, args.metrics_port)
             log.info("metrics at http://127.0.0.1:%d/metrics", args.metrics_port)
@@ -115,6 +120,8 @@ def _build_parser() -> argparse.ArgumentParser:
     members.add_argument("--seed", required=True, type=endpoint, metavar="ADDR", help="any node of the cluster")
     members.add_argument("--timeout", type=positive_float, default=2.0, help="deadline of the query (s)")
     add_security_arguments(members)
+
+    add_leaders_parser(sub)
 
     top = add_command(sub, "top", "a live table of the cluster: members, load, mailboxes, store (Ctrl-C ends)")
     top.add_argument("--seed", required=True, type=endpoint, metavar="ADDR", help="any node of the cluster")
@@ -203,6 +210,16 @@ def _add_node_parser(sub: Any) -> None:
         help="with --data-dir: the smallest replica set size assumed, e.g. the cluster's size (0: the known size)",
     )
     node.add_argument(
+        "--group",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="join election group NAME (term and vote kept in --data-dir when given); repeatable",
+    )
+    node.add_argument(
+        "--group-size", type=positive_int, default=3, help="voters of each --group, chosen among its members"
+    )
+    node.add_argument(
         "--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics at http://127.0.0.1:PORT/metrics"
     )
     _add_actor_argument(node, "on this node")
@@ -242,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_cluster_up(args)
         if args.command == "members":
             return run_members(args)
+        if args.command == "leaders":
+            return run_leaders(args)
         if args.command == "kv":
             return run_kv(args)
         if args.command == "keys":
