@@ -45,3 +45,22 @@ async def test_replicated_kv_example_converges_after_a_restart() -> None:
     """examples/replicated_kv.py: every node ends with the same 101 documents after a stop and restart."""
     counts = await _load("replicated_kv").main()
     assert counts == {"a": 101, "b": 101, "c": 101}
+
+
+def test_primary_secondary_example_fails_over_and_fences_the_old_term() -> None:
+    """examples/primary_secondary.py: a new primary of a higher term after SIGKILL, and the old term refused."""
+    proc = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / "primary_secondary.py")],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, _ = proc.communicate(timeout=50)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, out
+    assert "counted to 10" in out and "took over in term 2; counted on to 20" in out
+    assert "refused (term 1 is stale: term 2 writes here now)" in out and "ledger total 20" in out
