@@ -19,18 +19,25 @@ def _load(name: str):  # type: ignore[no-untyped-def]
     return module
 
 
-def test_calculator_example_serves_from_one_process_and_calls_from_another() -> None:
-    """examples/calculator.py starts a server process, calls it over ZeroMQ, and stops it."""
+def _run(name: str, timeout_s: float) -> tuple[int, str]:
+    """Run ``examples/<name>.py`` as documented; returns its exit code and output (its process group is killed if
+    it overruns)."""
     proc = subprocess.Popen(
-        [sys.executable, str(EXAMPLES / "calculator.py")], stdout=subprocess.PIPE, text=True, start_new_session=True
+        [sys.executable, str(EXAMPLES / f"{name}.py")], stdout=subprocess.PIPE, text=True, start_new_session=True
     )
     try:
-        out, _ = proc.communicate(timeout=30)
+        out, _ = proc.communicate(timeout=timeout_s)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    assert proc.returncode == 0
+    return proc.returncode, out
+
+
+def test_calculator_example_serves_from_one_process_and_calls_from_another() -> None:
+    """examples/calculator.py starts a server process, calls it over ZeroMQ, and stops it."""
+    code, out = _run("calculator", 30)
+    assert code == 0
     assert "1 + 2 = 3" in out and "raised remotely: ZeroDivisionError" in out and "running total: 3.0" in out
 
 
@@ -49,18 +56,7 @@ async def test_replicated_kv_example_converges_after_a_restart() -> None:
 
 def test_primary_secondary_example_fails_over_and_fences_the_old_term() -> None:
     """examples/primary_secondary.py: a new primary of a higher term after SIGKILL, and the old term refused."""
-    proc = subprocess.Popen(
-        [sys.executable, str(EXAMPLES / "primary_secondary.py")],
-        stdout=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, _ = proc.communicate(timeout=50)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert proc.returncode == 0, out
+    code, out = _run("primary_secondary", 50)
+    assert code == 0, out
     assert "counted to 10" in out and "took over in term 2; counted on to 20" in out
     assert "refused (term 1 is stale: term 2 writes here now)" in out and "ledger total 20" in out
