@@ -26,6 +26,7 @@ from zactor.services.cluster.cli_args import (
     endpoint,
     positive_float,
     positive_int,
+    seed_entry,
 )
 from zactor.services.cluster.cli_bench import add_bench_parser, run_bench
 from zactor.services.cluster.cli_cluster import run_call, run_cluster_up, run_members
@@ -178,7 +179,12 @@ def _add_node_parser(sub: Any) -> None:
     node.add_argument("--node-id", help="the node's id (default: the one kept in --data-dir, else a new random one)")
     node.add_argument("--bind", type=endpoint, default="tcp://127.0.0.1:0", help="endpoint to bind (port 0: any)")
     node.add_argument(
-        "--seed", action="append", type=endpoint, default=[], metavar="ADDR", help="a seed endpoint; repeatable"
+        "--seed",
+        action="append",
+        type=seed_entry,
+        default=[],
+        metavar="SEED",
+        help="a seed: tcp://HOST:PORT, dns:NAME:PORT (re-resolved) or file:PATH (re-read); repeatable",
     )
     node.add_argument("--cluster-id", default=DEFAULT_CLUSTER_ID, help="the cluster to join")
     node.add_argument("--dc", default="dc1", help="the node's data center")

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from zactor.loops import LOOP_ENV, LOOP_KINDS
+from zactor.services.membership.discovery import parse_seed
 
 __all__ = ["LOG_LEVELS", "HelpFormatter", "add_command", "endpoint", "positive_float", "positive_int"]
 
@@ -64,6 +65,21 @@ def endpoint(text: str) -> str:
     if port is None or port < 0:
         raise argparse.ArgumentTypeError(f"{text!r}: the port must be a number from 0 to 65535")
     return text
+
+
+def seed_entry(text: str) -> str:
+    """A seed argument: an endpoint (see :func:`endpoint`), ``dns:NAME:PORT`` or ``file:PATH``.
+
+    Raises:
+        argparse.ArgumentTypeError: anything else.
+    """
+    if text.startswith(("dns:", "file:")):
+        try:
+            parse_seed(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
+    return endpoint(text)
 
 
 def _convert(text: str, convert: Callable[[str], T], kind: str) -> T:

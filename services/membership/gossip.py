@@ -81,7 +81,8 @@ class Membership:
         self.address = address
         self.cluster_id = cluster_id
         self.config = config or MembershipConfig()
-        self.seeds = tuple(s for s in seeds if s != address)
+        self.seeds: tuple[str, ...] = ()
+        self.set_seeds(seeds)
         self._rng = rng
         self._self = NodeState((node_id, generation))
         self._self.set_own(KEY_ADDRESS, address)
@@ -101,6 +102,10 @@ class Membership:
     def generation(self) -> int:
         """This node's current generation (raised above any false claim about this node, see the module rules)."""
         return self._self.key[1]
+
+    def set_seeds(self, seeds: Sequence[str]) -> None:
+        """Replace the seed endpoints (this node's own address is left out)."""
+        self.seeds = tuple(s for s in seeds if s != self.address)
 
     def set(self, key: str, value: str | list[str]) -> None:
         """Set one of this node's gossiped keys (``actors``, ``meta.*``, ...)."""

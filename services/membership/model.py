@@ -81,6 +81,7 @@ class MembershipConfig:
             (SIGSTOP, a stalled VM or event loop): the silence it caused is not held against its peers (Cassandra's
             local-pause rule).
         remembered_gc_nodes: how many forgotten ``(node_id, generation)`` keys are remembered.
+        seed_refresh_s: seconds between re-resolutions of ``dns:`` and ``file:`` seed entries.
         detector: the failure detector's settings (prior and floor of the mean: two gossip intervals, so a peer
             is declared dead after at least 16 intervals of silence).
     """
@@ -91,6 +92,7 @@ class MembershipConfig:
     dead_grace_s: float = 60.0
     max_local_pause_s: float = 2.0
     remembered_gc_nodes: int = 500
+    seed_refresh_s: float = 10.0
     detector: DetectorConfig = DetectorConfig(initial_interval_s=0.4, min_interval_s=0.4)
 
     @classmethod

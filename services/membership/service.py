@@ -25,6 +25,7 @@ from zactor.errors import (
     HandshakeFailed,
     NodeUnavailable,
 )
+from zactor.services.membership.discovery import SeedResolver
 from zactor.services.membership.gossip import (
     KEY_ACTORS,
     META_PREFIX,
@@ -131,6 +132,7 @@ class MembershipService:
         self._node: Node | None = None
         self._core: Membership | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        self._seed_task: asyncio.Task[None] | None = None
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._watchers: list[asyncio.Queue[MemberEvent]] = []
         self._changed = asyncio.Event()
@@ -154,6 +156,7 @@ class MembershipService:
         """Join the cluster through ``node.config.seeds`` and start gossiping. Returns the service.
 
         Raises:
+            ValueError: a malformed seed entry (see :mod:`zactor.services.membership.discovery`).
             ClusterMismatch: a seed belongs to another cluster.
             HandshakeFailed: a seed refused this node's key, or one of them encrypts and the other does not.
             DuplicateNodeId: a seed knows a live member with this node's id at another address, and a process
@@ -161,6 +164,7 @@ class MembershipService:
         """
         config = node.config
         self.config = self._config or MembershipConfig.for_interval(config.gossip_interval_s)
+        resolver = SeedResolver(config.seeds)
         self._node = node
         self._rng = self._given_rng or random.Random(node.rng.getrandbits(64))
         self._time = node.time_source
@@ -170,7 +174,7 @@ class MembershipService:
             node.address,
             config.data_center,
             config.cluster_id,
-            config.seeds,
+            await resolver.resolve(),
             self.config,
             rng=self._rng,
         )
@@ -180,6 +184,8 @@ class MembershipService:
         node.registry.listeners.append(self._publish_actors)
         self._publish_actors()
         self._loop_task = asyncio.create_task(self._gossip_loop(), name=f"zactor-gossip-{node.node_id}")
+        if resolver.is_dynamic:
+            self._seed_task = asyncio.create_task(self._refresh_seeds(resolver), name=f"zactor-seeds-{node.node_id}")
         return self
 
     async def stop(self) -> None:
@@ -187,8 +193,9 @@ class MembershipService:
         node, core = self._node, self._core
         if node is None or core is None:
             return
-        if self._loop_task is not None:
-            self._loop_task.cancel()
+        for task in (self._loop_task, self._seed_task):
+            if task is not None:
+                task.cancel()
         farewells = [asyncio.create_task(self._exchange(address, syn)) for address, syn in core.leave()]
         if farewells:
             await asyncio.wait(farewells, timeout=self._ask_timeout_s())
@@ -318,6 +325,15 @@ class MembershipService:
         if self._node is not None and self._core is not None:
             self._core.set(KEY_ACTORS, self._node.actors())
             self._live_cache = None
+
+    async def _refresh_seeds(self, resolver: SeedResolver) -> None:
+        """Re-resolve the ``dns:`` and ``file:`` seed entries every ``seed_refresh_s`` seconds."""
+        while True:
+            await asyncio.sleep(self.config.seed_refresh_s)
+            seeds = await resolver.resolve()
+            if tuple(s for s in seeds if s != self.core.address) != self.core.seeds:
+                log.info("seeds now %s", seeds)
+                self.core.set_seeds(seeds)
 
     async def _gossip_loop(self) -> None:
         interval = self.config.gossip_interval_s
