@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,7 @@ from zactor.services.election.messages import (
 )
 from zactor.services.membership.model import MemberStatus
 from zactor.services.membership.service import MembershipService
+from zactor.watch import Watch
 
 if TYPE_CHECKING:
     from zactor.node import Node
@@ -268,15 +269,10 @@ class Election:
         except TimeoutError:
             raise NoLeader(self.group, timeout_s, self._live_voters(), len(self.voters)) from None
 
-    async def watch(self) -> AsyncIterator[LeaderChange]:
-        """Leader changes from now on, as they are learnt (``leader`` is ``None`` while none is known)."""
-        queue: asyncio.Queue[LeaderChange] = asyncio.Queue()
-        self._watchers.append(queue)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            self._watchers.remove(queue)
+    def watch(self) -> Watch[LeaderChange]:
+        """Leader changes from now on (from this call, not from the first iteration), as this node learns them;
+        ``leader`` is ``None`` while none is known. ``close()`` the watch when done."""
+        return Watch(self._watchers)
 
     async def resign(self) -> None:
         """Give up leadership now (no-op unless leading); another voter may be elected at once."""

@@ -38,6 +38,7 @@ from zactor.services.membership.gossip import (
 from zactor.services.membership.messages import Ack, GetMembers, MemberRows, Syn, SynAck
 from zactor.timesource import SystemTime, TimeSource
 from zactor.transport.ratelog import RateLimitedLogger
+from zactor.watch import Watch
 
 if TYPE_CHECKING:
     from zactor import Node
@@ -50,31 +51,8 @@ MEMBERSHIP_ACTOR = "zactor.membership"
 _MEMBERS_TTL_S = 0.05
 
 
-class MemberWatch:
-    """An async iterator of :class:`MemberEvent`; events are queued from its creation until :meth:`close`."""
-
-    def __init__(self, watchers: list[asyncio.Queue[MemberEvent]]) -> None:
-        self._watchers = watchers
-        self._queue: asyncio.Queue[MemberEvent] = asyncio.Queue()
-        watchers.append(self._queue)
-
-    def __aiter__(self) -> MemberWatch:
-        return self
-
-    async def __anext__(self) -> MemberEvent:
-        return await self._queue.get()
-
-    def take(self) -> list[MemberEvent]:
-        """The events queued so far, without waiting (an empty list when there are none)."""
-        events = []
-        while not self._queue.empty():
-            events.append(self._queue.get_nowait())
-        return events
-
-    def close(self) -> None:
-        """Stop receiving events."""
-        if self._queue in self._watchers:
-            self._watchers.remove(self._queue)
+MemberWatch = Watch[MemberEvent]
+"""An async iterator of :class:`MemberEvent`; events are queued from its creation until ``close()``."""
 
 
 class _GossipActor(Actor):
@@ -314,7 +292,7 @@ class MembershipService:
 
     def watch(self) -> MemberWatch:
         """Membership events (JOINED, DEAD, LEFT) from now on, as an async iterator; ``close()`` it when done."""
-        return MemberWatch(self._watchers)
+        return Watch(self._watchers)
 
     # ------------------------------------------------------------------------------------------- gossiping
 

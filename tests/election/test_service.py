@@ -81,19 +81,20 @@ async def test_watch_reports_changes_and_resign_hands_over(clock: FakeClock) -> 
         leading = next(e for e, node in zip(elections, nodes, strict=True) if node.node_id == leader)
         watcher = next(e for e in elections if e is not leading)
         changes: list[LeaderChange] = []
+        watch = watcher.watch()
 
         async def collect() -> None:
-            async for change in watcher.watch():
+            async for change in watch:
                 changes.append(change)
                 if change.leader not in (None, leader):
                     return
 
         task = asyncio.create_task(collect())
-        await asyncio.sleep(0)
         term = leading.term
         await leading.resign()
         assert not leading.is_leader
         await asyncio.wait_for(task, timeout=5)
+        watch.close()
         assert changes[0].leader is None and changes[-1].leader not in (None, leader)
         assert changes[-1].term > term
 
