@@ -63,6 +63,10 @@ def test_an_unknown_type_hints_at_import_and_import_searches_the_current_directo
         ["node", "--bind", "localhost"],
         ["members", "--seed", NOBODY, "--timeout", "0"],
         ["kv", "put", "--seed", NOBODY, "--keyspace", "ks", "k", "v", "--consistency", "most"],
+        ["node", "--seed", "dns:seeds.example"],
+        ["node", "--seed", "dns:seeds.example:99999"],
+        ["node", "--group", "g", "--group-size", "0"],
+        ["leaders", "--seed", "127.0.0.1:5555"],
     ],
 )
 def test_argument_mistakes_are_refused_by_the_parser(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -78,6 +82,8 @@ def test_log_level_after_the_command_and_a_dead_seed_named_as_such(capsys: pytes
     _one_line_error(capsys, "NodeUnavailable", "is a node running there")
     assert main(["kv", "keys", "--seed", NOBODY, "--keyspace", "ks", "--timeout", "0.3"]) == 1
     _one_line_error(capsys, "NodeUnavailable", "--data-dir")
+    assert main(["leaders", "--seed", NOBODY, "--timeout", "0.3"]) == 1
+    _one_line_error(capsys, "zactor leaders:", "NodeUnavailable")
 
 
 def test_kv_put_without_a_value_says_so(capsys: pytest.CaptureFixture[str]) -> None:
