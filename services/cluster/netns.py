@@ -9,6 +9,7 @@ shared bridge (which also gives this process an address on the bridge), and remo
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import subprocess
@@ -20,6 +21,8 @@ import attrs
 from zactor.services.cluster.process import NodeProcess
 
 __all__ = ["Namespaces", "namespaces", "set_link", "exec_prefix", "unavailable_reason", "start_nodes"]
+
+_USES = itertools.count()
 
 
 @attrs.frozen
@@ -60,7 +63,7 @@ def namespaces(n: int, *, subnet: str = "10.213.77", tag: str | None = None) -> 
     Raises:
         OSError: a namespace, link or address could not be made (what ``ip`` said).
     """
-    tag = tag or f"z{os.getpid() % 100000}"
+    tag = tag or f"z{os.getpid() % 100000}x{next(_USES) % 100}"  # unique per use: a late cleanup never collides
     bridge = f"{tag}br"
     made = Namespaces(
         tuple(f"{tag}n{i}" for i in range(n)), tuple(f"{subnet}.{i + 1}" for i in range(n)), f"{subnet}.254"
@@ -79,6 +82,8 @@ def namespaces(n: int, *, subnet: str = "10.213.77", tag: str | None = None) -> 
         yield made
     finally:
         for ns in made.names:
+            # deleting the host end removes the pair at once, even while the kernel still winds the namespace down
+            subprocess.run(["ip", "link", "del", f"{ns}v"], capture_output=True)
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         subprocess.run(["ip", "link", "del", bridge], capture_output=True)
 
