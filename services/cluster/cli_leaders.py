@@ -14,8 +14,8 @@ from zactor.services.cluster.cli_args import add_command, endpoint, positive_flo
 from zactor.services.cluster.cli_cluster import render_table
 from zactor.services.cluster.cli_keys import add_security_arguments, security_options
 from zactor.services.cluster.local_cluster import fetch_members
+from zactor.services.election.actor import ELECTION_ACTOR
 from zactor.services.election.messages import GetLeaders, Leaders
-from zactor.services.election.service import ELECTION_ACTOR
 
 __all__ = ["add_leaders_parser", "election_hosts", "fetch_leaders", "format_leaders", "run_leaders"]
 

@@ -6,8 +6,9 @@
 the writes it receives.
 """
 
-from zactor.services.election.core import ElectionConfig, GroupElection, LeaderChange, Role
+from zactor.services.election.core import GroupElection
 from zactor.services.election.fence import Fence, StaleTerm
+from zactor.services.election.model import ElectionConfig, LeaderChange, Role
 from zactor.services.election.service import ELECTION_ACTOR, Election, NoLeader
 
 __all__ = [

@@ -20,18 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zactor.actor import Actor, Context, handler
 from zactor.errors import ActorError
-from zactor.services.election.core import ElectionConfig, GroupElection, LeaderChange, Outgoing, rank
-from zactor.services.election.messages import (
-    GetLeaders,
-    Heartbeat,
-    HeartbeatAck,
-    Leaders,
-    RequestVote,
-    Resign,
-    Vote,
-)
+from zactor.services.election.actor import ELECTION_ACTOR, ElectionActor, NoLeader
+from zactor.services.election.core import GroupElection, Outgoing
+from zactor.services.election.model import ElectionConfig, LeaderChange, rank
 from zactor.services.membership.model import MemberStatus
 from zactor.services.membership.service import MembershipService
 from zactor.watch import Watch
@@ -43,71 +35,10 @@ __all__ = ["ELECTION_ACTOR", "Election", "NoLeader", "META_PREFIX"]
 
 log = logging.getLogger("zactor.election")
 
-ELECTION_ACTOR = "zactor.election"
 META_PREFIX = "election."
 """Membership meta key prefix: a member with ``election.<group>`` hosts that group."""
 
-_routers: weakref.WeakKeyDictionary[Node, _ElectionActor] = weakref.WeakKeyDictionary()
-
-
-class NoLeader(ActorError):
-    """No leader is known in ``group`` within the wait: the reason says whether the group lost its majority.
-
-    Attributes:
-        group: the group.
-        live: its live voters (this node's view).
-        voters: its voters.
-    """
-
-    def __init__(self, group: str, timeout_s: float, live: int, voters: int) -> None:
-        needed = voters // 2 + 1
-        reason = (
-            f"it has lost its majority: {live} of {voters} voters live, a leader needs {needed}"
-            if live < needed
-            else f"{live} of {voters} voters live; an election may still be under way"
-        )
-        super().__init__(f"no leader in group {group!r} after {timeout_s} s: {reason}")
-        self.group = group
-        self.live = live
-        self.voters = voters
-
-
-class _ElectionActor(Actor):
-    """Routes election messages to the groups of this node."""
-
-    mailbox_size = 10_000
-
-    def __init__(self) -> None:
-        self.groups: dict[str, Election] = {}
-
-    def _route(self, msg: Any) -> None:
-        election = self.groups.get(msg.group) if type(msg.group) is str else None
-        if election is not None and type(msg.sender) is str:
-            election.receive(msg)
-
-    @handler
-    async def on_request_vote(self, msg: RequestVote, ctx: Context) -> None:
-        self._route(msg)
-
-    @handler
-    async def on_vote(self, msg: Vote, ctx: Context) -> None:
-        self._route(msg)
-
-    @handler
-    async def on_heartbeat(self, msg: Heartbeat, ctx: Context) -> None:
-        self._route(msg)
-
-    @handler
-    async def on_ack(self, msg: HeartbeatAck, ctx: Context) -> None:
-        self._route(msg)
-
-    @handler
-    async def on_resign(self, msg: Resign, ctx: Context) -> None:
-        self._route(msg)
-
-    @handler
-    async def on_get_leaders(self, msg: GetLeaders, ctx: Context) -> Leaders:
-        return Leaders(node_id=ctx.node_id, groups={g: e.status() for g, e in self.groups.items()})
+_routers: weakref.WeakKeyDictionary[Node, ElectionActor] = weakref.WeakKeyDictionary()
 
 
 class Election:
@@ -168,7 +99,7 @@ class Election:
         membership = node.extension(MembershipService)
         router = _routers.get(node)
         if router is None:
-            router = _routers[node] = _ElectionActor()
+            router = _routers[node] = ElectionActor()
             await node.add_actor(ELECTION_ACTOR, router)
         self._node, self._membership = node, membership
         term, voted_for = self._load()

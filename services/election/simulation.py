@@ -19,8 +19,9 @@ from typing import Any
 
 import attrs
 
-from zactor.services.election.core import ElectionConfig, GroupElection, Role
+from zactor.services.election.core import GroupElection
 from zactor.services.election.fence import Fence, StaleTerm
+from zactor.services.election.model import ElectionConfig, Role
 
 __all__ = ["Claim", "History", "Simulation", "check", "run_seed"]
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from zactor.services.election.core import ElectionConfig, GroupElection, Role
+from zactor.services.election.core import GroupElection
 from zactor.services.election.messages import Heartbeat, HeartbeatAck, RequestVote, Resign, Vote
+from zactor.services.election.model import ElectionConfig, Role
 
 CONFIG = ElectionConfig(lease_s=1.0, heartbeat_s=0.2, rank_step_s=0.1, round_s=0.3, max_drift=0.01)
 VOTERS = ("a", "b", "c")

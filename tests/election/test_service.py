@@ -14,8 +14,8 @@ import pytest
 from zactor import NodeConfig
 from zactor.services.cluster import ClusterNode
 from zactor.services.election import Election, ElectionConfig, LeaderChange, NoLeader
+from zactor.services.election.actor import ELECTION_ACTOR
 from zactor.services.election.messages import GetLeaders
-from zactor.services.election.service import ELECTION_ACTOR
 from zactor.services.membership.gossip import MembershipConfig
 from zactor.services.membership.service import MembershipService
 from zactor.testing import FakeClock, Seeds, wait_until
