@@ -19,7 +19,7 @@ from zactor.services.election.messages import GetLeaders, Leaders
 
 __all__ = ["add_leaders_parser", "election_hosts", "fetch_leaders", "format_leaders", "run_leaders"]
 
-_COLUMNS = ("group", "leader", "term", "heard (s)", "voters", "reported by")
+_COLUMNS = ("group", "leader", "term", "lease age (s)", "voters", "reported by")
 
 
 async def election_hosts(seed: str, client: NodeConfig, timeout_s: float) -> list[str]:
@@ -33,7 +33,7 @@ async def election_hosts(seed: str, client: NodeConfig, timeout_s: float) -> lis
 
 
 async def fetch_leaders(hosts: list[str], client: NodeConfig, timeout_s: float) -> dict[str, list[Any]]:
-    """``{group: [leader, term, seconds since a follower last heard it, voters, reporting node]}``: per group, the
+    """``{group: [leader, term, lease age in seconds, voters, reporting node]}``: per group, the
     report of the newest term among the nodes at ``hosts`` (the leader's own report wins a tie); a node that does
     not answer within ``timeout_s`` seconds is left out."""
     async with Node(client) as node:
@@ -49,11 +49,11 @@ async def fetch_leaders(hosts: list[str], client: NodeConfig, timeout_s: float) 
     for report in reports:
         if report is None:
             continue
-        for group, (leader, term, heard_s, voters) in report.groups.items():
+        for group, (leader, term, age_s, voters) in report.groups.items():
             best = groups.get(group)
             is_self = leader == report.node_id
             if best is None or (term, is_self) > (best[1], best[4] == best[0]):
-                groups[group] = [leader, term, heard_s, voters, report.node_id]
+                groups[group] = [leader, term, age_s, voters, report.node_id]
     return groups
 
 
@@ -64,11 +64,11 @@ def format_leaders(groups: dict[str, list[Any]]) -> str:
             group,
             leader or "(none)",
             str(term),
-            "-" if heard_s < 0 else f"{heard_s:.2f}",
+            "-" if age_s < 0 else f"{age_s:.2f}",
             ",".join(voters),
             reporter,
         ]
-        for group, (leader, term, heard_s, voters, reporter) in sorted(groups.items())
+        for group, (leader, term, age_s, voters, reporter) in sorted(groups.items())
     ]
     return render_table(_COLUMNS, rows) if rows else "no election groups in the cluster"
 

@@ -113,10 +113,11 @@ class GroupElection:
         """Seconds of lease left (0 when this node does not lead)."""
         return max(0.0, self._lease_until - now_s) if self.role is Role.LEADER else 0.0
 
-    def heard_ago(self, now_s: float) -> float | None:
-        """Seconds since the leader was last heard (0 for a leader holding its lease; ``None`` when none)."""
+    def lease_age(self, now_s: float) -> float | None:
+        """Seconds since the lease was last renewed: on the leader, since the sending of the newest round a majority
+        acked; on a follower, since it last heard the leader. ``None`` when there is no lease to speak of."""
         if self.is_leader(now_s):
-            return 0.0
+            return now_s - (self._lease_until - self.config.held_s)
         return None if self.leader is None or self._last_heard < 0 else now_s - self._last_heard
 
     def succession(self) -> list[str]:

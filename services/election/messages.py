@@ -82,7 +82,7 @@ class GetLeaders(Returns["Leaders"]):
 
 @message("zactor.election.Leaders")
 class Leaders:
-    """``groups``: ``{group: [leader or "", term, seconds since the leader was last heard (or -1), voters]}``."""
+    """``groups``: ``{group: [leader or "", term, lease age in seconds (or -1), voters]}``."""
 
     node_id: str
     groups: dict[str, list[Any]]

@@ -212,10 +212,10 @@ class Election:
         self._after()
 
     def status(self) -> list[Any]:
-        """``[leader or "", term, seconds since the leader was last heard (-1: none), voters]``."""
+        """``[leader or "", term, lease age in seconds (-1: none), voters]``; see :meth:`GroupElection.lease_age`."""
         core, now = self._parts()
-        heard = core.heard_ago(now)
-        return [core.leader or "", core.term, -1.0 if heard is None else round(heard, 3), list(core.voters)]
+        age = core.lease_age(now)
+        return [core.leader or "", core.term, -1.0 if age is None else round(age, 3), list(core.voters)]
 
     # ------------------------------------------------------------------------------------------------ shell
 

@@ -86,7 +86,7 @@ def test_a_voter_holding_a_promise_refuses_other_candidates_and_keeps_its_term()
     node = GroupElection("g", "b", VOTERS, CONFIG, random.Random(1), 0.0)
     node.receive("a", Heartbeat(group="g", sender="a", term=3, seq=1), 0.0)
     [(to, vote)] = node.receive("c", RequestVote(group="g", sender="c", term=9), 0.5)
-    assert to == "c" and not vote.granted and node.term == 3
+    assert to == "c" and not vote.granted and node.term == 3 and node.lease_age(0.5) == 0.5
     [(_, vote)] = node.receive("c", RequestVote(group="g", sender="c", term=9), 1.01)
     assert vote.granted and node.term == 9 and node.voted_for == "c" and node.durable
 
@@ -115,7 +115,7 @@ def test_the_lease_needs_a_majority_of_acks_and_ends_before_the_voters_promise()
     assert out and leader.role is Role.LEADER and not leader.is_leader(0.0)
     [(_, beat), _] = beats
     leader.receive("b", HeartbeatAck(group="g", sender="b", term=1, seq=beat.seq, ok=True), 0.01)
-    assert leader.is_leader(0.01)
+    assert leader.is_leader(0.01) and leader.lease_age(0.5) == pytest.approx(0.5)
     assert leader.lease_remaining(0.0) == pytest.approx(CONFIG.lease_s * (1 - 2 * CONFIG.max_drift))
     leader.tick(CONFIG.held_s + 0.001)
     assert leader.role is Role.FOLLOWER and leader.leader is None
