@@ -5,7 +5,9 @@ documents per second caught up by anti-entropy after a node missed writes (from 
 reports ready until it holds as many documents as a node that never stopped: joining the membership and the first
 anti-entropy round are included); and the raw pyzmq sequential
 round-trip rate measured in the same run (``benchmarks/rpc.py``'s raw echo), as the yardstick.
-Targets: QUORUM single puts >= 5,000/s; batched >= 50,000 docs/s; catch-up >= 20,000 docs/s.
+First, ``SQLiteStorage`` alone in one process (the ceiling every replica's writes share) and the bound it puts on
+3 replicas on this machine's cores. Targets: QUORUM single puts >= 5,000/s; batched >= 50,000 docs/s; catch-up >=
+20,000 docs/s.
 Usage: ``python benchmarks/replication.py [--docs N] [--catch-up-docs N]``.
 """
 
@@ -13,15 +15,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from zactor import Node, NodeConfig
 from zactor.loops import run as run_loop
+from zactor.services.clock.hlc import HLCTimestamp
 from zactor.services.cluster import LocalCluster
 from zactor.services.cluster.cli_bench import measure
 from zactor.services.cluster.observer import OBSERVER_ACTOR, GetNodeStats
+from zactor.services.replication import Document, SQLiteStorage
 from zactor.services.replication.frontend import KV_ACTOR, KvPut, KvPutMany
 
 VALUE = bytes(1024)
@@ -60,6 +66,19 @@ async def batched_puts(client: Node, addresses: list[str], keyspace: str, total:
     return total / (time.perf_counter() - start)
 
 
+async def storage_alone(directory: str, total: int = 50_000, batch: int = 500) -> tuple[float, float]:
+    """``SQLiteStorage.put_many`` of 1 KiB documents in one process, no network: ``(rows/s, CPU seconds per row)``.
+    The ceiling the replicas share: a QUORUM write is stored by every replica."""
+    storage = SQLiteStorage(Path(directory) / "alone.db")
+    start, cpu = time.perf_counter(), time.process_time()
+    for first in range(0, total, batch):
+        stamp = HLCTimestamp(1_700_000_000_000 + first, 0, "bench")
+        await storage.put_many("alone", [Document(f"k{n}", stamp, VALUE) for n in range(first, first + batch)])
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    await storage.close()
+    return total / elapsed, cpu / total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=10_000, help="documents per single-put measurement")
@@ -71,6 +90,11 @@ def main() -> None:
     raw = measure("raw", "small", seconds=2.0)["seq_per_s"]
     results: dict[str, float] = {}
     data_dir = tempfile.mkdtemp(prefix="zactor-bench-")
+    print("measuring SQLite alone ...", file=sys.stderr, flush=True)
+    rows_per_s, cpu_per_row = run_loop(storage_alone(data_dir))
+    results["SQLiteStorage alone, 1 process, 1 KiB rows/s"] = rows_per_s
+    cores = os.cpu_count() or 1
+    results[f"bound for 3 replicas on {cores} cores (CPU of SQLite only), docs/s"] = cores / (3 * cpu_per_row)
     node_args = ("--anti-entropy-interval", "0.5")
     with LocalCluster(3, data_centers=("dc1", "dc2"), node_args=node_args, data_dir=data_dir) as cluster:
         addresses = [cluster.address(i) for i in range(3)]
