@@ -308,10 +308,10 @@ class MembershipService:
         """Re-resolve the ``dns:`` and ``file:`` seed entries every ``seed_refresh_s`` seconds."""
         while True:
             await asyncio.sleep(self.config.seed_refresh_s)
-            seeds = await resolver.resolve()
-            if tuple(s for s in seeds if s != self.core.address) != self.core.seeds:
-                log.info("seeds now %s", seeds)
-                self.core.set_seeds(seeds)
+            before = self.core.seeds
+            self.core.set_seeds(await resolver.resolve())
+            if self.core.seeds != before:
+                log.info("seeds now %s", list(self.core.seeds))
 
     async def _gossip_loop(self) -> None:
         interval = self.config.gossip_interval_s

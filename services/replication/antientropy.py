@@ -79,8 +79,6 @@ class AntiEntropy:
         self._timeout_s = timeout_s
         # (peer node id, keyspace) -> (the peer's epoch, the change its state was complete up to)
         self._synced: dict[tuple[str, str], tuple[int, int]] = {}
-        # peer node id -> the epochs of it that some keyspace was synced in
-        self._epochs: dict[str, set[int]] = {}
         self.stats: collections.Counter[str] = collections.Counter()
 
     async def run(self, interval_s: float) -> None:
@@ -141,23 +139,23 @@ class AntiEntropy:
         if type(reply.epoch) is not int or type(reply.keyspaces) is not dict:
             raise DecodeError("malformed KeyspaceVersions")
         fetched = 0
-        epoch_known = reply.epoch in self._epochs.get(node_id, ())
+        epoch_known = any(n == node_id and e == reply.epoch for (n, _), (e, _) in self._synced.items())
         for keyspace, remote_seq in reply.keyspaces.items():
             epoch, since = self._synced.get((node_id, keyspace), (0, 0))
             if epoch == reply.epoch and remote_seq <= since:
                 continue
             ranges: list[int] = []
+            local = self._replica.crdt(keyspace)
             if epoch != reply.epoch:
                 since = 0
-            local = self._replica.crdt(keyspace)
-            if epoch != reply.epoch and not epoch_known and (local.entries or local.dead):
                 # the peer restarted (or is new): compare digests before any state. In an epoch synced in an earlier
                 # round, this keyspace is most likely new, and since=0 pulls its whole change log; when nothing of it
                 # is here, all of it is needed: no digests then.
-                agreed, ranges = await self._compare_digests(ref, keyspace, reply.epoch)
-                if agreed is not None:
-                    await self._save_position(node_id, keyspace, reply.epoch, agreed)
-                    continue
+                if not epoch_known and (local.entries or local.dead):
+                    agreed, ranges = await self._compare_digests(ref, keyspace, reply.epoch)
+                    if agreed is not None:
+                        await self._save_position(node_id, keyspace, reply.epoch, agreed)
+                        continue
             ask = GetState(cluster_id=cluster_id, keyspace=keyspace, epoch=reply.epoch, since=since, ranges=ranges)
             state = await ref.ask(ask, timeout_s=self._timeout_s)
             remote = ORSWOT()
@@ -197,7 +195,6 @@ class AntiEntropy:
 
     async def _save_position(self, node_id: str, keyspace: str, epoch: int, seq: int) -> None:
         self._synced[(node_id, keyspace)] = (epoch, seq)
-        self._epochs.setdefault(node_id, set()).add(epoch)
         position = Document(f"{node_id}\x1f{keyspace}", _NO_TS, f"{epoch}:{seq}".encode())
         await self._replica.storage.put(SYNC_KEYSPACE, position)
 
@@ -208,7 +205,6 @@ class AntiEntropy:
             node_id, _, keyspace = str(doc.key).partition("\x1f")
             epoch, _, seq = bytes(doc.value).decode().partition(":")
             self._synced[(node_id, keyspace)] = (int(epoch), int(seq))
-            self._epochs.setdefault(node_id, set()).add(int(epoch))
 
     async def _fetch(self, ref: ActorRef, keyspace: str, keys: list[Any]) -> int:
         """Fetch and apply ``keys`` in chunks, ``_FETCHERS`` requests in flight; returns how many were applied."""

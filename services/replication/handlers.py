@@ -35,7 +35,17 @@ from zactor.services.replication.replica import REMOTE, Replica
 from zactor.services.replication.replica_set import ReplicaSet
 from zactor.services.replication.storage import Document, Key
 
-__all__ = ["ReplicationActor", "REPLICATION_ACTOR", "TimestampCheck", "wire_key", "wire_value", "wire_ts", "wire_docs"]
+__all__ = [
+    "ReplicationActor",
+    "REPLICATION_ACTOR",
+    "TimestampCheck",
+    "stamped_columns",
+    "wire_docs",
+    "wire_key",
+    "wire_stamped",
+    "wire_ts",
+    "wire_value",
+]
 
 REPLICATION_ACTOR = "zactor.replication"
 
