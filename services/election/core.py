@@ -81,6 +81,7 @@ class GroupElection:
         self.durable = False
         self.observers: tuple[str, ...] = ()
         self.voters: tuple[str, ...] = ()
+        self._ranked: list[str] = []  # the voters, next in line first
         # a voter that acked a heartbeat votes for no one else until _promise_until; a (re)started node first
         # honours any promise it may have made before (to no one known: it refuses every candidate meanwhile)
         self._promise_until = now_s + config.lease_s
@@ -122,7 +123,7 @@ class GroupElection:
 
     def succession(self) -> list[str]:
         """The voters other than the leader, next in line first (the first one is the backup leader)."""
-        return sorted((v for v in self.voters if v != self.leader), key=lambda v: rank(self.group, v), reverse=True)
+        return [v for v in self._ranked if v != self.leader]
 
     def next_wakeup(self) -> float:
         """When :meth:`tick` has work next, on this node's clock."""
@@ -145,6 +146,7 @@ class GroupElection:
     def set_voters(self, voters: Sequence[str], now_s: float, observers: Sequence[str] = ()) -> None:
         """Replace the voters (and the non-voters that follow the leader's heartbeats)."""
         self.voters = tuple(sorted(set(voters)))
+        self._ranked = sorted(self.voters, key=lambda v: rank(self.group, v), reverse=True)
         self.observers = tuple(sorted(set(observers) - set(self.voters) - {self.node_id}))
         if self.role is not Role.FOLLOWER and self.node_id not in self.voters:
             self._follow(now_s, None)
@@ -245,26 +247,19 @@ class GroupElection:
             self._advance(msg.term)
             self._follow(now_s, None)
             return []
-        if not msg.granted or sender not in self.voters:
+        expected = (Role.PRE_CANDIDATE, self.term + 1) if msg.pre else (Role.CANDIDATE, self.term)
+        if not msg.granted or sender not in self.voters or (self.role, msg.term) != expected:
             return []
-        if msg.pre and self.role is Role.PRE_CANDIDATE and msg.term == self.term + 1:
-            self._ballots.add(sender)
-            if len(self._ballots) >= self.majority:
-                return self._campaign(now_s)
-        elif not msg.pre and self.role is Role.CANDIDATE and msg.term == self.term:
-            self._ballots.add(sender)
-            if len(self._ballots) >= self.majority:
-                return self._lead(now_s)
-        return []
+        self._ballots.add(sender)
+        if len(self._ballots) < self.majority:
+            return []
+        return self._campaign(now_s) if msg.pre else self._lead(now_s)
 
     # ------------------------------------------------------------------------------------------------ steps
 
     def _stand(self, now_s: float) -> list[Outgoing]:
         """Start a pre-vote for the next term."""
-        self.role = Role.PRE_CANDIDATE
-        self._ballots = {self.node_id}
-        self._round_until = now_s + self.config.round_s
-        if len(self._ballots) >= self.majority:
+        if self._open_round(Role.PRE_CANDIDATE, now_s):
             return self._campaign(now_s)
         ask = RequestVote(group=self.group, sender=self.node_id, term=self.term + 1, pre=True)
         return [(v, ask) for v in self._others()]
@@ -274,14 +269,18 @@ class GroupElection:
         self.term += 1
         self.voted_for = self.node_id
         self.durable = True
-        self.role = Role.CANDIDATE
         self._set_leader(None)
-        self._ballots = {self.node_id}
-        self._round_until = now_s + self.config.round_s
-        if len(self._ballots) >= self.majority:
+        if self._open_round(Role.CANDIDATE, now_s):
             return self._lead(now_s)
         ask = RequestVote(group=self.group, sender=self.node_id, term=self.term)
         return [(v, ask) for v in self._others()]
+
+    def _open_round(self, role: Role, now_s: float) -> bool:
+        """Start a pre-vote or vote round with this node's own ballot; returns whether that is a majority already."""
+        self.role = role
+        self._ballots = {self.node_id}
+        self._round_until = now_s + self.config.round_s
+        return len(self._ballots) >= self.majority
 
     def _lead(self, now_s: float) -> list[Outgoing]:
         self.role = Role.LEADER

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import weakref
 from collections.abc import Sequence
@@ -230,9 +231,12 @@ class Election:
 
     async def _run(self) -> None:
         core = self._parts()[0]
+        refreshed_at = -math.inf
         while True:
             now = self._parts()[1]
-            self._refresh_voters(now)
+            if now - refreshed_at >= self.config.heartbeat_s:  # a member's meta has no event: look now and again
+                self._refresh_voters(now)
+                refreshed_at = now
             self._send(core.tick(now))
             self._after()
             delay = max(0.001, min(core.next_wakeup() - self._parts()[1], self.config.heartbeat_s))
@@ -298,10 +302,8 @@ class Election:
             log.info("group %r: leader %s in term %d", change.group, change.leader, change.term)
             for queue in self._watchers:
                 queue.put_nowait(change)
-        if changes:
+        if changes or self.is_leader:  # a new leader, or a new leader's lease
             self._changed.set()
-        elif self.is_leader:
-            self._changed.set()  # a new leader's lease arrived
 
     def _load(self) -> tuple[int, str | None]:
         path = self._state_path

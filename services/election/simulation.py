@@ -77,13 +77,14 @@ class Simulation:
         self.cut: set[frozenset[str]] = set()
         self.paused_until: dict[str, float] = {}
         self.down: set[str] = set()
-        self.faults_on = True
+        self.healed_at: float | None = None  # true time of the heal; until then messages are lost at loss_rate
         self.history = History()
         self._queue: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = 0
         self._held: dict[str, list[tuple[str, Any]]] = {i: [] for i in self.ids}
         self.fence = Fence()
         self._open: dict[str, Claim] = {}
+        self._elected: set[tuple[str, int]] = set()
         self.nodes = {i: self._make(i) for i in self.ids}
         for i in self.ids:
             self._wake(i)
@@ -137,10 +138,9 @@ class Simulation:
 
     def _heal(self) -> None:
         self.cut.clear()
-        self.faults_on = False
         for node in list(self.down):
             self._restart(node)
-        self._healed_at = self.now
+        self.healed_at = self.now
 
     # ------------------------------------------------------------------------------------------------ nodes
 
@@ -210,7 +210,7 @@ class Simulation:
             election.durable = False
         self._record(node)
         for target, msg in out:
-            if frozenset((node, target)) in self.cut or (self.faults_on and self.rng.random() < self.loss_rate):
+            if frozenset((node, target)) in self.cut or (self.healed_at is None and self.rng.random() < self.loss_rate):
                 continue
             self.at(self.now + self.rng.uniform(0.001, 0.02), lambda t=target, m=msg: self._deliver(node, t, m))  # type: ignore[misc]
         if election.is_leader(self.local(node)) and self.rng.random() < 0.5:
@@ -229,7 +229,8 @@ class Simulation:
             self._close(node, self.now)
             claim = None
         if election.role is Role.LEADER:
-            if not any(n == node and term == election.term for _, n, term in self.history.elected):
+            if (node, election.term) not in self._elected:
+                self._elected.add((node, election.term))
                 self.history.elected.append((self.now, node, election.term))
             if election.is_leader(local):
                 end = self.now + election.lease_remaining(local) / self.rate[node]
@@ -238,13 +239,8 @@ class Simulation:
                     self.history.claims.append(self._open[node])
                 else:
                     claim.end = max(claim.end, end)
-        if (
-            not self.faults_on
-            and self.history.leader_after_heal_s is None
-            and election.is_leader(local)
-            and self.now >= getattr(self, "_healed_at", 0.0)
-        ):
-            self.history.leader_after_heal_s = self.now - self._healed_at
+        if self.healed_at is not None and self.history.leader_after_heal_s is None and election.is_leader(local):
+            self.history.leader_after_heal_s = self.now - self.healed_at
 
     def _close(self, node: str, t: float) -> None:
         claim = self._open.pop(node, None)
@@ -258,10 +254,10 @@ class Simulation:
         def land() -> None:
             try:
                 self.fence.admit(term)
+                accepted = True
             except StaleTerm:
-                self.history.writes.append((self.now, node, term, False))
-            else:
-                self.history.writes.append((self.now, node, term, True))
+                accepted = False
+            self.history.writes.append((self.now, node, term, accepted))
 
         self.at(self.now + delay, land)
 
@@ -269,9 +265,16 @@ class Simulation:
 def check(history: History) -> None:
     """Raise ``AssertionError`` naming the first safety property ``history`` breaks."""
     claims = sorted(history.claims, key=lambda c: c.start)
-    for a, b in zip(claims, claims[1:], strict=False):
-        if b.start < a.end - 1e-9 and (a.node, a.term) != (b.node, b.term):
-            raise AssertionError(f"overlapping leases: {a} and {b}")
+    latest: Claim | None = None  # of the claims started so far, the one whose lease ends last
+    for claim in claims:
+        if (
+            latest is not None
+            and claim.start < latest.end - 1e-9
+            and (latest.node, latest.term) != (claim.node, claim.term)
+        ):
+            raise AssertionError(f"overlapping leases: {latest} and {claim}")
+        if latest is None or claim.end > latest.end:
+            latest = claim
     for a, b in zip(claims, claims[1:], strict=False):
         if b.term <= a.term and (a.node, a.term) != (b.node, b.term):
             raise AssertionError(f"terms not strictly increasing across leaders: {a} then {b}")
@@ -281,8 +284,12 @@ def check(history: History) -> None:
     leader_of = {term: node for _, node, term in history.elected}
     highest = 0
     for _, node, term, accepted in history.writes:
-        if accepted and (term < highest or leader_of.get(term) != node):
-            raise AssertionError(f"a write of term {term} by {node} accepted after term {highest}")
+        if accepted and term < highest:
+            raise AssertionError(f"a write of term {term} by {node} accepted after one of term {highest}")
+        if accepted and leader_of.get(term) != node:
+            raise AssertionError(
+                f"a write of term {term} by {node} accepted, but {leader_of.get(term)} led term {term}"
+            )
         if accepted:
             highest = term
 
