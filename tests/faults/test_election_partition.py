@@ -5,18 +5,18 @@ term, and follows the new leader once its link is back."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import asyncio
 from pathlib import Path
 
 import pytest
 
-from zactor.config import NodeConfig
-from zactor.loops import run as run_loop
-from zactor.services.cluster.cli_leaders import fetch_leaders
+from zactor import Node, NodeConfig
+from zactor.errors import ActorError
 from zactor.services.cluster.local_cluster import wait_all_live
-from zactor.services.cluster.netns import Namespaces, namespaces, set_link, start_nodes, unavailable_reason
-from zactor.services.cluster.process import NodeProcess
+from zactor.services.cluster.netns import namespaces, set_link, start_nodes, unavailable_reason
+from zactor.services.election.actor import ELECTION_ACTOR
+from zactor.services.election.messages import GetLeaders
+from zactor.testing import wait_until
 
 pytestmark = [
     pytest.mark.fault,
@@ -25,64 +25,70 @@ pytestmark = [
 ]
 
 
-def _reports(ns: Namespaces, addresses: list[str], indexes: list[int]) -> dict[str, tuple[str, int]]:
-    """``{node: (leader, term)}`` as each node of ``indexes`` reports group ``g``."""
-    client = NodeConfig(node_id="observer", bind=f"tcp://{ns.host_address}:0", insecure=True)
-    out = {}
+async def _views(client: Node, addresses: list[str], indexes: list[int]) -> set[tuple[str, int]]:
+    """The distinct ``(leader, term)`` of group ``g`` that the nodes of ``indexes`` report (``("", -1)`` for a node
+    that does not answer)."""
+    views = set()
     for i in indexes:
-        groups = run_loop(fetch_leaders([addresses[i]], client, timeout_s=1.0))
-        leader, term, *_ = groups.get("g", ["", 0])
-        out[f"node{i}"] = (leader, term)
-    return out
+        try:
+            reply = await client.ref(ELECTION_ACTOR, address=addresses[i]).ask(GetLeaders(), timeout_s=1.0)
+        except ActorError:
+            views.add(("", -1))
+            continue
+        leader, term, *_ = reply.groups.get("g", ["", 0])
+        views.add((leader, term))
+    return views
 
 
-def _wait(condition: Callable[[], bool], timeout_s: float, what: str) -> float:
-    start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > timeout_s:
-            raise AssertionError(f"{what}: not within {timeout_s} s")
-        time.sleep(0.1)
-    return time.monotonic() - start
-
-
-def test_partitions_of_a_follower_and_of_the_leader(tmp_path: Path) -> None:
+async def test_partitions_of_a_follower_and_of_the_leader(tmp_path: Path) -> None:
     with namespaces(3, subnet="10.213.78") as ns:
-        procs: list[NodeProcess] = start_nodes(ns, ("--group", "g", "--cluster-id", "el"), tmp_path)
+        procs = start_nodes(ns, ("--group", "g", "--cluster-id", "el"), tmp_path)
         try:
             addresses = [p.address for p in procs]
-            client = NodeConfig(node_id="observer", bind=f"tcp://{ns.host_address}:0", insecure=True)
-            run_loop(wait_all_live(addresses, 30.0, client=client))
-            everyone = [0, 1, 2]
-            _wait(lambda: len({r for r in _reports(ns, addresses, everyone).values() if r[0]}) == 1, 20, "a leader")
-            leader, term = next(iter(_reports(ns, addresses, everyone).values()))
-            li = int(leader.removeprefix("node"))
+            config = NodeConfig(node_id="observer", bind=f"tcp://{ns.host_address}:0", insecure=True)
+            await wait_all_live(addresses, 30.0, client=config)
+            async with Node(config) as client:
+                everyone = [0, 1, 2]
 
-            follower = next(i for i in everyone if i != li)
-            set_link(ns.names[follower], up=False)
-            majority = [i for i in everyone if i != follower]
-            deadline = time.monotonic() + 5.0
-            while time.monotonic() < deadline:  # the majority keeps its leader and term throughout
-                assert set(_reports(ns, addresses, majority).values()) == {(leader, term)}
-            set_link(ns.names[follower], up=True)
-            run_loop(wait_all_live(addresses, 30.0, client=client))
-            time.sleep(2.0)
-            assert set(_reports(ns, addresses, everyone).values()) == {(leader, term)}, "no change forced by healing"
+                async def agreed(indexes: list[int]) -> tuple[str, int] | None:
+                    views = await _views(client, addresses, indexes)
+                    return next(iter(views)) if len(views) == 1 and next(iter(views))[0] else None
 
-            set_link(ns.names[li], up=False)
-            majority = [i for i in everyone if i != li]
+                await wait_until(lambda: agreed(everyone), 20.0, "one leader known everywhere", poll_s=0.05)
+                first = await agreed(everyone)
+                assert first is not None
+                leader, term = first
+                leading = int(leader.removeprefix("node"))
 
-            def replaced() -> bool:
-                seen = set(_reports(ns, addresses, majority).values())
-                return len(seen) == 1 and next(iter(seen))[0] not in ("", leader) and next(iter(seen))[1] > term
+                follower = next(i for i in everyone if i != leading)
+                set_link(ns.names[follower], up=False)
+                majority = [i for i in everyone if i != follower]
+                loop = asyncio.get_running_loop()
+                until = loop.time() + 5.0
+                while loop.time() < until:  # the majority keeps its leader and term throughout
+                    assert await _views(client, addresses, majority) == {(leader, term)}
+                set_link(ns.names[follower], up=True)
+                await wait_all_live(addresses, 30.0, client=config)
+                await asyncio.sleep(2.0)
+                assert await _views(client, addresses, everyone) == {(leader, term)}, "no change forced by healing"
 
-            assert _wait(replaced, 10, "a new leader on the majority side") < 3.0
-            new, new_term = next(iter(_reports(ns, addresses, majority).values()))
-            set_link(ns.names[li], up=True)
-            _wait(
-                lambda: set(_reports(ns, addresses, everyone).values()) == {(new, new_term)},
-                20,
-                "the old leader follows",
-            )
+                set_link(ns.names[leading], up=False)
+                majority = [i for i in everyone if i != leading]
+
+                async def replaced() -> bool:
+                    view = await agreed(majority)
+                    return view is not None and view[0] != leader and view[1] > term
+
+                started = loop.time()
+                await wait_until(replaced, 10.0, "a new leader on the majority side", poll_s=0.05)
+                assert loop.time() - started < 3.0
+                new = await agreed(majority)
+                set_link(ns.names[leading], up=True)
+
+                async def followed() -> bool:
+                    return await agreed(everyone) == new
+
+                await wait_until(followed, 20.0, "the old leader follows the new one", poll_s=0.05)
         finally:
             for proc in procs:
                 proc.kill()
