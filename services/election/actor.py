@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from zactor.actor import Actor, Context, handler
-from zactor.errors import ActorError
+from zactor.errors import ActorError, DecodeError
 from zactor.services.election.messages import (
     GetLeaders,
     Heartbeat,
@@ -23,6 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["ELECTION_ACTOR", "ElectionActor", "NoLeader"]
 
 ELECTION_ACTOR = "zactor.election"
+
+_FIELD_TYPES = {"group": str, "sender": str, "term": int, "seq": int, "pre": bool, "granted": bool, "ok": bool}
+"""The type of every field of the messages the core takes."""
 
 
 class NoLeader(ActorError):
@@ -56,8 +61,17 @@ class ElectionActor(Actor):
         self.groups: dict[str, Election] = {}
 
     def _route(self, msg: Any) -> None:
-        election = self.groups.get(msg.group) if type(msg.group) is str else None
-        if election is not None and type(msg.sender) is str:
+        """Hand ``msg`` to its group (a group this node is not in: dropped).
+
+        Raises:
+            DecodeError: a field of the wrong type (a term that is not an int, a flag that is not a bool, ...).
+        """
+        for field in attrs.fields(type(msg)):
+            expected = _FIELD_TYPES[field.name]
+            if type(getattr(msg, field.name)) is not expected:
+                raise DecodeError(f"{type(msg).__name__}.{field.name} must be a {expected.__name__}")
+        election = self.groups.get(msg.group)
+        if election is not None:
             election.receive(msg)
 
     @handler

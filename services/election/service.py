@@ -55,6 +55,8 @@ class Election:
 
     Raises:
         ValueError: an empty group name or a ``group_size`` below 1.
+
+    Its properties and methods raise ``RuntimeError`` before :meth:`start` and after :meth:`stop`.
     """
 
     def __init__(

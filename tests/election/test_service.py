@@ -15,7 +15,7 @@ from zactor import NodeConfig
 from zactor.services.cluster import ClusterNode
 from zactor.services.election import Election, ElectionConfig, LeaderChange, NoLeader
 from zactor.services.election.actor import ELECTION_ACTOR
-from zactor.services.election.messages import GetLeaders
+from zactor.services.election.messages import GetLeaders, Heartbeat, HeartbeatAck, RequestVote, Resign, Vote
 from zactor.services.membership.gossip import MembershipConfig
 from zactor.services.membership.service import MembershipService
 from zactor.testing import FakeClock, Seeds, wait_until
@@ -133,3 +133,26 @@ async def test_explicit_voters_and_two_groups_on_one_node(clock: FakeClock) -> N
         assert set(leaders.groups) == {"g", "solo"} and leaders.groups["solo"][:2] == [nodes[2].node_id, 1]
         await nodes[2].remove_extension("election:solo")
         assert elections[2].leader is not None or await elections[2].wait_for_leader(timeout_s=10)
+
+
+async def test_malformed_election_messages_are_refused_and_change_nothing(clock: FakeClock) -> None:
+    """Terms, sequence numbers or flags of the wrong type are refused before the core sees them: no handler fails,
+    the term does not move, the leader stays."""
+    async with group(clock) as (nodes, elections):
+        leader = await elections[0].wait_for_leader(timeout_s=10)
+        term = elections[0].term
+        router = nodes[1].ref(ELECTION_ACTOR, address=nodes[0].address)
+        for bad in (
+            Heartbeat(group="g", sender="n1", term="99", seq=1),  # type: ignore[arg-type]
+            Heartbeat(group="g", sender="n1", term=99, seq=None),  # type: ignore[arg-type]
+            HeartbeatAck(group="g", sender="n1", term=term, seq=1, ok="yes"),  # type: ignore[arg-type]
+            RequestVote(group="g", sender="n1", term=[99]),  # type: ignore[arg-type]
+            Vote(group="g", sender=7, term=99, granted=True),  # type: ignore[arg-type]
+            Resign(group=None, sender="n1", term=term),  # type: ignore[arg-type]
+        ):
+            await router.tell(bad)
+        mailbox = nodes[0].registry.get(ELECTION_ACTOR)
+        assert mailbox is not None
+        await wait_until(lambda: mailbox.stats.tells >= 6, what="the six tells handled")
+        assert mailbox.stats.failures == 0
+        assert elections[0].term == term and elections[0].leader == leader
