@@ -13,7 +13,15 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from zactor.deadlines import Deadlines
-from zactor.errors import ActorNotFound, ClockOffsetError, DecodeError, NodeUnavailable, RequestTimeout, SendTimeout
+from zactor.errors import (
+    ActorNotFound,
+    ClockOffsetError,
+    DecodeError,
+    NodeUnavailable,
+    RequestTimeout,
+    SendTimeout,
+    TransportClosed,
+)
 from zactor.transport.envelope import Kind, pack, unpack
 from zactor.wire import open_reply
 
@@ -38,7 +46,6 @@ class Calls:
         self._pending: dict[int, tuple[asyncio.Future[Any], str | None, str, float]] = {}
         self._request_ids = itertools.count(1)
         self._deadlines: Deadlines | None = None
-        self._cancels: set[asyncio.Future[None]] = set()
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -48,10 +55,13 @@ class Calls:
         self._deadlines = Deadlines(asyncio.get_running_loop(), self._pending, self._expire)
 
     def close(self, error: BaseException) -> None:
-        """Fail every pending ask with ``error`` and stop timing deadlines."""
-        for fut, *_ in list(self._pending.values()):
+        """Fail every pending ask with ``error``, tell the nodes serving the remote ones that they are abandoned
+        (a CANCEL each, flushed within the transport's linger as it closes), and stop timing deadlines."""
+        for request_id, (fut, endpoint, name, _) in list(self._pending.items()):
             if not fut.done():
                 fut.set_exception(error)
+                if endpoint is not None:
+                    self._send_cancel(endpoint, name, request_id)
         if self._deadlines is not None:
             self._deadlines.close()
             self._deadlines = None
@@ -119,17 +129,16 @@ class Calls:
             del self._pending[request_id]
 
     def _send_cancel(self, address: str, name: str, request_id: int) -> None:
-        """Tell the node at ``address`` that the ask ``request_id`` is abandoned (a CANCEL envelope, best effort)."""
+        """Tell the node at ``address`` that the ask ``request_id`` is abandoned: a CANCEL envelope, sent at once or
+        not at all (at the high-water mark, or with the transport closed, it is counted as ``cancel_failures``)."""
         node = self._node
         frames = pack(Kind.CANCEL, request_id, name, None, node.envelope_stamp())
-        task = asyncio.ensure_future(node.transport.send(address, frames, node.config.default_timeout_s))
-        self._cancels.add(task)
-        task.add_done_callback(self._cancel_sent)
-
-    def _cancel_sent(self, task: asyncio.Future[None]) -> None:
-        self._cancels.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self._node.stats["cancel_failures"] += 1
+        try:
+            sent = node.transport.send_nowait(address, frames)
+        except (TransportClosed, ValueError):
+            sent = False
+        if not sent:
+            node.stats["cancel_failures"] += 1
 
     async def tell_remote(self, address: str, name: str, msg: Any) -> None:
         """Tell an actor of the node at ``address``; see :meth:`zactor.ref.ActorRef.tell`."""

@@ -29,6 +29,8 @@ __all__ = ["BlockingClient", "BlockingRef", "connect"]
 
 R = TypeVar("R")
 
+_LINGER_MS = 100  # how long closing may wait to flush queued envelopes, in ms
+
 
 def connect(
     address: str, *, keyring_dir: str | None = None, key_name: str | None = None, timeout_s: float = 5.0
@@ -128,23 +130,35 @@ class BlockingClient:
         sock.send_multipart(frames, copy=len(frames) == 1)
         deadline = time.monotonic() + timeout
         wait_ms = int(timeout * 1000)
-        while True:
-            try:
+        try:
+            while True:
                 if wait_ms <= 0:
                     raise zmq.Again()
                 own.set_wait(wait_ms)
                 frames = recv_envelope(sock, block=True)
-            except zmq.Again:
-                self._raise_handshake_failure(own.monitor)
-                raise RequestTimeout(name, timeout) from None
-            header = unpack(frames)
-            if header.request_id != request_id:  # the late reply of an ask that timed out
-                wait_ms = int((deadline - time.monotonic()) * 1000)
-                continue
-            ok, outcome = open_reply(header, frames)
-            if not ok:
-                raise outcome
-            return check_reply_type(name, msg, outcome, reply_type_of(type(msg)))
+                header = unpack(frames)
+                if header.request_id == request_id:
+                    break
+                wait_ms = int((deadline - time.monotonic()) * 1000)  # the late reply of an ask that gave up
+        except zmq.Again:
+            self._cancel(sock, name, request_id)
+            self._raise_handshake_failure(own.monitor)
+            raise RequestTimeout(name, timeout) from None
+        except BaseException:  # KeyboardInterrupt, or the client closed under the ask
+            self._cancel(sock, name, request_id)
+            raise
+        ok, outcome = open_reply(header, frames)
+        if not ok:
+            raise outcome
+        return check_reply_type(name, msg, outcome, reply_type_of(type(msg)))
+
+    @staticmethod
+    def _cancel(sock: zmq.Socket[bytes], name: str, request_id: int) -> None:
+        """Tell the node the ask ``request_id`` is abandoned (a CANCEL envelope; best effort, never blocks)."""
+        try:
+            sock.send(pack(Kind.CANCEL, request_id, name, None, None)[0], zmq.NOBLOCK)
+        except zmq.ZMQError:  # at the high-water mark, or the socket is closed
+            pass
 
     def tell(self, name: str, msg: Any) -> None:
         """Send ``msg`` to the actor ``name`` without waiting (queued by ZeroMQ until connected)."""
@@ -154,12 +168,12 @@ class BlockingClient:
 
     def _raise_handshake_failure(self, monitor: zmq.Socket[bytes]) -> None:
         while (event := next_event(monitor)) is not None:
-            error = handshake_failure(self.address, event)
+            error = handshake_failure(self.address, event[0])
             if error is not None:
                 raise error
 
     def close(self) -> None:
-        """Close every thread's socket. Idempotent."""
+        """Close every thread's socket, flushing what is queued (such as a CANCEL) for up to 0.1 s. Idempotent."""
         with self._lock:
             if self._closed:
                 return
@@ -167,7 +181,7 @@ class BlockingClient:
             for own in self._sockets:
                 own.sock.disable_monitor()
                 own.monitor.close(linger=0)
-                own.sock.close(linger=0)
+                own.sock.close(linger=_LINGER_MS)
             self._sockets.clear()
         self._ctx.term()
 

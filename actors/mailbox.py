@@ -164,6 +164,13 @@ class Mailbox:
         worker.cancel()
         return True
 
+    def cancel_peer(self, peer: bytes) -> int:
+        """Abandon every ask from the remote ``peer`` (a routing identity), queued or running, as :meth:`cancel`
+        does; its tells are left. Returns how many asks were abandoned."""
+        asks = [reply_to for _, reply_to in self._queue if type(reply_to) is tuple and reply_to[0] == peer]
+        asks += [reply_to for reply_to in self._running if type(reply_to) is tuple and reply_to[0] == peer]
+        return sum(self.cancel(reply_to) for reply_to in asks)
+
     def _run_inline(self, worker: Idle, msg: Any, reply_to: Any) -> bool:
         """Run the handler for ``msg`` in ``worker``'s task and context until it returns or first suspends; a
         suspended handler is handed to the worker, which resumes it. Returns False, having run nothing, when called

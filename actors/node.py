@@ -97,6 +97,7 @@ class Node:
             insecure=self.config.insecure,
         )
         self._transport.on_handshake_failed = self._on_handshake_failed
+        self._transport.on_peer_gone = self._on_peer_gone
         self._registry = Registry(self, self._respond, self.config.mailbox_size, self.config.stop_timeout_s)
         self._calls = Calls(self)
         self._address: str | None = None
@@ -326,6 +327,14 @@ class Node:
         mailbox = self._registry.get(target)
         if mailbox is not None and mailbox.cancel(reply_to):
             self.stats["cancelled"] += 1
+
+    def _on_peer_gone(self, peer: bytes) -> None:
+        """An inbound peer's connection closed: its asks, queued or running, can never be answered, so they are
+        dropped or cancelled as if it had sent a CANCEL for each."""
+        for name in self._registry.names():
+            mailbox = self._registry.get(name)
+            if mailbox is not None:
+                self.stats["cancelled_peer_gone"] += mailbox.cancel_peer(peer)
 
     def _respond(self, reply_to: tuple[bytes, int], result: Any, error: BaseException | None, actor: str) -> None:
         """Hand a REPLY (or an ERROR for ``error``) for a remote asker to the transport, which never waits on the

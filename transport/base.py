@@ -63,6 +63,9 @@ class Transport(abc.ABC):
             ``callback_errors``, ...), for logs, metrics and tests.
         on_handshake_failed: called as ``on_handshake_failed(endpoint, error)`` when the security handshake of an
             outbound connection fails (the node fails the asks waiting on it at once).
+        on_peer_gone: called as ``on_peer_gone(peer)`` when the inbound connection of ``peer`` (a routing identity
+            seen by ``on_request``) closes: the peer process died or closed its socket, or the ZMTP heartbeat timed
+            out. Nothing more will arrive from that identity, and nothing sent to it will be read.
     """
 
     def __init__(self, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
@@ -73,6 +76,7 @@ class Transport(abc.ABC):
         self._address: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.on_handshake_failed: Callable[[str, HandshakeFailed], None] | None = None
+        self.on_peer_gone: Callable[[bytes], None] | None = None
 
     @property
     def address(self) -> str:
@@ -115,6 +119,21 @@ class Transport(abc.ABC):
         """
 
     @abc.abstractmethod
+    def send_nowait(self, endpoint: str, frames: Sequence[Any]) -> bool:
+        """Send ``[head, *buffers]`` to the node bound at ``endpoint`` if it can go without waiting (connecting on
+        first use); for what is worth sending only at once, such as a CANCEL. Queued envelopes are still flushed
+        when the transport closes, within its linger.
+
+        Returns:
+            True when sent or queued; False when the connection is at its high-water mark (nothing was sent).
+
+        Raises:
+            MessageTooLarge: the envelope exceeds ``max_message_bytes``.
+            TransportClosed: the transport is closed.
+            ValueError: ``endpoint`` is not an address the transport can connect to.
+        """
+
+    @abc.abstractmethod
     def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
         """Send ``[head, *buffers]`` back to the inbound ``peer`` and return at once, never waiting on the
         peer: an envelope that finds no room waits in the peer's bounded outbox for up to ``timeout_s`` seconds (then
@@ -142,6 +161,15 @@ class Transport(abc.ABC):
         :attr:`on_handshake_failed`)."""
         if self.on_handshake_failed is not None:
             self.on_handshake_failed(endpoint, error)
+
+    def _gone(self, peer: bytes) -> None:
+        """Report that the inbound connection of ``peer`` closed (see :attr:`on_peer_gone`)."""
+        if self.on_peer_gone is not None:
+            try:
+                self.on_peer_gone(peer)
+            except Exception:
+                self.stats["callback_errors"] += 1
+                log.exception("peer-gone handler failed")
 
     def _outgoing(self, frames: Sequence[Any]) -> int:
         """Check an outgoing envelope's size and count it (``envelopes_out``, ``bytes_out``); returns its bytes.

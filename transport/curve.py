@@ -44,12 +44,14 @@ REFUSALS = {
 }
 
 
-def next_event(monitor: zmq.Socket[bytes]) -> int | None:
-    """The next event waiting on a socket monitor, without blocking (``None`` when there is none)."""
+def next_event(monitor: zmq.Socket[bytes]) -> tuple[int, int] | None:
+    """The next event waiting on a socket monitor, without blocking, as ``(event, value)`` (the value is the
+    connection's file descriptor for connect, accept and disconnect events); ``None`` when there is none."""
     try:
-        return int(parse_monitor_message(monitor.recv_multipart(zmq.NOBLOCK))["event"])
+        parsed = parse_monitor_message(monitor.recv_multipart(zmq.NOBLOCK))
     except zmq.ZMQError:  # Again: nothing waiting; anything else: the monitor is closing
         return None
+    return int(parsed["event"]), int(parsed["value"])
 
 
 def handshake_failure(endpoint: str, event: int) -> HandshakeFailed | None:

@@ -104,15 +104,19 @@ class InMemoryTransport(Transport):
         return self._address
 
     async def send(self, endpoint: str, frames: Sequence[Any], timeout_s: float) -> None:
+        self.send_nowait(endpoint, frames)
+
+    def send_nowait(self, endpoint: str, frames: Sequence[Any]) -> bool:
         self._outgoing(frames)
         src = self.address
         target = self.network._route(src, endpoint)
         if target is None:
             self.stats["dropped_unroutable"] += 1
-            return
+            return True
         copied = _wire_copy(frames)
         peer = src.encode()
         target._later(lambda: target._deliver_request(peer, copied))
+        return True
 
     def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
         self._outgoing(frames)

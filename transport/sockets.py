@@ -38,7 +38,7 @@ from zactor.transport.outbox import Outbox
 from zactor.transport.ratelog import RateLimitedLogger
 from zactor.transport.security import Credentials
 
-__all__ = ["ZmqTransport", "recv_envelope"]
+__all__ = ["ZmqTransport", "recv_envelope", "recv_rest"]
 
 log = logging.getLogger("zactor.transport")
 
@@ -48,6 +48,7 @@ _MORE_NOBLOCK = int(zmq.SNDMORE) | _NOBLOCK
 _BATCH = 512
 _ROUTER = ""  # the ROUTER's key among the monitors (DEALERs are keyed by endpoint)
 _RELOAD_S = 1.0  # how often a secure node re-reads its authorized keys, in seconds
+_PEER_GONE = int(zmq.EVENT_DISCONNECTED)
 
 
 class _Pump:
@@ -121,7 +122,11 @@ def recv_envelope(sock: zmq.Socket[bytes], num_small: int = 1, *, block: bool = 
     Raises:
         zmq.Again: nothing is waiting, or nothing came within ``RCVTIMEO`` (ZMQError: the socket is closing).
     """
-    frame = sock.recv(0 if block else _NOBLOCK, copy=False)
+    return recv_rest(sock, sock.recv(0 if block else _NOBLOCK, copy=False), num_small)
+
+
+def recv_rest(sock: zmq.Socket[bytes], frame: zmq.Frame, num_small: int = 1) -> list[Any]:
+    """The frames of a multipart message whose first frame ``frame`` was received (see :func:`recv_envelope`)."""
     frames: list[Any] = [frame.bytes]
     while frame.more:
         frame = sock.recv(_NOBLOCK, copy=False)
@@ -169,6 +174,8 @@ class ZmqTransport(Transport):
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
         self._router: _Pump | None = None
         self._dealers: dict[str, _Pump] = {}
+        self._peer_fds: dict[bytes, int] = {}  # inbound routing identity -> its connection's file descriptor
+        self._fd_peers: dict[int, bytes] = {}
 
     def _configure(self, sock: zmq.Socket[bytes]) -> None:
         sock.setsockopt(zmq.LINGER, self._linger_ms)
@@ -203,9 +210,10 @@ class ZmqTransport(Transport):
         self._address = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         receive = self._receive_checked if security.serves else self._receive_request
         router = self._router = _Pump(sock, self._loop, lambda: receive(sock))
+        events = _PEER_GONE | (MONITOR_EVENTS if security.serves else 0)
+        monitor = sock.get_monitor_socket(events)
+        self._monitors[_ROUTER] = _Pump(monitor, self._loop, lambda: self._router_event(monitor))
         if security.serves:
-            monitor = sock.get_monitor_socket(MONITOR_EVENTS)
-            self._monitors[_ROUTER] = _Pump(monitor, self._loop, lambda: self._router_event(monitor))
             self._reload = self._loop.call_later(_RELOAD_S, self._reload_keys)
         self._outbox = Outbox(
             sock, self._loop, router.rearm, self.stats, self._max_unread_bytes, DEFAULT_COPY_THRESHOLD_BYTES
@@ -215,9 +223,12 @@ class ZmqTransport(Transport):
     def _receive_request(self, sock: zmq.Socket[bytes]) -> bool:
         try:
             peer = sock.recv(_NOBLOCK)  # a ROUTER's routing identity is never the last frame
-            frames = recv_envelope(sock)
+            head = sock.recv(_NOBLOCK, copy=False)
+            frames = recv_rest(sock, head)
         except zmq.ZMQError:  # Again: nothing left; anything else: the socket is closing
             return False
+        if peer not in self._peer_fds:
+            self._track(peer, head)
         self._deliver_request(peer, frames)
         return True
 
@@ -233,14 +244,42 @@ class ZmqTransport(Transport):
             self.stats["refused_revoked"] += 1
             self._refusal_log.warning("dropped an envelope from a connection whose key was revoked")
             return True
-        self._deliver_request(first.bytes, frames)
+        peer = first.bytes
+        if peer not in self._peer_fds:
+            self._track(peer, first)
+        self._deliver_request(peer, frames)
         return True
+
+    def _track(self, peer: bytes, frame: zmq.Frame) -> None:
+        """Remember which connection (file descriptor) a new inbound peer speaks on, so that its disconnect event
+        can name it. Pending monitor events are read first: libzmq emits a connection's disconnect before a later
+        connection can reuse its descriptor and send, so an older peer on the same descriptor is gone by now."""
+        monitor = self._monitors.get(_ROUTER)
+        if monitor is not None:
+            monitor.drain()
+        fd = int(frame.get(zmq.SRCFD))  # the descriptor ``frame`` was read from
+        older = self._fd_peers.get(fd)
+        if older is not None:
+            self._peer_gone(fd)
+        self._peer_fds[peer] = fd
+        self._fd_peers[fd] = peer
+
+    def _peer_gone(self, fd: int) -> None:
+        peer = self._fd_peers.pop(fd, None)
+        if peer is None:
+            return
+        del self._peer_fds[peer]
+        self.stats["peers_gone"] += 1
+        self._gone(peer)
 
     def _router_event(self, monitor: zmq.Socket[bytes]) -> bool:
         event = next_event(monitor)
         if event is None:
             return False
-        reason = refusal_reason(event)
+        if event[0] == _PEER_GONE:
+            self._peer_gone(event[1])
+            return True
+        reason = refusal_reason(event[0])
         if reason is not None:
             self.stats["refused_handshakes"] += 1
             self._refusal_log.warning("refused a connection: %s", reason)
@@ -250,7 +289,7 @@ class ZmqTransport(Transport):
         event = next_event(monitor)
         if event is None:
             return False
-        error = handshake_failure(endpoint, event)
+        error = handshake_failure(endpoint, event[0])
         if error is not None:
             self.stats["handshake_failures"] += 1
             self._handshake_failed(endpoint, error)
@@ -295,6 +334,17 @@ class ZmqTransport(Transport):
         self._outgoing(frames)
         pump = self._dealer(endpoint)
         await self._send(pump, frames, 1, timeout_s, endpoint)
+
+    def send_nowait(self, endpoint: str, frames: Sequence[Any]) -> bool:
+        self._outgoing(frames)
+        pump = self._dealer(endpoint)
+        try:
+            _send_envelope(pump.sock, frames, 1)
+            return True
+        except zmq.ZMQError:  # Again: at the high-water mark; anything else: the socket is closing
+            return False
+        finally:
+            pump.rearm()
 
     def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
         nbytes = self._outgoing(frames)
