@@ -36,7 +36,7 @@ from zactor.services.cluster.cli_leaders import add_leaders_parser, run_leaders
 from zactor.services.cluster.cli_top import run_top
 from zactor.services.cluster.dashboard import run_dashboard
 from zactor.services.cluster.demo_run import run_demo
-from zactor.services.cluster.identity import node_identity
+from zactor.services.cluster.identity import lock_data_dir, node_identity
 from zactor.services.cluster.metrics import serve_metrics
 from zactor.services.cluster.node import ClusterNode
 from zactor.services.cluster.process import READY_PREFIX
@@ -57,7 +57,13 @@ def _parse_actor(text: str) -> tuple[str, str]:
 
 
 async def _run_node(args: argparse.Namespace) -> int:
-    node_id = node_identity(args.data_dir, args.node_id) if args.data_dir else args.node_id or NodeConfig().node_id
+    if args.data_dir:
+        with lock_data_dir(args.data_dir):
+            return await _serve_node(args, node_identity(args.data_dir, args.node_id))
+    return await _serve_node(args, args.node_id or NodeConfig().node_id)
+
+
+async def _serve_node(args: argparse.Namespace, node_id: str) -> int:
     config = NodeConfig(
         node_id=node_id,
         bind=args.bind,
