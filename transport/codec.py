@@ -19,6 +19,7 @@ wire; no pickle is involved.
 from __future__ import annotations
 
 import sys
+import threading
 import typing
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar, dataclass_transform
@@ -212,7 +213,15 @@ def _default(obj: Any) -> Any:
     raise TypeError(f"cannot encode a value of type {type(obj).__name__}")
 
 
-_packer = msgpack.Packer(default=_default, autoreset=True)
+class _Packer(threading.local):
+    """A body packer per thread: a msgpack ``Packer`` keeps its buffer between calls, and ``_default`` runs Python
+    code in the middle of a pack, where another thread could start packing into the same buffer."""
+
+    def __init__(self) -> None:
+        self.pack = msgpack.Packer(default=_default, autoreset=True).pack
+
+
+_packer = _Packer()
 
 
 def encode_body(msg: Any, copy_threshold_bytes: int = DEFAULT_COPY_THRESHOLD_BYTES) -> tuple[str, bytes, list[Any]]:

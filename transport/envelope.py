@@ -43,6 +43,7 @@ body is the message type ``zactor.Error`` (fields ``code``, ``type``, ``message`
 from __future__ import annotations
 
 import enum
+import threading
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -96,7 +97,15 @@ class Header(NamedTuple):
     body: bytes = NIL_BODY
 
 
-_packer = msgpack.Packer(autoreset=True)
+class _Packer(threading.local):
+    """A header packer per thread: a msgpack ``Packer`` keeps its buffer between calls, so threads (the blocking
+    client's) must not share one."""
+
+    def __init__(self) -> None:
+        self.pack = msgpack.Packer(autoreset=True).pack
+
+
+_packer = _Packer()
 
 
 def pack_header(
