@@ -11,6 +11,7 @@ given) before any message that depends on them leaves the node.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -85,6 +86,8 @@ class Election:
         self._watchers: list[asyncio.Queue[LeaderChange]] = []
         self._changed = asyncio.Event()
         self._sends: set[asyncio.Task[None]] = set()
+        self._held: collections.deque[tuple[tuple[int, str | None] | None, list[Outgoing]]] = collections.deque()
+        self._storing: asyncio.Future[None] | None = None
 
     @property
     def name(self) -> str:
@@ -123,9 +126,11 @@ class Election:
             return
         if self.is_leader:
             await self.resign()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in (self._task, self._storing):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._held.clear()
         if self._sends:
             await asyncio.wait(self._sends, timeout=self.config.heartbeat_s)
         router = _routers.get(node)
@@ -275,10 +280,38 @@ class Election:
         return sum(1 for v in self.voters if v in live)
 
     def _send(self, out: list[Outgoing]) -> None:
+        """Send what the core produced, once the term and vote it depends on are durable: a changed state is
+        written off the event loop, and this output, like any output after it, waits in order until it is."""
         core = self._parts()[0]
+        state = None
         if core.durable:
-            self._store(core.term, core.voted_for)
             core.durable = False
+            if self._state_path is not None:
+                state = (core.term, core.voted_for)
+        if state is None and not self._held:
+            self._tell_all(out)
+            return
+        self._held.append((state, out))
+        if self._storing is None or self._storing.done():
+            self._storing = asyncio.ensure_future(self._store_held())
+
+    async def _store_held(self) -> None:
+        """Write the newest held state (it supersedes the older ones: terms only grow, and a vote is cast once per
+        term), then release the outputs held up to it, in order; repeat while more is held."""
+        held = self._held
+        loop = asyncio.get_running_loop()
+        while held:
+            release = len(held)
+            for i in range(len(held) - 1, -1, -1):
+                state = held[i][0]
+                if state is not None and self._state_path is not None:
+                    await loop.run_in_executor(None, _write_state, self._state_path, *state)
+                    release = i + 1
+                    break
+            for _ in range(release):
+                self._tell_all(held.popleft()[1])
+
+    def _tell_all(self, out: list[Outgoing]) -> None:
         node, membership = self._node, self._membership
         if node is None or membership is None:
             return
@@ -320,14 +353,19 @@ class Election:
             raise ValueError(f"unreadable election state {path}: bad term or vote")
         return term, voted_for
 
-    def _store(self, term: int, voted_for: str | None) -> None:
-        path = self._state_path
-        if path is None:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "w") as f:
-            json.dump({"term": term, "voted_for": voted_for}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+
+def _write_state(path: Path, term: int, voted_for: str | None) -> None:
+    """Make ``{"term": term, "voted_for": voted_for}`` the content of ``path``, durably: written to a scratch file,
+    fsynced, renamed over ``path``, and the directory fsynced so that the rename itself survives a power loss."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w") as f:
+        json.dump({"term": term, "voted_for": voted_for}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

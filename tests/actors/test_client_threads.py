@@ -15,7 +15,6 @@ import zactor
 from zactor import Actor, Context, Node, NodeConfig, Returns, handler, message
 
 
-
 @pytest.fixture(autouse=True)
 def eager_thread_switches() -> Iterator[None]:
     """Switch threads every microsecond (instead of every 5 ms), so that sharing shows within a short test."""
@@ -62,7 +61,7 @@ def _message(thread: int, seq: int, rng: random.Random) -> Echo:
 
 
 async def test_threads_sharing_one_client_get_their_own_replies_intact() -> None:
-    """8 threads, switching often, send 300 varied messages each through one client; every reply equals the message sent."""
+    """8 threads, switching often, send 300 varied messages each through one client; each reply equals its message."""
     async with Node(NodeConfig(node_id="server")) as server:
         await server.add_actor("mirror", Mirror())
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -120,6 +123,52 @@ async def test_the_term_and_vote_are_stored_before_they_leave(tmp_path: Path, cl
         for node, election in zip(nodes, elections, strict=True):
             stored = json.loads((tmp_path / node.node_id / "election-g.json").read_text())
             assert stored["term"] == election.term and stored["voted_for"] in {n.node_id for n in nodes}
+
+
+async def test_a_vote_is_durable_file_and_directory_before_it_leaves_and_never_blocks_the_loop(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every granted vote and every vote request leaves only after the state naming it is fsynced, file and then
+    directory (so a power loss after the rename cannot lose it), and no fsync runs on the event loop's thread."""
+    events: list[tuple[str, str, Any]] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        path = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        on_loop = threading.current_thread() is threading.main_thread()
+        if path.is_dir():
+            state = json.loads((path / "election-g.json").read_text())
+            events.append(("durable", path.name, (state["term"], state["voted_for"], on_loop)))
+        else:
+            events.append(("file", path.parent.name, on_loop))
+
+    real_tell = Election._tell
+
+    async def tell(node: ClusterNode, address: str, msg: Any) -> None:
+        events.append(("sent", msg.sender, msg))
+        await real_tell(node, address, msg)
+
+    monkeypatch.setattr("zactor.services.election.service.os.fsync", fsync)
+    monkeypatch.setattr(Election, "_tell", staticmethod(tell))
+    async with group(clock, state_dir=tmp_path) as (nodes, elections):
+        await elections[0].wait_for_leader(timeout_s=10)
+    durable: dict[str, tuple[int, str | None]] = {}
+    checked = 0
+    for kind, node_id, what in events:
+        if kind == "file":
+            assert not what, "an fsync ran on the event loop"
+        elif kind == "durable":
+            term, voted_for, on_loop = what
+            assert not on_loop, "an fsync ran on the event loop"
+            durable[node_id] = (term, voted_for)
+        elif isinstance(what, Vote) and what.granted and not what.pre:
+            assert durable.get(node_id, (0, None))[0] >= what.term, f"{node_id} sent {what} before storing it"
+            checked += 1
+        elif isinstance(what, RequestVote) and not what.pre:
+            assert durable.get(node_id) == (what.term, node_id), f"{node_id} asked for votes before storing its own"
+            checked += 1
+    assert checked >= 2
 
 
 async def test_explicit_voters_and_two_groups_on_one_node(clock: FakeClock) -> None:
