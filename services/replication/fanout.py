@@ -13,14 +13,17 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from zactor.errors import ActorError
+from zactor.errors import ActorError, ActorNotFound
+from zactor.services.membership.model import Member
 from zactor.services.replication.handlers import REPLICATION_ACTOR
-from zactor.services.selector.policy import AckCounter
+from zactor.services.replication.messages import HostsStore
+from zactor.services.replication.replica_set import ReplicaSet
+from zactor.services.selector.policy import AckCounter, NotEnoughNodes
 
 if TYPE_CHECKING:
     from zactor import Node
 
-__all__ = ["ConsistencyFailure", "Sends", "send_each", "await_acks"]
+__all__ = ["ConsistencyFailure", "Sends", "send_each", "await_acks", "learn_hosts"]
 
 log = logging.getLogger("zactor.replication")
 
@@ -100,3 +103,37 @@ async def await_acks(sends: Sends, counter: AckCounter, timeout_s: float) -> dic
     if not counter.is_satisfied:
         raise ConsistencyFailure(counter.acked, counter.required.needed)
     return replies
+
+
+async def learn_hosts(
+    node: Node, replica_set: ReplicaSet, members: Sequence[Member], not_hosting_s: float, timeout_s: float
+) -> None:
+    """Ask the live members that gossip does not show hosting the store whether they do (a :class:`HostsStore` to
+    each, at once, within ``timeout_s`` seconds), so that a level is counted over every live host (see
+    :mod:`~zactor.services.replication.replica_set`). A host joins ``replica_set``; a member without a replication
+    actor is not asked again for ``not_hosting_s`` seconds.
+
+    Raises:
+        NotEnoughNodes: a member did not answer, so the replica set is not known.
+    """
+    now_s = node.time_source.monotonic_s()
+    unknown = replica_set.unknown(members, now_s)
+    if not unknown:
+        return
+    probe = HostsStore(cluster_id=node.config.cluster_id)
+    answers = await asyncio.gather(
+        *(node.ref(REPLICATION_ACTOR, address=m.address).ask(probe, timeout_s=timeout_s) for m in unknown),
+        return_exceptions=True,
+    )
+    unanswered = []
+    for member, answer in zip(unknown, answers, strict=True):
+        if answer is None:
+            await replica_set.confirm(member)
+        elif isinstance(answer, ActorNotFound):
+            replica_set.not_hosting(member, now_s + not_hosting_s)
+        else:
+            unanswered.append(f"{member.node_id} ({answer})")
+    if unanswered:
+        live = len(replica_set.live(members))
+        reason = f"could not learn whether these members host the store: {', '.join(unanswered)}"
+        raise NotEnoughNodes(live, live + len(unanswered), reason)

@@ -23,6 +23,7 @@ from zactor.services.replication.messages import (
     GetDigests,
     GetKeyspaceVersions,
     GetState,
+    HostsStore,
     KeyspaceVersions,
     PutMany,
     PutOne,
@@ -188,6 +189,10 @@ class ReplicationActor(Actor):
             raise DecodeError("deletes must be a list of [key, ts]")
         items = [(wire_key(k), wire_ts(ts, self._check_ts)) for k, ts in msg.items]
         await self._replica.delete(msg.keyspace, items, REMOTE)
+
+    @handler
+    async def on_hosts_store(self, msg: HostsStore, ctx: Context) -> None:
+        self._check(msg.cluster_id)
 
     @handler
     async def on_remove_replica(self, msg: RemoveReplica, ctx: Context) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "Read",
     "ReadReply",
     "RemoveReplica",
+    "HostsStore",
 ]
 
 
@@ -154,3 +155,11 @@ class RemoveReplica(Returns[None]):
 
     cluster_id: str
     node_id: str
+
+
+@message("zactor.repl.HostsStore")
+class HostsStore(Returns[None]):
+    """Asked of a live member that gossip does not show hosting the store yet: it answers (empty) when it does, and
+    the asker counts it as a replica from then on; a node without a store answers ``ActorNotFound``."""
+
+    cluster_id: str

@@ -6,6 +6,13 @@ QUORUM write. The set grows whenever a member is seen hosting the replication ac
 gracefully (LEFT), when a live member stops hosting the store, or when an operator removes a dead one
 (:meth:`ReplicaSet.remove`). It is kept in the node's own storage under the reserved keyspace ``zactor.replica-set``
 (never replicated), so a restarted node knows its peers before gossip has found them.
+
+Gossip shows a member's store a round or two after the store starts. So that no level is met by fewer replicas than
+the live members hosting the store in that window (datacake's ``test_consistency_all``: stores added on connected
+nodes, then at once a write at ALL), a write first asks every live member that gossip does not show hosting the
+store (:meth:`ReplicaSet.unknown`): one that answers joins the set (:meth:`ReplicaSet.confirm`, trusted for its
+incarnation until gossip shows its store), one that hosts no replication actor is not asked again for
+``not_hosting_s`` seconds (:meth:`ReplicaSet.not_hosting`).
 """
 
 from __future__ import annotations
@@ -41,6 +48,42 @@ class ReplicaSet:
         self._hosting = hosting
         self.members: dict[str, str] = {node_id: data_center}
         self._removed: set[str] = set()
+        self._confirmed: dict[str, int] = {}  # node id -> the incarnation that answered a probe as a host
+        self._not_hosting: dict[str, tuple[int, float]] = {}  # node id -> (incarnation, until when in s)
+
+    def hosts(self, member: Member) -> bool:
+        """Whether ``member`` hosts the store: gossip shows it, or this incarnation answered a probe as a host."""
+        if self._hosting in member.actors:
+            self._confirmed.pop(member.node_id, None)  # gossip speaks for it from now on
+            return True
+        return self._confirmed.get(member.node_id) == member.generation
+
+    def unknown(self, members: Iterable[Member], now_s: float) -> list[Member]:
+        """The live members (not this node) that may host the store though gossip does not show it yet: neither
+        confirmed nor found without a store in the last ``not_hosting_s`` seconds (``now_s``: a monotonic clock)."""
+        unknown = []
+        for member in members:
+            if member.status is not MemberStatus.LIVE or member.node_id == self._node_id or self.hosts(member):
+                continue
+            known = self._not_hosting.get(member.node_id)
+            if known is None or known[0] != member.generation or known[1] <= now_s:
+                unknown.append(member)
+        return unknown
+
+    async def confirm(self, member: Member) -> None:
+        """``member`` answered a probe as a host: it joins the set (see :meth:`hosts`).
+
+        Raises:
+            StorageError: the change cannot be stored.
+        """
+        self._confirmed[member.node_id] = member.generation
+        self._not_hosting.pop(member.node_id, None)
+        if self.members.get(member.node_id) != member.data_center:
+            await self.add(member.node_id, member.data_center)
+
+    def not_hosting(self, member: Member, until_s: float) -> None:
+        """``member`` has no replication actor: not asked again before ``until_s`` (monotonic, in s)."""
+        self._not_hosting[member.node_id] = (member.generation, until_s)
 
     async def load(self) -> None:
         """Read the persisted set (members remembered from earlier runs).
@@ -59,7 +102,7 @@ class ReplicaSet:
         list; it does not change the set (see :meth:`observe`)."""
         live = {self._node_id: self.members[self._node_id]}
         for member in members:
-            if member.status is MemberStatus.LIVE and self._hosting in member.actors:
+            if member.status is MemberStatus.LIVE and self.hosts(member):
                 live[member.node_id] = member.data_center
         return live
 
@@ -73,7 +116,7 @@ class ReplicaSet:
         for member in members:
             if member.node_id == self._node_id:
                 continue
-            hosts = self._hosting in member.actors
+            hosts = self.hosts(member)
             if member.status is MemberStatus.LEFT or (member.status is MemberStatus.LIVE and not hosts):
                 if member.node_id in self.members:
                     await self.remove(member.node_id)
