@@ -26,7 +26,18 @@ __all__ = ["ELECTION_ACTOR", "ElectionActor", "NoLeader"]
 
 ELECTION_ACTOR = "zactor.election"
 
-_FIELD_TYPES = {"group": str, "sender": str, "term": int, "seq": int, "pre": bool, "granted": bool, "ok": bool}
+_FIELD_TYPES = {
+    "group": str,
+    "sender": str,
+    "term": int,
+    "seq": int,
+    "pre": bool,
+    "granted": bool,
+    "ok": bool,
+    "config_term": int,
+    "config_seq": int,
+    "voters": list,
+}
 """The type of every field of the messages the core takes."""
 
 
@@ -68,7 +79,8 @@ class ElectionActor(Actor):
         """
         for field in attrs.fields(type(msg)):
             expected = _FIELD_TYPES[field.name]
-            if type(getattr(msg, field.name)) is not expected:
+            value: Any = getattr(msg, field.name)
+            if type(value) is not expected or (type(value) is list and any(type(v) is not str for v in value)):
                 raise DecodeError(f"{type(msg).__name__}.{field.name} must be a {expected.__name__}")
         election = self.groups.get(msg.group)
         if election is not None:

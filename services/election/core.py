@@ -16,8 +16,12 @@ requests while a leader is heard; leader leases as in Chubby (Burrows, 2006) and
 - The **term is the fencing token**: every leadership change has a strictly larger term; a resource that refuses
   writes from terms below the largest it has seen refuses a stale leader (one paused past its lease).
 
-``(term, voted_for)`` must be durable before a vote or a term change leaves the node (:attr:`GroupElection.durable`
-says when it changed), or a restarted voter could vote twice in one term.
+- The voters change one at a time, by the leader only, each change committed before the next
+  (:mod:`zactor.services.election.voters`): membership only says which voters the group should have
+  (:meth:`GroupElection.set_voters`).
+
+``(term, voted_for, voters)`` must be durable before a vote, a term change or an adopted configuration leaves the
+node (:attr:`GroupElection.durable` says when it changed), or a restarted voter could vote twice in one term.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from zactor.services.election.messages import Heartbeat, HeartbeatAck, RequestVote, Resign, Vote
 from zactor.services.election.model import ElectionConfig, LeaderChange, Role, rank
+from zactor.services.election.voters import Voters, next_step
 
 if TYPE_CHECKING:
     import random
@@ -44,19 +49,25 @@ class GroupElection:
     Args:
         group: the group's name.
         node_id: this node.
-        voters: the group's voters (this node among them or not: a non-voter only follows).
+        voters: the group's voters (this node among them or not: a non-voter only follows), as the bootstrap
+            configuration unless ``config`` is given.
         config: timing.
         rng: randomness of this node (election jitter).
         now_s: the current time on this node's monotonic clock, in seconds.
         term: the durable term to resume from.
         voted_for: the durable vote of ``term``.
+        configuration: the durable voter configuration to resume from (default: ``voters`` as the bootstrap one).
+        derived: whether the bootstrap voters are derived by each node on its own (then a bootstrap election needs
+            every voter), rather than given alike to all.
 
     Attributes:
         term: the current term (the fencing token of its leader).
         voted_for: whom this node voted for in ``term``.
         role: see :class:`Role`.
         leader: the leader of ``term`` when known.
-        durable: set whenever ``term`` or ``voted_for`` changed; the shell stores them, then clears it.
+        configuration: the voter configuration this node holds (see :mod:`~zactor.services.election.voters`).
+        durable: set whenever ``term``, ``voted_for`` or ``configuration`` changed; the shell stores them, then
+            clears it.
     """
 
     def __init__(
@@ -69,6 +80,8 @@ class GroupElection:
         now_s: float,
         term: int = 0,
         voted_for: str | None = None,
+        configuration: Voters | None = None,
+        derived: bool = False,
     ) -> None:
         self.group = group
         self.node_id = node_id
@@ -80,7 +93,10 @@ class GroupElection:
         self.leader: str | None = None
         self.durable = False
         self.observers: tuple[str, ...] = ()
-        self.voters: tuple[str, ...] = ()
+        self.configuration = configuration or Voters.of(voters)
+        self._desired = self.configuration.members  # what membership says the voters should be
+        self._derived = derived
+        self._committed = False  # as leader: a majority holds this leader's newest configuration
         self._ranked: list[str] = []  # the voters, next in line first
         # a voter that acked a heartbeat votes for no one else until _promise_until; a (re)started node first
         # honours any promise it may have made before (to no one known: it refuses every candidate meanwhile)
@@ -94,17 +110,29 @@ class GroupElection:
         self._elected_at = 0.0
         self._next_heartbeat = 0.0
         self._seq = 0
-        self._rounds: dict[int, tuple[float, set[str]]] = {}
+        self._rounds: dict[int, tuple[float, Voters, set[str]]] = {}
         self._changes: list[LeaderChange] = []
-        self.set_voters(voters, now_s)
+        self._configure(self.configuration, now_s)
         self._schedule_election(now_s)
 
     # ------------------------------------------------------------------------------------------------ queries
 
     @property
+    def voters(self) -> tuple[str, ...]:
+        """The voters of the configuration this node holds, sorted."""
+        return self.configuration.members
+
+    @property
+    def desired(self) -> tuple[str, ...]:
+        """The voters membership says the group should have (see :meth:`set_voters`), sorted."""
+        return self._desired
+
+    @property
     def majority(self) -> int:
-        """Votes or acks needed: more than half of the voters."""
-        return len(self.voters) // 2 + 1
+        """Votes or acks needed: more than half of the voters (all of them for a derived bootstrap configuration)."""
+        if self._derived and self.configuration.term == 0:
+            return len(self.voters)
+        return self.configuration.majority
 
     def is_leader(self, now_s: float) -> bool:
         """Whether this node leads with a lease valid at ``now_s``."""
@@ -144,12 +172,36 @@ class GroupElection:
     # ------------------------------------------------------------------------------------------------ inputs
 
     def set_voters(self, voters: Sequence[str], now_s: float, observers: Sequence[str] = ()) -> None:
-        """Replace the voters (and the non-voters that follow the leader's heartbeats)."""
-        self.voters = tuple(sorted(set(voters)))
+        """Say which voters the group should have (from membership), and which other nodes follow the leader's
+        heartbeats. Before any leader made a configuration, this is the bootstrap view; after, only a leader acts
+        on it, one voter at a time."""
+        self._desired = tuple(sorted(set(voters)))
+        self.observers = tuple(sorted(set(observers) - set(self._desired) - {self.node_id}))
+        if self.configuration.term == 0 and self._desired != self.voters:
+            self._configure(Voters.of(self._desired), now_s)
+        elif self.role is Role.LEADER:
+            self._step_voters()
+
+    def _configure(self, configuration: Voters, now_s: float) -> None:
+        """Hold ``configuration`` from now on (it takes effect at once, as in Raft)."""
+        if configuration != self.configuration:
+            self.configuration = configuration
+            self.durable = True
         self._ranked = sorted(self.voters, key=lambda v: rank(self.group, v), reverse=True)
-        self.observers = tuple(sorted(set(observers) - set(self.voters) - {self.node_id}))
         if self.role is not Role.FOLLOWER and self.node_id not in self.voters:
             self._follow(now_s, None)
+
+    def _step_voters(self) -> None:
+        """As leader with its configuration committed: take one step toward the desired voters."""
+        if not self._committed:
+            return
+        step = next_step(self.group, self.voters, self._desired, self.node_id)
+        if step is not None:
+            current = self.configuration
+            self.configuration = Voters(self.term, current.seq + 1, step)
+            self._ranked = sorted(self.voters, key=lambda v: rank(self.group, v), reverse=True)
+            self.durable = True
+            self._committed = False
 
     def tick(self, now_s: float) -> list[Outgoing]:
         """Act on timers: heartbeats and lease expiry (leader), round timeouts, elections."""
@@ -157,6 +209,9 @@ class GroupElection:
             if now_s >= self._lease_deadline():
                 self._follow(now_s, None)  # cannot renew: step down before the lease ends anywhere else
                 return []
+            if self._committed and self.node_id not in self._desired and self._desired:
+                if next_step(self.group, self.voters, self._desired, self.node_id) is None:
+                    return self.resign(now_s)  # the last step removes this node: the next leader takes it
             if now_s >= self._next_heartbeat:
                 return self._heartbeat(now_s)
             return []
@@ -201,6 +256,8 @@ class GroupElection:
         if msg.term < self.term:
             return [(sender, self._ack(msg.seq, ok=False))]
         self._advance(msg.term)
+        if (msg.config_term, msg.config_seq) > self.configuration.entry:
+            self._configure(Voters.of(msg.voters, msg.config_term, msg.config_seq), now_s)
         self._last_heard = now_s
         self._promise_until = now_s + self.config.lease_s
         self._promised_to = sender
@@ -217,17 +274,24 @@ class GroupElection:
         found = self._rounds.get(msg.seq)
         if found is None:
             return []
-        sent_at, acks = found
+        sent_at, configuration, acks = found
+        if sender not in configuration.members:
+            return []
         acks.add(sender)
-        if len(acks) >= self.majority:
+        if len(acks) >= configuration.majority:
             self._lease_until = max(self._lease_until, sent_at + self.config.held_s)
             for seq in [s for s in self._rounds if s <= msg.seq]:
                 del self._rounds[seq]
+            if configuration == self.configuration and not self._committed:
+                self._committed = True
+                self._step_voters()
         return []
 
     def _on_request_vote(self, sender: str, msg: RequestVote, now_s: float) -> list[Outgoing]:
-        if sender not in self.voters or self.node_id not in self.voters:
-            return []
+        # whether either is a voter of this node's configuration does not matter (Raft thesis 4.1): a voter may not
+        # have heard of the configuration that made it one; the candidate counts only its own configuration's votes
+        if not self._up_to_date(msg):  # it may not know a configuration a majority holds: no vote, no term change
+            return [(sender, self._vote(self.term, granted=False, pre=msg.pre))]
         if self._bound(sender, now_s):  # a leader is heard: neither the vote nor the term moves
             return [(sender, self._vote(self.term, granted=False, pre=msg.pre))]
         if msg.pre:
@@ -261,8 +325,7 @@ class GroupElection:
         """Start a pre-vote for the next term."""
         if self._open_round(Role.PRE_CANDIDATE, now_s):
             return self._campaign(now_s)
-        ask = RequestVote(group=self.group, sender=self.node_id, term=self.term + 1, pre=True)
-        return [(v, ask) for v in self._others()]
+        return [(v, self._request_vote(self.term + 1, pre=True)) for v in self._others()]
 
     def _campaign(self, now_s: float) -> list[Outgoing]:
         """Become a candidate of the next term and ask for votes."""
@@ -272,8 +335,7 @@ class GroupElection:
         self._set_leader(None)
         if self._open_round(Role.CANDIDATE, now_s):
             return self._lead(now_s)
-        ask = RequestVote(group=self.group, sender=self.node_id, term=self.term)
-        return [(v, ask) for v in self._others()]
+        return [(v, self._request_vote(self.term, pre=False)) for v in self._others()]
 
     def _open_round(self, role: Role, now_s: float) -> bool:
         """Start a pre-vote or vote round with this node's own ballot; returns whether that is a majority already."""
@@ -288,17 +350,30 @@ class GroupElection:
         self._lease_until = 0.0
         self._rounds.clear()
         self._set_leader(self.node_id)
+        self.configuration = Voters(self.term, 0, self.voters)  # restamped in this term: Raft's no-op entry
+        self.durable = True
+        self._committed = False
         return self._heartbeat(now_s)
 
     def _heartbeat(self, now_s: float) -> list[Outgoing]:
         self._seq += 1
-        self._rounds[self._seq] = (now_s, {self.node_id})
+        configuration = self.configuration
+        self._rounds[self._seq] = (now_s, configuration, {self.node_id})
         if len(self._rounds) > 64:
             del self._rounds[min(self._rounds)]
-        if self.majority <= 1:
+        if configuration.majority <= 1:
             self._lease_until = now_s + self.config.held_s
+            self._committed = True
         self._next_heartbeat = now_s + self.config.heartbeat_s
-        beat = Heartbeat(group=self.group, sender=self.node_id, term=self.term, seq=self._seq)
+        beat = Heartbeat(
+            group=self.group,
+            sender=self.node_id,
+            term=self.term,
+            seq=self._seq,
+            config_term=configuration.term,
+            config_seq=configuration.seq,
+            voters=list(configuration.members),
+        )
         return [(n, beat) for n in (*self._others(), *self.observers)]
 
     def _lease_deadline(self) -> float:
@@ -337,6 +412,26 @@ class GroupElection:
         if leader != self.leader:
             self.leader = leader
             self._changes.append(LeaderChange(self.group, leader, self.term))
+
+    def _up_to_date(self, msg: RequestVote) -> bool:
+        """Whether a candidate's configuration is at least as new as this node's (Raft's vote restriction, on the
+        one entry kept); two bootstrap configurations must also agree."""
+        entry = (msg.config_term, msg.config_seq)
+        if entry == (0, 0) and self.configuration.entry == (0, 0):
+            return tuple(sorted(msg.voters)) == self.voters
+        return entry >= self.configuration.entry
+
+    def _request_vote(self, term: int, pre: bool) -> RequestVote:
+        configuration = self.configuration
+        return RequestVote(
+            group=self.group,
+            sender=self.node_id,
+            term=term,
+            config_term=configuration.term,
+            config_seq=configuration.seq,
+            voters=list(configuration.members),
+            pre=pre,
+        )
 
     def _ack(self, seq: int, ok: bool) -> HeartbeatAck:
         return HeartbeatAck(group=self.group, sender=self.node_id, term=self.term, seq=seq, ok=ok)

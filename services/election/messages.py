@@ -26,11 +26,15 @@ __all__ = [
 @message("zactor.election.RequestVote")
 class RequestVote:
     """A candidate asks for a vote in ``term``; with ``pre`` set, it only asks whether it would get one (pre-vote:
-    no term changes, so a node cut off from the group cannot disturb it when it comes back)."""
+    no term changes, so a node cut off from the group cannot disturb it when it comes back). ``config_term``,
+    ``config_seq`` and ``voters`` are the candidate's voter configuration (:mod:`zactor.services.election.voters`)."""
 
     group: str
     sender: str
     term: int
+    config_term: int
+    config_seq: int
+    voters: list[str]
     pre: bool = False
 
 
@@ -47,12 +51,16 @@ class Vote:
 
 @message("zactor.election.Heartbeat")
 class Heartbeat:
-    """The leader of ``term`` renews its lease; ``seq`` numbers the heartbeat round."""
+    """The leader of ``term`` renews its lease; ``seq`` numbers the heartbeat round. ``config_term``,
+    ``config_seq`` and ``voters`` are the leader's voter configuration, which a follower adopts before it acks."""
 
     group: str
     sender: str
     term: int
     seq: int
+    config_term: int
+    config_seq: int
+    voters: list[str]
 
 
 @message("zactor.election.HeartbeatAck")

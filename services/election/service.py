@@ -26,6 +26,7 @@ from zactor.errors import ActorError
 from zactor.services.election.actor import ELECTION_ACTOR, ElectionActor, NoLeader
 from zactor.services.election.core import GroupElection, Outgoing
 from zactor.services.election.model import ElectionConfig, LeaderChange, rank
+from zactor.services.election.voters import Voters
 from zactor.services.membership.model import MemberStatus
 from zactor.services.membership.service import MembershipService
 from zactor.watch import Watch
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
     from zactor.node import Node
 
 __all__ = ["ELECTION_ACTOR", "Election", "NoLeader", "META_PREFIX"]
+
+_State = tuple[int, "str | None", "Voters | None"]
+"""``(term, voted_for, configuration)``: what is kept in ``state_dir``."""
 
 log = logging.getLogger("zactor.election")
 
@@ -86,7 +90,7 @@ class Election:
         self._watchers: list[asyncio.Queue[LeaderChange]] = []
         self._changed = asyncio.Event()
         self._sends: set[asyncio.Task[None]] = set()
-        self._held: collections.deque[tuple[tuple[int, str | None] | None, list[Outgoing]]] = collections.deque()
+        self._held: collections.deque[tuple[_State | None, list[Outgoing]]] = collections.deque()
         self._storing: asyncio.Future[None] | None = None
 
     @property
@@ -108,10 +112,19 @@ class Election:
             router = _routers[node] = ElectionActor()
             await node.add_actor(ELECTION_ACTOR, router)
         self._node, self._membership = node, membership
-        term, voted_for = self._load()
+        term, voted_for, configuration = self._load()
         now = node.time_source.monotonic_s()
         self._core = GroupElection(
-            self.group, node.node_id, (), self.config, node.rng, now, term=term, voted_for=voted_for
+            self.group,
+            node.node_id,
+            self._given_voters or (),
+            self.config,
+            node.rng,
+            now,
+            term=term,
+            voted_for=voted_for,
+            configuration=configuration,
+            derived=self._given_voters is None,
         )
         membership.set_meta(META_PREFIX + self.group, "1")
         self._refresh_voters(now)
@@ -271,7 +284,7 @@ class Election:
             voters = list(self._given_voters)
         else:
             voters = sorted(hosts, key=lambda n: rank(self.group, n), reverse=True)[: self.group_size]
-        if tuple(sorted(voters)) != core.voters or set(hosts) - set(voters) != set(core.observers):
+        if tuple(sorted(voters)) != core.desired or set(hosts) - set(voters) != set(core.observers):
             core.set_voters(voters, now, observers=hosts)
 
     def _live_voters(self) -> int:
@@ -287,7 +300,7 @@ class Election:
         if core.durable:
             core.durable = False
             if self._state_path is not None:
-                state = (core.term, core.voted_for)
+                state = (core.term, core.voted_for, core.configuration)
         if state is None and not self._held:
             self._tell_all(out)
             return
@@ -340,27 +353,33 @@ class Election:
         if changes or self.is_leader:  # a new leader, or a new leader's lease
             self._changed.set()
 
-    def _load(self) -> tuple[int, str | None]:
+    def _load(self) -> _State:
+        """The durable term, vote and voter configuration (a file from before configurations: none)."""
         path = self._state_path
         if path is None or not path.exists():
-            return 0, None
+            return 0, None, None
         try:
             data = json.loads(path.read_text())
             term, voted_for = data["term"], data["voted_for"]
+            configuration = Voters.from_wire(data["voters"]) if "voters" in data else None
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"unreadable election state {path}: {exc}") from None
         if type(term) is not int or (voted_for is not None and type(voted_for) is not str):
             raise ValueError(f"unreadable election state {path}: bad term or vote")
-        return term, voted_for
+        return term, voted_for, configuration
 
 
-def _write_state(path: Path, term: int, voted_for: str | None) -> None:
-    """Make ``{"term": term, "voted_for": voted_for}`` the content of ``path``, durably: written to a scratch file,
-    fsynced, renamed over ``path``, and the directory fsynced so that the rename itself survives a power loss."""
+def _write_state(path: Path, term: int, voted_for: str | None, configuration: Voters | None) -> None:
+    """Make ``{"term": term, "voted_for": voted_for, "voters": [term, seq, [voter, ...]]}`` the content of
+    ``path``, durably: written to a scratch file, fsynced, renamed over ``path``, and the directory fsynced so that
+    the rename itself survives a power loss."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
+    state: dict[str, Any] = {"term": term, "voted_for": voted_for}
+    if configuration is not None:
+        state["voters"] = configuration.to_wire()
     with open(tmp, "w") as f:
-        json.dump({"term": term, "voted_for": voted_for}, f)
+        json.dump(state, f)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

@@ -3,8 +3,12 @@
 Discrete events on a true timeline; each node sees time through its own clock (``offset + t * (1 + drift)``, offset
 up to ``max_offset_s`` either way, rates apart by at most ``config.max_drift``). Messages take 1 to 20 ms, a share
 of them is lost, links are cut and healed (partitions), nodes are paused (their timers and messages wait, as under
-SIGSTOP) and crashed (restarted later with only the durable term and vote). Leaders write to a fenced register
-with their term; a write can arrive late (a leader paused after it checked its lease).
+SIGSTOP) and crashed (restarted later with only the durable state). Leaders write to a fenced register with their
+term; a write can arrive late (a leader paused after it checked its lease).
+
+With ``spares``, the group is hosted by more nodes than it has voters, and the voters it should have change: now and
+then membership would swap a voter for a spare (``{A,B,C}`` becoming ``{A,B,D}``), and each node learns of it after
+its own delay (gossip), as :meth:`~zactor.services.election.core.GroupElection.set_voters`.
 
 :func:`check` verifies the safety properties on the recorded history: no two leases held at once, terms of
 successive leaders strictly increasing, one leader per term, and no write from a term below one already accepted.
@@ -22,8 +26,9 @@ import attrs
 from zactor.services.election.core import GroupElection
 from zactor.services.election.fence import Fence, StaleTerm
 from zactor.services.election.model import ElectionConfig, Role
+from zactor.services.election.voters import Voters
 
-__all__ = ["Claim", "History", "Simulation", "check", "run_seed"]
+__all__ = ["Claim", "DurableState", "History", "Simulation", "check", "run_seed"]
 
 
 @attrs.define
@@ -34,6 +39,15 @@ class Claim:
     term: int
     start: float
     end: float
+
+
+@attrs.frozen
+class DurableState:
+    """What a node keeps across a crash."""
+
+    term: int = 0
+    voted_for: str | None = None
+    configuration: Voters | None = None
 
 
 @attrs.define
@@ -55,6 +69,7 @@ class Simulation:
         config: the group's timing (``max_drift`` bounds the simulated clock rates).
         loss_rate: the share of messages lost while faults are on.
         max_offset_s: the largest clock offset, either way, in seconds.
+        spares: how many more nodes host the group without being voters at first (see the module docstring).
     """
 
     def __init__(
@@ -64,15 +79,19 @@ class Simulation:
         config: ElectionConfig | None = None,
         loss_rate: float = 0.05,
         max_offset_s: float = 0.5,
+        spares: int = 0,
     ) -> None:
         self.config = config or ElectionConfig()
         self.rng = random.Random(seed)
-        self.ids = [f"n{i}" for i in range(n)]
+        self.ids = [f"n{i}" for i in range(n + spares)]
+        self.desired = tuple(self.ids[:n])  # the voters membership would derive, as the whole cluster sees it
+        self.views = {i: self.desired for i in self.ids}  # the same, as each node has heard of it so far
+        self.derived = spares > 0  # voters derived from membership by each node, as a service without voters=
         self.loss_rate = loss_rate
         drift = self.config.max_drift / 2
         self.offset = {i: self.rng.uniform(-max_offset_s, max_offset_s) for i in self.ids}
         self.rate = {i: 1 + self.rng.uniform(-drift, drift) for i in self.ids}
-        self.durable: dict[str, tuple[int, str | None]] = {i: (0, None) for i in self.ids}
+        self.durable: dict[str, DurableState] = {i: DurableState() for i in self.ids}
         self.now = 0.0
         self.cut: set[frozenset[str]] = set()
         self.paused_until: dict[str, float] = {}
@@ -136,6 +155,34 @@ class Simulation:
                 self.at(t + self.rng.uniform(0.1, 3.0), lambda node=node: self._restart(node))  # type: ignore[misc]
         self.at(until, self._heal)
 
+    def voter_changes(self, until: float) -> None:
+        """Schedule swaps of one voter for a spare from now until true time ``until``; each node hears of each swap
+        0 to 2 s later (a crashed node on its restart)."""
+        t = self.now
+        spares = len(self.ids) - len(self.desired)
+        while spares and t < until:
+            t += self.rng.uniform(1.0, 5.0)
+            self.at(t, self._swap_voter)
+
+    def _swap_voter(self) -> None:
+        out = self.rng.choice(self.desired)
+        spare = self.rng.choice([i for i in self.ids if i not in self.desired])
+        self.desired = tuple(sorted({*self.desired, spare} - {out}))
+        for node in self.ids:
+            lag = self.rng.uniform(0.0, 2.0)
+            self.at(self.now + lag, lambda node=node, view=self.desired: self._hear(node, view))  # type: ignore[misc]
+
+    def _hear(self, node: str, view: tuple[str, ...]) -> None:
+        self.views[node] = view
+        if node in self.down:
+            return
+        if self._busy(node):
+            self.at(self.paused_until[node], lambda: self._hear(node, view))
+            return
+        self.nodes[node].set_voters(view, self.local(node), observers=self.ids)
+        self._after(node, [])
+        self._wake(node)
+
     def _heal(self) -> None:
         self.cut.clear()
         for node in list(self.down):
@@ -145,9 +192,22 @@ class Simulation:
     # ------------------------------------------------------------------------------------------------ nodes
 
     def _make(self, node: str) -> GroupElection:
-        term, voted_for = self.durable[node]
+        state = self.durable[node]
         rng = random.Random(self.rng.getrandbits(64))
-        return GroupElection("g", node, self.ids, self.config, rng, self.local(node), term, voted_for)
+        election = GroupElection(
+            "g",
+            node,
+            self.views[node],
+            self.config,
+            rng,
+            self.local(node),
+            state.term,
+            state.voted_for,
+            configuration=state.configuration,
+            derived=self.derived,
+        )
+        election.set_voters(self.views[node], self.local(node), observers=self.ids)
+        return election
 
     def _pause(self, node: str, length: float) -> None:
         if node in self.down:
@@ -206,7 +266,7 @@ class Simulation:
     def _after(self, node: str, out: list[tuple[str, Any]]) -> None:
         election = self.nodes[node]
         if election.durable:
-            self.durable[node] = (election.term, election.voted_for)
+            self.durable[node] = DurableState(election.term, election.voted_for, election.configuration)
             election.durable = False
         self._record(node)
         for target, msg in out:
@@ -294,9 +354,11 @@ def check(history: History) -> None:
             highest = term
 
 
-def run_seed(seed: int, n: int = 3, fault_s: float = 20.0, settle_s: float = 10.0) -> History:
-    """One simulated run: ``fault_s`` seconds of faults, then ``settle_s`` healed. Returns the history."""
-    sim = Simulation(n, seed)
+def run_seed(seed: int, n: int = 3, fault_s: float = 20.0, settle_s: float = 10.0, spares: int = 0) -> History:
+    """One simulated run: ``fault_s`` seconds of faults (and voter swaps, with ``spares``), then ``settle_s``
+    healed. Returns the history."""
+    sim = Simulation(n, seed, spares=spares)
     sim.faults(until=fault_s)
+    sim.voter_changes(until=fault_s)
     sim.run_until(fault_s + settle_s)
     return sim.history

@@ -5,23 +5,51 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import attrs
 import pytest
 
 from zactor.services.election.core import GroupElection
 from zactor.services.election.messages import Heartbeat, HeartbeatAck, RequestVote, Resign, Vote
 from zactor.services.election.model import ElectionConfig, Role
+from zactor.services.election.voters import Voters
 
 CONFIG = ElectionConfig(lease_s=1.0, heartbeat_s=0.2, rank_step_s=0.1, round_s=0.3, max_drift=0.01)
 VOTERS = ("a", "b", "c")
+BOOTSTRAP = Voters.of(VOTERS)
+
+
+def beat(sender: str, term: int, configuration: Voters = BOOTSTRAP) -> Heartbeat:
+    """Heartbeat round 1 of ``sender`` as leader of ``term``, carrying ``configuration``."""
+    members = list(configuration.members)
+    return Heartbeat(
+        group="g", sender=sender, term=term, seq=1, config_term=configuration.term, config_seq=0, voters=members
+    )
+
+
+def ask(sender: str, term: int, configuration: Voters = BOOTSTRAP) -> RequestVote:
+    """A vote request of ``sender`` for ``term``, holding ``configuration``."""
+    members = list(configuration.members)
+    return RequestVote(
+        group="g",
+        sender=sender,
+        term=term,
+        config_term=configuration.term,
+        config_seq=configuration.seq,
+        voters=members,
+    )
 
 
 class Net:
-    """Three cores wired directly: messages are delivered at once unless a link is cut."""
+    """Cores wired directly: messages are delivered at once unless a link is cut. ``hosts`` beyond the voters
+    follow the leader as observers."""
 
-    def __init__(self, voters: tuple[str, ...] = VOTERS) -> None:
+    def __init__(self, voters: tuple[str, ...] = VOTERS, hosts: tuple[str, ...] = ()) -> None:
         self.now = 0.0
         self.cut: set[str] = set()
-        self.nodes = {v: GroupElection("g", v, voters, CONFIG, random.Random(v), self.now) for v in voters}
+        names = (*voters, *hosts)
+        self.nodes = {v: GroupElection("g", v, voters, CONFIG, random.Random(v), self.now) for v in names}
+        for node in self.nodes.values():
+            node.set_voters(voters, self.now, observers=names)
 
     def send(self, sender: str, out: list[tuple[str, Any]]) -> None:
         for target, msg in out:
@@ -84,25 +112,25 @@ def test_a_minority_that_heals_does_not_unseat_the_leader() -> None:
 
 def test_a_voter_holding_a_promise_refuses_other_candidates_and_keeps_its_term() -> None:
     node = GroupElection("g", "b", VOTERS, CONFIG, random.Random(1), 0.0)
-    node.receive("a", Heartbeat(group="g", sender="a", term=3, seq=1), 0.0)
-    [(to, vote)] = node.receive("c", RequestVote(group="g", sender="c", term=9), 0.5)
+    node.receive("a", beat("a", 3), 0.0)
+    [(to, vote)] = node.receive("c", ask("c", 9), 0.5)
     assert to == "c" and not vote.granted and node.term == 3 and node.lease_age(0.5) == 0.5
-    [(_, vote)] = node.receive("c", RequestVote(group="g", sender="c", term=9), 1.01)
+    [(_, vote)] = node.receive("c", ask("c", 9), 1.01)
     assert vote.granted and node.term == 9 and node.voted_for == "c" and node.durable
 
 
 def test_one_vote_per_term() -> None:
     node = GroupElection("g", "b", VOTERS, CONFIG, random.Random(1), -10.0)
-    [(_, first)] = node.receive("a", RequestVote(group="g", sender="a", term=2), 0.0)
-    [(_, second)] = node.receive("c", RequestVote(group="g", sender="c", term=2), 0.0)
-    [(_, again)] = node.receive("a", RequestVote(group="g", sender="a", term=2), 0.0)
+    [(_, first)] = node.receive("a", ask("a", 2), 0.0)
+    [(_, second)] = node.receive("c", ask("c", 2), 0.0)
+    [(_, again)] = node.receive("a", ask("a", 2), 0.0)
     assert (first.granted, second.granted, again.granted) == (True, False, True)
 
 
 def test_a_restarted_voter_resumes_its_durable_vote_and_first_refuses_everyone() -> None:
     node = GroupElection("g", "b", VOTERS, CONFIG, random.Random(1), 100.0, term=4, voted_for="a")
-    [(_, early)] = node.receive("c", RequestVote(group="g", sender="c", term=5), 100.5)
-    [(_, same_term)] = node.receive("c", RequestVote(group="g", sender="c", term=4), 101.5)
+    [(_, early)] = node.receive("c", ask("c", 5), 100.5)
+    [(_, same_term)] = node.receive("c", ask("c", 4), 101.5)
     assert not early.granted and not same_term.granted
 
 
@@ -142,9 +170,52 @@ def test_resign_lets_another_voter_lead_at_once() -> None:
 
 def test_a_stale_leaders_heartbeat_is_refused_with_the_newer_term() -> None:
     node = GroupElection("g", "b", VOTERS, CONFIG, random.Random(1), 0.0, term=5)
-    [(_, ack)] = node.receive("a", Heartbeat(group="g", sender="a", term=4, seq=1), 0.0)
+    [(_, ack)] = node.receive("a", beat("a", 4), 0.0)
     assert not ack.ok and ack.term == 5 and node.leader is None
     assert node.receive("a", Resign(group="g", sender="a", term=4), 0.0) == []
+
+
+def test_the_leader_changes_voters_one_at_a_time_each_committed_before_the_next() -> None:
+    """Membership swaps voter c for d ({a,b,c} becoming {a,b,d}): the leader first adds d, and only once a majority
+    of {a,b,c,d} holds that does it remove c; every node ends holding {a,b,d}, and the leader never changed."""
+    net = Net(hosts=("d",))
+    net.run(3.0)
+    [leader] = net.leaders()
+    seen = [net.nodes[leader].configuration.members]
+    for node in net.nodes.values():
+        node.set_voters(("a", "b", "d"), net.now, observers=("a", "b", "c", "d"))
+    for _ in range(100):
+        net.run(0.01)
+        if net.nodes[leader].configuration.members != seen[-1]:
+            seen.append(net.nodes[leader].configuration.members)
+    assert seen == [("a", "b", "c"), ("a", "b", "c", "d"), ("a", "b", "d")]
+    assert {node.configuration.members for node in net.nodes.values()} == {("a", "b", "d")}
+    assert net.leaders() == [leader]
+
+
+def test_a_voter_refuses_a_candidate_whose_configuration_is_older() -> None:
+    """A voter holding configuration (term 2, seq 1) refuses pre-votes and votes to a candidate still at the
+    bootstrap configuration, and its term does not move; a candidate holding the same configuration gets the vote."""
+    newer = Voters.of(("a", "b", "d"), term=2, seq=1)
+    node = GroupElection("g", "b", VOTERS, CONFIG, random.Random(1), -10.0, term=2, configuration=newer)
+    [(_, pre)] = node.receive("c", attrs.evolve(ask("c", 3), pre=True), 0.0)
+    assert not pre.granted
+    [(_, pre)] = node.receive("c", ask("c", 3), 0.0)
+    assert not pre.granted and node.term == 2
+    [(_, vote)] = node.receive("d", ask("d", 3, newer), 0.0)
+    assert vote.granted and node.voted_for == "d"
+
+
+def test_a_derived_bootstrap_configuration_elects_only_with_every_voter() -> None:
+    """Voters derived by each node on its own: with one of three cut off, no one is elected in the bootstrap
+    configuration; given voters elect with two of three."""
+    for derived, expected in ((True, 0), (False, 1)):
+        net = Net()
+        for name in VOTERS:
+            net.nodes[name] = GroupElection("g", name, VOTERS, CONFIG, random.Random(name), 0.0, derived=derived)
+        net.cut.add("c")
+        net.run(3.0)
+        assert len(net.leaders()) == expected
 
 
 def test_config_refuses_nonsense() -> None:

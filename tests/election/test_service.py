@@ -27,6 +27,7 @@ from zactor.transport import InMemoryNetwork
 FAST = MembershipConfig.for_interval(0.05)
 SEEDS = Seeds(12)
 CONFIG = ElectionConfig(lease_s=1.0, heartbeat_s=0.2, rank_step_s=0.2, round_s=0.3)
+CONFIG_0: dict[str, Any] = {"config_term": 0, "config_seq": 0, "voters": ["n0", "n1", "n2"]}
 
 
 async def start(network: InMemoryNetwork, clock: FakeClock, i: int, seeds: tuple[str, ...]) -> ClusterNode:
@@ -192,16 +193,17 @@ async def test_malformed_election_messages_are_refused_and_change_nothing(clock:
         term = elections[0].term
         router = nodes[1].ref(ELECTION_ACTOR, address=nodes[0].address)
         for bad in (
-            Heartbeat(group="g", sender="n1", term="99", seq=1),  # type: ignore[arg-type]
-            Heartbeat(group="g", sender="n1", term=99, seq=None),  # type: ignore[arg-type]
+            Heartbeat(group="g", sender="n1", term="99", seq=1, **CONFIG_0),  # type: ignore[arg-type]
+            Heartbeat(group="g", sender="n1", term=99, seq=None, **CONFIG_0),  # type: ignore[arg-type]
+            Heartbeat(group="g", sender="n1", term=99, seq=1, config_term=0, config_seq=0, voters=[1]),  # type: ignore[list-item]
             HeartbeatAck(group="g", sender="n1", term=term, seq=1, ok="yes"),  # type: ignore[arg-type]
-            RequestVote(group="g", sender="n1", term=[99]),  # type: ignore[arg-type]
+            RequestVote(group="g", sender="n1", term=[99], **CONFIG_0),  # type: ignore[arg-type]
             Vote(group="g", sender=7, term=99, granted=True),  # type: ignore[arg-type]
             Resign(group=None, sender="n1", term=term),  # type: ignore[arg-type]
         ):
             await router.tell(bad)
         mailbox = nodes[0].registry.get(ELECTION_ACTOR)
         assert mailbox is not None
-        await wait_until(lambda: mailbox.stats.tells >= 6, what="the six tells handled")
+        await wait_until(lambda: mailbox.stats.tells >= 7, what="the seven tells handled")
         assert mailbox.stats.failures == 0
         assert elections[0].term == term and elections[0].leader == leader
