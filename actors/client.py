@@ -1,25 +1,40 @@
-"""A blocking client for scripts, notebooks and threads: ``zactor.connect(address)`` and refs whose ``ask`` blocks.
+"""A blocking client for scripts, notebooks and threads: ``zactor.connect(...)`` and refs whose ``ask`` blocks.
 
 Plain pyzmq sockets and the same envelope as a node, with no event loop on the call path (as Pyro5 and zerorpc
-offer). Each thread that uses a client gets its own DEALER to the node (so a client is safe to share between
-threads, and one thread's ask never waits behind another's); an ask sends one REQUEST and waits on that socket for
-the REPLY with its request id, dropping the late replies of asks that timed out before. A client with a keyring
-speaks CURVE like a node's DEALER, and a refused handshake raises ``HandshakeFailed`` when the ask gives up.
+offer). Each thread that uses a client gets its own DEALER per node (so a client is safe to share between threads,
+and one thread's ask never waits behind another's); an ask sends one REQUEST and waits on that socket for the REPLY
+with its request id, dropping the late replies of asks that gave up before (each of which sent a CANCEL, so the node
+stopped working on it). A client with a keyring speaks CURVE like a node's DEALER, and a refused handshake raises
+``HandshakeFailed``.
+
+Given ``seeds``, the client reads the cluster's actor directory from any seed (:mod:`zactor.directory`, refreshed at
+most every ``directory_ttl_s``) and reaches every node: ``ref(name, node_id=...)`` one node's actor, ``ref_any(name)``
+any live host of it. An ask that was never delivered (its node refused the connection, or answered that the actor is
+not there) goes to the next host, the socket that held it closed so that it cannot arrive late; one that may have
+been delivered is never sent twice.
+
+A node's death is noticed without waiting for the deadline: a refused connection, or a connection that closes while
+an ask waits (the node died, or stopped answering the ZMTP heartbeat for ``3 * heartbeat_s``), raises
+``NodeUnavailable``.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any, TypeVar, overload
 
 import zmq
 
-from zactor.errors import RequestTimeout
+from zactor.directory import MEMBERSHIP_ACTOR, GetMembers, MemberRows, hosts_of
+from zactor.errors import ActorNotFound, NodeUnavailable, RequestTimeout
 from zactor.ref import check_reply_type
 from zactor.transport.codec import DEFAULT_COPY_THRESHOLD_BYTES, Returns, reply_type_of
 from zactor.transport.curve import MONITOR_EVENTS, SocketSecurity, handshake_failure, next_event
+from zactor.transport.endpoint import check_endpoint
 from zactor.transport.envelope import Kind, pack, unpack
 from zactor.transport.security import Credentials
 from zactor.transport.sockets import recv_envelope
@@ -30,37 +45,59 @@ __all__ = ["BlockingClient", "BlockingRef", "connect"]
 R = TypeVar("R")
 
 _LINGER_MS = 100  # how long closing may wait to flush queued envelopes, in ms
+_SLICE_S = 0.25  # how often a waiting ask looks at its connection's events, in seconds
+_EVENTS = MONITOR_EVENTS | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED
 
 
 def connect(
-    address: str, *, keyring_dir: str | None = None, key_name: str | None = None, timeout_s: float = 5.0
+    address: str | None = None,
+    *,
+    seeds: Sequence[str] = (),
+    keyring_dir: str | None = None,
+    key_name: str | None = None,
+    timeout_s: float = 5.0,
 ) -> BlockingClient:
-    """A blocking client of the node at ``address`` (``tcp://HOST:PORT``).
+    """A blocking client of the node at ``address`` (``tcp://HOST:PORT``), or of the cluster that ``seeds`` belong
+    to (any of them will do; see the module docstring).
 
     Args:
-        address: the node's endpoint.
-        keyring_dir: a keyring (``zactor keys init``), for a secure node; with ``key_name``.
+        address: one node's endpoint; its actors are reached with ``ref(name)``.
+        seeds: endpoints of cluster members, for ``ref(name, node_id=...)`` and ``ref_any(name)``.
+        keyring_dir: a keyring (``zactor keys init``), for a secure cluster; with ``key_name``.
         key_name: this client's key in the keyring.
         timeout_s: the default deadline of an ask, in seconds.
 
     Raises:
+        ValueError: neither ``address`` nor ``seeds``, a malformed endpoint, or ``keyring_dir`` without
+            ``key_name`` (or the other way round).
         KeyringError: the keyring or the key is missing.
-        ValueError: ``keyring_dir`` without ``key_name`` or the other way round.
     """
     if (keyring_dir is None) != (key_name is None):
         raise ValueError("keyring_dir and key_name go together: give both or neither")
     credentials = Credentials.load(keyring_dir, key_name) if keyring_dir and key_name else None
-    return BlockingClient(address, credentials=credentials, timeout_s=timeout_s)
+    return BlockingClient(address, seeds=seeds, credentials=credentials, timeout_s=timeout_s)
+
+
+class _NotDelivered(Exception):
+    """The ask never reached a node: it may go to another host of the actor."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class _ThreadSocket:
-    """One thread's DEALER to the node, its monitor, and the receive timeout last set on it (in ms)."""
+    """One thread's DEALER to one node, its monitor, what the monitor said, and the receive timeout last set."""
 
-    __slots__ = ("sock", "monitor", "_wait_ms")
+    __slots__ = ("sock", "monitor", "endpoint", "is_ready", "is_lost", "refused", "_wait_ms")
 
-    def __init__(self, sock: zmq.Socket[bytes], monitor: zmq.Socket[bytes]) -> None:
+    def __init__(self, sock: zmq.Socket[bytes], monitor: zmq.Socket[bytes], endpoint: str) -> None:
         self.sock = sock
         self.monitor = monitor
+        self.endpoint = endpoint
+        self.is_ready = False  # the handshake succeeded: what is sent now reaches the node
+        self.is_lost = False  # a ready connection closed
+        self.refused: Exception | None = None  # why no connection could be made
         self._wait_ms = -1
 
     def set_wait(self, wait_ms: int) -> None:
@@ -69,88 +106,196 @@ class _ThreadSocket:
             self.sock.setsockopt(zmq.RCVTIMEO, wait_ms)
             self._wait_ms = wait_ms
 
+    def read_events(self) -> None:
+        """Take what the monitor reported: handshakes, disconnects, refused connections."""
+        while (event := next_event(self.monitor)) is not None:
+            kind = event[0]
+            if kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self.is_ready, self.refused = True, None
+            elif kind == zmq.EVENT_DISCONNECTED and self.is_ready:
+                self.is_lost = True
+            elif kind == zmq.EVENT_CONNECT_RETRIED and not self.is_ready and self.refused is None:
+                self.refused = NodeUnavailable(self.endpoint, "the connection was refused (is a node running there?)")
+            else:
+                self.refused = handshake_failure(self.endpoint, kind) or self.refused
+
+    def close(self) -> None:
+        self.sock.disable_monitor()
+        self.monitor.close(linger=0)
+        self.sock.close(linger=_LINGER_MS)
+
 
 class BlockingClient:
-    """Blocking asks and tells to the actors of one node (see the module docstring). Use as a context manager or
-    call :meth:`close`.
+    """Blocking asks and tells to the actors of one node, or of a cluster found through seeds (see the module
+    docstring). Use as a context manager or call :meth:`close`.
 
     Args:
-        address: the node's endpoint.
-        credentials: CURVE keys for a secure node, or ``None``.
+        address: one node's endpoint (``None`` with ``seeds``).
+        seeds: endpoints of cluster members.
+        credentials: CURVE keys for a secure cluster, or ``None``.
         timeout_s: the default deadline of an ask, in seconds.
         copy_threshold_bytes: bytes-like fields at least this large travel as zero-copy frames.
+        heartbeat_s: the ZMTP heartbeat interval; a node silent for 3 intervals counts as gone, in seconds.
+        directory_ttl_s: how long a member table read from a seed is used before it is read again, in seconds.
+
+    Raises:
+        ValueError: neither ``address`` nor ``seeds``, or a malformed endpoint.
     """
 
     def __init__(
         self,
-        address: str,
+        address: str | None = None,
         *,
+        seeds: Sequence[str] = (),
         credentials: Credentials | None = None,
         timeout_s: float = 5.0,
         copy_threshold_bytes: int = DEFAULT_COPY_THRESHOLD_BYTES,
+        heartbeat_s: float = 1.0,
+        directory_ttl_s: float = 1.0,
     ) -> None:
-        self.address = address
+        if address is None and not seeds:
+            raise ValueError("give a node's address, or seeds of its cluster")
+        self.address = check_endpoint(address) if address is not None else None
+        self.seeds = tuple(check_endpoint(seed) for seed in seeds)
         self.timeout_s = timeout_s
         self._security = SocketSecurity(credentials, insecure=True)
         self._copy_threshold = copy_threshold_bytes
+        self._heartbeat_ms = int(heartbeat_s * 1000)
+        self._ttl_s = directory_ttl_s
         self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self._local = threading.local()
         self._sockets: list[_ThreadSocket] = []
         self._lock = threading.Lock()
         self._request_ids = itertools.count(1)
+        self._table: MemberRows | None = None
+        self._table_at = -math.inf
         self._closed = False
 
-    def ref(self, name: str) -> BlockingRef:
-        """A blocking reference to the actor ``name`` of the node."""
-        return BlockingRef(self, name)
+    def ref(self, name: str, *, node_id: str | None = None) -> BlockingRef:
+        """A blocking reference to the actor ``name``: of the node at ``address``, or of the member ``node_id``
+        (found through the seeds)."""
+        return BlockingRef(self, name, node_id=node_id)
 
-    def _socket(self) -> _ThreadSocket:
-        own: _ThreadSocket | None = getattr(self._local, "socket", None)
-        if own is None:
-            with self._lock:
-                if self._closed:
-                    raise RuntimeError("the client is closed")
-                sock = self._ctx.socket(zmq.DEALER)
-                sock.setsockopt(zmq.LINGER, 0)
-                self._security.secure_dealer(sock)
-                monitor = sock.get_monitor_socket(MONITOR_EVENTS)
-                sock.connect(self.address)
-                own = _ThreadSocket(sock, monitor)
-                self._sockets.append(own)
-            self._local.socket = own
-        return own
+    def ref_any(self, name: str) -> BlockingRef:
+        """A blocking reference to the actor ``name`` on any live member that hosts it (found through the seeds);
+        each ask picks a host, and one that was never delivered moves on to the next."""
+        return BlockingRef(self, name, any_host=True)
 
-    def ask(self, name: str, msg: Any, timeout_s: float | None = None) -> Any:
+    def members(self, *, refresh: bool = False) -> MemberRows:
+        """The live members as a seed sees them (cached for ``directory_ttl_s``; ``refresh`` reads it anew).
+
+        Raises:
+            NodeUnavailable: no seed answered.
+            RuntimeError: the client has no seeds.
+        """
+        if not self.seeds:
+            raise RuntimeError("this client was given an address, not seeds: it knows no member table")
+        if not refresh and self._table is not None and time.monotonic() - self._table_at < self._ttl_s:
+            return self._table
+        errors = []
+        for seed in self.seeds:
+            try:
+                deadline = time.monotonic() + min(self.timeout_s, 2.0)
+                table: MemberRows = self._ask_at(seed, MEMBERSHIP_ACTOR, GetMembers(include_down=False), deadline)
+            except (_NotDelivered, NodeUnavailable, RequestTimeout) as exc:
+                errors.append(f"{seed}: {exc}")
+                continue
+            self._table, self._table_at = table, time.monotonic()
+            return table
+        raise NodeUnavailable(", ".join(self.seeds), "no seed answered (" + "; ".join(errors) + ")")
+
+    def _endpoints(self, name: str, node_id: str | None, any_host: bool, refresh: bool) -> list[str]:
+        """Where an ask of ``name`` may go, in order of preference."""
+        if node_id is None and not any_host:
+            if self.address is None:
+                raise ValueError(f"this client has seeds: use ref({name!r}, node_id=...) or ref_any({name!r})")
+            return [self.address]
+        table = self.members(refresh=refresh)
+        if node_id is not None:
+            address = next((row[1] for row in table.rows if row[0] == node_id and row[3] == "live"), None)
+            if address is None:
+                raise NodeUnavailable(node_id, "not a live member")
+            return [address]
+        hosts = list(hosts_of(table, name).values())
+        if not hosts:
+            raise ActorNotFound(name, "any live member")
+        return hosts
+
+    def ask(
+        self, name: str, msg: Any, timeout_s: float | None = None, *, node_id: str | None = None, any_host: bool = False
+    ) -> Any:
         """Ask the actor ``name`` and block until its reply; see :meth:`BlockingRef.ask`."""
-        own = self._socket()
-        sock = own.sock
         timeout = self.timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + timeout
+        tried: set[str] = set()
+        while True:
+            endpoints = [e for e in self._endpoints(name, node_id, any_host, bool(tried)) if e not in tried]
+            if not endpoints:
+                raise NodeUnavailable(", ".join(sorted(tried)), f"no host of {name!r} could be reached")
+            try:
+                reply = self._ask_at(endpoints[0], name, msg, deadline)
+            except _NotDelivered as exc:
+                if not any_host:
+                    raise exc.error from None
+                tried.add(endpoints[0])
+                continue
+            return check_reply_type(name, msg, reply, reply_type_of(type(msg)))
+
+    def _ask_at(self, endpoint: str, name: str, msg: Any, deadline: float) -> Any:
+        """One ask to the node at ``endpoint``, answered by ``deadline`` (monotonic, in s).
+
+        Raises:
+            _NotDelivered: the node refused the connection or has no actor ``name``: it never handled the ask.
+            NodeUnavailable: the connection closed while the ask waited (it may have been handled in part).
+            RequestTimeout: no reply by the deadline.
+        """
+        own = self._socket(endpoint)
+        own.read_events()
+        if own.is_lost:  # closed before this ask: a fresh connection tells whether the node is still there
+            self._drop(own)
+            own = self._socket(endpoint)
+        sock = own.sock
         request_id = next(self._request_ids)
         frames = pack(Kind.REQUEST, request_id, name, msg, None, self._copy_threshold)
         sock.send_multipart(frames, copy=len(frames) == 1)
-        deadline = time.monotonic() + timeout
-        wait_ms = int(timeout * 1000)
+        timeout = max(0.0, deadline - time.monotonic())
         try:
             while True:
-                if wait_ms <= 0:
-                    raise zmq.Again()
-                own.set_wait(wait_ms)
-                frames = recv_envelope(sock, block=True)
+                wait_s = deadline - time.monotonic()
+                if wait_s <= 0:
+                    raise RequestTimeout(name, timeout)
+                own.set_wait(max(1, int(min(wait_s, _SLICE_S) * 1000)))
+                try:
+                    frames = recv_envelope(sock, block=True)
+                except zmq.Again:
+                    self._check_connection(own)
+                    continue
                 header = unpack(frames)
                 if header.request_id == request_id:
-                    break
-                wait_ms = int((deadline - time.monotonic()) * 1000)  # the late reply of an ask that gave up
-        except zmq.Again:
-            self._cancel(sock, name, request_id)
-            self._raise_handshake_failure(own.monitor)
-            raise RequestTimeout(name, timeout) from None
-        except BaseException:  # KeyboardInterrupt, or the client closed under the ask
+                    break  # anything else is the late reply of an ask that gave up
+        except _NotDelivered:
+            self._drop(own)  # the queued request goes with the socket: it cannot arrive late
+            raise
+        except NodeUnavailable:
+            self._drop(own)
+            raise
+        except BaseException:  # the deadline, KeyboardInterrupt, or the client closed under the ask
             self._cancel(sock, name, request_id)
             raise
         ok, outcome = open_reply(header, frames)
-        if not ok:
-            raise outcome
-        return check_reply_type(name, msg, outcome, reply_type_of(type(msg)))
+        if ok:
+            return outcome
+        if isinstance(outcome, ActorNotFound):
+            raise _NotDelivered(outcome)
+        raise outcome
+
+    def _check_connection(self, own: _ThreadSocket) -> None:
+        """Between slices of a wait: raise if the connection was refused or lost."""
+        own.read_events()
+        if own.is_lost:
+            raise NodeUnavailable(own.endpoint, "the connection closed while an ask waited")
+        if own.refused is not None and not own.is_ready:
+            raise _NotDelivered(own.refused)
 
     @staticmethod
     def _cancel(sock: zmq.Socket[bytes], name: str, request_id: int) -> None:
@@ -160,17 +305,41 @@ class BlockingClient:
         except zmq.ZMQError:  # at the high-water mark, or the socket is closed
             pass
 
-    def tell(self, name: str, msg: Any) -> None:
+    def tell(self, name: str, msg: Any, *, node_id: str | None = None, any_host: bool = False) -> None:
         """Send ``msg`` to the actor ``name`` without waiting (queued by ZeroMQ until connected)."""
-        sock = self._socket().sock
+        endpoint = self._endpoints(name, node_id, any_host, False)[0]
         frames = pack(Kind.TELL, 0, name, msg, None, self._copy_threshold)
-        sock.send_multipart(frames, copy=len(frames) == 1)
+        self._socket(endpoint).sock.send_multipart(frames, copy=len(frames) == 1)
 
-    def _raise_handshake_failure(self, monitor: zmq.Socket[bytes]) -> None:
-        while (event := next_event(monitor)) is not None:
-            error = handshake_failure(self.address, event[0])
-            if error is not None:
-                raise error
+    def _socket(self, endpoint: str) -> _ThreadSocket:
+        sockets: dict[str, _ThreadSocket] | None = getattr(self._local, "sockets", None)
+        if sockets is None:
+            sockets = self._local.sockets = {}
+        own = sockets.get(endpoint)
+        if own is None:
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError("the client is closed")
+                sock = self._ctx.socket(zmq.DEALER)
+                sock.setsockopt(zmq.LINGER, 0)
+                if self._heartbeat_ms > 0:
+                    sock.setsockopt(zmq.HEARTBEAT_IVL, self._heartbeat_ms)
+                    sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3 * self._heartbeat_ms)
+                self._security.secure_dealer(sock)
+                own = _ThreadSocket(sock, sock.get_monitor_socket(_EVENTS), endpoint)
+                sock.connect(endpoint)
+                self._sockets.append(own)
+            sockets[endpoint] = own
+        return own
+
+    def _drop(self, own: _ThreadSocket) -> None:
+        """Close a thread's socket to a node whose connection failed; the next ask to it connects anew."""
+        self._local.sockets.pop(own.endpoint, None)
+        with self._lock:
+            if own in self._sockets:
+                self._sockets.remove(own)
+                own.sock.setsockopt(zmq.LINGER, 0)
+                own.close()
 
     def close(self) -> None:
         """Close every thread's socket, flushing what is queued (such as a CANCEL) for up to 0.1 s. Idempotent."""
@@ -179,9 +348,7 @@ class BlockingClient:
                 return
             self._closed = True
             for own in self._sockets:
-                own.sock.disable_monitor()
-                own.monitor.close(linger=0)
-                own.sock.close(linger=_LINGER_MS)
+                own.close()
             self._sockets.clear()
         self._ctx.term()
 
@@ -193,13 +360,17 @@ class BlockingClient:
 
 
 class BlockingRef:
-    """A blocking handle to one actor of a :class:`BlockingClient`'s node."""
+    """A blocking handle to one actor: of a :class:`BlockingClient`'s node, of one member, or of any host."""
 
-    __slots__ = ("_client", "name")
+    __slots__ = ("_client", "name", "node_id", "any_host")
 
-    def __init__(self, client: BlockingClient, name: str) -> None:
+    def __init__(
+        self, client: BlockingClient, name: str, *, node_id: str | None = None, any_host: bool = False
+    ) -> None:
         self._client = client
         self.name = name
+        self.node_id = node_id
+        self.any_host = any_host
 
     @overload
     def ask(self, msg: Returns[R], *, timeout_s: float | None = None) -> R: ...
@@ -211,20 +382,24 @@ class BlockingRef:
         """Send ``msg`` and block until the reply (typed ``R`` for a ``Returns[R]`` message).
 
         Raises:
-            RequestTimeout: no reply within ``timeout_s`` seconds (default: the client's).
+            RequestTimeout: no reply within ``timeout_s`` seconds (default: the client's); the node is told to
+                stop working on it (CANCEL).
+            NodeUnavailable: the node refused the connection, its connection closed while the ask waited, or (by
+                ``node_id``) it is not a live member; for ``ref_any``, every host was tried.
+            ActorNotFound: no such actor there (for ``ref_any``: on no live member).
             HandshakeFailed: the node refused this client's key, or one side encrypts and the other does not.
-            RemoteError, ActorNotFound, HandlerNotFound, MailboxFull, NodeUnavailable, DecodeError: as for
-                :meth:`zactor.ActorRef.ask`.
+            RemoteError, HandlerNotFound, MailboxFull, DecodeError: as for :meth:`zactor.ActorRef.ask`.
             TypeError: ``msg`` is not a ``@message`` instance, or holds a value that cannot be encoded.
             RuntimeError: the client is closed.
         """
-        return self._client.ask(self.name, msg, timeout_s)
+        return self._client.ask(self.name, msg, timeout_s, node_id=self.node_id, any_host=self.any_host)
 
     def tell(self, msg: Any) -> None:
         """Send ``msg`` without waiting for it to be handled.
 
         Raises:
             TypeError: ``msg`` is not a ``@message`` instance, or holds a value that cannot be encoded.
+            NodeUnavailable, ActorNotFound: as for :meth:`ask`, when the actor is found through the seeds.
             RuntimeError: the client is closed.
         """
-        self._client.tell(self.name, msg)
+        self._client.tell(self.name, msg, node_id=self.node_id, any_host=self.any_host)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from zactor.loops import LOOP_ENV, LOOP_KINDS
 from zactor.services.membership.discovery import parse_seed
+from zactor.transport.endpoint import check_endpoint
 
 __all__ = ["LOG_LEVELS", "HelpFormatter", "add_command", "endpoint", "positive_float", "positive_int"]
 
@@ -53,18 +53,10 @@ def endpoint(text: str) -> str:
     Raises:
         argparse.ArgumentTypeError: anything else (a missing ``tcp://``, a port out of range).
     """
-    parts = urlsplit(text)
-    if parts.scheme in ("ipc", "inproc") and (parts.netloc or parts.path):
-        return text
-    if parts.scheme != "tcp" or not parts.hostname:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an endpoint: use tcp://HOST:PORT")
     try:
-        port = parts.port
-    except ValueError:
-        port = -1
-    if port is None or port < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: the port must be a number from 0 to 65535")
-    return text
+        return check_endpoint(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def seed_entry(text: str) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from zactor.directory import GetMembers, MemberRows
 from zactor.transport.codec import Returns, message
 
 __all__ = ["Syn", "SynAck", "Ack", "GetMembers", "MemberRows"]
@@ -43,20 +44,3 @@ class Ack:
 
     cluster_id: str
     delta: list[Any]
-
-
-@message("zactor.gossip.GetMembers")
-class GetMembers(Returns["MemberRows"]):
-    """Ask a node's membership actor for its member table (``include_down``: dead and left members too)."""
-
-    include_down: bool = True
-
-
-@message("zactor.gossip.MemberRows")
-class MemberRows:
-    """A member table: ``[[node_id, address, data_center, status, phi, actors, heartbeat], ...]`` and the
-    answering node's id and HLC timestamp ``[physical_ms, logical, node_id]`` (empty without a clock)."""
-
-    node_id: str
-    rows: list[Any]
-    hlc: list[Any]

@@ -17,6 +17,7 @@ import random
 from typing import TYPE_CHECKING
 
 from zactor import Actor, Context, handler
+from zactor.directory import MEMBERSHIP_ACTOR
 from zactor.errors import (
     ActorError,
     ActorNotFound,
@@ -47,7 +48,6 @@ __all__ = ["MembershipService", "MemberWatch", "MEMBERSHIP_ACTOR"]
 
 log = logging.getLogger("zactor.membership")
 
-MEMBERSHIP_ACTOR = "zactor.membership"
 _MEMBERS_TTL_S = 0.05
 
 

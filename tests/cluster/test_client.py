@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 import zactor
-from zactor.errors import ActorNotFound, HandshakeFailed, RequestTimeout
+from zactor import Node
+from zactor.errors import ActorNotFound, HandshakeFailed, NodeUnavailable, RequestTimeout
 from zactor.services.cluster.demo import Add, Result
 from zactor.services.cluster.process import NodeProcess
 from zactor.transport.security import add_key, init_keyring
 
 CALC = {"calc": "zactor.services.cluster.demo:Calculator"}
+ACTORS = Path(__file__).parent.parent / "actors"
+sys.path.insert(0, str(ACTORS))
+
+from calc import Calculator, Sleep  # noqa: E402
 
 
 def test_blocking_asks_from_many_threads() -> None:
@@ -34,9 +42,32 @@ def test_blocking_asks_from_many_threads() -> None:
         assert calc.ask(Add(a=2, b=2), timeout_s=5.0) == Result(value=4)
 
 
-def test_an_unanswered_ask_times_out() -> None:
-    with zactor.connect("tcp://127.0.0.1:1", timeout_s=0.3) as client, pytest.raises(RequestTimeout):
+def test_a_refused_connection_is_node_unavailable_at_once() -> None:
+    """No node at the address: the ask fails with NodeUnavailable as soon as the connection is refused, long
+    before its 10 s deadline."""
+    started = time.monotonic()
+    with zactor.connect("tcp://127.0.0.1:1", timeout_s=10.0) as client, pytest.raises(NodeUnavailable, match="refused"):
         client.ref("calc").ask(Add(a=1, b=2))
+    assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:5555", "tcp://127.0.0.1", "tcp://:5555", "udp://127.0.0.1:5555"])
+def test_a_malformed_address_is_refused_at_connect(address: str) -> None:
+    """A malformed address is a ValueError naming it at connect, not a ZMQError at the first ask."""
+    with pytest.raises(ValueError, match="endpoint|port"):
+        zactor.connect(address)
+
+
+async def test_an_unanswered_ask_times_out() -> None:
+    """A node that accepts the connection but does not answer in time: RequestTimeout at the deadline."""
+    async with Node() as node:
+        await node.add_actor("slow", Calculator())
+
+        def ask() -> None:
+            with zactor.connect(node.address, timeout_s=0.5) as client, pytest.raises(RequestTimeout):
+                client.ref("slow").ask(Sleep(seconds=30.0))
+
+        await asyncio.get_running_loop().run_in_executor(None, ask)
 
 
 def test_a_secure_node_serves_key_holders_and_refuses_others(tmp_path: Path) -> None:
