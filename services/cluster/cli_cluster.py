@@ -17,7 +17,7 @@ from zactor.loops import run as run_loop
 from zactor.node import Node
 from zactor.services.cluster.cli_keys import security_options
 from zactor.services.cluster.local_cluster import LocalCluster, fetch_members
-from zactor.services.cluster.observer import ClusterLoad, LoadSample, NodeStats
+from zactor.services.cluster.observer import ClusterLoad, LoadSample, NodeStats, replica_note
 from zactor.services.membership.messages import MemberRows
 from zactor.services.replication.frontend import KV_ACTOR
 from zactor.transport.codec import message_class
@@ -76,6 +76,9 @@ def run_members(args: argparse.Namespace) -> int:
     """``zactor members --seed ADDR``: print the member table of the node at ADDR, with each live node's load."""
     sample = run_loop(_sample(args))
     print(format_members(sample.table, sample.stats))
+    note = replica_note(sample.table, args.seed)
+    if note:
+        print(note)
     return 0
 
 

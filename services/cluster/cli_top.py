@@ -19,7 +19,7 @@ from zactor.loops import run as run_loop
 from zactor.node import Node
 from zactor.services.cluster.cli_cluster import render_table
 from zactor.services.cluster.cli_keys import security_options
-from zactor.services.cluster.observer import ClusterLoad, NodeStats
+from zactor.services.cluster.observer import ClusterLoad, NodeStats, replica_note
 
 __all__ = ["run_top", "format_top"]
 
@@ -66,6 +66,9 @@ async def _top(args: argparse.Namespace) -> int:
             stamp = time.strftime("%H:%M:%S")
             header = f"zactor top: {live} live of {len(rows)} members, via {args.seed}, {stamp}"
             text = format_top(rows, sample.stats, sample.rates)
+            note = replica_note(sample.table, args.seed)
+            if note:
+                text = f"{text}\n{note}"
             if args.once:
                 print(f"{header}\n{text}")
                 return 0

@@ -20,7 +20,7 @@ from typing import Any
 from zactor.config import NodeConfig
 from zactor.errors import ActorError
 from zactor.node import Node
-from zactor.services.cluster.observer import ClusterLoad, LoadSample
+from zactor.services.cluster.observer import ClusterLoad, LoadSample, replica_note
 from zactor.services.replication.frontend import KV_ACTOR
 
 __all__ = ["DashboardServer", "snapshot_json", "run_dashboard"]
@@ -52,7 +52,8 @@ def snapshot_json(sample: LoadSample, seed: str) -> dict[str, Any]:
                 "store_documents": load.store_documents if load and load.store_documents >= 0 else None,
             }
         )
-    return {"seed": seed, "seen_by": sample.table.node_id, "updated": time.time(), "members": members}
+    note = replica_note(sample.table, seed)
+    return {"seed": seed, "seen_by": sample.table.node_id, "updated": time.time(), "members": members, "note": note}
 
 
 PAGE = """<!doctype html>
@@ -60,13 +61,14 @@ PAGE = """<!doctype html>
 <style>
 body { font: 14px system-ui, sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; } th, td { padding: .3em .8em; text-align: left; border-bottom: 1px solid #ddd; }
-.live { color: #1a7f37; } .dead, .left { color: #cf222e; } #error { color: #cf222e; }
+.live { color: #1a7f37; } .dead, .left, .gone { color: #cf222e; } #error { color: #cf222e; }
 </style></head><body>
 <h1>zactor cluster</h1>
 <p>Seen by <span id="seen-by">-</span>; <span id="updated" data-refreshes="0">not yet updated</span>.
 <span id="error"></span></p>
 <table><thead><tr><th>node</th><th>status</th><th>phi</th><th>dc</th><th>actors</th><th>msgs/s</th>
 <th>mailbox</th><th>failures</th><th>store docs</th></tr></thead><tbody id="members"></tbody></table>
+<p id="note"></p>
 <script>
 let refreshes = 0;
 function cell(row, text, cls) {
@@ -90,6 +92,7 @@ async function refresh() {
     updated.dataset.refreshes = refreshes;
     updated.textContent = "updated " + new Date(data.updated * 1000).toLocaleTimeString();
     document.getElementById("seen-by").textContent = data.seen_by;
+    document.getElementById("note").textContent = data.note;
     document.getElementById("error").textContent = "";
   } catch (e) {
     document.getElementById("error").textContent = "no data: " + e.message;

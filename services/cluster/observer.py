@@ -19,10 +19,21 @@ from zactor.node import Node
 from zactor.services.cluster.local_cluster import fetch_members
 from zactor.services.membership.messages import MemberRows
 from zactor.services.replication import ReplicatedStore
+from zactor.services.replication.frontend import KV_ACTOR
 from zactor.services.replication.replica import RESERVED_PREFIX
 from zactor.transport.codec import Returns, message
 
-__all__ = ["OBSERVER_ACTOR", "ClusterLoad", "GetNodeStats", "LoadSample", "NodeStats", "ObserverActor"]
+__all__ = [
+    "GONE",
+    "OBSERVER_ACTOR",
+    "ClusterLoad",
+    "GetNodeStats",
+    "LoadSample",
+    "NodeStats",
+    "ObserverActor",
+    "replica_note",
+    "with_replica_set",
+]
 
 OBSERVER_ACTOR = "zactor.observer"
 
@@ -42,6 +53,7 @@ class NodeStats:
         envelopes_in: envelopes received since start. envelopes_out: envelopes sent since start.
         store_documents: live documents in its replicated store, or -1 without a store.
         fetched: documents its anti-entropy has fetched from other replicas since start (catch-up progress).
+        replica_set: the node ids of its store's replica set, dead members included (empty without a store).
     """
 
     node_id: str
@@ -49,7 +61,8 @@ class NodeStats:
     envelopes_in: int
     envelopes_out: int
     store_documents: int
-    fetched: int = 0
+    fetched: int
+    replica_set: list[str]
 
 
 class ObserverActor(Actor):
@@ -66,7 +79,7 @@ class ObserverActor(Actor):
             if mailbox is not None:
                 handled = mailbox.stats.asks + mailbox.stats.tells
                 actors[name] = [handled, mailbox.stats.failures, len(mailbox)]
-        documents, fetched = -1, 0
+        documents, fetched, replica_set = -1, 0, []
         try:
             store = node.extension(ReplicatedStore)
             replica = store.replica
@@ -76,6 +89,7 @@ class ObserverActor(Actor):
             keyspaces = [ks for ks in replica.keyspaces() if not ks.startswith(RESERVED_PREFIX)]
             documents = sum(len(replica.crdt(ks).entries) for ks in keyspaces)
             fetched = store.anti_entropy.stats["docs_fetched"] if store.anti_entropy is not None else 0
+            replica_set = sorted(store.replica_set.members) if store.replica_set is not None else []
         transport = node.transport.stats
         return NodeStats(
             node_id=node.node_id,
@@ -84,13 +98,41 @@ class ObserverActor(Actor):
             envelopes_out=transport["envelopes_out"],
             store_documents=documents,
             fetched=fetched,
+            replica_set=replica_set,
         )
+
+
+GONE = "gone"
+"""The status shown for a replica that membership has forgotten (dead longer than its grace) but that a store's
+replica set still holds."""
+
+
+def with_replica_set(table: MemberRows, stats: dict[str, NodeStats]) -> MemberRows:
+    """``table`` with a row (status :data:`GONE`) for every member of a live node's replica set that the table no
+    longer has: consistency levels still count it, so it must not vanish from view."""
+    known = {row[0] for row in table.rows}
+    gone = sorted({node_id for load in stats.values() for node_id in load.replica_set} - known)
+    rows = [*table.rows, *([node_id, "-", "-", GONE, 0.0, [KV_ACTOR], 0] for node_id in gone)]
+    return MemberRows(node_id=table.node_id, rows=rows, hlc=table.hlc)
+
+
+def replica_note(table: MemberRows, seed: str) -> str:
+    """A line naming the store's replicas that are not live (dead, or gone from the table), which consistency levels
+    still count, and how to remove one for good; empty when every replica is live."""
+    down = [f"{row[0]} ({row[3]})" for row in table.rows if row[3] != "live" and KV_ACTOR in row[5]]
+    if not down:
+        return ""
+    return (
+        f"replicas not live, still counted by consistency levels: {', '.join(down)}; "
+        f"if one is gone for good: zactor kv remove-node NODE_ID --seed {seed}"
+    )
 
 
 @attrs.frozen
 class LoadSample:
-    """One look at the cluster: the seed's member table, the load of each live member that answered, and the
-    rates since the previous sample (``{node_id: (messages/s, envelopes in/s, anti-entropy documents/s)}``)."""
+    """One look at the cluster: the seed's member table (with the replicas it forgot, see
+    :func:`with_replica_set`), the load of each live member that answered, and the rates since the previous sample
+    (``{node_id: (messages/s, envelopes in/s, anti-entropy documents/s)}``)."""
 
     table: MemberRows
     stats: dict[str, NodeStats]
@@ -135,7 +177,7 @@ class ClusterLoad:
                     (load.fetched - was_fetched) / span,
                 )
             self._previous[node_id] = (now, handled, load.envelopes_in, load.fetched)
-        return LoadSample(table, stats, rates)
+        return LoadSample(with_replica_set(table, stats), stats, rates)
 
     async def _load(self, address: str) -> NodeStats | None:
         try:

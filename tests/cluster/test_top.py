@@ -41,7 +41,15 @@ def test_rates_are_differences_between_refreshes() -> None:
     """Messages per second come from the rates given; a member that did not answer shows dashes."""
     rows = [["a", "tcp://x:1", "dc1", "live", 0.1, ["calc"], 3], ["b", "tcp://x:2", "dc1", "dead", 9.5, [], 1]]
     stats = {
-        "a": NodeStats(node_id="a", actors={"calc": [10, 1, 4]}, envelopes_in=5, envelopes_out=5, store_documents=-1)
+        "a": NodeStats(
+            node_id="a",
+            actors={"calc": [10, 1, 4]},
+            envelopes_in=5,
+            envelopes_out=5,
+            store_documents=-1,
+            fetched=0,
+            replica_set=[],
+        )
     }
     text = format_top(rows, stats, {"a": (250.0, 12.0, 0.0)})
     a_line, b_line = text.splitlines()[1:]
