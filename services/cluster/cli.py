@@ -24,6 +24,7 @@ from zactor.services.cluster.cli_args import (
     HelpFormatter,
     add_command,
     endpoint,
+    port,
     positive_float,
     positive_int,
     seed_entry,
@@ -140,7 +141,10 @@ def _build_parser() -> argparse.ArgumentParser:
     page = add_command(sub, "dashboard", "serve a live page of the cluster (members, status, actors, load)")
     page.add_argument("--seed", required=True, type=endpoint, metavar="ADDR", help="any node of the cluster")
     page.add_argument("--host", default="127.0.0.1", help="the address the page is served on")
-    page.add_argument("--port", type=int, default=8080, help="the page's port (0: a free one)")
+    page.add_argument("--port", type=port, default=8080, help="the page's port (0: a free one)")
+    page.add_argument(
+        "--insecure", action="store_true", help="allow a --host other hosts can reach (the page has no login)"
+    )
     page.add_argument("--interval", type=positive_float, default=1.0, help="seconds between samples")
     page.add_argument("--timeout", type=positive_float, default=2.0, help="deadline of each query (s)")
     add_security_arguments(page)
@@ -232,7 +236,7 @@ def _add_node_parser(sub: Any) -> None:
         "--group-size", type=positive_int, default=3, help="voters of each --group, chosen among its members"
     )
     node.add_argument(
-        "--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics at http://127.0.0.1:PORT/metrics"
+        "--metrics-port", type=port, metavar="PORT", help="serve Prometheus metrics at http://127.0.0.1:PORT/metrics"
     )
     _add_actor_argument(node, "on this node")
     add_security_arguments(node, insecure=True)
@@ -284,7 +288,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "dashboard":
             client = NodeConfig(node_id="zactor-dashboard", **security_options(args))
             page = run_dashboard(
-                args.seed, client, host=args.host, port=args.port, interval_s=args.interval, timeout_s=args.timeout
+                args.seed,
+                client,
+                host=args.host,
+                port=args.port,
+                interval_s=args.interval,
+                timeout_s=args.timeout,
+                insecure=args.insecure,
             )
             run_loop(page)
             return 0

@@ -11,7 +11,7 @@ from zactor.loops import LOOP_ENV, LOOP_KINDS
 from zactor.services.membership.discovery import parse_seed
 from zactor.transport.endpoint import check_endpoint
 
-__all__ = ["LOG_LEVELS", "HelpFormatter", "add_command", "endpoint", "positive_float", "positive_int"]
+__all__ = ["LOG_LEVELS", "HelpFormatter", "add_command", "endpoint", "port", "positive_float", "positive_int"]
 
 T = TypeVar("T")
 
@@ -23,7 +23,13 @@ LOOP_HELP = (
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows each option's default in ``--help``."""
+    """Shows each option's default in ``--help``, where there is one to show (not on a required option, nor a
+    default of ``None`` or an empty list)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.required or action.default is None or action.default == []:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _common() -> argparse.ArgumentParser:
@@ -57,6 +63,21 @@ def endpoint(text: str) -> str:
         return check_endpoint(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def port(text: str) -> int:
+    """A TCP port argument: a number from 0 to 65535 (0: any free port).
+
+    Raises:
+        argparse.ArgumentTypeError: anything else.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: use a number from 0 to 65535")
+    return value
 
 
 def seed_entry(text: str) -> str:

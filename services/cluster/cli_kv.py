@@ -1,4 +1,4 @@
-"""``zactor kv put|get|del|keys|remove-node``: the replicated store from the shell, through a node's ``zactor.kv``."""
+"""``zactor kv put|get|del|keys|keyspaces|remove-node``: the replicated store from the shell, through ``zactor.kv``."""
 
 from __future__ import annotations
 
@@ -14,12 +14,21 @@ from zactor.loops import run as run_loop
 from zactor.node import Node
 from zactor.services.cluster.cli_args import add_command, endpoint, positive_float
 from zactor.services.cluster.cli_keys import add_security_arguments, security_options
-from zactor.services.replication.frontend import KV_ACTOR, KvDelete, KvGet, KvKeys, KvPut, KvRemoveNode
+from zactor.services.replication.frontend import (
+    KV_ACTOR,
+    KvDelete,
+    KvGet,
+    KvKeys,
+    KvKeyspaces,
+    KvPut,
+    KvRemoveNode,
+)
 from zactor.services.selector import Consistency
 
 __all__ = ["add_kv_parser", "run_kv"]
 
 LEVELS = tuple(level.value for level in Consistency)
+_LOCAL = "local"  # kv get without a level: the asked node's own copy
 
 
 def add_kv_parser(sub: Any) -> None:
@@ -31,6 +40,7 @@ def add_kv_parser(sub: Any) -> None:
         ("get", "print the value of KEY"),
         ("del", "delete KEY..."),
         ("keys", "list the keys of the keyspace"),
+        ("keyspaces", "list the keyspaces the node holds"),
         ("remove-node", "remove a dead node from the replica set for good (consistency levels stop counting it)"),
     ):
         cmd = add_command(kv_sub, name, text)
@@ -40,14 +50,16 @@ def add_kv_parser(sub: Any) -> None:
         if name == "remove-node":
             cmd.add_argument("node_id", help="the id of the dead node")
             continue
+        if name == "keyspaces":
+            continue
         cmd.add_argument("--keyspace", required=True, help="the keyspace")
         if name != "keys":
             cmd.add_argument(
                 "--consistency",
                 type=str.lower,
-                choices=LEVELS if name != "get" else ("", *LEVELS),
-                default="quorum" if name != "get" else "",
-                help="the consistency level" + (" ('': this node's copy)" if name == "get" else ""),
+                choices=LEVELS if name != "get" else (_LOCAL, *LEVELS),
+                default="quorum" if name != "get" else _LOCAL,
+                help="the consistency level" + (f" ({_LOCAL}: the asked node's own copy)" if name == "get" else ""),
             )
         if name == "put":
             cmd.add_argument("key")
@@ -69,11 +81,14 @@ def _request(args: argparse.Namespace) -> Any:
         value = args.file.read_bytes() if args.file else args.value.encode()
         return KvPut(keyspace=args.keyspace, key=args.key, value=value, consistency=args.consistency)
     if args.kv_command == "get":
-        return KvGet(keyspace=args.keyspace, key=args.key, consistency=args.consistency)
+        level = "" if args.consistency == _LOCAL else args.consistency
+        return KvGet(keyspace=args.keyspace, key=args.key, consistency=level)
     if args.kv_command == "del":
         return KvDelete(keyspace=args.keyspace, keys=args.keys, consistency=args.consistency)
     if args.kv_command == "remove-node":
         return KvRemoveNode(node_id=args.node_id)
+    if args.kv_command == "keyspaces":
+        return KvKeyspaces()
     return KvKeys(keyspace=args.keyspace)
 
 
@@ -110,7 +125,14 @@ def run_kv(args: argparse.Namespace) -> int:
         else:
             sys.stdout.buffer.write(bytes(reply.value))
             sys.stdout.buffer.flush()
-    elif args.kv_command == "keys":
+    elif args.kv_command in ("keys", "keyspaces"):
+        if not reply.exists:
+            print(
+                f"zactor kv keys: no keyspace {args.keyspace!r} on the node at {args.seed}"
+                " (zactor kv keyspaces lists them)",
+                file=sys.stderr,
+            )
+            return 1
         for key in reply.keys:
             print(key)
     elif args.kv_command == "remove-node":

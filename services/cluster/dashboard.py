@@ -22,6 +22,7 @@ from zactor.errors import ActorError
 from zactor.node import Node
 from zactor.services.cluster.observer import ClusterLoad, LoadSample, replica_note
 from zactor.services.replication.frontend import KV_ACTOR
+from zactor.transport.curve import is_loopback_endpoint
 
 __all__ = ["DashboardServer", "snapshot_json", "run_dashboard"]
 
@@ -140,7 +141,10 @@ class DashboardServer:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the http.server signature)
                 log.debug(format, *args)
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        try:
+            self._server = ThreadingHTTPServer((host, port), Handler)
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot serve the page on {host}:{port}: {exc.strerror}") from None
         self._server.daemon_threads = True
         self.url = f"http://{host}:{self._server.server_address[1]}/"
         self._thread = threading.Thread(target=self._server.serve_forever, name="zactor-dashboard", daemon=True)
@@ -156,14 +160,30 @@ class DashboardServer:
 
 
 async def run_dashboard(
-    seed: str, client: NodeConfig, *, host: str, port: int, interval_s: float, timeout_s: float
+    seed: str,
+    client: NodeConfig,
+    *,
+    host: str,
+    port: int,
+    interval_s: float,
+    timeout_s: float,
+    insecure: bool = False,
 ) -> None:
     """Serve the page for the cluster of ``seed`` until cancelled, sampling it every ``interval_s`` seconds; prints
     the page's URL.
 
     Raises:
+        ValueError: ``host`` is not a loopback address and ``insecure`` is not set (the page shows the cluster,
+            unauthenticated, to whoever reaches it).
         OSError: the HTTP port cannot be bound.
     """
+    if not is_loopback_endpoint(f"tcp://{host}:{port}"):
+        if not insecure:
+            raise ValueError(
+                f"refusing to serve the page on {host}: other hosts could read the cluster's state unauthenticated;"
+                " use a loopback host, or --insecure"
+            )
+        log.warning("serving the cluster's page on %s:%d to the network, unauthenticated (--insecure)", host, port)
     server = DashboardServer(host, port)
     server.start()
     print(f"dashboard of {seed} at {server.url}", flush=True)

@@ -144,5 +144,8 @@ def serve_metrics(node: Node, port: int, host: str = "127.0.0.1") -> CollectorRe
     """
     registry = CollectorRegistry()
     registry.register(NodeCollector(node))
-    start_http_server(port, addr=host, registry=registry)
+    try:
+        start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot serve metrics on {host}:{port}: {exc.strerror}") from None
     return registry

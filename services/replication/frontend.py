@@ -12,6 +12,7 @@ import hashlib
 from typing import Any
 
 from zactor import Actor, Context, Returns, handler, message
+from zactor.services.replication.replica import RESERVED_PREFIX
 from zactor.services.replication.storage import check_key
 from zactor.services.replication.store import ReplicatedStore
 from zactor.services.selector import Consistency
@@ -24,6 +25,7 @@ __all__ = [
     "KvGet",
     "KvDelete",
     "KvKeys",
+    "KvKeyspaces",
     "KvDigest",
     "KvRemoveNode",
     "KvDone",
@@ -79,6 +81,11 @@ class KvKeys(Returns["KvKeyList"]):
     keyspace: str
 
 
+@message("zactor.kv.Keyspaces")
+class KvKeyspaces(Returns["KvKeyList"]):
+    """List the keyspaces this node holds any key or tombstone of (the reserved ``zactor.`` ones left out)."""
+
+
 @message("zactor.kv.Digest")
 class KvDigest(Returns["KvDigests"]):
     """SHA-256 of every live value of a keyspace on this node (to compare replicas without moving the data)."""
@@ -110,9 +117,11 @@ class KvValue:
 
 @message("zactor.kv.KeyList")
 class KvKeyList:
-    """Live keys of a keyspace, sorted by ``repr``."""
+    """Live keys of a keyspace, sorted by ``repr`` (or keyspace names); ``exists`` is False for a keyspace this
+    node has never held."""
 
     keys: list[Any]
+    exists: bool = True
 
 
 @message("zactor.kv.Digests")
@@ -168,8 +177,15 @@ class KvFrontend(Actor):
 
     @handler
     async def keys(self, msg: KvKeys, ctx: Context) -> KvKeyList:
-        keys = list(self._store(ctx).replica.crdt(msg.keyspace).entries)
-        return KvKeyList(keys=sorted(keys, key=repr))
+        replica = self._store(ctx).replica
+        if msg.keyspace not in replica.keyspaces():
+            return KvKeyList(keys=[], exists=False)
+        return KvKeyList(keys=sorted(replica.crdt(msg.keyspace).entries, key=repr))
+
+    @handler
+    async def keyspaces(self, msg: KvKeyspaces, ctx: Context) -> KvKeyList:
+        names = self._store(ctx).replica.keyspaces()
+        return KvKeyList(keys=sorted(name for name in names if not name.startswith(RESERVED_PREFIX)))
 
     @handler
     async def digest(self, msg: KvDigest, ctx: Context) -> KvDigests:

@@ -51,7 +51,8 @@ def test_demo_runs_to_completion() -> None:
 
 
 def test_kv_commands_against_a_node_with_a_store(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
-    """`zactor kv put/get/keys/del` work against `zactor node --data-dir`; a missing key exits 1."""
+    """`zactor kv put/get/keys/keyspaces/del` work against `zactor node --data-dir`; a missing key exits 1, and so
+    does a keyspace the node does not hold, saying so."""
     with NodeProcess("kv-node", extra_args=("--data-dir", str(tmp_path))) as node:
         seed = ["--seed", node.address, "--keyspace", "ks"]
         assert main(["kv", "put", *seed, "greeting", "hello world", "--consistency", "none"]) == 0
@@ -64,7 +65,13 @@ def test_kv_commands_against_a_node_with_a_store(tmp_path: Path, capsysbinary: p
         assert (tmp_path / "out.bin").read_bytes() == b"\x00\x01\x02"
         assert main(["kv", "keys", *seed]) == 0
         assert capsysbinary.readouterr().out.split() == [b"blob", b"greeting"]
-        capsysbinary.readouterr()
+        assert main(["kv", "get", *seed, "greeting", "--consistency", "local"]) == 0
+        assert capsysbinary.readouterr().out == b"hello world"
+        assert main(["kv", "keyspaces", "--seed", node.address]) == 0
+        assert capsysbinary.readouterr().out.split() == [b"ks"]
+        assert main(["kv", "keys", "--seed", node.address, "--keyspace", "typo"]) == 1
+        err = capsysbinary.readouterr().err.decode()
+        assert "no keyspace 'typo'" in err and "kv keyspaces" in err and err.count("\n") == 1
         assert main(["kv", "del", *seed, "greeting", "absent", "--consistency", "none"]) == 0
         assert capsysbinary.readouterr().out.startswith(b"deleted 1 of 2")
         assert main(["kv", "get", *seed, "greeting"]) == 1

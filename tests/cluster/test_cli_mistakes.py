@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -67,6 +68,10 @@ def test_an_unknown_type_hints_at_import_and_import_searches_the_current_directo
         ["node", "--seed", "dns:seeds.example:99999"],
         ["node", "--group", "g", "--group-size", "0"],
         ["leaders", "--seed", "127.0.0.1:5555"],
+        ["dashboard", "--seed", NOBODY, "--port", "80000"],
+        ["node", "--metrics-port", "80000"],
+        ["node", "--metrics-port", "-1"],
+        ["kv", "get", "--seed", NOBODY, "--keyspace", "ks", "k", "--consistency", ""],
     ],
 )
 def test_argument_mistakes_are_refused_by_the_parser(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -102,6 +107,36 @@ def test_help_shows_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["call", "--help"])
     assert "(default: 5.0)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["call"], ["members"], ["node"], ["dashboard"], ["top"], ["leaders"], ["cluster", "up"], ["bench"]]
+    + [["kv", name] for name in ("put", "get", "del", "keys", "keyspaces", "remove-node")],
+)
+def test_help_shows_no_empty_default_or_choice(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """No "(default: None)" or "(default: [])" on any option, and no empty choice among the choices."""
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "(default: None)" not in out and "(default: [])" not in out and "{," not in out and ",}" not in out
+
+
+def test_a_busy_port_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    """The metrics port or the page's port in use: one line naming host and port."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        assert main(["node", "--metrics-port", port]) == 1
+        _one_line_error(capsys, "zactor node:", f"127.0.0.1:{port}", "in use")
+        assert main(["dashboard", "--seed", NOBODY, "--port", port]) == 1
+        _one_line_error(capsys, "zactor dashboard:", f"127.0.0.1:{port}", "in use")
+
+
+def test_the_page_is_not_served_to_the_network_without_insecure(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dashboard", "--seed", NOBODY, "--host", "0.0.0.0", "--port", "0"]) == 1
+    _one_line_error(capsys, "zactor dashboard:", "0.0.0.0", "--insecure")
 
 
 def test_ctrl_c_ends_a_call_with_one_line() -> None:
