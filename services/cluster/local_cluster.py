@@ -23,7 +23,7 @@ from zactor.config import DEFAULT_CLUSTER_ID, NodeConfig
 from zactor.errors import ActorError, NodeUnavailable, RequestTimeout
 from zactor.loops import run as run_loop
 from zactor.node import Node
-from zactor.services.cluster.process import NodeProcess
+from zactor.services.cluster.process import NodeProcess, NodeStartError
 from zactor.services.membership.messages import GetMembers, MemberRows
 from zactor.services.membership.service import MEMBERSHIP_ACTOR
 from zactor.transport.security import add_key, init_keyring, key_names
@@ -157,6 +157,11 @@ class LocalCluster:
             for _ in range(n):
                 self._spawn(len(self.nodes), "tcp://127.0.0.1:0")
             self.wait_converged(start_timeout_s)
+        except NodeStartError as exc:
+            if not exc.reason:
+                self._remove_log_dir = False  # only the logs can say why it did not start
+            self.close()
+            raise
         except BaseException:
             self._remove_log_dir = False  # the logs say why it did not start
             self.close()

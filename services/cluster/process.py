@@ -19,10 +19,24 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
-__all__ = ["rss_mib", "NodeProcess", "READY_PREFIX"]
+__all__ = ["rss_mib", "NodeProcess", "NodeStartError", "READY_PREFIX"]
 
 READY_PREFIX = "zactor node listening on "
 _PR_SET_PDEATHSIG = 1
+
+
+class NodeStartError(ChildProcessError):
+    """A node process exited, or stayed silent, before it reported its address.
+
+    Attributes:
+        node_id: the node's id (as given).
+        reason: the node's own error line (``zactor node: ...``) when its log has one, else ``""``.
+    """
+
+    def __init__(self, node_id: str, what: str, reason: str) -> None:
+        super().__init__(f"node {node_id!r} {what}" + (f": {reason}" if reason else ""))
+        self.node_id = node_id
+        self.reason = reason
 
 
 class NodeProcess:
@@ -43,7 +57,8 @@ class NodeProcess:
         address: the node's bound endpoint.
 
     Raises:
-        RuntimeError: the child exited or did not report its address within ``start_timeout_s``.
+        NodeStartError: the child exited or did not report its address within ``start_timeout_s`` (its own error
+            line, read from ``log_path``, says why).
     """
 
     def __init__(
@@ -71,6 +86,7 @@ class NodeProcess:
         for name, spec in (actors or {}).items():
             args += ["--actor", f"{name}={spec}"]
         self.node_id = node_id or "(the data directory's)"
+        self._log_path = log_path
         log_file = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115 (the child keeps it)
         try:
             self._proc = subprocess.Popen(
@@ -99,11 +115,19 @@ class NodeProcess:
             while True:
                 line = self._lines.get(timeout=timeout_s)
                 if line is None:
-                    raise RuntimeError(f"node {self.node_id!r} exited with code {self._proc.wait()} before starting")
+                    code = self._proc.wait()
+                    raise NodeStartError(self.node_id, f"exited with code {code} before starting", self._reason())
                 if line.startswith(READY_PREFIX):
                     return line[len(READY_PREFIX) :].strip()
         except queue.Empty:
-            raise RuntimeError(f"node {self.node_id!r} did not start within {timeout_s} s") from None
+            raise NodeStartError(self.node_id, f"did not start within {timeout_s} s", self._reason()) from None
+
+    def _reason(self) -> str:
+        """The node's last own error line (``zactor node: ...``) in its log, or ``""``."""
+        if self._log_path is None or not self._log_path.exists():
+            return ""
+        lines = self._log_path.read_text(errors="replace").splitlines()
+        return next((line for line in reversed(lines) if line.startswith("zactor node:")), "")
 
     def is_alive(self) -> bool:
         """True while the child process runs."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from zactor.services.cluster.cli import main
-from zactor.services.cluster.process import NodeProcess
+from zactor.services.cluster.process import NodeProcess, NodeStartError
 
 
 def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
@@ -36,7 +36,7 @@ def test_node_and_call_across_processes(capsys: pytest.CaptureFixture[str]) -> N
 
 def test_node_with_a_bad_actor_spec_exits_nonzero() -> None:
     """``zactor node --actor`` with a class that cannot be loaded exits with an error, not a hang."""
-    with pytest.raises(RuntimeError, match="exited with code 1"):
+    with pytest.raises(NodeStartError, match="exited with code 1"):
         NodeProcess("bad", actors={"x": "no_such_module:Thing"}, start_timeout_s=20)
 
 
@@ -100,7 +100,7 @@ def test_a_store_node_keeps_its_identity_in_its_data_directory(
         assert "kv-1" in capsys.readouterr().out
         assert main(["kv", "get", "--seed", node.address, "--keyspace", "ks", "k"]) == 0
     log = tmp_path / "other.log"
-    with pytest.raises(RuntimeError, match="exited"):
+    with pytest.raises(NodeStartError, match="exited"):
         NodeProcess("other", extra_args=("--data-dir", str(tmp_path)), log_path=log)
     assert "disagrees with the data directory" in log.read_text() and "Traceback" not in log.read_text()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import tempfile
 import time
 from pathlib import Path
 
@@ -147,3 +148,21 @@ def test_ctrl_c_ends_a_call_with_one_line() -> None:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("option", "needle"),
+    [
+        (["--actor", "x=no_such_module:Thing"], "no_such_module"),
+        (["--data-dir", "/proc/zactor-cannot-write-here"], "/proc/zactor-cannot-write-here"),
+    ],
+)
+def test_cluster_up_says_why_a_node_did_not_start_and_leaves_no_logs(
+    option: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo in --actor or an unwritable --data-dir: one line with the node's own reason, and no log directory
+    left behind."""
+    before = set(Path(tempfile.gettempdir()).glob("zactor-cluster-*"))
+    assert main(["cluster", "up", "-n", "1", *option]) == 1
+    _one_line_error(capsys, "zactor cluster:", "NodeStartError", "zactor node:", needle)
+    assert set(Path(tempfile.gettempdir()).glob("zactor-cluster-*")) == before

@@ -11,7 +11,7 @@ from cli_process import zactor_command
 
 from zactor.services.cluster.cli import main
 from zactor.services.cluster.local_cluster import LocalCluster
-from zactor.services.cluster.process import NodeProcess
+from zactor.services.cluster.process import NodeProcess, NodeStartError
 
 
 def _sees_without(cluster: LocalCluster, gone: str) -> bool:
@@ -63,7 +63,7 @@ def test_a_second_process_with_a_node_id_in_use_refuses_to_join(tmp_path: object
     address holding it; the cluster keeps working and keeps the first holder."""
     with LocalCluster(2) as cluster:
         twin_log = cluster.log_dir / "twin.log"
-        with pytest.raises(RuntimeError, match="exited with code 1"):
+        with pytest.raises(NodeStartError, match="exited with code 1"):
             NodeProcess("node1", extra_args=("--seed", cluster.seed), log_path=twin_log)
         text = twin_log.read_text()
         assert "DuplicateNodeId" in text and "'node1'" in text and cluster.nodes[1].address in text
