@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
+import itertools
 import logging
 import random
 from typing import TYPE_CHECKING
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     from zactor import Node
 
 __all__ = ["MembershipService", "MemberWatch", "MEMBERSHIP_ACTOR"]
+
+_SEED_WARNING_ROUNDS = 10  # a node whose seeds never answered says so after this many gossip rounds
 
 log = logging.getLogger("zactor.membership")
 
@@ -315,8 +318,15 @@ class MembershipService:
 
     async def _gossip_loop(self) -> None:
         interval = self.config.gossip_interval_s
-        while True:
+        for round_number in itertools.count(1):
             await asyncio.sleep(interval * (0.9 + 0.2 * self._rng.random()))
+            if round_number == _SEED_WARNING_ROUNDS and not self._is_synced:
+                log.warning(
+                    "no seed has answered after %d gossip rounds: %s (running? reachable? the same cluster id and"
+                    " keyring?)",
+                    round_number,
+                    ", ".join(self.core.seeds),
+                )
             for address, syn in self.core.tick(self.now_s()):
                 if address not in self._in_flight:
                     task = asyncio.create_task(self._exchange(address, syn))

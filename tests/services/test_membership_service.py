@@ -140,8 +140,9 @@ async def test_a_node_seeded_into_another_cluster_refuses_to_start(clock: FakeCl
         assert [m.node_id for m in nodes[0].membership.members()] == ["n0", "n1"]
 
 
-async def test_a_seed_that_does_not_answer_is_survived(clock: FakeClock) -> None:
-    """A node whose only seed never answers keeps running, counts failed rounds, and serves local asks."""
+async def test_a_seed_that_does_not_answer_is_survived(clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    """A node whose only seed never answers keeps running, counts failed rounds, serves local asks, and warns once,
+    naming the seed, after a few rounds."""
     cfg = NodeConfig(node_id="lonely", bind="mem://n:0", seeds=("mem://nobody:1",))
     node = ClusterNode(
         cfg, transport=InMemoryNetwork().transport(), membership=MembershipService(FAST), time_source=clock
@@ -152,3 +153,7 @@ async def test_a_seed_that_does_not_answer_is_survived(clock: FakeClock) -> None
         await wait_until(lambda: membership.stats["gossip_failures"] >= 2, what="failed rounds with the seed")
         assert await node.ref("holder").ask(Hold(seconds=0)) == Hold(seconds=0)
         assert [m.node_id for m in node.membership.members()] == ["lonely"]
+        warned = lambda: [r for r in caplog.records if "no seed has answered" in r.getMessage()]  # noqa: E731
+        await wait_until(warned, what="the warning about the seeds")
+        [record] = warned()
+        assert record.levelname == "WARNING" and "mem://nobody:1" in record.getMessage()
