@@ -135,7 +135,7 @@ def _build_parser() -> argparse.ArgumentParser:
     top.add_argument("--seed", required=True, type=endpoint, metavar="ADDR", help="any node of the cluster")
     top.add_argument("--interval", type=positive_float, default=1.0, help="seconds between refreshes")
     top.add_argument("--timeout", type=positive_float, default=2.0, help="deadline of each query (s)")
-    top.add_argument("--once", action="store_true", help="print one table and exit")
+    top.add_argument("--once", action="store_true", help="print one table (rates over one --interval) and exit")
     add_security_arguments(top)
 
     page = add_command(sub, "dashboard", "serve a live page of the cluster (members, status, actors, load)")
@@ -299,6 +299,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_loop(page)
             return 0
         return run_call(args)
+    except BrokenPipeError:  # the reader went away (`zactor top | head`): nothing more to say, to anyone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ActorError, ValueError, OSError) as exc:
         print(f"zactor {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

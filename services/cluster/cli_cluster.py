@@ -22,7 +22,7 @@ from zactor.services.membership.messages import MemberRows
 from zactor.services.replication.frontend import KV_ACTOR
 from zactor.transport.codec import message_class
 
-__all__ = ["format_members", "render_table", "run_cluster_up", "run_members", "run_call"]
+__all__ = ["format_hlc", "format_members", "render_table", "run_cluster_up", "run_members", "run_call"]
 
 _COLUMNS = ("node", "address", "dc", "status", "phi", "store", "actors", "heartbeat")
 
@@ -50,8 +50,15 @@ def format_members(table: MemberRows, load: dict[str, NodeStats] | None = None) 
             row += ["-" if handled is None else f"{handled:,}", "-" if waiting is None else str(waiting)]
         rows.append(row)
     columns = _COLUMNS if load is None else (*_COLUMNS, "msgs", "mailbox")
-    hlc = f" at HLC {table.hlc[0]}.{table.hlc[1]}" if table.hlc else ""
+    hlc = f" at {format_hlc(table.hlc[0], table.hlc[1])}" if table.hlc else ""
     return f"{render_table(columns, rows)}\n(as seen by {table.node_id}{hlc})"
+
+
+def format_hlc(physical_ms: int, logical: int) -> str:
+    """An HLC timestamp for people: its physical part as a UTC time to the millisecond, and its logical counter."""
+    seconds, ms = divmod(physical_ms, 1000)
+    wall = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
+    return f"HLC {wall}.{ms:03d} UTC, logical {logical}"
 
 
 def render_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

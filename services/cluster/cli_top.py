@@ -3,7 +3,8 @@ docs/s`` shows an anti-entropy catch-up in progress.
 
 Each refresh asks the seed for its member table and every live member for its load (``zactor.observer``); rates
 are the differences between two refreshes. On a terminal the table redraws in place; otherwise (a pipe, a log)
-each refresh is printed after the previous one. ``--once`` prints one table and exits.
+each refresh is printed after the previous one. ``--once`` samples twice, ``--interval`` apart, prints one table
+with the rates between them, and exits. Until a member has been sampled twice its rates show as ``-``.
 """
 
 from __future__ import annotations
@@ -38,18 +39,19 @@ def format_top(rows: list[list[Any]], stats: dict[str, NodeStats], rates: dict[s
             cells = [node_id, status, f"{phi:.2f}", ",".join(user_actors) or "-", "-", "-", "-", "-", "-", "-"]
         else:
             per_actor = load.actors.values()
-            msgs_s, env_s, sync_s = rates.get(node_id, (0.0, 0.0, 0.0))
+            rate = rates.get(node_id)  # none before a second sample: shown as "-", not as 0
+            msgs_s, env_s, sync_s = (f"{r:,.0f}" for r in rate) if rate is not None else ("-", "-", "-")
             cells = [
                 node_id,
                 status,
                 f"{phi:.2f}",
                 ",".join(user_actors) or "-",
-                f"{msgs_s:,.0f}",
+                msgs_s,
                 str(sum(a[2] for a in per_actor)),
                 str(sum(a[1] for a in per_actor)),
                 f"{load.store_documents:,}" if load.store_documents >= 0 else "-",
-                f"{sync_s:,.0f}" if load.store_documents >= 0 else "-",
-                f"{env_s:,.0f}",
+                sync_s if load.store_documents >= 0 else "-",
+                env_s,
             ]
         lines.append(cells)
     return render_table(_COLUMNS, lines)
@@ -59,6 +61,9 @@ async def _top(args: argparse.Namespace) -> int:
     client = NodeConfig(node_id="zactor-top", **security_options(args))
     async with Node(client) as node:
         load = ClusterLoad(node, args.seed, client, args.timeout)
+        if args.once:  # rates are differences: a first sample, then the one shown
+            await load.sample()
+            await asyncio.sleep(args.interval)
         while True:
             sample = await load.sample()
             rows = sample.table.rows
