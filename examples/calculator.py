@@ -8,6 +8,7 @@ python examples/calculator.py call ADDR    # call a running server
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import subprocess
 import sys
@@ -60,6 +61,8 @@ class Calculator(Actor):
 
 
 async def serve() -> None:
+    # A failed ask reaches its caller as RemoteError, with the remote traceback; this server does not log it too.
+    logging.getLogger("zactor.actor.calculator").setLevel(logging.ERROR)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)

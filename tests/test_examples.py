@@ -21,16 +21,21 @@ def _load(name: str):  # type: ignore[no-untyped-def]
 
 def _run(name: str, timeout_s: float) -> tuple[int, str]:
     """Run ``examples/<name>.py`` as documented; returns its exit code and output (its process group is killed if
-    it overruns)."""
+    it overruns). What it prints on stderr must hold no traceback."""
     proc = subprocess.Popen(
-        [sys.executable, str(EXAMPLES / f"{name}.py")], stdout=subprocess.PIPE, text=True, start_new_session=True
+        [sys.executable, str(EXAMPLES / f"{name}.py")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     try:
-        out, _ = proc.communicate(timeout=timeout_s)
+        out, err = proc.communicate(timeout=timeout_s)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+    assert "Traceback" not in err, err
     return proc.returncode, out
 
 

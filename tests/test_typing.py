@@ -70,8 +70,9 @@ def test_a_misspelt_attribute_of_a_typed_reply_is_an_error(tmp_path: Path) -> No
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("index", range(len(readme_blocks())))
 def test_readme_blocks_run_as_pasted(index: int, tmp_path: Path) -> None:
-    """Each README block, saved as a file and run with this Python, exits 0."""
+    """Each README block, saved as a file and run with this Python, exits 0 with nothing logged on stderr."""
     script = tmp_path / "block.py"
     script.write_text(readme_blocks()[index])
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=100, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr == "", proc.stderr[-3000:]
