@@ -45,6 +45,7 @@ def test_the_checker_catches_voters_that_break_their_promise(monkeypatch: pytest
     assert failures > 0
 
 
+@pytest.mark.fault
 @pytest.mark.timeout(600)
 def test_voter_changes_under_faults_stay_safe_in_1000_runs() -> None:
     """Each run: 3 or 5 voters and 2 spares; every 1 to 5 s membership swaps a voter for a spare, and each node
@@ -62,6 +63,7 @@ def test_voter_changes_under_faults_stay_safe_in_1000_runs() -> None:
     assert elections > 2 * RUNS
 
 
+@pytest.mark.fault
 def test_the_checker_catches_voters_taken_from_each_nodes_own_view(monkeypatch: pytest.MonkeyPatch) -> None:
     """A core that uses the voters its own membership view derives, at once and by majority (as before voter
     configurations), is caught: {A,B,C} becoming {A,B,D} lets two candidates win one term or overlap leases."""
