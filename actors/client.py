@@ -123,10 +123,11 @@ class _ThreadSocket:
             else:
                 self.refused = handshake_failure(self.endpoint, kind) or self.refused
 
-    def close(self) -> None:
+    def close(self, linger_ms: int) -> None:
+        """Close the socket, flushing what it queued for up to ``linger_ms`` ms (0: dropped), and its monitor."""
         self.sock.disable_monitor()
         self.monitor.close(linger=0)
-        self.sock.close(linger=_LINGER_MS)
+        self.sock.close(linger=linger_ms)
 
 
 class BlockingClient:
@@ -342,8 +343,7 @@ class BlockingClient:
         with self._lock:
             if own in self._sockets:
                 self._sockets.remove(own)
-                own.sock.setsockopt(zmq.LINGER, 0)
-                own.close()
+                own.close(0)  # what it queued never reached the node, and must not reach it later
 
     def close(self) -> None:
         """Close every thread's socket, flushing what is queued (such as a CANCEL) for up to 0.1 s. Idempotent."""
@@ -352,7 +352,7 @@ class BlockingClient:
                 return
             self._closed = True
             for own in self._sockets:
-                own.close()
+                own.close(_LINGER_MS)
             self._sockets.clear()
         self._ctx.term()
 
