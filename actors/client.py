@@ -110,7 +110,7 @@ class _ThreadSocket:
     def read_events(self) -> None:
         """Take what the monitor reported: handshakes, disconnects, refused connections (an option read when
         nothing is waiting, the common case: 1.5 us where a failed receive costs 4)."""
-        if not self.monitor.get(zmq.EVENTS) & _POLLIN:
+        if not int(self.monitor.get(zmq.EVENTS)) & _POLLIN:
             return
         while (event := next_event(self.monitor)) is not None:
             kind = event[0]

@@ -116,7 +116,9 @@ class LocalCluster:
             when secure); the queries below use it.
 
     Raises:
-        RuntimeError: a node did not start, or the nodes did not all see each other in time (all are killed).
+        NodeStartError: a node did not start; its own error line says why (all are killed, and the logs removed
+            unless only they can say why).
+        TimeoutError: the nodes did not all see each other in time (all are killed, the logs kept).
     """
 
     def __init__(

@@ -117,7 +117,7 @@ def start_nodes(
     loopback). With ``data_dir``, node ``node<i>`` runs the store in ``data_dir/node<i>``.
 
     Raises:
-        RuntimeError: a node did not start (the ones started are killed).
+        NodeStartError: a node did not start (the ones started are killed).
     """
     procs: list[NodeProcess] = []
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from zactor.services.cluster.netns import exec_prefix, namespaces, unavailable_reason
-from zactor.services.cluster.process import NodeProcess
+from zactor.services.cluster.process import NodeProcess, NodeStartError
 from zactor.transport.security import add_key, init_keyring
 
 pytestmark = [
@@ -39,7 +39,7 @@ def test_a_peer_on_another_host_needs_a_key(tmp_path: Path) -> None:
     with namespaces(2, subnet="10.213.78") as ns:
         bind = f"tcp://{ns.addresses[0]}:7001"
         log = tmp_path / "plain.log"
-        with pytest.raises(RuntimeError, match="exited"):
+        with pytest.raises(NodeStartError, match="exited"):
             NodeProcess("plain", bind=bind, actors=CALC, prefix=exec_prefix(ns.names[0]), log_path=log)
         assert "InsecureBind" in log.read_text()
 
