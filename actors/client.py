@@ -210,21 +210,25 @@ class BlockingClient:
         raise NodeUnavailable(", ".join(self.seeds), "no seed answered (" + "; ".join(errors) + ")")
 
     def _endpoints(self, name: str, node_id: str | None, any_host: bool, refresh: bool) -> list[str]:
-        """Where an ask of ``name`` may go, in order of preference."""
+        """Where an ask of ``name`` may go, in order of preference (a cached member table that has none is read
+        again once before giving up)."""
         if node_id is None and not any_host:
             if self.address is None:
                 raise ValueError(f"this client has seeds: use ref({name!r}, node_id=...) or ref_any({name!r})")
             return [self.address]
-        table = self.members(refresh=refresh)
+        for again in (refresh, True):
+            table = self.members(refresh=again)
+            if node_id is not None:
+                hosts = [row[1] for row in table.rows if row[0] == node_id and row[3] == "live"]
+            else:
+                hosts = list(hosts_of(table, name).values())
+            if hosts or again:
+                break
+        if hosts:
+            return hosts
         if node_id is not None:
-            address = next((row[1] for row in table.rows if row[0] == node_id and row[3] == "live"), None)
-            if address is None:
-                raise NodeUnavailable(node_id, "not a live member")
-            return [address]
-        hosts = list(hosts_of(table, name).values())
-        if not hosts:
-            raise ActorNotFound(name, "any live member")
-        return hosts
+            raise NodeUnavailable(node_id, "not a live member")
+        raise ActorNotFound(name, "any live member")
 
     def ask(
         self, name: str, msg: Any, timeout_s: float | None = None, *, node_id: str | None = None, any_host: bool = False
