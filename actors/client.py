@@ -29,11 +29,12 @@ from typing import Any, TypeVar, overload
 
 import zmq
 
+from zactor.connection import EVENTS, LINGER_MS, Connection, NotDelivered
 from zactor.directory import MEMBERSHIP_ACTOR, GetMembers, MemberRows, hosts_of
 from zactor.errors import ActorNotFound, NodeUnavailable, RequestTimeout
 from zactor.ref import check_reply_type
 from zactor.transport.codec import DEFAULT_COPY_THRESHOLD_BYTES, Returns, reply_type_of
-from zactor.transport.curve import MONITOR_EVENTS, SocketSecurity, handshake_failure, next_event
+from zactor.transport.curve import SocketSecurity
 from zactor.transport.endpoint import check_endpoint
 from zactor.transport.envelope import Kind, pack, unpack
 from zactor.transport.security import Credentials
@@ -44,10 +45,7 @@ __all__ = ["BlockingClient", "BlockingRef", "connect"]
 
 R = TypeVar("R")
 
-_LINGER_MS = 100  # how long closing may wait to flush queued envelopes, in ms
-_POLLIN = int(zmq.POLLIN)
 _SLICE_S = 0.25  # how often a waiting ask looks at its connection's events, in seconds
-_EVENTS = MONITOR_EVENTS | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED
 
 
 def connect(
@@ -77,57 +75,6 @@ def connect(
         raise ValueError("keyring_dir and key_name go together: give both or neither")
     credentials = Credentials.load(keyring_dir, key_name) if keyring_dir and key_name else None
     return BlockingClient(address, seeds=seeds, credentials=credentials, timeout_s=timeout_s)
-
-
-class _NotDelivered(Exception):
-    """The ask never reached a node: it may go to another host of the actor."""
-
-    def __init__(self, error: Exception) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-class _ThreadSocket:
-    """One thread's DEALER to one node, its monitor, what the monitor said, and the receive timeout last set."""
-
-    __slots__ = ("sock", "monitor", "endpoint", "is_ready", "is_lost", "refused", "_wait_ms")
-
-    def __init__(self, sock: zmq.Socket[bytes], monitor: zmq.Socket[bytes], endpoint: str) -> None:
-        self.sock = sock
-        self.monitor = monitor
-        self.endpoint = endpoint
-        self.is_ready = False  # the handshake succeeded: what is sent now reaches the node
-        self.is_lost = False  # a ready connection closed
-        self.refused: Exception | None = None  # why no connection could be made
-        self._wait_ms = -1
-
-    def set_wait(self, wait_ms: int) -> None:
-        """Make the next blocking receive wait at most ``wait_ms`` ms (an option set only when it changes)."""
-        if wait_ms != self._wait_ms:
-            self.sock.setsockopt(zmq.RCVTIMEO, wait_ms)
-            self._wait_ms = wait_ms
-
-    def read_events(self) -> None:
-        """Take what the monitor reported: handshakes, disconnects, refused connections (an option read when
-        nothing is waiting, the common case: 1.5 us where a failed receive costs 4)."""
-        if not int(self.monitor.get(zmq.EVENTS)) & _POLLIN:
-            return
-        while (event := next_event(self.monitor)) is not None:
-            kind = event[0]
-            if kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
-                self.is_ready, self.refused = True, None
-            elif kind == zmq.EVENT_DISCONNECTED and self.is_ready:
-                self.is_lost = True
-            elif kind == zmq.EVENT_CONNECT_RETRIED and not self.is_ready and self.refused is None:
-                self.refused = NodeUnavailable(self.endpoint, "the connection was refused (is a node running there?)")
-            else:
-                self.refused = handshake_failure(self.endpoint, kind) or self.refused
-
-    def close(self, linger_ms: int) -> None:
-        """Close the socket, flushing what it queued for up to ``linger_ms`` ms (0: dropped), and its monitor."""
-        self.sock.disable_monitor()
-        self.monitor.close(linger=0)
-        self.sock.close(linger=linger_ms)
 
 
 class BlockingClient:
@@ -169,7 +116,7 @@ class BlockingClient:
         self._ttl_s = directory_ttl_s
         self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self._local = threading.local()
-        self._sockets: list[_ThreadSocket] = []
+        self._sockets: list[Connection] = []
         self._lock = threading.Lock()
         self._request_ids = itertools.count(1)
         self._table: MemberRows | None = None
@@ -202,7 +149,7 @@ class BlockingClient:
             try:
                 deadline = time.monotonic() + min(self.timeout_s, 2.0)
                 table: MemberRows = self._ask_at(seed, MEMBERSHIP_ACTOR, GetMembers(include_down=False), deadline)
-            except (_NotDelivered, NodeUnavailable, RequestTimeout) as exc:
+            except (NotDelivered, NodeUnavailable, RequestTimeout) as exc:
                 errors.append(f"{seed}: {exc}")
                 continue
             self._table, self._table_at = table, time.monotonic()
@@ -243,7 +190,7 @@ class BlockingClient:
                 raise NodeUnavailable(", ".join(sorted(tried)), f"no host of {name!r} could be reached")
             try:
                 reply = self._ask_at(endpoints[0], name, msg, deadline)
-            except _NotDelivered as exc:
+            except NotDelivered as exc:
                 if not any_host:
                     raise exc.error from None
                 tried.add(endpoints[0])
@@ -254,7 +201,7 @@ class BlockingClient:
         """One ask to the node at ``endpoint``, answered by ``deadline`` (monotonic, in s).
 
         Raises:
-            _NotDelivered: the node refused the connection or has no actor ``name``: it never handled the ask.
+            NotDelivered: the node refused the connection or has no actor ``name``: it never handled the ask.
             NodeUnavailable: the connection closed while the ask waited (it may have been handled in part).
             RequestTimeout: no reply by the deadline.
         """
@@ -282,7 +229,7 @@ class BlockingClient:
                 header = unpack(frames)
                 if header.request_id == request_id:
                     break  # anything else is the late reply of an ask that gave up
-        except _NotDelivered:
+        except NotDelivered:
             self._drop(own)  # the queued request goes with the socket: it cannot arrive late
             raise
         except NodeUnavailable:
@@ -295,16 +242,16 @@ class BlockingClient:
         if ok:
             return outcome
         if isinstance(outcome, ActorNotFound):
-            raise _NotDelivered(outcome)
+            raise NotDelivered(outcome)
         raise outcome
 
-    def _check_connection(self, own: _ThreadSocket) -> None:
+    def _check_connection(self, own: Connection) -> None:
         """Between slices of a wait: raise if the connection was refused or lost."""
         own.read_events()
         if own.is_lost:
             raise NodeUnavailable(own.endpoint, "the connection closed while an ask waited")
         if own.refused is not None and not own.is_ready:
-            raise _NotDelivered(own.refused)
+            raise NotDelivered(own.refused)
 
     @staticmethod
     def _cancel(sock: zmq.Socket[bytes], name: str, request_id: int) -> None:
@@ -320,8 +267,8 @@ class BlockingClient:
         frames = pack(Kind.TELL, 0, name, msg, None, self._copy_threshold)
         self._socket(endpoint).sock.send_multipart(frames, copy=len(frames) == 1)
 
-    def _socket(self, endpoint: str) -> _ThreadSocket:
-        sockets: dict[str, _ThreadSocket] | None = getattr(self._local, "sockets", None)
+    def _socket(self, endpoint: str) -> Connection:
+        sockets: dict[str, Connection] | None = getattr(self._local, "sockets", None)
         if sockets is None:
             sockets = self._local.sockets = {}
         own = sockets.get(endpoint)
@@ -335,13 +282,13 @@ class BlockingClient:
                     sock.setsockopt(zmq.HEARTBEAT_IVL, self._heartbeat_ms)
                     sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3 * self._heartbeat_ms)
                 self._security.secure_dealer(sock)
-                own = _ThreadSocket(sock, sock.get_monitor_socket(_EVENTS), endpoint)
+                own = Connection(sock, sock.get_monitor_socket(EVENTS), endpoint)
                 sock.connect(endpoint)
                 self._sockets.append(own)
             sockets[endpoint] = own
         return own
 
-    def _drop(self, own: _ThreadSocket) -> None:
+    def _drop(self, own: Connection) -> None:
         """Close a thread's socket to a node whose connection failed; the next ask to it connects anew."""
         self._local.sockets.pop(own.endpoint, None)
         with self._lock:
@@ -356,7 +303,7 @@ class BlockingClient:
                 return
             self._closed = True
             for own in self._sockets:
-                own.close(_LINGER_MS)
+                own.close(LINGER_MS)
             self._sockets.clear()
         self._ctx.term()
 
