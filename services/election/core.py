@@ -290,7 +290,7 @@ class GroupElection:
     def _on_request_vote(self, sender: str, msg: RequestVote, now_s: float) -> list[Outgoing]:
         # whether either is a voter of this node's configuration does not matter (Raft thesis 4.1): a voter may not
         # have heard of the configuration that made it one; the candidate counts only its own configuration's votes
-        if not self._up_to_date(msg):  # it may not know a configuration a majority holds: no vote, no term change
+        if not self.configuration.admits(msg.config_term, msg.config_seq, msg.voters):  # no vote, no term change
             return [(sender, self._vote(self.term, granted=False, pre=msg.pre))]
         if self._bound(sender, now_s):  # a leader is heard: neither the vote nor the term moves
             return [(sender, self._vote(self.term, granted=False, pre=msg.pre))]
@@ -365,15 +365,7 @@ class GroupElection:
             self._lease_until = now_s + self.config.held_s
             self._committed = True
         self._next_heartbeat = now_s + self.config.heartbeat_s
-        beat = Heartbeat(
-            group=self.group,
-            sender=self.node_id,
-            term=self.term,
-            seq=self._seq,
-            config_term=configuration.term,
-            config_seq=configuration.seq,
-            voters=list(configuration.members),
-        )
+        beat = Heartbeat(group=self.group, sender=self.node_id, term=self.term, seq=self._seq, **configuration.fields())
         return [(n, beat) for n in (*self._others(), *self.observers)]
 
     def _lease_deadline(self) -> float:
@@ -413,25 +405,9 @@ class GroupElection:
             self.leader = leader
             self._changes.append(LeaderChange(self.group, leader, self.term))
 
-    def _up_to_date(self, msg: RequestVote) -> bool:
-        """Whether a candidate's configuration is at least as new as this node's (Raft's vote restriction, on the
-        one entry kept); two bootstrap configurations must also agree."""
-        entry = (msg.config_term, msg.config_seq)
-        if entry == (0, 0) and self.configuration.entry == (0, 0):
-            return tuple(sorted(msg.voters)) == self.voters
-        return entry >= self.configuration.entry
-
     def _request_vote(self, term: int, pre: bool) -> RequestVote:
-        configuration = self.configuration
-        return RequestVote(
-            group=self.group,
-            sender=self.node_id,
-            term=term,
-            config_term=configuration.term,
-            config_seq=configuration.seq,
-            voters=list(configuration.members),
-            pre=pre,
-        )
+        fields = self.configuration.fields()
+        return RequestVote(group=self.group, sender=self.node_id, term=term, pre=pre, **fields)
 
     def _ack(self, seq: int, ok: bool) -> HeartbeatAck:
         return HeartbeatAck(group=self.group, sender=self.node_id, term=self.term, seq=seq, ok=ok)

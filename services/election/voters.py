@@ -20,7 +20,8 @@ need a majority as usual.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import attrs
 
@@ -57,6 +58,18 @@ class Voters:
     def majority(self) -> int:
         """Votes or acks needed: more than half of the voters."""
         return len(self.members) // 2 + 1
+
+    def fields(self) -> dict[str, Any]:
+        """The fields that carry this configuration in a ``Heartbeat`` or a ``RequestVote``."""
+        return {"config_term": self.term, "config_seq": self.seq, "voters": list(self.members)}
+
+    def admits(self, term: int, seq: int, members: Sequence[str]) -> bool:
+        """Whether a candidate holding configuration ``(term, seq, members)`` may get a vote from a node holding
+        this one: it is at least as new (Raft's vote restriction, on the one entry kept), and two bootstrap
+        configurations must also agree."""
+        if (term, seq) == (0, 0) and self.entry == (0, 0):
+            return tuple(sorted(members)) == self.members
+        return (term, seq) >= self.entry
 
     def to_wire(self) -> list[object]:
         """``[term, seq, [voter, ...]]``, for the durable state file."""
