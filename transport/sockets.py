@@ -13,6 +13,10 @@ fails, an option read) may consume its edge, so after such an operation the pump
 loop turn (one per turn however many envelopes were sent; none while it is draining, since the drain receives until
 ``EAGAIN`` anyway); otherwise the node would go deaf until a new connection woke the socket.
 
+An inbound peer's connection is known by its file descriptor (``SRCFD`` of the first envelope it sends, one dict
+lookup per envelope afterwards); the ROUTER's socket monitor reports a closed connection by that descriptor, and
+``on_peer_gone`` names the peer, so the node can cancel what it runs for a client that is gone.
+
 A peer that stops reading is disconnected by the ZMTP heartbeat after three intervals (its pings go unanswered once
 its receive queue is full); its queued replies are then dropped and counted as ``dropped_unroutable``.
 
@@ -258,9 +262,7 @@ class ZmqTransport(Transport):
         if monitor is not None:
             monitor.drain()
         fd = int(frame.get(zmq.SRCFD))  # the descriptor ``frame`` was read from
-        older = self._fd_peers.get(fd)
-        if older is not None:
-            self._peer_gone(fd)
+        self._peer_gone(fd)  # a peer still listed on this descriptor: its disconnect was missed
         self._peer_fds[peer] = fd
         self._fd_peers[fd] = peer
 
