@@ -229,11 +229,8 @@ class BlockingClient:
                 header = unpack(frames)
                 if header.request_id == request_id:
                     break  # anything else is the late reply of an ask that gave up
-        except NotDelivered:
-            self._drop(own)  # the queued request goes with the socket: it cannot arrive late
-            raise
-        except NodeUnavailable:
-            self._drop(own)
+        except (NotDelivered, NodeUnavailable):
+            self._drop(own)  # what it queued goes with the socket: a request never delivered cannot arrive late
             raise
         except BaseException:  # the deadline, KeyboardInterrupt, or the client closed under the ask
             self._cancel(sock, name, request_id)

@@ -97,6 +97,18 @@ class TransportTestSuite:
 
         self._run(2, check)
 
+    def test_send_nowait_delivers_in_order_with_send(self) -> None:
+        """What send_nowait takes arrives like what send sends, in the order of the calls on one link."""
+
+        async def check(server: _Endpoint, client: _Endpoint) -> None:
+            await client.transport.send(server.address, [b"0", b""], 1.0)
+            assert client.transport.send_nowait(server.address, [b"1", b""]) is True
+            await client.transport.send(server.address, [b"2", b""], 1.0)
+            await wait_until(lambda: len(server.requests) == 3, what="3 requests")
+            assert [frames[0] for _, frames in server.requests] == [b"0", b"1", b"2"]
+
+        self._run(2, check)
+
     def test_order_is_kept_per_link(self) -> None:
         """Envelopes on one link arrive in the order they were sent."""
 

@@ -50,7 +50,7 @@ class GroupElection:
         group: the group's name.
         node_id: this node.
         voters: the group's voters (this node among them or not: a non-voter only follows), as the bootstrap
-            configuration unless ``config`` is given.
+            configuration unless ``configuration`` is given.
         config: timing.
         rng: randomness of this node (election jitter).
         now_s: the current time on this node's monotonic clock, in seconds.
@@ -180,7 +180,7 @@ class GroupElection:
         if self.configuration.term == 0 and self._desired != self.voters:
             self._configure(Voters.of(self._desired), now_s)
         elif self.role is Role.LEADER:
-            self._step_voters()
+            self._step_voters(now_s)
 
     def _configure(self, configuration: Voters, now_s: float) -> None:
         """Hold ``configuration`` from now on (it takes effect at once, as in Raft)."""
@@ -191,16 +191,13 @@ class GroupElection:
         if self.role is not Role.FOLLOWER and self.node_id not in self.voters:
             self._follow(now_s, None)
 
-    def _step_voters(self) -> None:
+    def _step_voters(self, now_s: float) -> None:
         """As leader with its configuration committed: take one step toward the desired voters."""
         if not self._committed:
             return
         step = next_step(self.group, self.voters, self._desired, self.node_id)
         if step is not None:
-            current = self.configuration
-            self.configuration = Voters(self.term, current.seq + 1, step)
-            self._ranked = sorted(self.voters, key=lambda v: rank(self.group, v), reverse=True)
-            self.durable = True
+            self._configure(Voters(self.term, self.configuration.seq + 1, step), now_s)
             self._committed = False
 
     def tick(self, now_s: float) -> list[Outgoing]:
@@ -284,7 +281,7 @@ class GroupElection:
                 del self._rounds[seq]
             if configuration == self.configuration and not self._committed:
                 self._committed = True
-                self._step_voters()
+                self._step_voters(now_s)
         return []
 
     def _on_request_vote(self, sender: str, msg: RequestVote, now_s: float) -> list[Outgoing]:
@@ -350,8 +347,7 @@ class GroupElection:
         self._lease_until = 0.0
         self._rounds.clear()
         self._set_leader(self.node_id)
-        self.configuration = Voters(self.term, 0, self.voters)  # restamped in this term: Raft's no-op entry
-        self.durable = True
+        self._configure(Voters(self.term, 0, self.voters), now_s)  # restamped in this term: Raft's no-op entry
         self._committed = False
         return self._heartbeat(now_s)
 

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from zactor.errors import ActorError
 from zactor.services.clock.hlc import HLCTimestamp
 from zactor.services.clock.service import ClockService
-from zactor.services.membership.model import Member
 from zactor.services.membership.service import MembershipService
 from zactor.services.replication.antientropy import AntiEntropy
 from zactor.services.replication.coalesce import WriteCoalescer
@@ -32,14 +31,7 @@ from zactor.services.replication.crdt import DEFAULT_FORGIVENESS_MS
 from zactor.services.replication.fanout import ConsistencyFailure, Sends, await_acks, learn_hosts, send_each
 from zactor.services.replication.handlers import REPLICATION_ACTOR, ReplicationActor, TimestampCheck, wire_ts
 from zactor.services.replication.keyspace import KeyspaceHandle
-from zactor.services.replication.messages import (
-    DeleteMany,
-    PutMany,
-    PutOne,
-    Read,
-    ReadReply,
-    RemoveReplica,
-)
+from zactor.services.replication.messages import DeleteMany, PutMany, PutOne, Read, ReadReply, RemoveReplica
 from zactor.services.replication.replica import LOCAL, RESERVED_PREFIX, Replica
 from zactor.services.replication.replica_set import ReplicaSet
 from zactor.services.replication.storage import Document, Key, Storage, StoredValue, Value, check_key
@@ -274,18 +266,20 @@ class ReplicatedStore:
         """The acknowledgement counter of an operation (the local one counted) and the other live replicas.
 
         Raises:
-            NotEnoughNodes: too few live replicas, or a majority level before membership synced with a seed.
+            NotEnoughNodes: too few live replicas, a majority level before membership synced with a seed, or a live
+                member that may host the store did not say whether it does.
         """
         node, membership, _, replica_set = self._parts()
         self.stats[f"{op}_{consistency.value}"] += 1
         members = membership.members()
-        if consistency is not Consistency.NONE:
-            await self._learn_hosts(members)
-        live = replica_set.live(members)
-        if not live.keys() <= replica_set.members.keys():
-            await replica_set.observe(members)
-        required = requirement(consistency, replica_set.members, node.config.data_center, self.replication_factor)
         try:
+            if consistency is not Consistency.NONE:
+                gossip_s = membership.config.gossip_interval_s
+                await learn_hosts(node, replica_set, members, gossip_s, self._write_timeout_s)
+            live = replica_set.live(members)
+            if not live.keys() <= replica_set.members.keys():
+                await replica_set.observe(members)
+            required = requirement(consistency, replica_set.members, node.config.data_center, self.replication_factor)
             if needs_majority(consistency) and not membership.is_synced:
                 raise NotEnoughNodes(len(live), required.needed, "membership has not synced with a seed yet")
             required.check_live(live)
@@ -297,14 +291,6 @@ class ReplicatedStore:
         if consistency is Consistency.NONE:
             return counter, []
         return counter, [n for n in live if n != node.node_id]
-
-    async def _learn_hosts(self, members: Sequence[Member]) -> None:
-        node, membership, _, replica_set = self._parts()
-        try:
-            await learn_hosts(node, replica_set, members, membership.config.gossip_interval_s, self._write_timeout_s)
-        except NotEnoughNodes:
-            self.stats["not_enough_nodes"] += 1
-            raise
 
     async def _acks(self, sends: Sends, counter: AckCounter) -> None:
         try:
