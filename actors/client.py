@@ -39,6 +39,7 @@ from zactor.transport.endpoint import check_endpoint
 from zactor.transport.envelope import Kind, pack, unpack
 from zactor.transport.security import Credentials
 from zactor.transport.sockets import recv_envelope
+from zactor.transport.zerocopy import prepare_zero_copy
 from zactor.wire import open_reply
 
 __all__ = ["BlockingClient", "BlockingRef", "connect"]
@@ -114,6 +115,7 @@ class BlockingClient:
         self._copy_threshold = copy_threshold_bytes
         self._heartbeat_ms = int(heartbeat_s * 1000)
         self._ttl_s = directory_ttl_s
+        prepare_zero_copy()  # threads sharing this client send zero-copy frames
         self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self._local = threading.local()
         self._sockets: list[Connection] = []

@@ -41,6 +41,7 @@ from zactor.transport.errors import SendTimeout, TransportClosed
 from zactor.transport.outbox import Outbox
 from zactor.transport.ratelog import RateLimitedLogger
 from zactor.transport.security import Credentials
+from zactor.transport.zerocopy import prepare_zero_copy
 
 __all__ = ["ZmqTransport", "recv_envelope", "recv_rest"]
 
@@ -197,6 +198,7 @@ class ZmqTransport(Transport):
         self._on_request, self._on_reply = on_request, on_reply
         security = self._security
         security.check_bind(bind)
+        prepare_zero_copy()  # other threads of this process (clients, nodes) may send zero-copy frames too
         ctx = zmq.Context()
         security.start(ctx)
         sock = ctx.socket(zmq.ROUTER)
