@@ -28,7 +28,8 @@ import attrs
 import msgpack
 
 from zactor.transport.errors import DecodeError
-from zactor.transport.values import EXT_CODES, NOT_A_VALUE, decode_ext, encode_value, field_converter
+from zactor.transport.schema import decoder_of
+from zactor.transport.values import EXT_CODES, NOT_A_VALUE, decode_ext, encode_value
 
 __all__ = [
     "DEFAULT_COPY_THRESHOLD_BYTES",
@@ -292,21 +293,8 @@ _ext_hook = _nested_hook(0)
 
 def _construct(cls: type, fields: Any) -> Any:
     if type(fields) is not dict:
-        raise DecodeError(f"body of {cls.__qualname__} is not a map")
-    convert = field_converter(cls)
-    if convert is not None:
-        fields = convert(fields)
-    try:
-        return cls(**fields)
-    except TypeError:
-        spec = _spec(cls)
-        known = set(spec.fields) if spec is not None else set()
-        try:  # a newer writer may send fields this reader does not know: drop them
-            return cls(**{k: v for k, v in fields.items() if k in known})
-        except Exception as exc:
-            raise DecodeError(f"fields do not fit {cls.__qualname__}: {exc}") from None
-    except Exception as exc:  # a validator or converter of the class refused the value
-        raise DecodeError(f"fields do not fit {cls.__qualname__}: {exc}") from None
+        raise DecodeError(f"body of {type_name_of(cls)} is not a map")
+    return decoder_of(cls)(fields)
 
 
 def decode_body(type_name: str, body: bytes | memoryview, buffers: Sequence[Any] = ()) -> Any:

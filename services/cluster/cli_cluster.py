@@ -11,6 +11,8 @@ import sys
 import time
 from collections.abc import Sequence
 
+import attrs
+
 from zactor.config import NodeConfig
 from zactor.errors import ActorNotFound, DecodeError, NodeUnavailable
 from zactor.loops import run as run_loop
@@ -21,6 +23,7 @@ from zactor.services.cluster.observer import ClusterLoad, LoadSample, NodeStats,
 from zactor.services.membership.messages import MemberRows
 from zactor.services.replication.frontend import KV_ACTOR
 from zactor.transport.codec import message_class
+from zactor.transport.schema import check_fields
 
 __all__ = ["format_hlc", "format_members", "render_table", "run_cluster_up", "run_members", "run_call"]
 
@@ -93,7 +96,8 @@ def _message(args: argparse.Namespace) -> object:
     """The message to send, built from ``TYPE`` and the JSON fields.
 
     Raises:
-        ValueError: an unknown type, fields that are not a JSON object, or fields the class does not take.
+        ValueError: an unknown type, fields that are not a JSON object, fields the class does not take, or a
+            field of the wrong type (a DecodeError naming it).
     """
     if args.import_ and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
@@ -110,10 +114,10 @@ def _message(args: argparse.Namespace) -> object:
     fields = json.loads(args.fields)
     if not isinstance(fields, dict):
         raise ValueError(f"the fields must be a JSON object like '{{\"a\": 1}}', not {type(fields).__name__}")
-    try:
-        return cls(**fields)
-    except TypeError as exc:
-        raise ValueError(f"{args.type}: {exc}") from None
+    unknown = sorted(set(fields).difference(a.name for a in attrs.fields(cls)))
+    if unknown:
+        raise ValueError(f"{args.type} has no field {', '.join(unknown)}")
+    return check_fields(cls, fields)  # a DecodeError (a ValueError) names a field of the wrong type
 
 
 async def _call(args: argparse.Namespace) -> int:

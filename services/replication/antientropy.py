@@ -136,8 +136,6 @@ class AntiEntropy:
         ref = self._node.ref(REPLICATION_ACTOR, address=address)
         cluster_id = self._node.config.cluster_id
         reply = await ref.ask(GetKeyspaceVersions(cluster_id=cluster_id), timeout_s=self._timeout_s)
-        if type(reply.epoch) is not int or type(reply.keyspaces) is not dict:
-            raise DecodeError("malformed KeyspaceVersions")
         fetched = 0
         epoch_known = any(n == node_id and e == reply.epoch for (n, _), (e, _) in self._synced.items())
         for keyspace, remote_seq in reply.keyspaces.items():
@@ -162,8 +160,6 @@ class AntiEntropy:
             remote.entries = wire_stamped(state.entries, self._check_ts)
             remote.dead = wire_stamped(state.dead, self._check_ts)
             self.stats["state_keys_received"] += len(remote.entries) + len(remote.dead)
-            if type(state.seq) is not int:
-                raise DecodeError("malformed State: seq is not an int")
             modified, removed = local.diff(remote)
             fetched += await self._fetch(ref, keyspace, modified)
             if removed:
@@ -184,7 +180,7 @@ class AntiEntropy:
             return None, []
         except (ValueError, TypeError):
             raise DecodeError("malformed Digests") from None
-        if type(reply.seq) is not int or reply.epoch != epoch:
+        if reply.epoch != epoch:
             return None, []
         differing = differing_ranges(range_digests(self._replica.crdt(keyspace)), remote)
         self.stats["digest_ranges_compared"] += len(remote)

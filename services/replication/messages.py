@@ -72,7 +72,7 @@ class KeyspaceVersions:
     number of changes applied to each since then."""
 
     epoch: int
-    keyspaces: dict[Any, Any]
+    keyspaces: dict[str, int]
 
 
 @message("zactor.repl.GetDigests")

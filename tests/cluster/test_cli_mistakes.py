@@ -29,7 +29,9 @@ def _one_line_error(capsys: pytest.CaptureFixture[str], *needles: str) -> str:
     [
         ("[1, 2]", "JSON object"),
         ('{"a": 1}', "zactor.demo.Add"),
-        ('{"a": 1, "b": 2, "c": 3}', "zactor.demo.Add"),
+        ('{"a": 1, "b": 2, "c": 3}', "zactor.demo.Add has no field c"),
+        ('{"a": "one", "b": 2}', "zactor.demo.Add.a: expected float, got str 'one'"),
+        ('{"a": [1], "b": 2}', "zactor.demo.Add.a: expected float, got list"),
         ('{"a": 18446744073709551616, "b": 1}', "64-bit"),
         ("{not json", "JSONDecodeError"),
     ],

@@ -186,8 +186,8 @@ async def test_explicit_voters_and_two_groups_on_one_node(clock: FakeClock) -> N
 
 
 async def test_malformed_election_messages_are_refused_and_change_nothing(clock: FakeClock) -> None:
-    """Terms, sequence numbers or flags of the wrong type are refused before the core sees them: no handler fails,
-    the term does not move, the leader stays."""
+    """Terms, sequence numbers or flags of the wrong type are refused at decode, before any handler runs: the term
+    does not move, the leader stays."""
     async with group(clock) as (nodes, elections):
         leader = await elections[0].wait_for_leader(timeout_s=10)
         term = elections[0].term
@@ -204,6 +204,6 @@ async def test_malformed_election_messages_are_refused_and_change_nothing(clock:
             await router.tell(bad)
         mailbox = nodes[0].registry.get(ELECTION_ACTOR)
         assert mailbox is not None
-        await wait_until(lambda: mailbox.stats.tells >= 7, what="the seven tells handled")
+        await wait_until(lambda: nodes[0].stats["decode_errors"] >= 7, what="the seven tells refused")
         assert mailbox.stats.failures == 0
         assert elections[0].term == term and elections[0].leader == leader
