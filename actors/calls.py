@@ -2,7 +2,8 @@
 
 Every ask gets a request id and an entry in the pending map until its reply, its deadline or a failure; replies
 that come back through the DEALER of an endpoint are matched by request id (and must come from the endpoint the
-request went to). A local ask goes straight into the mailbox, never through the transport.
+request went to). A local ask goes straight into the mailbox, never through the transport; with
+``NodeConfig.serialize_local`` its message and reply are encoded and decoded on the way, as a remote ask's are.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from zactor.errors import (
     SendTimeout,
     TransportClosed,
 )
+from zactor.transport.codec import decode_body, encode_body
 from zactor.transport.envelope import Kind, pack, unpack
 from zactor.wire import open_reply
 
@@ -88,13 +90,15 @@ class Calls:
         if mailbox is None:
             raise ActorNotFound(name, self._node.node_id)
         deadlines = self._started_deadlines()
+        serialize = self._node.config.serialize_local
         fut = asyncio.get_running_loop().create_future()
-        mailbox.put(msg, fut)
+        mailbox.put(self._through_wire(msg) if serialize else msg, fut)
         request_id = next(self._request_ids)
         self._pending[request_id] = (fut, None, name, timeout_s)
         deadlines.add(timeout_s, request_id)
         try:
-            return await fut
+            reply = await fut
+            return self._through_wire(reply) if serialize else reply
         except (RequestTimeout, asyncio.CancelledError):
             mailbox.cancel(fut)
             raise
@@ -106,7 +110,18 @@ class Calls:
         mailbox = self._node.registry.get(name)
         if mailbox is None:
             raise ActorNotFound(name, self._node.node_id)
-        mailbox.put(msg, None)
+        mailbox.put(self._through_wire(msg) if self._node.config.serialize_local else msg, None)
+
+    def _through_wire(self, msg: Any) -> Any:
+        """``msg`` as a remote node would receive it: encoded, then decoded and checked (large fields as
+        ``memoryview``).
+
+        Raises:
+            TypeError: ``msg`` is not a message, or holds a value the wire cannot carry.
+            DecodeError: a field does not fit its annotation.
+        """
+        type_name, body, buffers = encode_body(msg, self._node.config.copy_threshold_bytes)
+        return decode_body(type_name, body, [memoryview(b) for b in buffers])
 
     async def ask_remote(self, address: str, name: str, msg: Any, timeout_s: float) -> Any:
         """Ask an actor of the node at ``address``; see :meth:`zactor.ref.ActorRef.ask`."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -11,11 +12,13 @@ import attrs
 from zactor.transport.base import DEFAULT_MAX_MESSAGE_BYTES
 from zactor.transport.codec import DEFAULT_COPY_THRESHOLD_BYTES
 
-__all__ = ["DEFAULT_CLUSTER_ID", "NodeConfig"]
+__all__ = ["DEFAULT_CLUSTER_ID", "SERIALIZE_LOCAL_ENV", "NodeConfig"]
 
 
 #: The cluster id of every node, local cluster and command that is given none.
 DEFAULT_CLUSTER_ID = "default"
+SERIALIZE_LOCAL_ENV = "ZACTOR_SERIALIZE_LOCAL"
+"""The environment variable that, set to ``1``, makes ``NodeConfig.serialize_local`` default to on."""
 
 
 def _new_node_id() -> str:
@@ -56,6 +59,10 @@ class NodeConfig:
             connection is then encrypted and authenticated with CURVE and ZAP. ``None``: protected mode.
         key_name: this node's key in the keyring (``zactor keys add DIR NAME``); required with ``keyring_dir``.
         insecure: without a keyring, allow binding an address other hosts can reach (logged as a warning).
+        serialize_local: send local asks and tells, and their replies, through encode and decode as a remote one
+            is (Akka's ``serialize-messages``), so a message the wire cannot carry fails in a one-process test too;
+            costs an encode and a checked decode per message. Default: on when the environment variable
+            ``ZACTOR_SERIALIZE_LOCAL`` is ``1`` (``zactor.testing.serialize_local`` sets it for a test).
 
     Raises:
         ValueError: ``keyring_dir`` without ``key_name``, or the other way round.
@@ -78,6 +85,7 @@ class NodeConfig:
     keyring_dir: str | None = None
     key_name: str | None = None
     insecure: bool = False
+    serialize_local: bool = attrs.field(factory=lambda: os.environ.get(SERIALIZE_LOCAL_ENV) == "1")
 
     def __attrs_post_init__(self) -> None:
         if (self.keyring_dir is None) != (self.key_name is None):
