@@ -25,6 +25,7 @@ from zactor.transport.codec import is_message, type_name_of
 if TYPE_CHECKING:
     from zactor.node import Node
     from zactor.ref import ActorRef
+    from zactor.services.cluster.node import ClusterNode
 
 __all__ = ["Actor", "Context", "handler", "handlers_of"]
 
@@ -71,7 +72,8 @@ class Context:
     """What a handler knows about where it runs.
 
     Attributes:
-        node: the :class:`~zactor.node.Node` hosting the actor.
+        node: the :class:`~zactor.node.Node` hosting the actor (:attr:`cluster` is the same node, typed as a
+            :class:`~zactor.services.cluster.ClusterNode`).
         actor_name: the name the actor is registered under.
         log: a logger named ``zactor.actor.<name>``.
     """
@@ -91,6 +93,18 @@ class Context:
     def ref(self, name: str, *, address: str | None = None) -> ActorRef:
         """A reference to another actor, as :meth:`Node.ref`."""
         return self.node.ref(name, address=address)
+
+    @property
+    def cluster(self) -> ClusterNode:
+        """The hosting node as the cluster member it is, typed for a type checker: ``ctx.cluster.ref_any(name)``,
+        ``ctx.cluster.ref(name, node_id=...)``, ``ctx.cluster.membership``.
+
+        Raises:
+            RuntimeError: the actor runs on a plain :class:`~zactor.node.Node`, which belongs to no cluster.
+        """
+        if not hasattr(self.node, "membership"):
+            raise RuntimeError(f"actor {self.actor_name!r} runs on a plain Node: ctx.cluster needs a ClusterNode")
+        return typing.cast("ClusterNode", self.node)
 
 
 def _message_type_of(cls: type, name: str, fn: Callable[..., Any]) -> type:

@@ -8,7 +8,7 @@ import pytest
 from calc import Add, Blob, Calculator, Fail, Record, Sleep, Sum, Unhandled
 from conftest import NodePair
 
-from zactor import Actor, Context, Node, handler
+from zactor import Actor, Context, Node, Returns, handler, message
 from zactor.errors import (
     ActorExists,
     ActorNotFound,
@@ -263,3 +263,22 @@ async def test_oversized_message_is_refused_locally(node_pair: NodePair) -> None
         with pytest.raises(MessageTooLarge):
             await ref.ask(Blob(data=b"x" * 200_000))
         assert await ref.ask(Add(a=1, b=2)) == Sum(value=3)
+
+
+@message("test.node.WhereAmI")
+class WhereAmI(Returns[None]):
+    pass
+
+
+class ClusterAsker(Actor):
+    @handler
+    async def where(self, msg: WhereAmI, ctx: Context) -> None:
+        ctx.cluster.ref_any("calc")
+
+
+async def test_ctx_cluster_is_refused_on_a_plain_node() -> None:
+    """``ctx.cluster`` names the actor when its node is not a ClusterNode (the README shows the cluster case)."""
+    async with Node() as node:
+        ref = await node.add_actor("asker", ClusterAsker())
+        with pytest.raises(RemoteError, match="actor 'asker' runs on a plain Node"):
+            await ref.ask(WhereAmI())
