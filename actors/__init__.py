@@ -1,7 +1,7 @@
 """zactor: typed RPC actors hosted by nodes that talk over ZeroMQ.
 
-Public names: :func:`message`, :class:`Returns`, :class:`Actor`, :func:`handler`, :class:`Context`, :class:`Node`,
-:class:`NodeConfig`, :class:`ActorRef`, :class:`Extension`, :class:`TimeSource`, :class:`SystemTime`,
+Public names: :func:`message`, :class:`Returns`, :class:`Actor`, :func:`handler`, :class:`Context`, :class:`Sender`,
+:class:`Node`, :class:`NodeConfig`, :class:`ActorRef`, :class:`Extension`, :class:`TimeSource`, :class:`SystemTime`,
 :func:`connect` (a blocking client), ``__version__``; errors live in :mod:`zactor.errors`, the transport in
 :mod:`zactor.transport`, the cluster services in :mod:`zactor.services`, the node composed with them
 (:class:`~zactor.services.cluster.ClusterNode`, :class:`~zactor.services.cluster.LocalCluster`) in
@@ -11,7 +11,7 @@ suite) in :mod:`zactor.testing`.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from zactor.actor import Actor, Context, handler
+from zactor.actor import Actor, Context, Sender, handler
 from zactor.client import BlockingClient, BlockingRef, connect
 from zactor.config import NodeConfig
 from zactor.extensions import Extension
@@ -33,6 +33,7 @@ __all__ = [
     "NodeConfig",
     "Registry",
     "Returns",
+    "Sender",
     "SystemTime",
     "TimeSource",
     "__version__",

@@ -14,12 +14,16 @@ The node delivers one message at a time to an actor, in arrival order (the mailb
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import logging
 import typing
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import attrs
+
+from zactor.errors import ClusterMismatch
 from zactor.transport.codec import is_message, type_name_of
 
 if TYPE_CHECKING:
@@ -27,7 +31,7 @@ if TYPE_CHECKING:
     from zactor.ref import ActorRef
     from zactor.services.cluster.node import ClusterNode
 
-__all__ = ["Actor", "Context", "handler", "handlers_of"]
+__all__ = ["SENDER", "Actor", "Context", "Sender", "handler", "handlers_of"]
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 Handler = Callable[[Any, "Context"], Coroutine[Any, Any, Any]]
@@ -68,6 +72,29 @@ class Actor:
         """Called once when the actor is removed (or its node stops), after its last message."""
 
 
+@attrs.frozen
+class Sender:
+    """Who sent the message a handler runs for (``ctx.sender``).
+
+    Attributes:
+        node_id: the sending node's id, as its envelope says (this node's own for a local message); ``None`` for a
+            client that is no node (the blocking client, ``zactor call``). On a secure cluster a node's envelope is
+            refused unless this is the name of the key its connection authenticated with.
+        principal: on a secure cluster, the name of the key the sender's connection authenticated with (ZAP);
+            ``None`` without security and for a local message.
+        cluster_id: the cluster the envelope named, which the node checked is its own; ``None`` from a plain node or
+            a client, which are no cluster members (see :meth:`Context.require_member`).
+    """
+
+    node_id: str | None
+    principal: str | None = None
+    cluster_id: str | None = None
+
+
+SENDER: contextvars.ContextVar[Sender | None] = contextvars.ContextVar("zactor_sender", default=None)
+"""The sender of the message the running handler serves (``None``: this node); set by the mailbox."""
+
+
 class Context:
     """What a handler knows about where it runs.
 
@@ -89,6 +116,24 @@ class Context:
     def node_id(self) -> str:
         """The hosting node's id."""
         return self.node.node_id
+
+    @property
+    def sender(self) -> Sender:
+        """Who sent the message being handled: a node id from the envelope, checked against the connection's key
+        on a secure cluster (see :class:`Sender`); this node's own id for a local message."""
+        sender = SENDER.get()
+        return sender if sender is not None else Sender(self.node.node_id, None, self.node.envelope_cluster_id)
+
+    def require_member(self) -> None:
+        """Refuse a message that no member of this node's cluster sent: cluster services take their peers'
+        messages only (a client's envelope names no cluster; another cluster's was refused before any handler).
+
+        Raises:
+            ClusterMismatch: the sender named no cluster, or this node is in none (a plain node).
+        """
+        own = self.node.envelope_cluster_id
+        if own is None or self.sender.cluster_id != own:
+            raise ClusterMismatch(own or "", "")
 
     def ref(self, name: str, *, address: str | None = None) -> ActorRef:
         """A reference to another actor, as :meth:`Node.ref`."""

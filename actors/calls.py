@@ -128,7 +128,7 @@ class Calls:
         node = self._node
         deadlines = self._started_deadlines()
         request_id = next(self._request_ids)
-        frames = pack(Kind.REQUEST, request_id, name, msg, node.envelope_stamp(), node.config.copy_threshold_bytes)
+        frames = self._envelope(Kind.REQUEST, request_id, name, msg)
         fut = asyncio.get_running_loop().create_future()
         self._pending[request_id] = (fut, address, name, timeout_s)
         deadlines.add(timeout_s, request_id)
@@ -147,7 +147,7 @@ class Calls:
         """Tell the node at ``address`` that the ask ``request_id`` is abandoned: a CANCEL envelope, sent at once or
         not at all (at the high-water mark, or with the transport closed, it is counted as ``cancel_failures``)."""
         node = self._node
-        frames = pack(Kind.CANCEL, request_id, name, None, node.envelope_stamp())
+        frames = self._envelope(Kind.CANCEL, request_id, name, None)
         try:
             sent = node.transport.send_nowait(address, frames)
         except (TransportClosed, ValueError):
@@ -158,8 +158,17 @@ class Calls:
     async def tell_remote(self, address: str, name: str, msg: Any) -> None:
         """Tell an actor of the node at ``address``; see :meth:`zactor.ref.ActorRef.tell`."""
         node = self._node
-        frames = pack(Kind.TELL, 0, name, msg, node.envelope_stamp(), node.config.copy_threshold_bytes)
-        await node.transport.send(address, frames, node.config.default_timeout_s)
+        await node.transport.send(address, self._envelope(Kind.TELL, 0, name, msg), node.config.default_timeout_s)
+
+    def _envelope(self, kind: Kind, request_id: int, name: str, msg: Any) -> list[Any]:
+        """An outgoing envelope of this node: its clock stamp, its id and, for a cluster member, its cluster id.
+
+        Raises:
+            TypeError: ``msg`` is not a message, or holds a value the wire cannot carry.
+        """
+        node = self._node
+        stamp, threshold = node.envelope_stamp(), node.config.copy_threshold_bytes
+        return pack(kind, request_id, name, msg, stamp, threshold, node.node_id, node.envelope_cluster_id)
 
     def on_reply(self, endpoint: str, frames: list[Any]) -> None:
         """The transport's reply callback: resolve the pending ask the envelope answers."""

@@ -39,7 +39,8 @@ class NodeConfig:
     """How a node runs. Every field has a default, so ``NodeConfig()`` is a working loopback node.
 
     Attributes:
-        node_id: the node's unique id in its cluster (default: ``node-`` and 8 random hex digits).
+        node_id: the node's unique id in its cluster (default: ``key_name`` with a keyring, else ``node-`` and 8
+            random hex digits). On a secure cluster it is the name of the node's key, which its peers check.
         bind: the endpoint the node's ROUTER binds (``tcp://HOST:PORT``; port 0 picks a free port).
         seeds: endpoints of nodes to join through (used by membership).
         cluster_id: nodes only talk cluster business with nodes of the same cluster id.
@@ -65,10 +66,11 @@ class NodeConfig:
             ``ZACTOR_SERIALIZE_LOCAL`` is ``1`` (``zactor.testing.serialize_local`` sets it for a test).
 
     Raises:
-        ValueError: ``keyring_dir`` without ``key_name``, or the other way round.
+        ValueError: ``keyring_dir`` without ``key_name``, or the other way round; a ``node_id`` other than
+            ``key_name`` with a keyring.
     """
 
-    node_id: str = attrs.field(factory=_new_node_id)
+    node_id: str = ""
     bind: str = "tcp://127.0.0.1:0"
     seeds: tuple[str, ...] = attrs.field(default=(), converter=_to_tuple)
     cluster_id: str = DEFAULT_CLUSTER_ID
@@ -90,3 +92,10 @@ class NodeConfig:
     def __attrs_post_init__(self) -> None:
         if (self.keyring_dir is None) != (self.key_name is None):
             raise ValueError("keyring_dir and key_name go together: give both or neither")
+        if not self.node_id:
+            object.__setattr__(self, "node_id", self.key_name or _new_node_id())
+        elif self.key_name is not None and self.node_id != self.key_name:
+            raise ValueError(
+                f"node_id {self.node_id!r} differs from key_name {self.key_name!r}: on a secure cluster a node's id "
+                "is its key's name (peers refuse an envelope whose sender is not its connection's key)"
+            )

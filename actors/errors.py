@@ -26,6 +26,7 @@ __all__ = [
     "ClusterMismatch",
     "DecodeError",
     "DuplicateNodeId",
+    "ForgedSender",
     "HandlerNotFound",
     "HandshakeFailed",
     "InsecureBind",
@@ -171,6 +172,25 @@ class ClusterMismatch(ActorError):
         self.peer = peer
         self.expected = expected
         self.received = received
+
+
+class ForgedSender(ActorError):
+    """On a secure cluster, an envelope claimed a sender other than the key its connection authenticated with;
+    nothing in it was delivered.
+
+    Attributes:
+        claimed: the node id the envelope claimed (empty on the caller, who is told only that it was refused).
+        principal: the name of the connection's key (empty on the caller too).
+    """
+
+    def __init__(self, claimed: str = "", principal: str = "") -> None:
+        if claimed:
+            text = f"an envelope claimed to come from {claimed!r} over a connection authenticated as {principal!r}"
+        else:
+            text = "the node refused this envelope: its sender is not the key its connection authenticated with"
+        super().__init__(text)
+        self.claimed = claimed
+        self.principal = principal
 
 
 class DuplicateNodeId(ActorError):

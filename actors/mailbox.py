@@ -1,8 +1,10 @@
 """An actor's bounded mailbox and the worker loop(s) that feed it to the handlers.
 
-Each queued item is ``(msg, reply_to)``: ``reply_to`` is ``None`` for a tell, an ``asyncio.Future`` for a local ask,
-or a ``(peer, request_id)`` tuple for a remote ask. Workers are long-lived tasks (one per unit of
-``max_concurrency``) that take items in arrival order; no task is created per message.
+Each queued item is ``(msg, reply_to, sender)``: ``reply_to`` is ``None`` for a tell, an ``asyncio.Future`` for a
+local ask, or a ``(peer, request_id)`` tuple for a remote ask; ``sender`` (a :class:`~zactor.actor.Sender`, ``None``
+for a local message) is what ``ctx.sender`` gives the handler, set in the worker's context as the handler starts.
+Workers are long-lived tasks (one per unit of ``max_concurrency``) that take items in arrival order; no task is
+created per message.
 
 A message that arrives from the transport while a worker is idle and nothing is queued runs at once, inside the
 receive callback: the handler runs in that worker's task and context (``asyncio.current_task()`` and
@@ -24,12 +26,13 @@ from asyncio.tasks import _enter_task, _leave_task
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from zactor.actor import Actor, Context, check_reply, handlers_of
+from zactor.actor import SENDER, Actor, Context, Sender, check_reply, handlers_of
 from zactor.errors import (
     ActorNotFound,
     ClockOffsetError,
     ClusterMismatch,
     DecodeError,
+    ForgedSender,
     HandlerNotFound,
     MailboxFull,
     RemoteError,
@@ -45,7 +48,7 @@ log = logging.getLogger("zactor.mailbox")
 Responder = Callable[[Any, Any, BaseException | None, str], None]
 
 #: What a handler raises to refuse the request it serves; the caller gets these typed, not as ``RemoteError``.
-_REFUSALS = (DecodeError, ClusterMismatch, ClockOffsetError)
+_REFUSALS = (DecodeError, ClusterMismatch, ClockOffsetError, ForgedSender)
 
 
 #: Upper bounds of the handler latency buckets, in seconds (the last bucket is everything above).
@@ -100,7 +103,7 @@ class Mailbox:
         self.capacity = actor.mailbox_size or capacity
         self._handlers = handlers_of(actor)
         self._respond = respond
-        self._queue: collections.deque[tuple[Any, Any]] = collections.deque()
+        self._queue: collections.deque[tuple[Any, Any, Sender | None]] = collections.deque()
         self._idle: list[Idle] = []
         self._workers: list[asyncio.Task[None]] = []
         self._closed = False
@@ -118,9 +121,10 @@ class Mailbox:
             name = f"zactor-actor-{self.name}-{i}"
             self._workers.append(loop.create_task(self._work(context), name=name, context=context))
 
-    def put(self, msg: Any, reply_to: Any, *, inline: bool = False) -> None:
+    def put(self, msg: Any, reply_to: Any, *, inline: bool = False, sender: Sender | None = None) -> None:
         """Queue one message; with ``inline`` (a callback outside any task, such as the transport's receive), an
-        idle actor runs the handler at once, up to its first suspension (see the module docstring).
+        idle actor runs the handler at once, up to its first suspension (see the module docstring). ``sender``:
+        who sent it (``None``: this node).
 
         Raises:
             MailboxFull: ``capacity`` messages are queued already.
@@ -135,11 +139,11 @@ class Mailbox:
         if idle and not queue:
             worker = idle.pop()
             if not worker.waiter.done():
-                if not inline or not self._run_inline(worker, msg, reply_to):
-                    queue.append((msg, reply_to))
+                if not inline or not self._run_inline(worker, msg, reply_to, sender):
+                    queue.append((msg, reply_to, sender))
                     worker.waiter.set_result(None)
                 return
-        queue.append((msg, reply_to))
+        queue.append((msg, reply_to, sender))
         while idle:
             waiter = idle.pop().waiter
             if not waiter.done():
@@ -152,7 +156,7 @@ class Mailbox:
     def cancel(self, reply_to: Any) -> bool:
         """Abandon the ask answered through ``reply_to`` (a ``(peer, request_id)`` tuple or a local future): drop
         it if still queued, cancel its handler if running; nothing is answered. Returns whether it was found."""
-        for i, (_, queued) in enumerate(self._queue):
+        for i, (_, queued, _) in enumerate(self._queue):
             if queued == reply_to:
                 del self._queue[i]
                 self.cancelled += 1
@@ -167,11 +171,11 @@ class Mailbox:
     def cancel_peer(self, peer: bytes) -> int:
         """Abandon every ask from the remote ``peer`` (a routing identity), queued or running, as :meth:`cancel`
         does; its tells are left. Returns how many asks were abandoned."""
-        asks = [reply_to for _, reply_to in self._queue if type(reply_to) is tuple and reply_to[0] == peer]
+        asks = [reply_to for _, reply_to, _ in self._queue if type(reply_to) is tuple and reply_to[0] == peer]
         asks += [reply_to for reply_to in self._running if type(reply_to) is tuple and reply_to[0] == peer]
         return sum(self.cancel(reply_to) for reply_to in asks)
 
-    def _run_inline(self, worker: Idle, msg: Any, reply_to: Any) -> bool:
+    def _run_inline(self, worker: Idle, msg: Any, reply_to: Any, sender: Sender | None) -> bool:
         """Run the handler for ``msg`` in ``worker``'s task and context until it returns or first suspends; a
         suspended handler is handed to the worker, which resumes it. Returns False, having run nothing, when called
         from inside a task (the worker must take the message then)."""
@@ -187,6 +191,7 @@ class Mailbox:
             self._complete(reply_to, None, HandlerNotFound(self.name, describe_type(msg), self.ctx.node_id))
             return True
         started = time.perf_counter()
+        worker.context.run(SENDER.set, sender)
         coro = handle(msg, self.ctx)
         error: BaseException | None = None
         result = None
@@ -224,11 +229,12 @@ class Mailbox:
             raise RuntimeError("a mailbox worker runs as a task (see Mailbox.start)")
         while True:
             if queue:
-                msg, reply_to = queue.popleft()
+                msg, reply_to, sender = queue.popleft()
                 handle = handlers.get(type(msg))
                 if handle is None:
                     self._complete(reply_to, None, HandlerNotFound(self.name, describe_type(msg), ctx.node_id))
                 else:
+                    SENDER.set(sender)
                     await self._serve(msg, reply_to, handle(msg, ctx), time.perf_counter(), worker)
                 continue
             if self._closed:
@@ -295,7 +301,7 @@ class Mailbox:
         """
         self._closed = True
         while self._queue:
-            _, reply_to = self._queue.popleft()
+            _, reply_to, _ = self._queue.popleft()
             self._fail(reply_to, ActorNotFound(self.name, self.ctx.node_id))
         for idle in self._idle:
             if not idle.waiter.done():

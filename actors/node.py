@@ -12,13 +12,15 @@ import random
 from collections.abc import Sequence
 from typing import Any, Self, TypeVar
 
-from zactor.actor import Actor
+from zactor.actor import Actor, Sender
 from zactor.calls import Calls
 from zactor.config import NodeConfig
 from zactor.errors import (
     ActorNotFound,
     ClockOffsetError,
+    ClusterMismatch,
     DecodeError,
+    ForgedSender,
     HandshakeFailed,
     MailboxFull,
     MessageTooLarge,
@@ -106,6 +108,8 @@ class Node:
         self._extensions = Extensions(self, extensions)
         self.stats: collections.Counter[str] = collections.Counter()
         self._peer_log = RateLimitedLogger(log)
+        self._secure = self.config.keyring_dir is not None
+        self._senders: dict[tuple[str | None, str | None, str | None], Sender] = {}
 
     # ----------------------------------------------------------------------------------------------- lifecycle
 
@@ -252,6 +256,12 @@ class Node:
         """This node's outbound calls: pending asks and reply matching."""
         return self._calls
 
+    @property
+    def envelope_cluster_id(self) -> str | None:
+        """The cluster id this node's envelopes name: ``None`` for a plain node, a client of any cluster (whose
+        messages cluster services refuse); a :class:`~zactor.services.cluster.ClusterNode` names its own."""
+        return None
+
     def envelope_stamp(self) -> Any:
         """The HLC slot of an outgoing envelope header: a fresh stamp, or ``None`` without a clock."""
         clock = self._clock
@@ -303,12 +313,21 @@ class Node:
         try:
             if self._is_stopping:
                 raise NodeUnavailable(self.node_id, "node is stopping")
+            sender = self._sender_of(peer, header.sender, header.cluster_id)
             self.merge_envelope_stamp(header.hlc)
             mailbox = self._registry.get(target)
             if mailbox is None:
                 raise ActorNotFound(target, self.node_id)
-            mailbox.put(open_body(header, frames), reply_to, inline=True)
-        except (DecodeError, ActorNotFound, MailboxFull, NodeUnavailable, ClockOffsetError) as exc:
+            mailbox.put(open_body(header, frames), reply_to, inline=True, sender=sender)
+        except (
+            DecodeError,
+            ActorNotFound,
+            MailboxFull,
+            NodeUnavailable,
+            ClockOffsetError,
+            ClusterMismatch,
+            ForgedSender,
+        ) as exc:
             self.stats[_STAT_BY_ERROR[type(exc)]] += 1
             if reply_to is None:
                 self._peer_log.log(
@@ -320,6 +339,26 @@ class Node:
             else:
                 self._peer_log.log(logging.INFO, "a request for %r was refused: %s", target, exc)
                 self._respond(reply_to, None, exc, target)
+
+    def _sender_of(self, peer: bytes, node_id: str | None, cluster_id: str | None) -> Sender:
+        """Who sent an envelope: its ``sender`` item and, on a secure cluster, its connection's key name.
+
+        Raises:
+            ClusterMismatch: the envelope names another cluster.
+            ForgedSender: on a secure cluster, it names a sender other than its key's name.
+        """
+        if cluster_id is not None and cluster_id != self.config.cluster_id:
+            raise ClusterMismatch(self.config.cluster_id, cluster_id)
+        principal = self._transport.principal_of(peer) if self._secure else None
+        if principal is not None and node_id is not None and node_id != principal:
+            raise ForgedSender(node_id, principal)
+        key = (node_id, principal, cluster_id)
+        sender = self._senders.get(key)
+        if sender is None:
+            if len(self._senders) >= _SENDERS_KEPT:
+                self._senders.clear()
+            sender = self._senders[key] = Sender(node_id, principal, cluster_id)
+        return sender
 
     def _cancel(self, target: str, reply_to: tuple[bytes, int]) -> None:
         """A caller abandoned its ask (cancelled, or past its deadline): drop it from the mailbox or cancel its
@@ -357,7 +396,11 @@ class Node:
         self._transport.reply(peer, frames, self.config.default_timeout_s)
 
 
+_SENDERS_KEPT = 4096  # distinct (node id, principal, cluster id) whose Sender is kept for reuse
+
 _STAT_BY_ERROR = {
+    ClusterMismatch: "wrong_cluster",
+    ForgedSender: "forged_sender",
     DecodeError: "decode_errors",
     ActorNotFound: "unknown_actor",
     MailboxFull: "mailbox_full",

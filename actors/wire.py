@@ -12,6 +12,7 @@ from zactor.errors import (
     ClockOffsetError,
     ClusterMismatch,
     DecodeError,
+    ForgedSender,
     HandlerNotFound,
     MailboxFull,
     NodeUnavailable,
@@ -34,6 +35,7 @@ class ErrorCode(enum.IntEnum):
     NODE_STOPPING = 6
     CLOCK_OFFSET = 7
     CLUSTER_MISMATCH = 8
+    FORGED_SENDER = 9
 
 
 @message("zactor.Error")
@@ -69,6 +71,8 @@ def error_info(exc: BaseException, node: str, actor: str) -> ErrorInfo:
         code, detail = ErrorCode.CLOCK_OFFSET, exc.ahead_ms
     elif isinstance(exc, ClusterMismatch):
         code = ErrorCode.CLUSTER_MISMATCH
+    elif isinstance(exc, ForgedSender):
+        code = ErrorCode.FORGED_SENDER
     elif isinstance(exc, RemoteError):  # a handler failed: its node, actor, type and traceback go as they are
         return ErrorInfo(
             code=ErrorCode.HANDLER_FAILED,
@@ -85,8 +89,8 @@ def error_info(exc: BaseException, node: str, actor: str) -> ErrorInfo:
         text = exc.reason
     elif isinstance(exc, ClockOffsetError):
         text = str(exc.max_offset_ms)
-    elif isinstance(exc, ClusterMismatch):
-        text = ""  # never tell a stranger this cluster's id
+    elif isinstance(exc, ClusterMismatch | ForgedSender):
+        text = ""  # never tell a stranger this cluster's id, or which keys it knows
     return ErrorInfo(code=code, type=type(exc).__name__, message=text, node=node, actor=actor, detail=detail)
 
 
@@ -107,6 +111,8 @@ def error_from_info(info: ErrorInfo) -> ActorError:
         return ClockOffsetError(info.node, info.detail, int(info.message) if info.message.isdigit() else 0)
     if code == ErrorCode.CLUSTER_MISMATCH:
         return ClusterMismatch("", "")
+    if code == ErrorCode.FORGED_SENDER:
+        return ForgedSender()
     return RemoteError(info.type, info.message, info.node, info.actor, info.traceback)
 
 

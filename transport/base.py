@@ -148,6 +148,11 @@ class Transport(abc.ABC):
             TransportClosed: the transport is closed.
         """
 
+    def principal_of(self, peer: bytes) -> str | None:
+        """The name of the key the inbound ``peer`` authenticated with (ZAP), or ``None``: an unauthenticated
+        transport, or a peer it does not know (yet, or any more)."""
+        return None
+
     @abc.abstractmethod
     def forget(self, endpoint: str) -> None:
         """Close the outbound connection to ``endpoint``, if any; what it had queued is discarded."""

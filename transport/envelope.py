@@ -24,7 +24,14 @@ hlc             any / nil   the sender's hybrid logical clock timestamp, nil whe
 flags           uint        bit field, reserved; 0 in version 2.
 n_buffers       uint        how many out-of-band buffer frames follow the head.
 body            bin         the message, itself a msgpack document (below).
+sender          str / nil   optional (items 10 and 11 go together): the sending node's id; nil from a client
+                            that is no node. On a secure cluster it must be the name of the key the connection
+                            authenticated with (ZAP), or the envelope is refused.
+cluster_id      str / nil   the sending node's cluster id; a node refuses an envelope of another cluster.
 ==============  ==========  =============================================================================
+
+A node sends ``sender`` and ``cluster_id`` in requests, tells and cancels; replies carry neither (nine items), since
+an asker knows whom it asked.
 
 The body document is a msgpack map of the message's fields by name (so a reader that lacks an optional field added by
 a newer writer still decodes it), or msgpack nil for "no message". A bytes-like field at or above the copy threshold
@@ -67,6 +74,7 @@ __all__ = [
 
 MAGIC_VERSION = 0x5A4102
 HEADER_ITEMS = 9
+_WITH_SENDER = HEADER_ITEMS + 2
 NIL_BODY = b"\xc0"
 
 
@@ -95,6 +103,8 @@ class Header(NamedTuple):
     flags: int = 0
     n_buffers: int = 0
     body: bytes = NIL_BODY
+    sender: str | None = None
+    cluster_id: str | None = None
 
 
 class _Packer(threading.local):
@@ -117,13 +127,19 @@ def pack_header(
     flags: int = 0,
     n_buffers: int = 0,
     body: bytes = NIL_BODY,
+    sender: str | None = None,
+    cluster_id: str | None = None,
 ) -> bytes:
-    """Encode one head frame (the header items and the body document, see the module docstring).
+    """Encode one head frame (the header items and the body document, see the module docstring); nine items
+    without ``sender`` and ``cluster_id``, eleven with them.
 
     Returns:
         The head frame's bytes.
     """
-    frame: bytes = _packer.pack([MAGIC_VERSION, kind, request_id, target, message_type, hlc, flags, n_buffers, body])
+    items = [MAGIC_VERSION, kind, request_id, target, message_type, hlc, flags, n_buffers, body]
+    if sender is not None or cluster_id is not None:
+        items += (sender, cluster_id)
+    frame: bytes = _packer.pack(items)
     return frame
 
 
@@ -160,7 +176,12 @@ def unpack_header(frame: bytes | memoryview) -> Header:
         raise DecodeError("flags and buffer count must be unsigned integers")
     if type(body) is not bytes:
         raise DecodeError("the body must be msgpack bin")
-    return Header(kind_enum, request_id, target, message_type, hlc, flags, n_buffers, body)
+    if len(items) < _WITH_SENDER:
+        return Header(kind_enum, request_id, target, message_type, hlc, flags, n_buffers, body)
+    sender, cluster_id = items[HEADER_ITEMS:_WITH_SENDER]
+    if (sender is not None and type(sender) is not str) or (cluster_id is not None and type(cluster_id) is not str):
+        raise DecodeError("sender and cluster id must be strings or nil")
+    return Header(kind_enum, request_id, target, message_type, hlc, flags, n_buffers, body, sender, cluster_id)
 
 
 def pack(
@@ -170,6 +191,8 @@ def pack(
     msg: Any,
     hlc: Any = None,
     copy_threshold_bytes: int = DEFAULT_COPY_THRESHOLD_BYTES,
+    sender: str | None = None,
+    cluster_id: str | None = None,
 ) -> list[Any]:
     """Encode one envelope of any kind: ``[head, *buffers]``, ready for a transport.
 
@@ -180,12 +203,15 @@ def pack(
         msg: a ``@message`` instance, or ``None`` for an empty body.
         hlc: the sender's clock stamp in its wire form, or ``None``.
         copy_threshold_bytes: bytes-like fields at or above this size travel as their own frames.
+        sender: the sending node's id, or ``None`` (a client, or a reply).
+        cluster_id: the sending node's cluster id, or ``None``.
 
     Raises:
         TypeError: ``msg`` is not a ``@message`` instance, or holds a value msgpack cannot encode.
     """
     type_name, body, buffers = encode_body(msg, copy_threshold_bytes)
-    return [pack_header(kind, request_id, target, type_name, hlc, 0, len(buffers), body), *buffers]
+    head = pack_header(kind, request_id, target, type_name, hlc, 0, len(buffers), body, sender, cluster_id)
+    return [head, *buffers]
 
 
 def unpack(frames: Sequence[Any]) -> Header:

@@ -188,7 +188,7 @@ class AuthorizedKeys:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._stamp: int | None = None
-        self.keys: frozenset[bytes] = frozenset()
+        self.keys: dict[bytes, str] = {}  # Z85 public key -> its name (the file's stem)
         self.refresh()
 
     def refresh(self) -> None:
@@ -199,17 +199,21 @@ class AuthorizedKeys:
             stamp = -1
         if stamp == self._stamp:
             return
-        keys: set[bytes] = set()
+        keys: dict[bytes, str] = {}
         for path in self.folder.glob("*.key") if stamp != -1 else ():
             try:
-                keys.add(zmq.auth.load_certificate(path)[0])
+                keys[zmq.auth.load_certificate(path)[0]] = path.stem
             except (OSError, ValueError) as exc:
                 log.warning("ignoring unreadable authorized key %s: %s", path, exc)
-        self._stamp, self.keys = stamp, frozenset(keys)
+        self._stamp, self.keys = stamp, keys
 
     def is_authorized(self, user_id: str) -> bool:
         """Whether the Z85 public key ``user_id`` (ZAP's ``User-Id`` of a connection) is still authorized."""
         return user_id.encode() in self.keys
+
+    def name_of(self, user_id: str) -> str | None:
+        """The name of the authorized key ``user_id`` (Z85), the connection's **principal**; ``None`` if revoked."""
+        return self.keys.get(user_id.encode())
 
     def callback(self, domain: str, key: bytes) -> bool:
         """ZAP: admit the Z85 client ``key``."""

@@ -181,6 +181,7 @@ class ZmqTransport(Transport):
         self._dealers: dict[str, _Pump] = {}
         self._peer_fds: dict[bytes, int] = {}  # inbound routing identity -> its connection's file descriptor
         self._fd_peers: dict[int, bytes] = {}
+        self._principals: dict[bytes, str] = {}  # inbound routing identity -> the name of its ZAP-authenticated key
 
     def _configure(self, sock: zmq.Socket[bytes]) -> None:
         sock.setsockopt(zmq.LINGER, self._linger_ms)
@@ -246,15 +247,21 @@ class ZmqTransport(Transport):
         except zmq.ZMQError:  # Again: nothing left; anything else: the socket is closing
             return False
         keys = self._security.keys
-        if keys is not None and not keys.is_authorized(str(first.get("User-Id"))):
+        principal = keys.name_of(str(first.get("User-Id"))) if keys is not None else None
+        if keys is not None and principal is None:
             self.stats["refused_revoked"] += 1
             self._refusal_log.warning("dropped an envelope from a connection whose key was revoked")
             return True
         peer = first.bytes
         if peer not in self._peer_fds:
             self._track(peer, first)
+        if principal is not None:
+            self._principals[peer] = principal
         self._deliver_request(peer, frames)
         return True
+
+    def principal_of(self, peer: bytes) -> str | None:
+        return self._principals.get(peer)
 
     def _track(self, peer: bytes, frame: zmq.Frame) -> None:
         """Remember which connection (file descriptor) a new inbound peer speaks on, so that its disconnect event
@@ -273,6 +280,7 @@ class ZmqTransport(Transport):
         if peer is None:
             return
         del self._peer_fds[peer]
+        self._principals.pop(peer, None)
         self.stats["peers_gone"] += 1
         self._gone(peer)
 

@@ -157,7 +157,7 @@ class EchoActor(Actor):
 def _config(node_id: str, keyring: str | None, key_name: str) -> NodeConfig:
     if keyring is None:
         return NodeConfig(node_id=node_id)
-    return NodeConfig(node_id=node_id, keyring_dir=keyring, key_name=key_name)
+    return NodeConfig(keyring_dir=keyring, key_name=key_name)
 
 
 def zactor_server(port_q: Any, keyring: str | None) -> None:

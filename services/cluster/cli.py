@@ -31,7 +31,13 @@ from zactor.services.cluster.cli_args import (
 )
 from zactor.services.cluster.cli_bench import add_bench_parser, run_bench
 from zactor.services.cluster.cli_cluster import run_call, run_cluster_up, run_members
-from zactor.services.cluster.cli_keys import add_keys_parser, add_security_arguments, run_keys, security_options
+from zactor.services.cluster.cli_keys import (
+    add_keys_parser,
+    add_security_arguments,
+    client_config,
+    run_keys,
+    security_options,
+)
 from zactor.services.cluster.cli_kv import add_kv_parser, run_kv
 from zactor.services.cluster.cli_leaders import add_leaders_parser, run_leaders
 from zactor.services.cluster.cli_top import run_top
@@ -60,8 +66,8 @@ def _parse_actor(text: str) -> tuple[str, str]:
 async def _run_node(args: argparse.Namespace) -> int:
     if args.data_dir:
         with lock_data_dir(args.data_dir):
-            return await _serve_node(args, node_identity(args.data_dir, args.node_id))
-    return await _serve_node(args, args.node_id or NodeConfig().node_id)
+            return await _serve_node(args, node_identity(args.data_dir, args.node_id or args.key_name))
+    return await _serve_node(args, args.node_id or args.key_name or NodeConfig().node_id)
 
 
 async def _serve_node(args: argparse.Namespace, node_id: str) -> int:
@@ -286,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "top":
             return run_top(args)
         if args.command == "dashboard":
-            client = NodeConfig(node_id="zactor-dashboard", **security_options(args))
+            client = client_config("zactor-dashboard", args)
             page = run_dashboard(
                 args.seed,
                 client,

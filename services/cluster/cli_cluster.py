@@ -17,7 +17,7 @@ from zactor.config import NodeConfig
 from zactor.errors import ActorNotFound, DecodeError, NodeUnavailable
 from zactor.loops import run as run_loop
 from zactor.node import Node
-from zactor.services.cluster.cli_keys import security_options
+from zactor.services.cluster.cli_keys import client_config, security_options
 from zactor.services.cluster.local_cluster import LocalCluster, fetch_members
 from zactor.services.cluster.observer import ClusterLoad, LoadSample, NodeStats, replica_note
 from zactor.services.membership.messages import MemberRows
@@ -73,7 +73,7 @@ def render_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def _client(args: argparse.Namespace) -> NodeConfig:
-    return NodeConfig(node_id="zactor-cli", **security_options(args))
+    return client_config("zactor-cli", args)
 
 
 async def _sample(args: argparse.Namespace) -> LoadSample:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from zactor.config import NodeConfig
 from zactor.services.cluster.cli_args import add_command
 from zactor.transport.security import add_key, init_keyring, key_names, revoke_key
 
@@ -22,6 +23,17 @@ def add_security_arguments(parser: argparse.ArgumentParser, *, insecure: bool = 
             action="store_true",
             help="without a keyring, allow binding an address other hosts can reach (unauthenticated, logged)",
         )
+
+
+def client_config(node_id: str, args: argparse.Namespace) -> NodeConfig:
+    """The configuration of a command's client node: ``node_id``, or with ``--key-name`` the key's name (a secure
+    node's id is its key's name).
+
+    Raises:
+        ValueError: as :func:`security_options`.
+    """
+    options = security_options(args)
+    return NodeConfig(node_id="" if options["key_name"] else node_id, **options)
 
 
 def security_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -8,12 +8,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from zactor.config import NodeConfig
 from zactor.errors import NodeUnavailable, RequestTimeout
 from zactor.loops import run as run_loop
 from zactor.node import Node
 from zactor.services.cluster.cli_args import add_command, endpoint, positive_float
-from zactor.services.cluster.cli_keys import add_security_arguments, security_options
+from zactor.services.cluster.cli_keys import add_security_arguments, client_config
 from zactor.services.replication.frontend import (
     KV_ACTOR,
     KvDelete,
@@ -101,7 +100,7 @@ async def _ask(args: argparse.Namespace) -> Any:
     if size >= _LARGE_BYTES:
         print(f"writing {size / _LARGE_BYTES:,.1f} MiB at {args.consistency} ...", file=sys.stderr, flush=True)
     started = time.monotonic()
-    async with Node(NodeConfig(node_id="zactor-kv", **security_options(args))) as node:
+    async with Node(client_config("zactor-kv", args)) as node:
         try:
             reply = await node.ref(KV_ACTOR, address=args.seed).ask(request, timeout_s=args.timeout)
         except RequestTimeout:

@@ -12,7 +12,7 @@ from zactor.loops import run as run_loop
 from zactor.node import Node
 from zactor.services.cluster.cli_args import add_command, endpoint, positive_float
 from zactor.services.cluster.cli_cluster import render_table
-from zactor.services.cluster.cli_keys import add_security_arguments, security_options
+from zactor.services.cluster.cli_keys import add_security_arguments, client_config
 from zactor.services.cluster.local_cluster import fetch_members
 from zactor.services.election.actor import ELECTION_ACTOR
 from zactor.services.election.messages import GetLeaders, Leaders
@@ -83,7 +83,7 @@ def add_leaders_parser(sub: Any) -> None:
 
 def run_leaders(args: argparse.Namespace) -> int:
     """``zactor leaders --seed ADDR``."""
-    client = NodeConfig(node_id="zactor-cli", **security_options(args))
+    client = client_config("zactor-cli", args)
     hosts = run_loop(election_hosts(args.seed, client, args.timeout))
     print(format_leaders(run_loop(fetch_leaders(hosts, client, args.timeout))))
     return 0

@@ -15,11 +15,10 @@ import sys
 import time
 from typing import Any
 
-from zactor.config import NodeConfig
 from zactor.loops import run as run_loop
 from zactor.node import Node
 from zactor.services.cluster.cli_cluster import render_table
-from zactor.services.cluster.cli_keys import security_options
+from zactor.services.cluster.cli_keys import client_config
 from zactor.services.cluster.observer import ClusterLoad, NodeStats, replica_note
 
 __all__ = ["run_top", "format_top"]
@@ -58,7 +57,7 @@ def format_top(rows: list[list[Any]], stats: dict[str, NodeStats], rates: dict[s
 
 
 async def _top(args: argparse.Namespace) -> int:
-    client = NodeConfig(node_id="zactor-top", **security_options(args))
+    client = client_config("zactor-top", args)
     async with Node(client) as node:
         load = ClusterLoad(node, args.seed, client, args.timeout)
         if args.once:  # rates are differences: a first sample, then the one shown

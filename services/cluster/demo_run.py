@@ -40,9 +40,9 @@ async def _wait(condition: Any, timeout_s: float, what: str) -> float:
 
 
 async def _demo(cluster: LocalCluster, files: list[tuple[str, bytes]], summary: dict[str, str]) -> list[str]:
-    config = attrs.evolve(
-        cluster.client_config, node_id="demo-client", seeds=(cluster.seed,), cluster_id=CLUSTER_ID, data_center="dc1"
-    )
+    client = cluster.client_config
+    node_id = "demo-client" if client.key_name is None else client.key_name  # a secure node's id is its key's name
+    config = attrs.evolve(client, node_id=node_id, seeds=(cluster.seed,), cluster_id=CLUSTER_ID, data_center="dc1")
     async with ClusterNode(config) as node:
         await node.membership.wait_for_members(4, timeout_s=15.0)
 

@@ -151,7 +151,7 @@ class LocalCluster:
         self.client_config = NodeConfig(node_id="zactor-client")
         if self.keyring is not None:
             self._ensure_key(client_key)
-            self.client_config = NodeConfig(node_id="zactor-client", keyring_dir=str(self.keyring), key_name=client_key)
+            self.client_config = NodeConfig(keyring_dir=str(self.keyring), key_name=client_key)
         self.nodes: list[NodeProcess | None] = []
         self._addresses: list[str] = []
         atexit.register(self.close)

@@ -73,6 +73,10 @@ class ClusterNode(Node):
         await self.add_actor(OBSERVER_ACTOR, ObserverActor())
         return self
 
+    @property
+    def envelope_cluster_id(self) -> str | None:
+        return self.config.cluster_id
+
     def ref(self, name: str, *, address: str | None = None, node_id: str | None = None) -> ActorRef:
         """A reference to the actor ``name``: on this node by default, at ``address``, or on the live member
         ``node_id`` (this node's own address or id gives a local reference).

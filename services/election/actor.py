@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from zactor.actor import Actor, Context, handler
-from zactor.errors import ActorError
+from zactor.errors import ActorError, ForgedSender
 from zactor.services.election.messages import (
     GetLeaders,
     Heartbeat,
@@ -55,31 +55,39 @@ class ElectionActor(Actor):
     def __init__(self) -> None:
         self.groups: dict[str, Election] = {}
 
-    def _route(self, msg: Any) -> None:
-        """Hand ``msg`` to its group (a group this node is not in: dropped); its fields were checked at decode."""
+    def _route(self, msg: Any, ctx: Context) -> None:
+        """Hand ``msg`` to its group (a group this node is not in: dropped); its fields were checked at decode.
+
+        Raises:
+            ForgedSender: the message speaks for a node other than the envelope's sender (on a secure cluster, the
+                key its connection authenticated with).
+        """
+        sender = ctx.sender.node_id
+        if msg.sender != sender:
+            raise ForgedSender(msg.sender, sender or "")
         election = self.groups.get(msg.group)
         if election is not None:
             election.receive(msg)
 
     @handler
     async def on_request_vote(self, msg: RequestVote, ctx: Context) -> None:
-        self._route(msg)
+        self._route(msg, ctx)
 
     @handler
     async def on_vote(self, msg: Vote, ctx: Context) -> None:
-        self._route(msg)
+        self._route(msg, ctx)
 
     @handler
     async def on_heartbeat(self, msg: Heartbeat, ctx: Context) -> None:
-        self._route(msg)
+        self._route(msg, ctx)
 
     @handler
     async def on_ack(self, msg: HeartbeatAck, ctx: Context) -> None:
-        self._route(msg)
+        self._route(msg, ctx)
 
     @handler
     async def on_resign(self, msg: Resign, ctx: Context) -> None:
-        self._route(msg)
+        self._route(msg, ctx)
 
     @handler
     async def on_get_leaders(self, msg: GetLeaders, ctx: Context) -> Leaders:

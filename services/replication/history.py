@@ -119,7 +119,7 @@ async def write_for(
 ) -> WriteHistory:
     """Write unique keys at QUORUM through the node at ``address`` for ``seconds``, from a client bound at ``bind``
     (with the key ``key_name`` of ``keyring`` when given)."""
-    config = NodeConfig(node_id=f"writer-{prefix}", bind=bind, keyring_dir=keyring, key_name=key_name)
+    config = NodeConfig(node_id=key_name or f"writer-{prefix}", bind=bind, keyring_dir=keyring, key_name=key_name)
     async with Node(config) as client:
         history, stop = WriteHistory(), asyncio.Event()
         asyncio.get_running_loop().call_later(seconds, stop.set)

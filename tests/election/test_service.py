@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from zactor import NodeConfig
+from zactor.errors import ForgedSender
 from zactor.services.cluster import ClusterNode
 from zactor.services.election import Election, ElectionConfig, LeaderChange, NoLeader
 from zactor.services.election.actor import ELECTION_ACTOR
@@ -205,5 +206,8 @@ async def test_malformed_election_messages_are_refused_and_change_nothing(clock:
         mailbox = nodes[0].registry.get(ELECTION_ACTOR)
         assert mailbox is not None
         await wait_until(lambda: nodes[0].stats["decode_errors"] >= 7, what="the seven tells refused")
+        forged = Heartbeat(group="g", sender=nodes[2].node_id, term=term + 5, seq=1, **CONFIG_0)
+        with pytest.raises(ForgedSender):  # n1 speaking for n2: the envelope says who sent it
+            await router.ask(forged)
         assert mailbox.stats.failures == 0
         assert elections[0].term == term and elections[0].leader == leader

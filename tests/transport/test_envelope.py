@@ -38,9 +38,23 @@ def test_header_round_trip() -> None:
 
 
 def test_header_ignores_items_appended_by_a_later_version() -> None:
-    """A head with more than nine items still decodes (forward compatibility)."""
-    raw = msgpack.packb([MAGIC_VERSION, 1, 9, "x", "y", None, 0, 0, b"\xc0", "extra", 42])
-    assert unpack_header(raw).request_id == 9
+    """A head with more than eleven items still decodes (forward compatibility)."""
+    raw = msgpack.packb([MAGIC_VERSION, 1, 9, "x", "y", None, 0, 0, b"\xc0", "n1", "c1", "extra", 42])
+    header = unpack_header(raw)
+    assert (header.request_id, header.sender, header.cluster_id) == (9, "n1", "c1")
+
+
+def test_the_sender_and_cluster_id_travel_in_requests_and_are_strings_or_nil() -> None:
+    """Nine items without them (a reply, a client), eleven with them; anything but a string or nil is refused."""
+    assert len(msgpack.unpackb(pack(Kind.REPLY, 1, "", None)[0])) == 9
+    head = pack(Kind.REQUEST, 1, "calc", None, None, 1024, "n1", "prod")[0]
+    assert len(msgpack.unpackb(head)) == 11
+    assert unpack_header(head)[-2:] == ("n1", "prod")
+    assert unpack_header(pack(Kind.TELL, 0, "calc", None, None, 1024, None, "prod")[0]).sender is None
+    for sender, cluster in ((7, "c"), ("n", b"c"), ([], None)):
+        raw = msgpack.packb([MAGIC_VERSION, 4, 0, "x", "", None, 0, 0, b"\xc0", sender, cluster])
+        with pytest.raises(DecodeError, match="sender and cluster id"):
+            unpack_header(raw)
 
 
 @pytest.mark.parametrize(
