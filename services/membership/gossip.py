@@ -26,11 +26,10 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from zactor.errors import ClusterMismatch
 from zactor.services.membership.detector import PhiAccrualDetector
 from zactor.services.membership.messages import Ack, Syn, SynAck
 from zactor.services.membership.model import EventKind, Member, MemberEvent, MembershipConfig, MemberStatus
-from zactor.services.membership.state import NodeState, delta_for, digest_of, parse_delta, parse_digest
+from zactor.services.membership.state import DeltaEntry, NodeState, delta_for, digest_of, parse_delta, parse_digest
 
 if TYPE_CHECKING:
     import random
@@ -55,14 +54,13 @@ class Membership:
         generation: this incarnation's generation (e.g. start time in ms).
         address: this node's ROUTER endpoint.
         data_center: this node's data center.
-        cluster_id: gossip from another cluster id is refused.
         seeds: endpoints to gossip with until (and occasionally after) peers are known.
         config: gossip and detector settings.
         rng: the randomness for peer choice (seed it for deterministic tests).
 
     Attributes:
         events: membership changes not yet taken by the shell (``take_events``).
-        stats: counters (``bad_cluster``, ``refuted``, ``stale_generation``, ``revived``, ``local_pauses``).
+        stats: counters (``refuted``, ``stale_generation``, ``revived``, ``local_pauses``).
     """
 
     def __init__(
@@ -71,7 +69,6 @@ class Membership:
         generation: int,
         address: str,
         data_center: str,
-        cluster_id: str,
         seeds: Sequence[str] = (),
         config: MembershipConfig | None = None,
         *,
@@ -79,7 +76,6 @@ class Membership:
     ) -> None:
         self.node_id = node_id
         self.address = address
-        self.cluster_id = cluster_id
         self.config = config or MembershipConfig()
         self.seeds: tuple[str, ...] = ()
         self.set_seeds(seeds)
@@ -135,35 +131,27 @@ class Membership:
         """Answer a peer's Syn.
 
         Raises:
-            ClusterMismatch: the peer is in another cluster (nothing is merged).
-            DecodeError: the digest is malformed.
+            DecodeError: the digest's counters are impossible.
         """
-        self._check_cluster(syn.cluster_id)
         peer_digest = parse_digest(syn.digest)
-        return SynAck(
-            cluster_id=self.cluster_id, digest=digest_of(self._states.values()), delta=self._delta_for(peer_digest)
-        )
+        return SynAck(digest=digest_of(self._states.values()), delta=self._delta_for(peer_digest))
 
     def handle_synack(self, synack: SynAck, now_s: float) -> Ack:
         """Merge the delta of a SynAck and answer with what the peer lacks.
 
         Raises:
-            ClusterMismatch: the peer is in another cluster (nothing is merged).
-            DecodeError: the digest or delta is malformed (nothing of it is merged).
+            DecodeError: the digest or delta is impossible (nothing of it is merged).
         """
-        self._check_cluster(synack.cluster_id)
         peer_digest = parse_digest(synack.digest)
         self._apply(synack.delta, now_s)
-        return Ack(cluster_id=self.cluster_id, delta=self._delta_for(peer_digest))
+        return Ack(delta=self._delta_for(peer_digest))
 
     def handle_ack(self, ack: Ack, now_s: float) -> None:
         """Merge the delta of an Ack.
 
         Raises:
-            ClusterMismatch: the peer is in another cluster (nothing is merged).
-            DecodeError: the delta is malformed (nothing of it is merged).
+            DecodeError: the delta is impossible (nothing of it is merged).
         """
-        self._check_cluster(ack.cluster_id)
         self._apply(ack.delta, now_s)
 
     def take_events(self) -> list[MemberEvent]:
@@ -197,11 +185,6 @@ class Membership:
 
     # ---------------------------------------------------------------------------------------- internals
 
-    def _check_cluster(self, cluster_id: str) -> None:
-        if cluster_id != self.cluster_id:
-            self.stats["bad_cluster"] += 1
-            raise ClusterMismatch(self.cluster_id, cluster_id)
-
     def _member(self, state: NodeState, status: MemberStatus, phi: float) -> Member:
         meta = {k[len(META_PREFIX) :]: v for k, (v, _) in state.kvs.items() if k.startswith(META_PREFIX)}
         return Member(
@@ -217,9 +200,9 @@ class Membership:
         )
 
     def _syn(self) -> Syn:
-        return Syn(cluster_id=self.cluster_id, digest=digest_of(self._states.values()))
+        return Syn(digest=digest_of(self._states.values()))
 
-    def _delta_for(self, peer_digest: dict[tuple[str, int], tuple[int, int]]) -> list[Any]:
+    def _delta_for(self, peer_digest: dict[tuple[str, int], tuple[int, int]]) -> list[DeltaEntry]:
         return delta_for(self._states.values(), peer_digest, self.config.max_delta_bytes)
 
     def _addresses(self, status: MemberStatus) -> list[str]:
@@ -241,7 +224,7 @@ class Membership:
             targets.append(rng.choice(seeds))
         return targets
 
-    def _apply(self, delta: Any, now_s: float) -> None:
+    def _apply(self, delta: list[DeltaEntry], now_s: float) -> None:
         for (node_id, generation), heartbeat, entries in parse_delta(delta):
             if node_id == self.node_id:
                 self._about_myself(generation, heartbeat, entries)

@@ -66,6 +66,7 @@ class _GossipActor(Actor):
 
     @handler
     async def on_syn(self, msg: Syn, ctx: Context) -> SynAck:
+        ctx.require_member()
         return self._service.core.handle_syn(msg, self._service.now_s())
 
     @handler
@@ -78,6 +79,7 @@ class _GossipActor(Actor):
 
     @handler
     async def on_ack(self, msg: Ack, ctx: Context) -> None:
+        ctx.require_member()
         self._service.core.handle_ack(msg, self._service.now_s())
         self._service.dispatch_events()
 
@@ -154,7 +156,6 @@ class MembershipService:
             node.time_source.wall_ms(),
             node.address,
             config.data_center,
-            config.cluster_id,
             await resolver.resolve(),
             self.config,
             rng=self._rng,
@@ -194,7 +195,7 @@ class MembershipService:
         for seed in self.core.seeds:
             ref = node.ref(MEMBERSHIP_ACTOR, address=seed)
             try:
-                await ref.ask(Syn(cluster_id=node.config.cluster_id, digest=[]), timeout_s=timeout_s)
+                await ref.ask(Syn(digest=[]), timeout_s=timeout_s)  # another cluster refuses the envelope
                 table = await ref.ask(GetMembers(include_down=False), timeout_s=timeout_s)
             except ClusterMismatch:
                 raise ClusterMismatch(node.config.cluster_id, "", peer=f"seed {seed}") from None

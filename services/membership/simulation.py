@@ -48,6 +48,7 @@ class Simulation:
         self.bytes_sent: collections.Counter[str] = collections.Counter()
         self.messages_sent: collections.Counter[str] = collections.Counter()
         self.refused: collections.Counter[str] = collections.Counter()
+        self.clusters: dict[str, str] = {}
 
     @staticmethod
     def address(node_id: str) -> str:
@@ -57,7 +58,8 @@ class Simulation:
     def add_node(
         self, node_id: str, seeds: Iterable[str] = (), *, data_center: str = "dc1", cluster_id: str = "sim"
     ) -> Membership:
-        """Start a node (a new generation when ``node_id`` ran before) gossiping with ``seeds`` (node ids)."""
+        """Start a node (a new generation when ``node_id`` ran before) gossiping with ``seeds`` (node ids); a node
+        refuses a round opened by one of another ``cluster_id``, as a node refuses its envelope."""
         previous = self.nodes.get(node_id)
         generation = previous._self.key[1] + 1 if previous is not None else 1
         core = Membership(
@@ -65,12 +67,12 @@ class Simulation:
             generation,
             self.address(node_id),
             data_center,
-            cluster_id,
             [self.address(s) for s in seeds],
             self.config,
             rng=random.Random(self._rng.random()),
         )
         self.nodes[node_id] = core
+        self.clusters[node_id] = cluster_id
         self._running.add(node_id)
         self._phase[node_id] = self._rng.uniform(0.1, 0.9)
         return core
@@ -160,6 +162,8 @@ class Simulation:
         if received is None:
             return
         try:
+            if self.clusters[src] != self.clusters[dst]:
+                raise ClusterMismatch(self.clusters[dst], self.clusters[src])
             synack = self.nodes[dst].handle_syn(received, self.now_s)
         except (ClusterMismatch, DecodeError):
             self.refused[dst] += 1

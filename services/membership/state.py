@@ -16,19 +16,31 @@ import msgpack
 
 from zactor.errors import DecodeError
 
-__all__ = ["NodeKey", "NodeState", "parse_digest", "parse_delta", "digest_of", "delta_for"]
+__all__ = [
+    "NodeKey",
+    "DigestEntry",
+    "KeyValue",
+    "DeltaEntry",
+    "NodeState",
+    "parse_digest",
+    "parse_delta",
+    "digest_of",
+    "delta_for",
+]
 
 NodeKey = tuple[str, int]
+DigestEntry = tuple[str, int, int, int]
+"""One node in a digest: ``(node_id, generation, heartbeat, max_version)``."""
+KeyValue = tuple[str, str | list[str], int]
+"""One gossiped key: ``(key, value, version)``; a value is text or a list of texts."""
+DeltaEntry = tuple[str, int, int, list[KeyValue]]
+"""One node in a delta: ``(node_id, generation, heartbeat, [KeyValue, ...])``."""
 MAX_KEYS_PER_NODE = 10_000
 _MAX_INT = 2**63
 
 
-def _is_count(value: Any) -> bool:
-    return type(value) is int and 0 <= value < _MAX_INT
-
-
-def _is_value(value: Any) -> bool:
-    return type(value) is str or (type(value) is list and all(type(v) is str for v in value))
+def _is_count(value: int) -> bool:
+    return 0 <= value < _MAX_INT
 
 
 class NodeState:
@@ -81,74 +93,58 @@ class NodeState:
             self.heartbeat = heartbeat
         return advanced, changed
 
-    def entries_after(self, version: int) -> list[list[Any]]:
-        """``[[key, value, version], ...]`` of the keys newer than ``version``, oldest first."""
-        newer = [[k, v, ver] for k, (v, ver) in self.kvs.items() if ver > version]
+    def entries_after(self, version: int) -> list[KeyValue]:
+        """``[(key, value, version), ...]`` of the keys newer than ``version``, oldest first."""
+        newer = [(k, v, ver) for k, (v, ver) in self.kvs.items() if ver > version]
         newer.sort(key=lambda e: e[2])
         return newer
 
 
-def digest_of(states: Iterable[NodeState]) -> list[list[Any]]:
-    """The digest of ``states``: ``[[node_id, generation, heartbeat, max_version], ...]``."""
-    return [[s.key[0], s.key[1], s.heartbeat, s.max_version] for s in states]
+def digest_of(states: Iterable[NodeState]) -> list[DigestEntry]:
+    """The digest of ``states``: ``[(node_id, generation, heartbeat, max_version), ...]``."""
+    return [(s.key[0], s.key[1], s.heartbeat, s.max_version) for s in states]
 
 
-def parse_digest(digest: Any) -> dict[NodeKey, tuple[int, int]]:
-    """Validate a received digest.
+def parse_digest(digest: Iterable[DigestEntry]) -> dict[NodeKey, tuple[int, int]]:
+    """Check the counters of a received digest (its shape was checked at decode).
 
     Returns:
         ``{(node_id, generation): (heartbeat, max_version)}``.
 
     Raises:
-        DecodeError: not a list of ``[str, uint, uint, uint]``.
+        DecodeError: a counter is negative or not below 2**63.
     """
-    if type(digest) is not list:
-        raise DecodeError("digest is not a list")
     parsed: dict[NodeKey, tuple[int, int]] = {}
-    for item in digest:
-        if type(item) is not list or len(item) != 4 or type(item[0]) is not str:
-            raise DecodeError(f"malformed digest entry {item!r}")
-        node_id, generation, heartbeat, max_version = item
+    for node_id, generation, heartbeat, max_version in digest:
         if not (_is_count(generation) and _is_count(heartbeat) and _is_count(max_version)):
-            raise DecodeError(f"malformed digest entry {item!r}")
+            raise DecodeError(f"impossible counters in the digest entry of {node_id!r}")
         parsed[(node_id, generation)] = (heartbeat, max_version)
     return parsed
 
 
-def parse_delta(delta: Any) -> list[tuple[NodeKey, int, list[tuple[str, Any, int]]]]:
-    """Validate a received delta.
+def parse_delta(delta: Iterable[DeltaEntry]) -> list[tuple[NodeKey, int, list[KeyValue]]]:
+    """Check the counters and sizes of a received delta (its shape was checked at decode).
 
     Returns:
         ``[((node_id, generation), heartbeat, [(key, value, version), ...]), ...]``.
 
     Raises:
-        DecodeError: malformed entries, versions below 1, values that are not ``str`` or ``list[str]``, or more
-            than ``MAX_KEYS_PER_NODE`` keys for one node.
+        DecodeError: a counter out of range, a version below 1, or more than ``MAX_KEYS_PER_NODE`` keys for one node.
     """
-    if type(delta) is not list:
-        raise DecodeError("delta is not a list")
     parsed = []
-    for item in delta:
-        if type(item) is not list or len(item) != 4 or type(item[0]) is not str or type(item[3]) is not list:
-            raise DecodeError("malformed delta entry")
-        node_id, generation, heartbeat, raw_entries = item
-        if not (_is_count(generation) and _is_count(heartbeat)) or len(raw_entries) > MAX_KEYS_PER_NODE:
-            raise DecodeError(f"malformed delta entry for {node_id!r}")
-        entries = []
-        for entry in raw_entries:
-            if type(entry) is not list or len(entry) != 3 or type(entry[0]) is not str:
-                raise DecodeError(f"malformed key-value in the delta for {node_id!r}")
-            key, value, version = entry
-            if not _is_value(value) or not _is_count(version) or version < 1:
-                raise DecodeError(f"impossible value or version for {node_id!r}/{key!r}")
-            entries.append((key, value, version))
+    for node_id, generation, heartbeat, entries in delta:
+        if not (_is_count(generation) and _is_count(heartbeat)) or len(entries) > MAX_KEYS_PER_NODE:
+            raise DecodeError(f"impossible counters or too many keys in the delta entry of {node_id!r}")
+        for key, _value, version in entries:
+            if not 1 <= version < _MAX_INT:
+                raise DecodeError(f"impossible version {version} of {node_id!r}/{key!r}")
         parsed.append(((node_id, generation), heartbeat, entries))
     return parsed
 
 
 def delta_for(
     states: Iterable[NodeState], peer_digest: dict[NodeKey, tuple[int, int]], max_bytes: int
-) -> list[list[Any]]:
+) -> list[DeltaEntry]:
     """What the peer lacks, stalest nodes first, cut to about ``max_bytes`` of msgpack.
 
     A node's entry is sent when the peer knows an older heartbeat or version of it (or nothing). Keys go oldest
@@ -162,11 +158,11 @@ def delta_for(
         if state.heartbeat > heartbeat or state.max_version > version:
             candidates.append((state.max_version - version, state, version))
     candidates.sort(key=lambda c: -c[0])
-    delta: list[list[Any]] = []
+    delta: list[DeltaEntry] = []
     budget = max_bytes
     for _gap, state, version in candidates:
         entries = state.entries_after(version)
-        sent: list[list[Any]] = []
+        sent: list[KeyValue] = []
         cost = len(msgpack.packb([state.key[0], state.key[1], state.heartbeat, sent]))
         if cost > budget:
             break
@@ -177,7 +173,7 @@ def delta_for(
                 break
             sent.append(entry)
             budget -= entry_cost
-        delta.append([state.key[0], state.key[1], state.heartbeat, sent])
+        delta.append((state.key[0], state.key[1], state.heartbeat, sent))
         if len(sent) < len(entries):
             break
     return delta

@@ -44,5 +44,5 @@ async def test_a_node_refusing_another_cluster_does_not_reveal_its_id() -> None:
     """The caller's ClusterMismatch names neither cluster id."""
     async with ClusterNode(NodeConfig(cluster_id="secret-cluster-id")) as node, Node() as stranger:
         with pytest.raises(ClusterMismatch) as info:
-            await stranger.ref(MEMBERSHIP_ACTOR, address=node.address).ask(Syn(cluster_id="guess", digest=[]))
+            await stranger.ref(MEMBERSHIP_ACTOR, address=node.address).ask(Syn(digest=[]))
         assert "secret-cluster-id" not in str(info.value) and "secret" not in repr(info.value.__dict__)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from zactor import Node, NodeConfig
+from zactor.directory import MEMBERSHIP_ACTOR
 from zactor.errors import ClusterMismatch
+from zactor.services.cluster import ClusterNode
 from zactor.services.membership.detector import DetectorConfig, PhiAccrualDetector
 from zactor.services.membership.gossip import EventKind, MembershipConfig, MemberStatus
-from zactor.services.membership.messages import Ack, SynAck
+from zactor.services.membership.messages import Ack
 from zactor.services.membership.simulation import Simulation
-from zactor.services.membership.state import NodeState
+from zactor.services.membership.state import DeltaEntry, NodeState
 
 pytestmark = pytest.mark.fault
 
@@ -68,17 +71,17 @@ def test_a_partition_longer_than_the_grace_period_heals() -> None:
     sim.run_until(lambda: sim.all_see(["n0", "n1", "n2"], LIVE), max_s=10.0)
 
 
-def test_gossip_replies_from_another_cluster_are_refused() -> None:
-    """A SynAck or Ack carrying another cluster id is refused and nothing of it is merged."""
-    sim = _cluster(2)
-    sim.run_until(lambda: sim.all_see(["n0", "n1"], LIVE), max_s=10.0)
-    core = sim.nodes["n0"]
-    delta = [["intruder", 1, 5, [["address", "sim://intruder", 1]]]]
-    with pytest.raises(ClusterMismatch):
-        core.handle_ack(Ack(cluster_id="other", delta=delta), sim.now_s)
-    with pytest.raises(ClusterMismatch):
-        core.handle_synack(SynAck(cluster_id="other", digest=[], delta=delta), sim.now_s)
-    assert core.status_of("intruder") is None
+async def test_gossip_from_a_client_or_another_cluster_is_refused_and_never_merged() -> None:
+    """An Ack injecting a member, sent by a plain node (its envelope names no cluster) or by a node of another
+    cluster, is refused with ClusterMismatch and nothing of it is merged."""
+    delta: list[DeltaEntry] = [("intruder", 1, 5, [("address", "tcp://127.0.0.1:9", 1)])]
+    async with ClusterNode(NodeConfig(node_id="n0", cluster_id="prod")) as node:
+        async with Node() as client, ClusterNode(NodeConfig(node_id="x", cluster_id="other")) as stranger:
+            for sender in (client, stranger):
+                with pytest.raises(ClusterMismatch):
+                    await sender.ref(MEMBERSHIP_ACTOR, address=node.address).ask(Ack(delta=delta))
+        assert node.membership.core.status_of("intruder") is None
+        assert node.stats["wrong_cluster"] == 1
 
 
 def test_forged_newer_generation_of_a_live_node_is_refuted() -> None:
@@ -91,7 +94,7 @@ def test_forged_newer_generation_of_a_live_node_is_refuted() -> None:
     real_generation = n1.generation
     forged = NodeState(("n1", real_generation + 1_000))
     forged.heartbeat = 10**6
-    sim.nodes["n0"].handle_ack(Ack(cluster_id="sim", delta=[["n1", forged.key[1], forged.heartbeat, []]]), sim.now_s)
+    sim.nodes["n0"].handle_ack(Ack(delta=[("n1", forged.key[1], forged.heartbeat, [])]), sim.now_s)
     sim.run_for(20.0)
     assert n1.generation > real_generation + 1_000
     assert all(sim.sees(o, "n1", LIVE) for o in ("n0", "n2"))
