@@ -6,10 +6,15 @@ I/O design (why it is fast): sockets are plain (non-asyncio) pyzmq sockets in no
 Draining receives until ZeroMQ says ``EAGAIN`` (no ``EVENTS`` read per envelope: a failed non-blocking receive is
 cheaper than an option read), and the end of a multipart message is read from each frame rather than from
 ``RCVMORE``.
-Sends are tried at once with ``NOBLOCK``. An outbound request that meets the high-water mark waits, with back-off, up
-to its deadline; a reply never waits: it goes to the peer's bounded outbox (:mod:`zactor.transport.outbox`), so a slow
-consumer costs only itself. The ZeroMQ FD is edge-triggered and any operation on the socket (a send that succeeds or
-fails, an option read) may consume its edge, so after such an operation the pump schedules one drain for the next
+
+Sends are tried at once with ``NOBLOCK``. An outbound request that meets the high-water mark waits, up to its
+deadline, in its connection's first-in-first-out queue of blocked sends, which the pump serves whenever the socket may
+have become writable (every wake-up of its FD, as pyzmq's ``zmq/_future.py`` serves blocked sends); while sends wait,
+later ones queue behind them, so envelopes to one peer leave in the order they were sent. A reply never waits: it goes
+to the peer's bounded outbox (:mod:`zactor.transport.outbox`), so a slow consumer costs only itself.
+
+The ZeroMQ FD is edge-triggered and any operation on the socket (a send that succeeds or fails, an option read) may
+consume its edge, so after such an operation the pump schedules one drain for the next
 loop turn (one per turn however many envelopes were sent; none while it is draining, since the drain receives until
 ``EAGAIN`` anyway); otherwise the node would go deaf until a new connection woke the socket.
 
@@ -28,6 +33,7 @@ unbounded frame; ZMTP heartbeats so a half-open TCP connection is noticed.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -54,6 +60,8 @@ _BATCH = 512
 _ROUTER = ""  # the ROUTER's key among the monitors (DEALERs are keyed by endpoint)
 _RELOAD_S = 1.0  # how often a secure node re-reads its authorized keys, in seconds
 _PEER_GONE = int(zmq.EVENT_DISCONNECTED)
+_POLLIN = int(zmq.POLLIN)
+_POLLOUT = int(zmq.POLLOUT)
 
 
 class _Pump:
@@ -63,10 +71,12 @@ class _Pump:
     nothing is waiting (``EAGAIN``) or the socket is closing.
     """
 
-    __slots__ = ("sock", "_loop", "_fd", "_receive", "_scheduled", "_draining", "_closed")
+    __slots__ = ("sock", "blocked", "_loop", "_fd", "_receive", "_scheduled", "_draining", "_closed")
 
     def __init__(self, sock: zmq.Socket[bytes], loop: asyncio.AbstractEventLoop, receive: Callable[[], bool]) -> None:
         self.sock = sock
+        # sends waiting for the high-water mark, first in first out: (frames, copied frames, future or None)
+        self.blocked: collections.deque[tuple[Sequence[Any], int, asyncio.Future[None] | None]] = collections.deque()
         self._loop = loop
         self._receive = receive
         self._scheduled = False
@@ -80,15 +90,25 @@ class _Pump:
         self._scheduled = False
         if self._closed:
             return
+        if self.blocked:
+            self.flush()
         receive = self._receive
         self._draining = True
         try:
             for _ in range(_BATCH):
                 if not receive() or self._closed:  # nothing waiting: the failed receive re-armed the FD
-                    return
+                    break
+            else:
+                self.schedule()
+                return
         finally:
             self._draining = False
-        self.schedule()
+        if self.blocked and not self._closed:
+            # the receive may have taken the command that made the socket writable, and with it the FD's signal:
+            # ask ZeroMQ, and come back while it can take more (or, since the query consumes signals too, has input)
+            events = int(self.sock.get(zmq.EVENTS))
+            if events & _POLLOUT or events & _POLLIN:
+                self.schedule()
 
     def schedule(self) -> None:
         if not self._scheduled and not self._closed:
@@ -100,10 +120,37 @@ class _Pump:
         if not self._draining:
             self.schedule()
 
+    def flush(self) -> None:
+        """Send the blocked sends in order until the high-water mark stops them (one abandoned meanwhile, past its
+        deadline or cancelled, is dropped unsent)."""
+        blocked = self.blocked
+        while blocked:
+            frames, num_small, waiter = blocked[0]
+            if waiter is not None and waiter.done():
+                blocked.popleft()
+                continue
+            try:
+                _send_envelope(self.sock, frames, num_small)
+            except zmq.Again:
+                return
+            except zmq.ZMQError as exc:
+                self._fail_blocked(TransportClosed(f"sending failed: {exc.strerror}"))
+                return
+            blocked.popleft()
+            if waiter is not None:
+                waiter.set_result(None)
+
+    def _fail_blocked(self, error: Exception) -> None:
+        while self.blocked:
+            waiter = self.blocked.popleft()[2]
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(error)
+
     def close(self, linger_ms: int) -> None:
         if self._closed:
             return
         self._closed = True
+        self._fail_blocked(TransportClosed("transport is closed"))
         self._loop.remove_reader(self._fd)
         self.sock.close(linger=linger_ms)
 
@@ -350,6 +397,9 @@ class ZmqTransport(Transport):
     def send_nowait(self, endpoint: str, frames: Sequence[Any]) -> bool:
         self._outgoing(frames)
         pump = self._dealer(endpoint)
+        if pump.blocked:  # behind the sends that wait: it keeps its place, and nobody waits for it
+            pump.blocked.append((frames, 1, None))
+            return True
         try:
             _send_envelope(pump.sock, frames, 1)
             return True
@@ -368,13 +418,15 @@ class ZmqTransport(Transport):
             raise TransportClosed(f"the ROUTER socket failed: {exc.strerror}") from None
 
     async def _send(self, pump: _Pump, frames: Sequence[Any], num_small: int, timeout_s: float, what: str) -> None:
-        sock = pump.sock
-        loop = asyncio.get_running_loop()
-        deadline = 0.0
-        delay_s = 0.0005
-        while True:
+        """Send now, or wait in the pump's queue of blocked sends (first in, first out) up to ``timeout_s``.
+
+        Raises:
+            SendTimeout: still blocked at the deadline (the envelope is then never sent).
+            TransportClosed: the transport closed, or the socket failed.
+        """
+        if not pump.blocked:
             try:
-                _send_envelope(sock, frames, num_small)
+                _send_envelope(pump.sock, frames, num_small)
                 return
             except zmq.Again:
                 pass
@@ -384,17 +436,16 @@ class ZmqTransport(Transport):
                 raise TransportClosed(f"sending to {what} failed: {exc.strerror}") from None
             finally:
                 pump.rearm()
-            if not deadline:
-                deadline = loop.time() + timeout_s
-                self.stats["send_waits"] += 1
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                self.stats["send_timeouts"] += 1
-                raise SendTimeout(what, timeout_s)
-            await asyncio.sleep(min(delay_s, remaining))
-            delay_s = min(delay_s * 2, 0.02)
-            if sock.closed:
-                raise TransportClosed("transport is closed")
+        self.stats["send_waits"] += 1
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        pump.blocked.append((frames, num_small, waiter))
+        pump.schedule()  # the socket may have become writable since the failed send
+        try:
+            async with asyncio.timeout(timeout_s):
+                await waiter
+        except TimeoutError:
+            self.stats["send_timeouts"] += 1
+            raise SendTimeout(what, timeout_s) from None
 
     def forget(self, endpoint: str) -> None:
         pump = self._dealers.pop(endpoint, None)
