@@ -140,7 +140,7 @@ def _build(cls: type) -> Decoder:
     converted: list[tuple[str, Check]] = []
     for a in attrs.fields(cls):
         annotation = hints.get(a.name, Any)
-        accepted = _EXACT.get(annotation) if _hashable(annotation) else None
+        accepted = _exact_set(annotation)
         if accepted is not None:
             exact.append((a.name, accepted, _name(annotation)))
         elif (check := _check(annotation)) is not None:
@@ -179,12 +179,24 @@ def _hashable(annotation: Any) -> bool:
     return True
 
 
+def _exact_set(annotation: Any) -> frozenset[type] | None:
+    """The types a value of ``annotation`` may have when a type test is the whole check (a scalar or a union of
+    scalars), else ``None``."""
+    if _hashable(annotation) and annotation in _EXACT:
+        return _EXACT[annotation]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        arms = [_exact_set(arm) for arm in typing.get_args(annotation)]
+        if all(arm is not None for arm in arms):
+            return frozenset().union(*arms)  # type: ignore[arg-type]
+    return None
+
+
 def _check(annotation: Any) -> Check | None:
     """How to check (and convert) a value of ``annotation``; ``None`` when anything is accepted."""
     if annotation in _ANYTHING or isinstance(annotation, typing.TypeVar | str | typing.ForwardRef):
         return None
-    if _hashable(annotation) and annotation in _EXACT:
-        return _exact(_EXACT[annotation], _name(annotation))
+    if (accepted := _exact_set(annotation)) is not None:
+        return _exact(accepted, _name(annotation))
     if isinstance(annotation, type):
         return _class_check(annotation)
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
@@ -195,9 +207,9 @@ def _check(annotation: Any) -> Check | None:
     if origin in (typing.Union, types.UnionType):
         return _union(annotation, args)
     if origin in _SEQUENCES:
-        return _items(list, _check(args[0]) if args else None, annotation)
+        return _items(list, args[0] if args else Any, annotation)
     if origin in (set, frozenset, collections.abc.Set, collections.abc.MutableSet):
-        return _items(frozenset if origin is frozenset else set, _check(args[0]) if args else None, annotation)
+        return _items(frozenset if origin is frozenset else set, args[0] if args else Any, annotation)
     if origin is tuple:
         return _tuple(args, annotation)
     if origin in _MAPPINGS:
@@ -287,13 +299,20 @@ def _union(annotation: Any, arms: tuple[Any, ...]) -> Check | None:
     return check
 
 
-def _items(make: type, item: Check | None, annotation: Any) -> Check:
+def _items(make: type, item_annotation: Any, annotation: Any) -> Check:
     name = _name(annotation)
+    accepted = _exact_set(item_annotation)
+    item = _check(item_annotation) if accepted is None else None
+    item_name = _name(item_annotation)
 
     def check(value: Any) -> Any:
         if type(value) is not list:
             raise _Mismatch(name, value)
-        if item is not None:
+        if accepted is not None:  # one pass in C over the items' types; the loop only to name the first misfit
+            if not accepted.issuperset(map(type, value)):
+                i, bad = next((i, v) for i, v in enumerate(value) if type(v) not in accepted)
+                raise _Mismatch(item_name, bad, f"[{i}]")
+        elif item is not None:
             for i, v in enumerate(value):
                 try:
                     value[i] = item(v)
@@ -311,7 +330,7 @@ def _items(make: type, item: Check | None, annotation: Any) -> Check:
 
 def _tuple(args: tuple[Any, ...], annotation: Any) -> Check:
     if len(args) == 2 and args[1] is Ellipsis:
-        return _items(tuple, _check(args[0]), annotation)
+        return _items(tuple, args[0], annotation)
     checks = [_check(a) for a in args]
     name = _name(annotation)
 

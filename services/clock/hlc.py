@@ -38,9 +38,9 @@ class HLCTimestamp(NamedTuple):
     logical: int
     node_id: str
 
-    def to_wire(self) -> list[Any]:
-        """The compact msgpack form: ``[physical_ms, logical, node_id]``."""
-        return [self.physical_ms, self.logical, self.node_id]
+    def to_wire(self) -> tuple[int, int, str]:
+        """The compact msgpack form: ``(physical_ms, logical, node_id)`` (an array on the wire)."""
+        return (self.physical_ms, self.logical, self.node_id)
 
     @classmethod
     def from_wire(cls, value: Any) -> HLCTimestamp:

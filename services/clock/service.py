@@ -26,9 +26,9 @@ class GetTime(Returns["Time"]):
 
 @message("zactor.clock.Time")
 class Time:
-    """The clock actor's answer: ``[physical_ms, logical, node_id]``."""
+    """The clock actor's answer: ``(physical_ms, logical, node_id)``."""
 
-    timestamp: list[Any]
+    timestamp: tuple[int, int, str]
 
 
 class _ClockActor(Actor):

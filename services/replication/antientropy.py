@@ -134,8 +134,7 @@ class AntiEntropy:
             ActorError: a request failed (what was applied before stays applied).
         """
         ref = self._node.ref(REPLICATION_ACTOR, address=address)
-        cluster_id = self._node.config.cluster_id
-        reply = await ref.ask(GetKeyspaceVersions(cluster_id=cluster_id), timeout_s=self._timeout_s)
+        reply = await ref.ask(GetKeyspaceVersions(), timeout_s=self._timeout_s)
         fetched = 0
         epoch_known = any(n == node_id and e == reply.epoch for (n, _), (e, _) in self._synced.items())
         for keyspace, remote_seq in reply.keyspaces.items():
@@ -154,7 +153,7 @@ class AntiEntropy:
                     if agreed is not None:
                         await self._save_position(node_id, keyspace, reply.epoch, agreed)
                         continue
-            ask = GetState(cluster_id=cluster_id, keyspace=keyspace, epoch=reply.epoch, since=since, ranges=ranges)
+            ask = GetState(keyspace=keyspace, epoch=reply.epoch, since=since, ranges=ranges)
             state = await ref.ask(ask, timeout_s=self._timeout_s)
             remote = ORSWOT()
             remote.entries = wire_stamped(state.entries, self._check_ts)
@@ -173,7 +172,7 @@ class AntiEntropy:
         else ``(None, ranges that differ)``; ``(None, [])`` (all of it) when the peer has no digests or changed
         epoch meanwhile."""
         try:
-            ask = GetDigests(cluster_id=self._node.config.cluster_id, keyspace=keyspace)
+            ask = GetDigests(keyspace=keyspace)
             reply = await ref.ask(ask, timeout_s=self._timeout_s)
             remote = unpack_digests(reply.digests)
         except HandlerNotFound:  # a peer from before digests: the whole state it is
@@ -205,12 +204,11 @@ class AntiEntropy:
     async def _fetch(self, ref: ActorRef, keyspace: str, keys: list[Any]) -> int:
         """Fetch and apply ``keys`` in chunks, ``_FETCHERS`` requests in flight; returns how many were applied."""
         chunks = iter(range(0, len(keys), self._fetch_chunk))
-        cluster_id = self._node.config.cluster_id
 
         async def fetcher() -> int:
             applied = 0
             for start in chunks:  # shared: each chunk is taken by one fetcher
-                ask = FetchDocs(cluster_id=cluster_id, keyspace=keyspace, keys=keys[start : start + self._fetch_chunk])
+                ask = FetchDocs(keyspace=keyspace, keys=keys[start : start + self._fetch_chunk])
                 docs = await ref.ask(ask, timeout_s=self._timeout_s)
                 count = await self._replica.put(keyspace, wire_docs(docs.docs, self._check_ts), REMOTE)
                 self.stats["docs_fetched"] += count

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from zactor.services.replication.fanout import Sends
-from zactor.services.replication.messages import PutMany
+from zactor.services.replication.messages import PutMany, WireDoc
 
 __all__ = ["WriteCoalescer"]
 
@@ -25,17 +25,15 @@ class WriteCoalescer:
 
     Args:
         send: ``send(node_ids, msg) -> Sends``, the store's fan-out (starts one ask per replica).
-        cluster_id: stamped on the ``PutMany`` messages.
     """
 
-    def __init__(self, send: Send, cluster_id: str) -> None:
+    def __init__(self, send: Send) -> None:
         self._send = send
-        self._cluster_id = cluster_id
-        self._groups: dict[tuple[str, tuple[str, ...]], list[tuple[list[Any], asyncio.Future[Sends]]]] = {}
+        self._groups: dict[tuple[str, tuple[str, ...]], list[tuple[WireDoc, asyncio.Future[Sends]]]] = {}
         self._is_scheduled = False
 
-    def submit(self, keyspace: str, replicas: tuple[str, ...], doc: list[Any]) -> asyncio.Future[Sends]:
-        """Queue ``doc`` (``[key, ts, value]``) for ``replicas``; the future gives the sends of its batch."""
+    def submit(self, keyspace: str, replicas: tuple[str, ...], doc: WireDoc) -> asyncio.Future[Sends]:
+        """Queue ``doc`` (``(key, ts, value)``) for ``replicas``; the future gives the sends of its batch."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Sends] = loop.create_future()
         self._groups.setdefault((keyspace, replicas), []).append((doc, fut))
@@ -48,7 +46,7 @@ class WriteCoalescer:
         self._is_scheduled = False
         groups, self._groups = self._groups, {}
         for (keyspace, replicas), entries in groups.items():
-            msg = PutMany(cluster_id=self._cluster_id, keyspace=keyspace, docs=[doc for doc, _ in entries])
+            msg = PutMany(keyspace=keyspace, docs=[doc for doc, _ in entries])
             try:
                 sends = self._send(replicas, msg)
             except Exception as exc:

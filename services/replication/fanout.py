@@ -120,7 +120,7 @@ async def learn_hosts(
     unknown = replica_set.unknown(members, now_s)
     if not unknown:
         return
-    probe = HostsStore(cluster_id=node.config.cluster_id)
+    probe = HostsStore()
     answers = await asyncio.gather(
         *(node.ref(REPLICATION_ACTOR, address=m.address).ask(probe, timeout_s=timeout_s) for m in unknown),
         return_exceptions=True,

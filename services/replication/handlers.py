@@ -2,20 +2,23 @@
 
 Writes are applied through the :class:`~zactor.services.replication.replica.Replica` (so a refused storage write is
 answered with an ERROR, never acknowledged); anti-entropy questions are answered from the CRDT and storage. A message
-carrying another cluster id is refused with ``ClusterMismatch``; malformed keys or timestamps with ``DecodeError``.
+from a node that is no member of this cluster is refused with ``ClusterMismatch`` (the node refused another cluster's
+envelope already); fields of the wrong shape never reach a handler (checked decode), and timestamps out of range or
+too far ahead are refused with ``DecodeError`` or ``ClockOffsetError``.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from zactor import Actor, Context, handler
-from zactor.errors import ClusterMismatch, DecodeError
+from zactor.errors import DecodeError
 from zactor.services.clock.hlc import MAX_LOGICAL, HLCTimestamp
 from zactor.services.replication.digest import pack_digests, range_digests, range_of
 from zactor.services.replication.messages import (
+    Columns,
     DeleteMany,
     Digests,
     Docs,
@@ -31,10 +34,12 @@ from zactor.services.replication.messages import (
     ReadReply,
     RemoveReplica,
     State,
+    WireDoc,
+    WireKey,
 )
 from zactor.services.replication.replica import REMOTE, Replica
 from zactor.services.replication.replica_set import ReplicaSet
-from zactor.services.replication.storage import Document, Key
+from zactor.services.replication.storage import Document
 
 __all__ = [
     "ReplicationActor",
@@ -42,10 +47,8 @@ __all__ = [
     "TimestampCheck",
     "stamped_columns",
     "wire_docs",
-    "wire_key",
     "wire_stamped",
     "wire_ts",
-    "wire_value",
 ]
 
 REPLICATION_ACTOR = "zactor.replication"
@@ -53,9 +56,6 @@ REPLICATION_ACTOR = "zactor.replication"
 TimestampCheck = Callable[[HLCTimestamp], None]
 """Refuses a document timestamp from the network that is too far ahead (raises ``ClockOffsetError``)."""
 
-_KEY_TYPES = {str, bytes}
-_INT = {int}
-_STR = {str}
 _stamp = functools.partial(tuple.__new__, HLCTimestamp)  # from a checked (ms, logical, node) tuple, in C
 
 
@@ -71,78 +71,45 @@ def wire_ts(value: Any, check: TimestampCheck) -> HLCTimestamp:
     return ts
 
 
-def wire_key(key: Any) -> Key:
-    """A key received from a peer.
-
-    Raises:
-        DecodeError: it is neither ``str`` nor ``bytes``.
-    """
-    if type(key) is not str and type(key) is not bytes:
-        raise DecodeError(f"a document key must be str or bytes, got {type(key).__name__}")
-    return key
-
-
-def wire_value(value: Any) -> Any:
-    """A document value received from a peer.
-
-    Raises:
-        DecodeError: it is not bytes-like.
-    """
-    if not isinstance(value, (bytes, bytearray, memoryview)):
-        raise DecodeError(f"a document value must be bytes-like, got {type(value).__name__}")
-    return value
-
-
-def stamped_columns(pairs: Sequence[tuple[Hashable, HLCTimestamp]]) -> list[Any]:
-    """``(key, ts)`` pairs as the four columns ``[keys, physical_ms, logical, node_ids]``: a few arrays on the wire
+def stamped_columns(pairs: Sequence[tuple[Hashable, HLCTimestamp]]) -> Columns:
+    """``(key, ts)`` pairs as the four columns ``(keys, physical_ms, logical, node_ids)``: a few arrays on the wire
     instead of two per pair, built and parsed without a Python step per pair."""
     if not pairs:
-        return [[], [], [], []]
+        return [], [], [], []
     keys, stamps = zip(*pairs, strict=True)
-    return [keys, *zip(*stamps, strict=True)]
+    physical, logical, nodes = zip(*stamps, strict=True)
+    return cast(list[WireKey], list(keys)), list(physical), list(logical), list(nodes)  # the CRDT's keys
 
 
-def wire_stamped(columns: Any, check: TimestampCheck) -> dict[Hashable, HLCTimestamp]:
-    """``{key: ts}`` from :func:`stamped_columns`' form received from a peer, validated.
+def wire_stamped(columns: Columns, check: TimestampCheck) -> dict[Hashable, HLCTimestamp]:
+    """``{key: ts}`` from :func:`stamped_columns`' form received from a peer (its types checked at decode).
 
     Raises:
-        DecodeError: not four lists of equal length holding str/bytes keys, uints, logical counters from 0 to
-            ``MAX_LOGICAL``, and str node ids.
+        DecodeError: the four columns differ in length, or a timestamp is out of range (physical time below 0, a
+            logical counter outside 0 to ``MAX_LOGICAL``).
         ClockOffsetError: a timestamp is too far ahead (see :func:`wire_ts`); nothing of it is returned.
     """
-    if type(columns) is not list or len(columns) != 4 or any(type(c) is not list for c in columns):
-        raise DecodeError("stamped keys must be four lists: keys, physical_ms, logical, node_ids")
     keys, physical, logical, nodes = columns
     if not len(keys) == len(physical) == len(logical) == len(nodes):
-        raise DecodeError("stamped keys: the four lists differ in length")
+        raise DecodeError("stamped keys: the four columns differ in length")
     if not keys:
         return {}
-    if (
-        not set(map(type, keys)) <= _KEY_TYPES
-        or not set(map(type, physical)) | set(map(type, logical)) <= _INT
-        or not set(map(type, nodes)) <= _STR
-        or min(physical) < 0
-        or min(logical) < 0
-        or max(logical) > MAX_LOGICAL
-    ):
-        raise DecodeError(
-            f"stamped keys: a key that is not str or bytes, or a malformed timestamp (logical 0 to {MAX_LOGICAL})"
-        )
-    stamped = dict(zip(keys, map(_stamp, zip(physical, logical, nodes, strict=True)), strict=True))
+    if min(physical) < 0 or min(logical) < 0 or max(logical) > MAX_LOGICAL:
+        raise DecodeError(f"stamped keys: a timestamp out of range (logical 0 to {MAX_LOGICAL})")
+    stamps = map(_stamp, zip(physical, logical, nodes, strict=True))
+    stamped: dict[Hashable, HLCTimestamp] = dict(zip(keys, stamps, strict=True))
     check(max(stamped.values()))  # the newest passes: so do the others
     return stamped
 
 
-def wire_docs(docs: Any, check: TimestampCheck) -> list[Document]:
-    """``[[key, ts, value], ...]`` received from a peer, validated.
+def wire_docs(docs: list[WireDoc], check: TimestampCheck) -> list[Document]:
+    """``[(key, ts, value), ...]`` received from a peer (its types checked at decode), as documents.
 
     Raises:
-        DecodeError: not a list of ``[str | bytes, [ms, logical, node], bytes]``.
+        DecodeError: a timestamp is out of range.
         ClockOffsetError: a timestamp is too far ahead (see :func:`wire_ts`); nothing of the list is applied.
     """
-    if type(docs) is not list or any(type(d) is not list or len(d) != 3 for d in docs):
-        raise DecodeError("documents must be a list of [key, ts, value]")
-    parsed = [Document(wire_key(k), HLCTimestamp.from_wire(ts), wire_value(v)) for k, ts, v in docs]
+    parsed = [Document(k, HLCTimestamp.from_wire(ts), v) for k, ts, v in docs]
     if parsed:
         check(max(ts for _, ts, _ in parsed))  # the newest passes: so do the others
     return parsed
@@ -153,7 +120,6 @@ class ReplicationActor(Actor):
 
     Args:
         replica: the node's replica.
-        cluster_id: messages from other clusters are refused.
         check_ts: refuses document timestamps too far ahead of local time (``ClockOffsetError``).
         replica_set: the store's replica set (an operator's removal reaches it through :class:`RemoveReplica`).
     """
@@ -161,60 +127,53 @@ class ReplicationActor(Actor):
     max_concurrency = 16
     mailbox_size = 100_000
 
-    def __init__(self, replica: Replica, cluster_id: str, check_ts: TimestampCheck, replica_set: ReplicaSet) -> None:
+    def __init__(self, replica: Replica, check_ts: TimestampCheck, replica_set: ReplicaSet) -> None:
         self._replica = replica
         self._replica_set = replica_set
-        self._cluster_id = cluster_id
         self._check_ts = check_ts
-
-    def _check(self, cluster_id: str) -> None:
-        if cluster_id != self._cluster_id:
-            raise ClusterMismatch(self._cluster_id, cluster_id)
 
     @handler
     async def on_put_one(self, msg: PutOne, ctx: Context) -> None:
-        self._check(msg.cluster_id)
-        doc = Document(wire_key(msg.key), wire_ts(msg.ts, self._check_ts), wire_value(msg.value))
+        ctx.require_member()
+        doc = Document(msg.key, wire_ts(msg.ts, self._check_ts), msg.value)
         await self._replica.put(msg.keyspace, [doc], REMOTE)
 
     @handler
     async def on_put_many(self, msg: PutMany, ctx: Context) -> None:
-        self._check(msg.cluster_id)
+        ctx.require_member()
         await self._replica.put(msg.keyspace, wire_docs(msg.docs, self._check_ts), REMOTE)
 
     @handler
     async def on_delete_many(self, msg: DeleteMany, ctx: Context) -> None:
-        self._check(msg.cluster_id)
-        if type(msg.items) is not list or any(type(i) is not list or len(i) != 2 for i in msg.items):
-            raise DecodeError("deletes must be a list of [key, ts]")
-        items = [(wire_key(k), wire_ts(ts, self._check_ts)) for k, ts in msg.items]
+        ctx.require_member()
+        items = [(k, wire_ts(ts, self._check_ts)) for k, ts in msg.items]
         await self._replica.delete(msg.keyspace, items, REMOTE)
 
     @handler
     async def on_hosts_store(self, msg: HostsStore, ctx: Context) -> None:
-        self._check(msg.cluster_id)
+        ctx.require_member()
 
     @handler
     async def on_remove_replica(self, msg: RemoveReplica, ctx: Context) -> None:
-        self._check(msg.cluster_id)
+        ctx.require_member()
         if msg.node_id != ctx.node_id:
             await self._replica_set.remove(msg.node_id)
 
     @handler
     async def on_get_keyspace_versions(self, msg: GetKeyspaceVersions, ctx: Context) -> KeyspaceVersions:
-        self._check(msg.cluster_id)
+        ctx.require_member()
         return KeyspaceVersions(epoch=self._replica.epoch, keyspaces=dict(self._replica.seq))
 
     @handler
     async def on_get_digests(self, msg: GetDigests, ctx: Context) -> Digests:
-        self._check(msg.cluster_id)
+        ctx.require_member()
         replica = self._replica
         digests = pack_digests(range_digests(replica.crdt(msg.keyspace)))
         return Digests(digests=digests, epoch=replica.epoch, seq=replica.seq.get(msg.keyspace, 0))
 
     @handler
     async def on_get_state(self, msg: GetState, ctx: Context) -> State:
-        self._check(msg.cluster_id)
+        ctx.require_member()
         replica = self._replica
         crdt = replica.crdt(msg.keyspace)
         seq = replica.seq.get(msg.keyspace, 0)
@@ -236,17 +195,17 @@ class ReplicationActor(Actor):
 
     @handler
     async def on_fetch_docs(self, msg: FetchDocs, ctx: Context) -> Docs:
-        self._check(msg.cluster_id)
-        docs = await self._replica.storage.get_many(msg.keyspace, [wire_key(k) for k in msg.keys])
-        return Docs(docs=[[d.key, d.ts.to_wire(), d.value] for d in docs])
+        ctx.require_member()
+        docs = await self._replica.storage.get_many(msg.keyspace, msg.keys)
+        return Docs(docs=[(d.key, d.ts.to_wire(), d.value) for d in docs])
 
     @handler
     async def on_read(self, msg: Read, ctx: Context) -> ReadReply:
-        self._check(msg.cluster_id)
-        key = wire_key(msg.key)
+        ctx.require_member()
+        key = msg.key
         crdt = self._replica.crdt(msg.keyspace)
         tomb = crdt.dead.get(key)
         if tomb is not None:
             return ReadReply(ts=tomb.to_wire(), value=None)
         doc = await self._replica.storage.get(msg.keyspace, key)
-        return ReadReply(ts=doc.ts.to_wire(), value=doc.value) if doc else ReadReply(ts=[], value=None)
+        return ReadReply(ts=doc.ts.to_wire(), value=doc.value) if doc else ReadReply(ts=None, value=None)

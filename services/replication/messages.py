@@ -1,19 +1,34 @@
 """Replication messages between the ``zactor.replication`` actors of two nodes.
 
-Timestamps travel in the compact HLC form ``[physical_ms, logical, node_id]``. A single document write (``PutOne``)
-keeps its value as a top-level field, so a large value travels as a zero-copy frame; batches (``PutMany``) carry
-their values inline.
+Timestamps travel in the compact HLC form ``(physical_ms, logical, node_id)`` (:data:`HLCWire`). A single document
+write (``PutOne``) keeps its value as a top-level field, so a large value travels as a zero-copy frame; batches
+(``PutMany``) carry their values inline. Every field has a fixed shape that the checked decode enforces; the envelope
+names the sender's cluster, and the replication actor takes these from members of its own cluster only.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import attrs
 
 from zactor.transport.codec import Returns, message
 
+HLCWire = tuple[int, int, str]
+"""A document timestamp: ``(physical_ms, logical, node_id)``."""
+WireKey = str | bytes
+"""A document key."""
+WireValue = bytes | bytearray | memoryview
+"""A document value (a large one arrives as a ``memoryview`` over its frame)."""
+WireDoc = tuple[WireKey, HLCWire, WireValue]
+"""A document: ``(key, ts, value)``."""
+Columns = tuple[list[WireKey], list[int], list[int], list[str]]
+"""Keys and their timestamps as four columns, ``(keys, physical_ms, logical, node_ids)``."""
+
 __all__ = [
+    "HLCWire",
+    "WireKey",
+    "WireValue",
+    "WireDoc",
+    "Columns",
     "PutOne",
     "PutMany",
     "DeleteMany",
@@ -34,36 +49,31 @@ __all__ = [
 class PutOne(Returns[None]):
     """Store one document (replicated write)."""
 
-    cluster_id: str
     keyspace: str
-    key: object
-    ts: list[Any]
-    value: bytes | bytearray | memoryview
+    key: WireKey
+    ts: HLCWire
+    value: WireValue
 
 
 @message("zactor.repl.PutMany")
 class PutMany(Returns[None]):
-    """Store documents: ``docs`` is ``[[key, ts, value], ...]``."""
+    """Store documents: ``docs`` is ``[(key, ts, value), ...]``."""
 
-    cluster_id: str
     keyspace: str
-    docs: list[Any]
+    docs: list[WireDoc]
 
 
 @message("zactor.repl.DeleteMany")
 class DeleteMany(Returns[None]):
-    """Delete keys: ``items`` is ``[[key, ts], ...]``."""
+    """Delete keys: ``items`` is ``[(key, ts), ...]``."""
 
-    cluster_id: str
     keyspace: str
-    items: list[Any]
+    items: list[tuple[WireKey, HLCWire]]
 
 
 @message("zactor.repl.GetKeyspaceVersions")
 class GetKeyspaceVersions(Returns["KeyspaceVersions"]):
     """Anti-entropy, step 1: how far each keyspace's change log has got."""
-
-    cluster_id: str
 
 
 @message("zactor.repl.KeyspaceVersions")
@@ -80,7 +90,6 @@ class GetDigests(Returns["Digests"]):
     """Anti-entropy, step 2 after the peer restarted (a new epoch): the per-range digests of one keyspace
     (:mod:`zactor.services.replication.digest`), to find which ranges differ before asking for any state."""
 
-    cluster_id: str
     keyspace: str
 
 
@@ -98,7 +107,6 @@ class GetState(Returns["State"]):
     """Anti-entropy, step 2: the ORSWOT state of one keyspace, only the keys changed after change ``since`` when
     ``epoch`` is the replica's current one (else all of it, or of the digest ``ranges`` given)."""
 
-    cluster_id: str
     keyspace: str
     epoch: int = 0
     since: int = 0
@@ -111,8 +119,8 @@ class State:
     (see :func:`~zactor.services.replication.handlers.stamped_columns`); ``dead``: the tombstones, the same way;
     ``seq``: the change the state is complete up to."""
 
-    entries: list[Any]
-    dead: list[Any]
+    entries: Columns
+    dead: Columns
     seq: int = 0
 
 
@@ -120,40 +128,37 @@ class State:
 class FetchDocs(Returns["Docs"]):
     """Anti-entropy, step 3: the documents of ``keys`` (a bounded chunk)."""
 
-    cluster_id: str
     keyspace: str
-    keys: list[Any]
+    keys: list[WireKey]
 
 
 @message("zactor.repl.Docs")
 class Docs:
-    """``docs``: ``[[key, ts, value], ...]`` of the live documents asked for."""
+    """``docs``: ``[(key, ts, value), ...]`` of the live documents asked for."""
 
-    docs: list[Any]
+    docs: list[WireDoc]
 
 
 @message("zactor.repl.Read")
 class Read(Returns["ReadReply"]):
     """A replica read (``get`` with a consistency level)."""
 
-    cluster_id: str
     keyspace: str
-    key: object
+    key: WireKey
 
 
 @message("zactor.repl.ReadReply")
 class ReadReply:
-    """The replica's document: ``ts`` empty when it has none (or a tombstone: then ``value`` is None)."""
+    """The replica's document: ``ts`` None when it has none (a tombstone: ``ts`` and a None ``value``)."""
 
-    ts: list[Any]
-    value: object
+    ts: HLCWire | None
+    value: bytes | None
 
 
 @message("zactor.repl.RemoveReplica")
 class RemoveReplica(Returns[None]):
     """An operator removed ``node_id`` from the replica set (it is gone for good): stop counting it."""
 
-    cluster_id: str
     node_id: str
 
 
@@ -161,5 +166,3 @@ class RemoveReplica(Returns[None]):
 class HostsStore(Returns[None]):
     """Asked of a live member that gossip does not show hosting the store yet: it answers (empty) when it does, and
     the asker counts it as a replica from then on; a node without a store answers ``ActorNotFound``."""
-
-    cluster_id: str

@@ -121,14 +121,14 @@ class ReplicatedStore:
         self._clock = clock = node.extension(ClockService)
         self._membership = membership = node.extension(MembershipService)
         self._node = node
-        self._coalescer = WriteCoalescer(self._send_each, node.config.cluster_id)
+        self._coalescer = WriteCoalescer(self._send_each)
         self._replica = Replica(self._storage, self._forgiveness_ms, epoch=node.rng.getrandbits(62) + 1)
         rows = await self.replica.load()
         self.replica_set = ReplicaSet(self.replica.storage, node.node_id, node.config.data_center, REPLICATION_ACTOR)
         await self.replica_set.load()
         log.info("replica of node %r loaded %d documents and tombstones", node.node_id, rows)
         check_ts = self._check_ts = clock.check
-        actor = ReplicationActor(self.replica, node.config.cluster_id, check_ts, self.replica_set)
+        actor = ReplicationActor(self.replica, check_ts, self.replica_set)
         await node.add_actor(REPLICATION_ACTOR, actor)
         self.anti_entropy = AntiEntropy(
             node, membership, self.replica, self._fetch_chunk, self._write_timeout_s * 5, check_ts, self.replica_set
@@ -184,13 +184,13 @@ class ReplicatedStore:
         await self.replica.put(keyspace, [doc], LOCAL)
         ts_wire = doc.ts.to_wire()
         if _nbytes(value) >= node.config.copy_threshold_bytes:  # large: alone, as a zero-copy frame
-            msg = PutOne(cluster_id=node.config.cluster_id, keyspace=keyspace, key=key, ts=ts_wire, value=value)
+            msg = PutOne(keyspace=keyspace, key=key, ts=ts_wire, value=value)
             sends = self._send_each(targets, msg)
         else:
             coalescer = self._coalescer
             if coalescer is None:
                 raise RuntimeError("the replicated store is not started")
-            sends = await coalescer.submit(keyspace, tuple(targets), [key, ts_wire, value]) if targets else []
+            sends = await coalescer.submit(keyspace, tuple(targets), (key, ts_wire, value)) if targets else []
         await self._acks(sends, counter)
 
     async def put_many(
@@ -206,8 +206,8 @@ class ReplicatedStore:
         docs = [Document(check_key(k), clock.now(), self._check_value(v)) for k, v in items]
         counter, targets = await self._plan(consistency)
         await self.replica.put(keyspace, docs, LOCAL)
-        wire = [[k, ts.to_wire(), v] for k, ts, v in docs]
-        msg = PutMany(cluster_id=node.config.cluster_id, keyspace=keyspace, docs=wire)
+        wire = [(k, ts.to_wire(), v) for k, ts, v in docs]
+        msg = PutMany(keyspace=keyspace, docs=wire)
         await self._acks(self._send_each(targets, msg), counter)
 
     async def delete(self, keyspace: str, key: Key, consistency: Consistency = Consistency.QUORUM) -> None:
@@ -231,8 +231,8 @@ class ReplicatedStore:
         items = [(check_key(k), clock.now()) for k in keys]
         counter, targets = await self._plan(consistency)
         await self.replica.delete(keyspace, items, LOCAL)
-        wire = [[k, ts.to_wire()] for k, ts in items]
-        msg = DeleteMany(cluster_id=node.config.cluster_id, keyspace=keyspace, items=wire)
+        wire = [(k, ts.to_wire()) for k, ts in items]
+        msg = DeleteMany(keyspace=keyspace, items=wire)
         await self._acks(self._send_each(targets, msg), counter)
 
     async def remove_replica(self, node_id: str) -> bool:
@@ -249,7 +249,7 @@ class ReplicatedStore:
             raise ValueError(f"node {node_id!r} is live; stop it before removing it from the replica set")
         removed = await replica_set.remove(node_id)
         live = replica_set.live(membership.members())
-        msg = RemoveReplica(cluster_id=node.config.cluster_id, node_id=node_id)
+        msg = RemoveReplica(node_id=node_id)
         await self._send_all([n for n in live if n != node.node_id], msg)
         log.warning("node %r removed from the replica set by an operator", node_id)
         return removed
@@ -340,20 +340,19 @@ class ReplicatedStore:
         return KeyspaceHandle(self, name)
 
     async def _quorum_read(self, keyspace: str, key: Key, consistency: Consistency) -> StoredValue | None:
-        node = self._parts()[0]
         counter, targets = await self._plan(consistency, op="reads")
         crdt = self.replica.crdt(keyspace)
         local_doc = await self.replica.storage.get(keyspace, key)
         best_ts: HLCTimestamp | None = crdt.dead.get(key) or (local_doc.ts if local_doc else None)
         best_value = local_doc.value if local_doc else None
-        msg = Read(cluster_id=node.config.cluster_id, keyspace=keyspace, key=key)
+        msg = Read(keyspace=keyspace, key=key)
         answers = await await_acks(self._send_each(targets, msg), counter, self._write_timeout_s)
         replies: dict[str, HLCTimestamp | None] = {}
         for node_id, answer in answers.items():
             if not isinstance(answer, ReadReply):
                 continue
             try:
-                ts = wire_ts(answer.ts, self._check_ts) if answer.ts else None
+                ts = wire_ts(answer.ts, self._check_ts) if answer.ts is not None else None
             except ActorError as exc:
                 log.warning("replica %s answered a read with a bad timestamp: %s", node_id, exc)
                 continue
@@ -365,13 +364,12 @@ class ReplicatedStore:
         return best_value
 
     async def _repair(self, keyspace: str, key: Key, ts: HLCTimestamp, value: Any, seen: dict[str, Any]) -> None:
-        node = self._parts()[0]
         if value is None:
             await self.replica.delete(keyspace, [(key, ts)], LOCAL)
-            msg: Any = DeleteMany(cluster_id=node.config.cluster_id, keyspace=keyspace, items=[[key, ts.to_wire()]])
+            msg: Any = DeleteMany(keyspace=keyspace, items=[(key, ts.to_wire())])
         else:
             await self.replica.put(keyspace, [Document(key, ts, value)], LOCAL)
-            msg = PutOne(cluster_id=node.config.cluster_id, keyspace=keyspace, key=key, ts=ts.to_wire(), value=value)
+            msg = PutOne(keyspace=keyspace, key=key, ts=ts.to_wire(), value=value)
         stale = [n for n, their in seen.items() if their is None or their < ts]
         if stale:
             await self._send_all(stale, msg)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from zactor import Actor, Context, NodeConfig, handler
+from zactor import Actor, Context, Node, NodeConfig, handler
 from zactor.errors import ClockOffsetError, ClusterMismatch, DecodeError
 from zactor.services.clock.hlc import HLCTimestamp
 from zactor.services.cluster import ClusterNode
@@ -30,6 +30,7 @@ from zactor.services.replication import (
 from zactor.services.replication.digest import DIGEST_RANGES
 from zactor.services.replication.handlers import REPLICATION_ACTOR
 from zactor.services.replication.messages import (
+    Columns,
     DeleteMany,
     Docs,
     FetchDocs,
@@ -39,6 +40,7 @@ from zactor.services.replication.messages import (
     PutMany,
     PutOne,
     State,
+    WireDoc,
 )
 from zactor.services.replication.replica_set import ReplicaSet
 from zactor.services.replication.storage import Document
@@ -263,8 +265,10 @@ async def test_a_restarted_node_resumes_anti_entropy_where_it_stopped(tmp_path: 
 
 
 async def test_bad_input_is_refused_clearly(clock: FakeClock) -> None:
-    """Wrong key types, non-bytes and oversized values, and messages from another cluster are refused."""
-    async with kv_cluster(2, clock) as (nodes, stores):
+    """Wrong key types, non-bytes and oversized values, impossible timestamps, and writes from a node that is no
+    member of the cluster are refused."""
+    network = InMemoryNetwork()
+    async with kv_cluster(2, clock, network) as (nodes, stores):
         store = stores[0]
         await store.put("ks", "empty", b"", C.ALL)
         assert await stores[1].get("ks", "empty") == b""
@@ -276,21 +280,23 @@ async def test_bad_input_is_refused_clearly(clock: FakeClock) -> None:
         with pytest.raises(ValueTooLarge):
             await small.put("ks", "k", b"x" * 11)
         replication = nodes[1].ref(REPLICATION_ACTOR, address=nodes[0].address)
-        foreign = PutOne(cluster_id="other", keyspace="ks", key="k", ts=[1, 0, "x"], value=b"v")
-        with pytest.raises(ClusterMismatch):
-            await replication.ask(foreign)
+        plain = Node(NodeConfig(node_id="client", bind="mem://c:0"), transport=network.transport(), time_source=clock)
+        async with plain as client:  # a plain node is no cluster member: refused
+            with pytest.raises(ClusterMismatch):
+                await client.ref(REPLICATION_ACTOR, address=nodes[0].address).ask(
+                    PutOne(keyspace="ks", key="k", ts=(1, 0, "x"), value=b"v")
+                )
         for bad in (
-            PutOne(cluster_id="kv", keyspace="ks", key="k", ts=[1, 0, "x"], value=42),  # type: ignore[arg-type]
-            PutOne(cluster_id="kv", keyspace="ks", key=3.5, ts=[1, 0, "x"], value=b"v"),
-            PutOne(cluster_id="kv", keyspace="ks", key="k", ts="yesterday", value=b"v"),  # type: ignore[arg-type]
-            PutMany(cluster_id="kv", keyspace="ks", docs=[["k", [1, 0, "x"]]]),
-            DeleteMany(cluster_id="kv", keyspace="ks", items="k"),  # type: ignore[arg-type]
+            PutOne(keyspace="ks", key="k", ts=(1, 0, "x"), value=42),  # type: ignore[arg-type]
+            PutOne(keyspace="ks", key=3.5, ts=(1, 0, "x"), value=b"v"),  # type: ignore[arg-type]
+            PutOne(keyspace="ks", key="k", ts="yesterday", value=b"v"),  # type: ignore[arg-type]
+            PutOne(keyspace="ks", key="k", ts=(1, 2**40, "x"), value=b"v"),  # a logical counter out of range
+            PutMany(keyspace="ks", docs=[("k", (1, 0, "x"))]),  # type: ignore[list-item]
+            DeleteMany(keyspace="ks", items="k"),  # type: ignore[arg-type]
         ):
-            with pytest.raises(DecodeError, match="could not decode"):
+            with pytest.raises(DecodeError, match="could not decode|logical"):
                 await replication.ask(bad)
-        assert (
-            await replication.ask(PutOne(cluster_id="kv", keyspace="ok", key="k", ts=[1, 0, "x"], value=b"v")) is None
-        )
+        assert await replication.ask(PutOne(keyspace="ok", key="k", ts=(1, 0, "x"), value=b"v")) is None
         assert await store.get("ks", "k") is None
 
 
@@ -299,14 +305,14 @@ async def test_documents_stamped_far_in_the_future_are_refused(clock: FakeClock)
     batch; a later QUORUM write then wins."""
     async with kv_cluster(3, clock) as (nodes, stores):
         replication = nodes[1].ref(REPLICATION_ACTOR, address=nodes[0].address)
-        forged = [2**62, 0, "evil"]
-        honest = [clock.wall_ms(), 0, "n1"]
-        batch = [["before", honest, b"ok"], ["k", forged, b"forged"], ["after", honest, b"ok"]]
+        forged = (2**62, 0, "evil")
+        honest = (clock.wall_ms(), 0, "n1")
+        batch: list[WireDoc] = [("before", honest, b"ok"), ("k", forged, b"forged"), ("after", honest, b"ok")]
         with pytest.raises(ClockOffsetError):
-            await replication.ask(PutMany(cluster_id="kv", keyspace="ks", docs=batch))
+            await replication.ask(PutMany(keyspace="ks", docs=batch))
         assert await stores[0].get_many("ks", ["before", "after"]) == {}
         with pytest.raises(ClockOffsetError):
-            await replication.ask(DeleteMany(cluster_id="kv", keyspace="ks", items=[["k", forged]]))
+            await replication.ask(DeleteMany(keyspace="ks", items=[("k", forged)]))
         await stores[0].put("ks", "k", b"real", C.QUORUM)
         assert await stores[0].get("ks", "k", consistency=C.QUORUM) == b"real"
         assert await stores[0].get("ks", "k") == b"real"
@@ -350,8 +356,8 @@ class _ForgingReplica(Actor):
     @handler
     async def state(self, msg: GetState, ctx: Context) -> State:
         honest_ms, _, node = self.honest
-        entries = [["a", "forged", "b"], [honest_ms, 2**62, honest_ms], [0, 0, 0], [node, "evil", node]]
-        return State(entries=entries, dead=[[], [], [], []], seq=3)
+        entries: Columns = (["a", "forged", "b"], [honest_ms, 2**62, honest_ms], [0, 0, 0], [node, "evil", node])
+        return State(entries=entries, dead=([], [], [], []), seq=3)
 
     @handler
     async def fetch(self, msg: FetchDocs, ctx: Context) -> Docs:
