@@ -23,6 +23,7 @@ from zactor.errors import (
     SendTimeout,
     TransportClosed,
 )
+from zactor.replies import LocalAsk
 from zactor.transport.codec import decode_body, encode_body
 from zactor.transport.envelope import Kind, pack, unpack
 from zactor.wire import open_reply
@@ -92,7 +93,8 @@ class Calls:
         deadlines = self._started_deadlines()
         serialize = self._node.config.serialize_local
         fut = asyncio.get_running_loop().create_future()
-        mailbox.put(self._through_wire(msg) if serialize else msg, fut)
+        ask = LocalAsk(fut, self._node.node_id)
+        mailbox.put(self._through_wire(msg) if serialize else msg, ask)
         request_id = next(self._request_ids)
         self._pending[request_id] = (fut, None, name, timeout_s)
         deadlines.add(timeout_s, request_id)
@@ -100,7 +102,7 @@ class Calls:
             reply = await fut
             return self._through_wire(reply) if serialize else reply
         except (RequestTimeout, asyncio.CancelledError):
-            mailbox.cancel(fut)
+            mailbox.cancel(ask)
             raise
         finally:
             del self._pending[request_id]

@@ -11,6 +11,8 @@ import contextvars
 from collections.abc import Coroutine, Generator
 from typing import Any
 
+from zactor.replies import ReplyTo
+
 __all__ = ["Idle", "Handoff", "Resume"]
 
 
@@ -30,7 +32,9 @@ class Handoff:
 
     __slots__ = ("msg", "reply_to", "coro", "yielded", "started")
 
-    def __init__(self, msg: Any, reply_to: Any, coro: Coroutine[Any, Any, Any], yielded: Any, started: float) -> None:
+    def __init__(
+        self, msg: Any, reply_to: ReplyTo, coro: Coroutine[Any, Any, Any], yielded: Any, started: float
+    ) -> None:
         self.msg = msg
         self.reply_to = reply_to
         self.coro = coro

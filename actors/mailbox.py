@@ -1,10 +1,12 @@
 """An actor's bounded mailbox and the worker loop(s) that feed it to the handlers.
 
-Each queued item is ``(msg, reply_to, sender)``: ``reply_to`` is ``None`` for a tell, an ``asyncio.Future`` for a
-local ask, or a ``(peer, request_id)`` tuple for a remote ask; ``sender`` (a :class:`~zactor.actor.Sender`, ``None``
-for a local message) is what ``ctx.sender`` gives the handler, set in the worker's context as the handler starts.
-Workers are long-lived tasks (one per unit of ``max_concurrency``) that take items in arrival order; no task is
-created per message.
+Each queued item is ``(msg, reply_to, sender)``: ``reply_to`` (:data:`~zactor.replies.ReplyTo`) is ``None`` for a
+tell, else the ask's :class:`~zactor.replies.LocalAsk` or :class:`~zactor.replies.RemoteAsk`, answered through its
+``answer`` method; ``sender`` (a :class:`~zactor.actor.Sender`, ``None`` for a local message) is what
+``ctx.sender`` gives the handler, set in the worker's context as the handler starts. Workers are long-lived tasks
+(one per unit of ``max_concurrency``) that take items in arrival order; no task is created per message. Control
+never waits in the queue: a CANCEL finds its ask by ``reply_to`` and drops or cancels it at once, and closing the
+mailbox fails what is queued at once (a lane of its own, as Proto.Actor's system messages have).
 
 A message that arrives from the transport while a worker is idle and nothing is queued runs at once, inside the
 receive callback: the handler runs in that worker's task and context (``asyncio.current_task()`` and
@@ -23,32 +25,19 @@ import logging
 import time
 import traceback
 from asyncio.tasks import _enter_task, _leave_task
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 from zactor.actor import SENDER, Actor, Context, Sender, check_reply, handlers_of
-from zactor.errors import (
-    ActorNotFound,
-    ClockOffsetError,
-    ClusterMismatch,
-    DecodeError,
-    ForgedSender,
-    HandlerNotFound,
-    MailboxFull,
-    RemoteError,
-)
+from zactor.errors import ActorNotFound, HandlerNotFound, MailboxFull, RemoteError
 from zactor.handoff import Handoff, Idle, Resume
+from zactor.replies import REFUSALS, ReplyTo
 from zactor.transport.codec import describe_type
 from zactor.transport.ratelog import RateLimitedLogger
 
 __all__ = ["HandlerStats", "LATENCY_BUCKETS_S", "Mailbox"]
 
 log = logging.getLogger("zactor.mailbox")
-
-Responder = Callable[[Any, Any, BaseException | None, str], None]
-
-#: What a handler raises to refuse the request it serves; the caller gets these typed, not as ``RemoteError``.
-_REFUSALS = (DecodeError, ClusterMismatch, ClockOffsetError, ForgedSender)
 
 
 #: Upper bounds of the handler latency buckets, in seconds (the last bucket is everything above).
@@ -89,27 +78,24 @@ class Mailbox:
         actor: the actor instance.
         ctx: the context handed to its handlers.
         capacity: the most messages queued at once.
-        respond: ``respond(reply_to, result, error, actor_name)`` hands a remote reply or ERROR to the transport
-            without waiting on the peer, so a slow peer never stalls the actor.
 
     Raises:
         TypeError: the actor's handlers are malformed (see :func:`actors.actor.handlers_of`).
     """
 
-    def __init__(self, name: str, actor: Actor, ctx: Context, capacity: int, respond: Responder) -> None:
+    def __init__(self, name: str, actor: Actor, ctx: Context, capacity: int) -> None:
         self.name = name
         self.actor = actor
         self.ctx = ctx
         self.capacity = actor.mailbox_size or capacity
         self._handlers = handlers_of(actor)
-        self._respond = respond
-        self._queue: collections.deque[tuple[Any, Any, Sender | None]] = collections.deque()
+        self._queue: collections.deque[tuple[Any, ReplyTo, Sender | None]] = collections.deque()
         self._idle: list[Idle] = []
         self._workers: list[asyncio.Task[None]] = []
         self._closed = False
         self._failure_log = RateLimitedLogger(ctx.log)
-        self._running: dict[Any, asyncio.Task[None]] = {}  # the reply_to of each ask being handled -> its worker
-        self._cancelling: set[Any] = set()
+        self._running: dict[ReplyTo, asyncio.Task[None]] = {}  # the reply_to of each ask being handled -> its worker
+        self._cancelling: set[ReplyTo] = set()
         self.cancelled = 0
         self.stats = HandlerStats()
 
@@ -121,7 +107,7 @@ class Mailbox:
             name = f"zactor-actor-{self.name}-{i}"
             self._workers.append(loop.create_task(self._work(context), name=name, context=context))
 
-    def put(self, msg: Any, reply_to: Any, *, inline: bool = False, sender: Sender | None = None) -> None:
+    def put(self, msg: Any, reply_to: ReplyTo, *, inline: bool = False, sender: Sender | None = None) -> None:
         """Queue one message; with ``inline`` (a callback outside any task, such as the transport's receive), an
         idle actor runs the handler at once, up to its first suspension (see the module docstring). ``sender``:
         who sent it (``None``: this node).
@@ -153,9 +139,9 @@ class Mailbox:
     def __len__(self) -> int:
         return len(self._queue)
 
-    def cancel(self, reply_to: Any) -> bool:
-        """Abandon the ask answered through ``reply_to`` (a ``(peer, request_id)`` tuple or a local future): drop
-        it if still queued, cancel its handler if running; nothing is answered. Returns whether it was found."""
+    def cancel(self, reply_to: ReplyTo) -> bool:
+        """Abandon the ask answered through ``reply_to``: drop it if still queued, cancel its handler if running;
+        nothing is answered. Returns whether it was found."""
         for i, (_, queued, _) in enumerate(self._queue):
             if queued == reply_to:
                 del self._queue[i]
@@ -171,11 +157,11 @@ class Mailbox:
     def cancel_peer(self, peer: bytes) -> int:
         """Abandon every ask from the remote ``peer`` (a routing identity), queued or running, as :meth:`cancel`
         does; its tells are left. Returns how many asks were abandoned."""
-        asks = [reply_to for _, reply_to, _ in self._queue if type(reply_to) is tuple and reply_to[0] == peer]
-        asks += [reply_to for reply_to in self._running if type(reply_to) is tuple and reply_to[0] == peer]
+        asks = [reply_to for _, reply_to, _ in self._queue if reply_to is not None and reply_to.peer == peer]
+        asks += [reply_to for reply_to in self._running if reply_to is not None and reply_to.peer == peer]
         return sum(self.cancel(reply_to) for reply_to in asks)
 
-    def _run_inline(self, worker: Idle, msg: Any, reply_to: Any, sender: Sender | None) -> bool:
+    def _run_inline(self, worker: Idle, msg: Any, reply_to: ReplyTo, sender: Sender | None) -> bool:
         """Run the handler for ``msg`` in ``worker``'s task and context until it returns or first suspends; a
         suspended handler is handed to the worker, which resumes it. Returns False, having run nothing, when called
         from inside a task (the worker must take the message then)."""
@@ -203,7 +189,7 @@ class Mailbox:
                 check_reply(result)
             except Exception as exc:
                 error = self._handler_failed(exc, msg, tell=reply_to is None)
-        except _REFUSALS as exc:
+        except REFUSALS as exc:
             error = exc
         except (Exception, asyncio.CancelledError) as exc:
             error = self._handler_failed(exc, msg, tell=reply_to is None)
@@ -253,7 +239,7 @@ class Mailbox:
                 await self._serve(handoff.msg, handoff.reply_to, Resume(handoff, pending), handoff.started, worker)
 
     async def _serve(
-        self, msg: Any, reply_to: Any, handling: Awaitable[Any], started: float, worker: asyncio.Task[None]
+        self, msg: Any, reply_to: ReplyTo, handling: Awaitable[Any], started: float, worker: asyncio.Task[None]
     ) -> None:
         """Await one handler run and answer (``handling``: the handler's coroutine, or the rest of one)."""
         running = self._running
@@ -264,7 +250,7 @@ class Mailbox:
         try:
             result = await handling
             check_reply(result)
-        except _REFUSALS as exc:  # the handler refuses this request: the caller gets the typed error
+        except REFUSALS as exc:  # the handler refuses this request: the caller gets the typed error
             error = exc
         except asyncio.CancelledError:
             if reply_to not in self._cancelling:
@@ -282,17 +268,10 @@ class Mailbox:
                     worker.uncancel()
         self._complete(reply_to, result, error)
 
-    def _complete(self, reply_to: Any, result: Any, error: BaseException | None) -> None:
-        """Answer an ask (a tell gets nothing): remotely through the responder, locally through its future."""
-        if reply_to is None:
-            return
-        if type(reply_to) is tuple:
-            self._respond(reply_to, result, error, self.name)
-        elif not reply_to.done():
-            if error is None:
-                reply_to.set_result(result)
-            else:
-                reply_to.set_exception(_as_caller_error(error, self.ctx.node_id, self.name))
+    def _complete(self, reply_to: ReplyTo, result: Any, error: BaseException | None) -> None:
+        """Answer an ask (a tell gets nothing)."""
+        if reply_to is not None:
+            reply_to.answer(result, error, self.name)
 
     async def close(self, timeout_s: float) -> None:
         """Refuse new messages, fail the queued asks with ``ActorNotFound``, and let the running handlers finish.
@@ -302,7 +281,7 @@ class Mailbox:
         self._closed = True
         while self._queue:
             _, reply_to, _ = self._queue.popleft()
-            self._fail(reply_to, ActorNotFound(self.name, self.ctx.node_id))
+            self._complete(reply_to, None, ActorNotFound(self.name, self.ctx.node_id))
         for idle in self._idle:
             if not idle.waiter.done():
                 idle.waiter.set_result(None)
@@ -331,19 +310,3 @@ class Mailbox:
         )
         text = "".join(traceback.format_exception(exc))
         return RemoteError(type(exc).__name__, str(exc), self.ctx.node_id, self.name, text)
-
-    def _fail(self, reply_to: Any, error: BaseException) -> None:
-        if reply_to is None:
-            return
-        if type(reply_to) is tuple:
-            self._respond(reply_to, None, error, self.name)
-        elif not reply_to.done():
-            reply_to.set_exception(error)
-
-
-def _as_caller_error(error: BaseException, node_id: str, actor: str) -> BaseException:
-    """Local asks see the same errors as remote ones: a handler's failure is already a ``RemoteError``; what the
-    node or the handler refused keeps its type."""
-    if isinstance(error, (HandlerNotFound, ActorNotFound, MailboxFull, RemoteError, *_REFUSALS)):
-        return error
-    return RemoteError(type(error).__name__, str(error), node_id, actor)

@@ -29,6 +29,7 @@ from zactor.errors import (
 from zactor.extensions import EnvelopeClock, Extension, Extensions
 from zactor.ref import ActorRef
 from zactor.registry import Registry
+from zactor.replies import RemoteAsk
 from zactor.timesource import SystemTime, TimeSource
 from zactor.transport.base import Transport
 from zactor.transport.envelope import Kind, open_body, pack, unpack
@@ -100,7 +101,7 @@ class Node:
         )
         self._transport.on_handshake_failed = self._on_handshake_failed
         self._transport.on_peer_gone = self._on_peer_gone
-        self._registry = Registry(self, self._respond, self.config.mailbox_size, self.config.stop_timeout_s)
+        self._registry = Registry(self, self.config.mailbox_size, self.config.stop_timeout_s)
         self._calls = Calls(self)
         self._address: str | None = None
         self._is_stopping = False
@@ -299,11 +300,11 @@ class Node:
             return
         kind = header.kind
         if kind is Kind.REQUEST:
-            reply_to: tuple[bytes, int] | None = (peer, header.request_id)
+            reply_to: RemoteAsk | None = RemoteAsk(peer, header.request_id, self._respond)
         elif kind is Kind.TELL:
             reply_to = None
         elif kind is Kind.CANCEL:
-            self._cancel(header.target, (peer, header.request_id))
+            self._cancel(header.target, RemoteAsk(peer, header.request_id, self._respond))
             return
         else:
             self.stats["unexpected_kind"] += 1
@@ -360,7 +361,7 @@ class Node:
             sender = self._senders[key] = Sender(node_id, principal, cluster_id)
         return sender
 
-    def _cancel(self, target: str, reply_to: tuple[bytes, int]) -> None:
+    def _cancel(self, target: str, reply_to: RemoteAsk) -> None:
         """A caller abandoned its ask (cancelled, or past its deadline): drop it from the mailbox or cancel its
         handler; a cancel for an ask already answered is ignored."""
         mailbox = self._registry.get(target)
@@ -375,10 +376,10 @@ class Node:
             if mailbox is not None:
                 self.stats["cancelled_peer_gone"] += mailbox.cancel_peer(peer)
 
-    def _respond(self, reply_to: tuple[bytes, int], result: Any, error: BaseException | None, actor: str) -> None:
+    def _respond(self, reply_to: RemoteAsk, result: Any, error: BaseException | None, actor: str) -> None:
         """Hand a REPLY (or an ERROR for ``error``) for a remote asker to the transport, which never waits on the
         peer; never raises."""
-        peer, request_id = reply_to
+        peer, request_id, _ = reply_to
         try:
             if error is None:
                 try:

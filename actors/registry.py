@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from zactor.actor import Actor, Context
 from zactor.errors import ActorExists, ActorNotFound
-from zactor.mailbox import Mailbox, Responder
+from zactor.mailbox import Mailbox
 
 if TYPE_CHECKING:
     from zactor.node import Node
@@ -24,14 +24,12 @@ class Registry:
 
     Args:
         node: the owning node (handed to actors in their :class:`Context`).
-        respond: sends remote replies for the mailboxes.
         mailbox_size: the default mailbox bound, in messages.
         stop_timeout_s: how long removal waits for running handlers, in seconds.
     """
 
-    def __init__(self, node: Node, respond: Responder, mailbox_size: int, stop_timeout_s: float) -> None:
+    def __init__(self, node: Node, mailbox_size: int, stop_timeout_s: float) -> None:
         self._node = node
-        self._respond = respond
         self._mailbox_size = mailbox_size
         self._stop_timeout_s = stop_timeout_s
         self._mailboxes: dict[str, Mailbox] = {}
@@ -61,7 +59,7 @@ class Registry:
         if name in self._mailboxes or name in self._reserved:
             raise ActorExists(name)
         ctx = Context(self._node, name)
-        mailbox = Mailbox(name, actor, ctx, self._mailbox_size, self._respond)
+        mailbox = Mailbox(name, actor, ctx, self._mailbox_size)
         self._reserved.add(name)
         try:
             await actor.on_start(ctx)
