@@ -7,11 +7,12 @@ for it; the messages live here, beside the runtime, so that those clients need n
 
 from __future__ import annotations
 
-from typing import Any
-
 from zactor.transport.codec import Returns, message
 
-__all__ = ["MEMBERSHIP_ACTOR", "GetMembers", "MemberRows", "hosts_of"]
+__all__ = ["MEMBERSHIP_ACTOR", "GetMembers", "MemberRow", "MemberRows", "hosts_of"]
+
+MemberRow = tuple[str, str, str, str, float, list[str], int]
+"""One member: ``(node_id, address, data_center, status, phi, actors, heartbeat)``."""
 
 MEMBERSHIP_ACTOR = "zactor.membership"
 """The name of every node's membership actor."""
@@ -26,12 +27,12 @@ class GetMembers(Returns["MemberRows"]):
 
 @message("zactor.gossip.MemberRows")
 class MemberRows:
-    """A member table: ``[[node_id, address, data_center, status, phi, actors, heartbeat], ...]`` and the
-    answering node's id and HLC timestamp ``[physical_ms, logical, node_id]`` (empty without a clock)."""
+    """A member table (a :data:`MemberRow` per member) and the answering node's id and HLC timestamp
+    ``(physical_ms, logical, node_id)`` (``None`` without a clock)."""
 
     node_id: str
-    rows: list[Any]
-    hlc: list[Any]
+    rows: list[MemberRow]
+    hlc: tuple[int, int, str] | None
 
 
 def hosts_of(table: MemberRows, actor: str) -> dict[str, str]:

@@ -13,8 +13,8 @@ import argparse
 import asyncio
 import sys
 import time
-from typing import Any
 
+from zactor.directory import MemberRow
 from zactor.loops import run as run_loop
 from zactor.node import Node
 from zactor.services.cluster.cli_cluster import render_table
@@ -27,7 +27,7 @@ _COLUMNS = ("node", "status", "phi", "actors", "msgs/s", "mailbox", "failures", 
 _CLEAR = "\x1b[H\x1b[2J"
 
 
-def format_top(rows: list[list[Any]], stats: dict[str, NodeStats], rates: dict[str, tuple[float, float, float]]) -> str:
+def format_top(rows: list[MemberRow], stats: dict[str, NodeStats], rates: dict[str, tuple[float, float, float]]) -> str:
     """The table: one line per member, from its member row, its load (if it answered) and its rates."""
     lines = []
     for row in rows:

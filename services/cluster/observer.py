@@ -112,7 +112,7 @@ def with_replica_set(table: MemberRows, stats: dict[str, NodeStats]) -> MemberRo
     longer has: consistency levels still count it, so it must not vanish from view."""
     known = {row[0] for row in table.rows}
     gone = sorted({node_id for load in stats.values() for node_id in load.replica_set} - known)
-    rows = [*table.rows, *([node_id, "-", "-", GONE, 0.0, [KV_ACTOR], 0] for node_id in gone)]
+    rows = [*table.rows, *((node_id, "-", "-", GONE, 0.0, [KV_ACTOR], 0) for node_id in gone)]
     return MemberRows(node_id=table.node_id, rows=rows, hlc=table.hlc)
 
 

@@ -7,11 +7,13 @@ covered by the next heartbeat or the next election round.
 
 from __future__ import annotations
 
-from typing import Any
-
 from zactor.transport.codec import Returns, message
 
+GroupStatus = tuple[str, int, float, list[str]]
+"""One group as a node sees it: ``(leader or "", term, lease age in seconds or -1, voters)``."""
+
 __all__ = [
+    "GroupStatus",
     "RequestVote",
     "Vote",
     "Heartbeat",
@@ -90,10 +92,10 @@ class GetLeaders(Returns["Leaders"]):
 
 @message("zactor.election.Leaders")
 class Leaders:
-    """``groups``: ``{group: [leader or "", term, lease age in seconds (or -1), voters]}``."""
+    """``groups``: ``{group: (leader or "", term, lease age in seconds (or -1), voters)}``."""
 
     node_id: str
-    groups: dict[str, list[Any]]
+    groups: dict[str, GroupStatus]
 
 
 ElectionMessage = RequestVote | Vote | Heartbeat | HeartbeatAck | Resign

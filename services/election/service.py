@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from zactor.errors import ActorError
 from zactor.services.election.actor import ELECTION_ACTOR, ElectionActor, NoLeader
 from zactor.services.election.core import GroupElection, Outgoing
+from zactor.services.election.messages import GroupStatus
 from zactor.services.election.model import ElectionConfig, LeaderChange, rank
 from zactor.services.election.voters import Voters
 from zactor.services.membership.model import MemberStatus
@@ -232,11 +233,11 @@ class Election:
         self._send(core.resign(now))
         self._after()
 
-    def status(self) -> list[Any]:
-        """``[leader or "", term, lease age in seconds (-1: none), voters]``; see :meth:`GroupElection.lease_age`."""
+    def status(self) -> GroupStatus:
+        """``(leader or "", term, lease age in seconds (-1: none), voters)``; see :meth:`GroupElection.lease_age`."""
         core, now = self._parts()
         age = core.lease_age(now)
-        return [core.leader or "", core.term, -1.0 if age is None else round(age, 3), list(core.voters)]
+        return (core.leader or "", core.term, -1.0 if age is None else round(age, 3), list(core.voters))
 
     # ------------------------------------------------------------------------------------------------ shell
 

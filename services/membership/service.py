@@ -72,10 +72,10 @@ class _GossipActor(Actor):
     @handler
     async def on_get_members(self, msg: GetMembers, ctx: Context) -> MemberRows:
         rows = [
-            [m.node_id, m.address, m.data_center, m.status.value, round(m.phi, 2), list(m.actors), m.heartbeat]
+            (m.node_id, m.address, m.data_center, m.status.value, round(m.phi, 2), list(m.actors), m.heartbeat)
             for m in self._service.members(include_down=msg.include_down)
         ]
-        return MemberRows(node_id=ctx.node_id, rows=rows, hlc=ctx.node.envelope_stamp() or [])
+        return MemberRows(node_id=ctx.node_id, rows=rows, hlc=ctx.node.envelope_stamp())
 
     @handler
     async def on_ack(self, msg: Ack, ctx: Context) -> None:
@@ -204,11 +204,9 @@ class MembershipService:
             except (ActorError, OSError) as exc:
                 log.debug("seed %s did not answer the start checks: %s", seed, exc)
                 continue
-            if type(table.rows) is not list:
-                continue
-            for row in table.rows:
-                if type(row) is list and len(row) >= 2 and row[0] == node.node_id and row[1] != node.address:
-                    await self._probe_holder(node, str(row[1]), timeout_s)
+            for row in table.rows:  # its shape was checked at decode
+                if row[0] == node.node_id and row[1] != node.address:
+                    await self._probe_holder(node, row[1], timeout_s)
             return
 
     @staticmethod

@@ -181,7 +181,7 @@ async def test_explicit_voters_and_two_groups_on_one_node(clock: FakeClock) -> N
         with pytest.raises(ValueError, match="installed already"):
             await nodes[2].add_extension(Election("g", config=CONFIG))
         leaders = await nodes[0].ref(ELECTION_ACTOR, address=nodes[2].address).ask(GetLeaders())
-        assert set(leaders.groups) == {"g", "solo"} and leaders.groups["solo"][:2] == [nodes[2].node_id, 1]
+        assert set(leaders.groups) == {"g", "solo"} and leaders.groups["solo"][:2] == (nodes[2].node_id, 1)
         await nodes[2].remove_extension("election:solo")
         assert elections[2].leader is not None or await elections[2].wait_for_leader(timeout_s=10)
 
