@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from typing import Any
 
 from zactor.actor import Actor, Context, handler
 from zactor.transport.codec import Returns, message
@@ -75,7 +74,7 @@ class RemoveActor(Returns["ActorNames"]):
 class ActorNames:
     """The actors hosted after the change."""
 
-    names: list[Any]
+    names: list[str]
 
 
 class AdminActor(Actor):

@@ -112,9 +112,7 @@ class Writer:
                 batch = queue.get_nowait()
                 for attempt in range(len(self.addresses) * 3 + 1):
                     address = self.addresses[(index + attempt) % len(self.addresses)]
-                    msg = KvPutMany(
-                        keyspace=self._keyspace, items=[list(d) for d in batch], consistency=self._consistency
-                    )
+                    msg = KvPutMany(keyspace=self._keyspace, items=list(batch), consistency=self._consistency)
                     try:
                         await self._node.ref(KV_ACTOR, address=address).ask(msg, timeout_s=3.0)
                         break

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 from zactor import Actor, Context, Returns, handler, message
 from zactor.services.replication.replica import RESERVED_PREFIX
@@ -42,17 +43,17 @@ class KvPut(Returns["KvDone"]):
     """Write one value (a large one travels as a zero-copy frame)."""
 
     keyspace: str
-    key: object
+    key: str | bytes
     value: bytes
     consistency: str = "quorum"
 
 
 @message("zactor.kv.PutMany")
 class KvPutMany(Returns["KvDone"]):
-    """Write ``items`` (``[[key, value], ...]``) as one batch."""
+    """Write ``items`` (``[(key, value), ...]``) as one batch."""
 
     keyspace: str
-    items: list[Any]
+    items: Sequence[tuple[str | bytes, bytes]]
     consistency: str = "quorum"
 
 
@@ -61,7 +62,7 @@ class KvGet(Returns["KvValue"]):
     """Read one key; ``consistency`` "" reads the node's local replica."""
 
     keyspace: str
-    key: object
+    key: str | bytes
     consistency: str = ""
 
 
@@ -70,7 +71,7 @@ class KvDelete(Returns["KvDone"]):
     """Delete ``keys``."""
 
     keyspace: str
-    keys: list[Any]
+    keys: Sequence[str | bytes]
     consistency: str = "quorum"
 
 
@@ -120,7 +121,7 @@ class KvKeyList:
     """Live keys of a keyspace, sorted by ``repr`` (or keyspace names); ``exists`` is False for a keyspace this
     node has never held."""
 
-    keys: list[Any]
+    keys: list[str | bytes]
     exists: bool = True
 
 
@@ -128,7 +129,7 @@ class KvKeyList:
 class KvDigests:
     """``{key: sha256 hex}`` of the live values (keys as given; bytes keys are shown hex-encoded)."""
 
-    digests: dict[Any, Any]
+    digests: dict[str, str]
 
 
 def _level(name: str) -> Consistency:
@@ -180,7 +181,8 @@ class KvFrontend(Actor):
         replica = self._store(ctx).replica
         if msg.keyspace not in replica.keyspaces():
             return KvKeyList(keys=[], exists=False)
-        return KvKeyList(keys=sorted(replica.crdt(msg.keyspace).entries, key=repr))
+        keys = cast("list[str | bytes]", sorted(replica.crdt(msg.keyspace).entries, key=repr))  # the CRDT's keys
+        return KvKeyList(keys=keys)
 
     @handler
     async def keyspaces(self, msg: KvKeyspaces, ctx: Context) -> KvKeyList:
