@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 import attrs
 
@@ -49,7 +48,7 @@ class NodeStats:
 
     Attributes:
         node_id: the answering node.
-        actors: ``{actor name: [messages handled, failures, mailbox depth]}``.
+        actors: ``{actor name: (messages handled, failures, mailbox depth)}``.
         envelopes_in: envelopes received since start. envelopes_out: envelopes sent since start.
         store_documents: live documents in its replicated store, or -1 without a store.
         fetched: documents its anti-entropy has fetched from other replicas since start (catch-up progress).
@@ -57,7 +56,7 @@ class NodeStats:
     """
 
     node_id: str
-    actors: dict[str, Any]
+    actors: dict[str, tuple[int, int, int]]
     envelopes_in: int
     envelopes_out: int
     store_documents: int
@@ -73,12 +72,12 @@ class ObserverActor(Actor):
     @handler
     async def stats(self, msg: GetNodeStats, ctx: Context) -> NodeStats:
         node = ctx.node
-        actors: dict[str, Any] = {}
+        actors: dict[str, tuple[int, int, int]] = {}
         for name in node.actors():
             mailbox = node.registry.get(name)
             if mailbox is not None:
                 handled = mailbox.stats.asks + mailbox.stats.tells
-                actors[name] = [handled, mailbox.stats.failures, len(mailbox)]
+                actors[name] = (handled, mailbox.stats.failures, len(mailbox))
         documents, fetched, replica_set = -1, 0, []
         try:
             store = node.extension(ReplicatedStore)
