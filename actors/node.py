@@ -7,6 +7,7 @@ message; replies are matched to pending asks by request id. A local ask never to
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import random
 from collections.abc import Sequence
@@ -111,6 +112,7 @@ class Node:
         self._peer_log = RateLimitedLogger(log)
         self._secure = self.config.keyring_dir is not None
         self._senders: dict[tuple[str | None, str | None, str | None], Sender] = {}
+        self._responder = self._respond  # one bound method for every RemoteAsk (they compare equal by it)
 
     # ----------------------------------------------------------------------------------------------- lifecycle
 
@@ -300,11 +302,11 @@ class Node:
             return
         kind = header.kind
         if kind is Kind.REQUEST:
-            reply_to: RemoteAsk | None = RemoteAsk(peer, header.request_id, self._respond)
+            reply_to: RemoteAsk | None = _remote_ask((peer, header.request_id, self._responder))
         elif kind is Kind.TELL:
             reply_to = None
         elif kind is Kind.CANCEL:
-            self._cancel(header.target, RemoteAsk(peer, header.request_id, self._respond))
+            self._cancel(header.target, _remote_ask((peer, header.request_id, self._responder)))
             return
         else:
             self.stats["unexpected_kind"] += 1
@@ -397,6 +399,7 @@ class Node:
         self._transport.reply(peer, frames, self.config.default_timeout_s)
 
 
+_remote_ask = functools.partial(tuple.__new__, RemoteAsk)  # a RemoteAsk from a (peer, id, responder) tuple, in C
 _SENDERS_KEPT = 4096  # distinct (node id, principal, cluster id) whose Sender is kept for reuse
 
 _STAT_BY_ERROR = {
