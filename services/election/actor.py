@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from zactor.actor import Actor, Context, handler
-from zactor.errors import ActorError, ForgedSender
+from zactor.errors import ActorError
 from zactor.services.election.messages import (
     GetLeaders,
     Heartbeat,
@@ -56,18 +56,17 @@ class ElectionActor(Actor):
         self.groups: dict[str, Election] = {}
 
     def _route(self, msg: Any, ctx: Context) -> None:
-        """Hand ``msg`` to its group (a group this node is not in: dropped); its fields were checked at decode.
+        """Hand ``msg`` to its group (a group this node is not in: dropped), from the envelope's sender (on a secure
+        cluster, the key its connection authenticated with); its fields were checked at decode.
 
         Raises:
-            ForgedSender: the message speaks for a node other than the envelope's sender (on a secure cluster, the
-                key its connection authenticated with).
+            ClusterMismatch: no member of this node's cluster sent it.
         """
+        ctx.require_member()
         sender = ctx.sender.node_id
-        if msg.sender != sender:
-            raise ForgedSender(msg.sender, sender or "")
         election = self.groups.get(msg.group)
-        if election is not None:
-            election.receive(msg)
+        if election is not None and sender is not None:
+            election.receive(sender, msg)
 
     @handler
     async def on_request_vote(self, msg: RequestVote, ctx: Context) -> None:

@@ -245,7 +245,7 @@ class GroupElection:
         if self.role is not Role.LEADER:
             return []
         self._follow(now_s, None, delay_s=self.config.lease_s + len(self.voters) * self.config.rank_step_s)
-        return [(v, Resign(group=self.group, sender=self.node_id, term=self.term)) for v in self._others()]
+        return [(v, Resign(group=self.group, term=self.term)) for v in self._others()]
 
     # ------------------------------------------------------------------------------------------------ handlers
 
@@ -361,7 +361,7 @@ class GroupElection:
             self._lease_until = now_s + self.config.held_s
             self._committed = True
         self._next_heartbeat = now_s + self.config.heartbeat_s
-        beat = Heartbeat(group=self.group, sender=self.node_id, term=self.term, seq=self._seq, **configuration.fields())
+        beat = Heartbeat(group=self.group, term=self.term, seq=self._seq, **configuration.fields())
         return [(n, beat) for n in (*self._others(), *self.observers)]
 
     def _lease_deadline(self) -> float:
@@ -403,13 +403,13 @@ class GroupElection:
 
     def _request_vote(self, term: int, pre: bool) -> RequestVote:
         fields = self.configuration.fields()
-        return RequestVote(group=self.group, sender=self.node_id, term=term, pre=pre, **fields)
+        return RequestVote(group=self.group, term=term, pre=pre, **fields)
 
     def _ack(self, seq: int, ok: bool) -> HeartbeatAck:
-        return HeartbeatAck(group=self.group, sender=self.node_id, term=self.term, seq=seq, ok=ok)
+        return HeartbeatAck(group=self.group, term=self.term, seq=seq, ok=ok)
 
     def _vote(self, term: int, granted: bool, pre: bool) -> Vote:
-        return Vote(group=self.group, sender=self.node_id, term=term, granted=granted, pre=pre)
+        return Vote(group=self.group, term=term, granted=granted, pre=pre)
 
     def _others(self) -> list[str]:
         return [v for v in self.voters if v != self.node_id]

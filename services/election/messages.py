@@ -1,5 +1,6 @@
-"""Election messages: every one names its group and its sender's node id, so one actor per node serves all the
-groups it is in.
+"""Election messages: every one names its group, so one actor per node serves all the groups it is in. None names
+its sender: the envelope does (on a secure cluster, the key its connection authenticated with), and the election
+actor hands the core that sender, so no node can speak for another.
 
 All are tells (one-way): the sans-I/O core answers a message with messages of its own, and a lost message is
 covered by the next heartbeat or the next election round.
@@ -32,7 +33,6 @@ class RequestVote:
     ``config_seq`` and ``voters`` are the candidate's voter configuration (:mod:`zactor.services.election.voters`)."""
 
     group: str
-    sender: str
     term: int
     config_term: int
     config_seq: int
@@ -45,7 +45,6 @@ class Vote:
     """The answer to :class:`RequestVote`: ``term`` is the voter's term (or the pre-vote's term)."""
 
     group: str
-    sender: str
     term: int
     granted: bool
     pre: bool = False
@@ -57,7 +56,6 @@ class Heartbeat:
     ``config_seq`` and ``voters`` are the leader's voter configuration, which a follower adopts before it acks."""
 
     group: str
-    sender: str
     term: int
     seq: int
     config_term: int
@@ -70,7 +68,6 @@ class HeartbeatAck:
     """A voter's answer to heartbeat ``seq``: ``ok`` when it follows the leader of ``term`` (its own term)."""
 
     group: str
-    sender: str
     term: int
     seq: int
     ok: bool
@@ -81,7 +78,6 @@ class Resign:
     """The leader of ``term`` gave up leadership: its voters are free to elect another at once."""
 
     group: str
-    sender: str
     term: int
 
 

@@ -1,10 +1,10 @@
 """The election extension: one group's :class:`~zactor.services.election.core.GroupElection` on a node.
 
 ``election = await node.add_extension(Election(group="db-0", group_size=3))`` joins the group; a node may join
-several. One ``zactor.election`` actor per node carries every group's messages (tells, each naming its group and
-sender). Voters are given, or derived from membership: the members that host the group (membership meta
-``election.<group>``) ranked by rendezvous hash, the first ``group_size`` of them; a member that is down still
-counts, so a group that lost its majority elects no one. The term and vote are written to ``state_dir`` (when
+several. One ``zactor.election`` actor per node carries every group's messages (tells, each naming its group; the
+envelope names the sender). Voters are given, or derived from membership: the members that host the group
+(membership meta ``election.<group>``) ranked by rendezvous hash, the first ``group_size`` of them; a member that is
+down still counts, so a group that lost its majority elects no one. The term and vote are written to ``state_dir`` (when
 given) before any message that depends on them leaves the node.
 """
 
@@ -241,12 +241,13 @@ class Election:
 
     # ------------------------------------------------------------------------------------------------ shell
 
-    def receive(self, msg: Any) -> None:
-        """Take one message from a peer (called by the node's election actor)."""
+    def receive(self, sender: str, msg: Any) -> None:
+        """Take one message from the member ``sender`` (called by the node's election actor, with the envelope's
+        sender)."""
         core, now = self._parts()
-        if self._given_voters is None and msg.sender not in core.voters:
+        if self._given_voters is None and sender not in core.voters:
             self._refresh_voters(now)
-        self._send(core.receive(msg.sender, msg, now))
+        self._send(core.receive(sender, msg, now))
         self._after()
         self._wake.set()
 

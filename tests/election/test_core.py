@@ -21,9 +21,7 @@ BOOTSTRAP = Voters.of(VOTERS)
 def beat(sender: str, term: int, configuration: Voters = BOOTSTRAP) -> Heartbeat:
     """Heartbeat round 1 of ``sender`` as leader of ``term``, carrying ``configuration``."""
     members = list(configuration.members)
-    return Heartbeat(
-        group="g", sender=sender, term=term, seq=1, config_term=configuration.term, config_seq=0, voters=members
-    )
+    return Heartbeat(group="g", term=term, seq=1, config_term=configuration.term, config_seq=0, voters=members)
 
 
 def ask(sender: str, term: int, configuration: Voters = BOOTSTRAP) -> RequestVote:
@@ -31,7 +29,6 @@ def ask(sender: str, term: int, configuration: Voters = BOOTSTRAP) -> RequestVot
     members = list(configuration.members)
     return RequestVote(
         group="g",
-        sender=sender,
         term=term,
         config_term=configuration.term,
         config_seq=configuration.seq,
@@ -138,11 +135,11 @@ def test_the_lease_needs_a_majority_of_acks_and_ends_before_the_voters_promise()
     leader = GroupElection("g", "a", VOTERS, CONFIG, random.Random(1), -10.0)
     out = leader.tick(0.0)  # stands: pre-vote
     for voter in ("b",):
-        leader.receive(voter, Vote(group="g", sender=voter, term=1, granted=True, pre=True), 0.0)
-        beats = leader.receive(voter, Vote(group="g", sender=voter, term=1, granted=True), 0.0)
+        leader.receive(voter, Vote(group="g", term=1, granted=True, pre=True), 0.0)
+        beats = leader.receive(voter, Vote(group="g", term=1, granted=True), 0.0)
     assert out and leader.role is Role.LEADER and not leader.is_leader(0.0)
     [(_, beat), _] = beats
-    leader.receive("b", HeartbeatAck(group="g", sender="b", term=1, seq=beat.seq, ok=True), 0.01)
+    leader.receive("b", HeartbeatAck(group="g", term=1, seq=beat.seq, ok=True), 0.01)
     assert leader.is_leader(0.01) and leader.lease_age(0.5) == pytest.approx(0.5)
     assert leader.lease_remaining(0.0) == pytest.approx(CONFIG.lease_s * (1 - 2 * CONFIG.max_drift))
     leader.tick(CONFIG.held_s + 0.001)
@@ -153,7 +150,7 @@ def test_a_higher_term_in_an_ack_makes_the_leader_step_down() -> None:
     net = Net()
     net.run(3.0)
     [leader] = net.leaders()
-    net.nodes[leader].receive("b", HeartbeatAck(group="g", sender="b", term=7, seq=1, ok=False), net.now)
+    net.nodes[leader].receive("b", HeartbeatAck(group="g", term=7, seq=1, ok=False), net.now)
     assert not net.nodes[leader].is_leader(net.now) and net.nodes[leader].term == 7
 
 
@@ -172,7 +169,7 @@ def test_a_stale_leaders_heartbeat_is_refused_with_the_newer_term() -> None:
     node = GroupElection("g", "b", VOTERS, CONFIG, random.Random(1), 0.0, term=5)
     [(_, ack)] = node.receive("a", beat("a", 4), 0.0)
     assert not ack.ok and ack.term == 5 and node.leader is None
-    assert node.receive("a", Resign(group="g", sender="a", term=4), 0.0) == []
+    assert node.receive("a", Resign(group="g", term=4), 0.0) == []
 
 
 def test_the_leader_changes_voters_one_at_a_time_each_committed_before_the_next() -> None:

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from zactor import NodeConfig
-from zactor.errors import ForgedSender
+from zactor import Node, NodeConfig
+from zactor.errors import ClusterMismatch
 from zactor.services.cluster import ClusterNode
 from zactor.services.election import Election, ElectionConfig, LeaderChange, NoLeader
 from zactor.services.election.actor import ELECTION_ACTOR
@@ -148,7 +148,7 @@ async def test_a_vote_is_durable_file_and_directory_before_it_leaves_and_never_b
     real_tell = Election._tell
 
     async def tell(node: ClusterNode, address: str, msg: Any) -> None:
-        events.append(("sent", msg.sender, msg))
+        events.append(("sent", node.node_id, msg))
         await real_tell(node, address, msg)
 
     monkeypatch.setattr("zactor.services.election.service.os.fsync", fsync)
@@ -187,27 +187,31 @@ async def test_explicit_voters_and_two_groups_on_one_node(clock: FakeClock) -> N
 
 
 async def test_malformed_election_messages_are_refused_and_change_nothing(clock: FakeClock) -> None:
-    """Terms, sequence numbers or flags of the wrong type are refused at decode, before any handler runs: the term
-    does not move, the leader stays."""
-    async with group(clock) as (nodes, elections):
+    """Terms, sequence numbers or flags of the wrong type are refused at decode, before any handler runs, and a
+    node that is no member of the cluster is refused: the term does not move, the leader stays."""
+    network = InMemoryNetwork()
+    async with group(clock, network=network) as (nodes, elections):
         leader = await elections[0].wait_for_leader(timeout_s=10)
         term = elections[0].term
         router = nodes[1].ref(ELECTION_ACTOR, address=nodes[0].address)
         for bad in (
-            Heartbeat(group="g", sender="n1", term="99", seq=1, **CONFIG_0),  # type: ignore[arg-type]
-            Heartbeat(group="g", sender="n1", term=99, seq=None, **CONFIG_0),  # type: ignore[arg-type]
-            Heartbeat(group="g", sender="n1", term=99, seq=1, config_term=0, config_seq=0, voters=[1]),  # type: ignore[list-item]
-            HeartbeatAck(group="g", sender="n1", term=term, seq=1, ok="yes"),  # type: ignore[arg-type]
-            RequestVote(group="g", sender="n1", term=[99], **CONFIG_0),  # type: ignore[arg-type]
-            Vote(group="g", sender=7, term=99, granted=True),  # type: ignore[arg-type]
-            Resign(group=None, sender="n1", term=term),  # type: ignore[arg-type]
+            Heartbeat(group="g", term="99", seq=1, **CONFIG_0),  # type: ignore[arg-type]
+            Heartbeat(group="g", term=99, seq=None, **CONFIG_0),  # type: ignore[arg-type]
+            Heartbeat(group="g", term=99, seq=1, config_term=0, config_seq=0, voters=[1]),  # type: ignore[list-item]
+            HeartbeatAck(group="g", term=term, seq=1, ok="yes"),  # type: ignore[arg-type]
+            RequestVote(group="g", term=[99], **CONFIG_0),  # type: ignore[arg-type]
+            Vote(group="g", term=99, granted="yes"),  # type: ignore[arg-type]
+            Resign(group=None, term=term),  # type: ignore[arg-type]
         ):
             await router.tell(bad)
         mailbox = nodes[0].registry.get(ELECTION_ACTOR)
         assert mailbox is not None
         await wait_until(lambda: nodes[0].stats["decode_errors"] >= 7, what="the seven tells refused")
-        forged = Heartbeat(group="g", sender=nodes[2].node_id, term=term + 5, seq=1, **CONFIG_0)
-        with pytest.raises(ForgedSender):  # n1 speaking for n2: the envelope says who sent it
-            await router.ask(forged)
+        stranger = Node(NodeConfig(node_id="n2", bind="mem://s:0"), transport=network.transport(), time_source=clock)
+        async with stranger:  # a plain node claiming a member's id: its envelope names no cluster
+            with pytest.raises(ClusterMismatch):
+                await stranger.ref(ELECTION_ACTOR, address=nodes[0].address).ask(
+                    Heartbeat(group="g", term=term + 5, seq=1, **CONFIG_0)
+                )
         assert mailbox.stats.failures == 0
         assert elections[0].term == term and elections[0].leader == leader
