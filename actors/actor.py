@@ -147,7 +147,7 @@ class Context:
         Raises:
             RuntimeError: the actor runs on a plain :class:`~zactor.node.Node`, which belongs to no cluster.
         """
-        if not hasattr(self.node, "membership"):
+        if self.node.envelope_cluster_id is None:  # what makes a node a cluster member
             raise RuntimeError(f"actor {self.actor_name!r} runs on a plain Node: ctx.cluster needs a ClusterNode")
         return typing.cast("ClusterNode", self.node)
 

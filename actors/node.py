@@ -322,15 +322,7 @@ class Node:
             if mailbox is None:
                 raise ActorNotFound(target, self.node_id)
             mailbox.put(open_body(header, frames), reply_to, inline=True, sender=sender)
-        except (
-            DecodeError,
-            ActorNotFound,
-            MailboxFull,
-            NodeUnavailable,
-            ClockOffsetError,
-            ClusterMismatch,
-            ForgedSender,
-        ) as exc:
+        except _REFUSED as exc:
             self.stats[_STAT_BY_ERROR[type(exc)]] += 1
             if reply_to is None:
                 self._peer_log.log(
@@ -411,3 +403,5 @@ _STAT_BY_ERROR = {
     NodeUnavailable: "refused_stopping",
     ClockOffsetError: "clock_rejected",
 }
+_REFUSED: tuple[type[Exception], ...] = tuple(_STAT_BY_ERROR)
+"""What refuses an inbound envelope before (or instead of) its handler: answered as an ERROR, counted by type."""
