@@ -1,7 +1,8 @@
 """zactor: typed RPC actors hosted by nodes that talk over ZeroMQ.
 
 Public names: :func:`message`, :class:`Returns`, :class:`Actor`, :func:`handler`, :class:`Context`, :class:`Sender`,
-:class:`Node`, :class:`NodeConfig`, :class:`ActorRef`, :class:`Extension`, :class:`TimeSource`, :class:`SystemTime`,
+:class:`Node`, :class:`NodeConfig`, :class:`ActorRef`, :class:`RestartPolicy`, :class:`Restart`,
+:class:`Terminated`, :class:`TerminationReason`, :class:`Extension`, :class:`TimeSource`, :class:`SystemTime`,
 :func:`connect` (a blocking client), ``__version__``; errors live in :mod:`zactor.errors`, the transport in
 :mod:`zactor.transport`, the cluster services in :mod:`zactor.services`, the node composed with them
 (:class:`~zactor.services.cluster.ClusterNode`, :class:`~zactor.services.cluster.LocalCluster`) in
@@ -14,11 +15,13 @@ from importlib.metadata import PackageNotFoundError, version
 from zactor.actor import Actor, Context, Sender, handler
 from zactor.client import BlockingClient, BlockingRef, connect
 from zactor.config import NodeConfig
+from zactor.deathwatch import Terminated, TerminationReason
 from zactor.extensions import Extension
 from zactor.loops import run
 from zactor.node import Node
 from zactor.ref import ActorRef
 from zactor.registry import Registry
+from zactor.supervision import Restart, RestartPolicy
 from zactor.timesource import SystemTime, TimeSource
 from zactor.transport.codec import Returns, message
 
@@ -32,9 +35,13 @@ __all__ = [
     "Node",
     "NodeConfig",
     "Registry",
+    "Restart",
+    "RestartPolicy",
     "Returns",
     "Sender",
     "SystemTime",
+    "Terminated",
+    "TerminationReason",
     "TimeSource",
     "__version__",
     "connect",

@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
+from zactor.deathwatch import Terminated
 from zactor.errors import ClusterMismatch
 from zactor.transport.codec import is_message, type_name_of
 
 if TYPE_CHECKING:
+    from zactor.mailbox import Mailbox
     from zactor.node import Node
     from zactor.ref import ActorRef
     from zactor.services.cluster.node import ClusterNode
@@ -105,12 +107,50 @@ class Context:
         log: a logger named ``zactor.actor.<name>``.
     """
 
-    __slots__ = ("node", "actor_name", "log")
+    __slots__ = ("node", "actor_name", "log", "watching", "mailbox")
 
     def __init__(self, node: Node, actor_name: str) -> None:
         self.node = node
         self.actor_name = actor_name
         self.log = logging.getLogger(f"zactor.actor.{actor_name}")
+        self.watching: dict[tuple[str, str | None], Callable[[], None]] = {}
+        """The watches this actor holds, by the watched ref's (name, address): each one's unwatch."""
+        self.mailbox: Mailbox | None = None
+        """The actor's mailbox (set by the mailbox itself)."""
+
+    def watch(self, ref: ActorRef) -> None:
+        """Watch the actor of ``ref``: this actor gets one :class:`~zactor.deathwatch.Terminated` message when it
+        terminates (see :meth:`zactor.node.Node.watch`). The notice bypasses the mailbox bound; the watch ends when
+        this actor is removed. Watching the same ref twice is one watch.
+
+        Raises:
+            TypeError: this actor has no handler for ``Terminated``, or ``ref`` is remote on a plain node.
+        """
+        mailbox = self.mailbox
+        if mailbox is None:
+            raise RuntimeError(f"actor {self.actor_name!r} has no mailbox: it cannot watch")
+        if Terminated not in handlers_of(mailbox.actor):
+            raise TypeError(f"actor {self.actor_name!r} watches {ref!r} but has no @handler for Terminated")
+        key = (ref.name, ref.address)
+        if key in self.watching:
+            return
+
+        def deliver(terminated: Terminated) -> None:
+            self.watching.pop(key, None)
+            mailbox.put_system(terminated)
+
+        self.watching[key] = self.node.watch_with(ref, deliver)
+
+    def unwatch(self, ref: ActorRef) -> None:
+        """Cancel this actor's watch on ``ref`` (nothing happens when there is none)."""
+        unwatch = self.watching.pop((ref.name, ref.address), None)
+        if unwatch is not None:
+            unwatch()
+
+    def stop(self) -> None:
+        """Stop this actor once the running handler returns: it takes no further message; under
+        ``Restart.ALWAYS`` it is restarted, else removed (its watchers get ``Terminated(reason="stopped")``)."""
+        self.node.registry.stop_soon(self.actor_name)
 
     @property
     def node_id(self) -> str:

@@ -22,6 +22,7 @@ __all__ = [
     "ActorError",
     "ActorExists",
     "ActorNotFound",
+    "ActorTerminated",
     "ClockOffsetError",
     "ClusterMismatch",
     "DecodeError",
@@ -224,3 +225,22 @@ class ClockOffsetError(ActorError):
         self.node = node
         self.ahead_ms = ahead_ms
         self.max_offset_ms = max_offset_ms
+
+
+class ActorTerminated(ActorNotFound):
+    """The actor an ask waited on terminated: removed, stopped, failed for good, or its node died or left. Asks
+    queued for it, and asks waiting on a node that died, fail at once with this error; its ``reason`` says why.
+
+    A subclass of :class:`ActorNotFound`: the actor is not there to answer.
+
+    Attributes:
+        actor: the actor's name.
+        node: the id of the node it ran on.
+        reason: a :class:`zactor.deathwatch.TerminationReason` value (``"removed"``, ``"gave_up"``,
+            ``"node_dead"``, ...).
+    """
+
+    def __init__(self, actor: str, node: str, reason: str) -> None:
+        super().__init__(actor, node)
+        self.args = (f"actor {actor!r} on node {node!r} terminated: {reason}",)
+        self.reason = reason

@@ -25,13 +25,15 @@ import logging
 import time
 import traceback
 from asyncio.tasks import _enter_task, _leave_task
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from zactor.actor import SENDER, Actor, Context, Sender, check_reply, handlers_of
+from zactor.deathwatch import Watchers
 from zactor.errors import ActorNotFound, HandlerNotFound, MailboxFull, RemoteError
 from zactor.handoff import Handoff, Idle, Resume
 from zactor.replies import REFUSALS, ReplyTo
+from zactor.supervision import RestartPolicy
 from zactor.transport.codec import describe_type
 from zactor.transport.ratelog import RateLimitedLogger
 
@@ -87,6 +89,7 @@ class Mailbox:
         self.name = name
         self.actor = actor
         self.ctx = ctx
+        ctx.mailbox = self
         self.capacity = actor.mailbox_size or capacity
         self._handlers = handlers_of(actor)
         self._queue: collections.deque[tuple[Any, ReplyTo, Sender | None]] = collections.deque()
@@ -96,8 +99,52 @@ class Mailbox:
         self._failure_log = RateLimitedLogger(ctx.log)
         self._running: dict[ReplyTo, asyncio.Task[None]] = {}  # the reply_to of each ask being handled -> its worker
         self._cancelling: set[ReplyTo] = set()
+        self._paused = False
+        self._quiet: asyncio.Event | None = None
+        self.crash_policy: RestartPolicy | None = None
+        self.on_crash: Callable[[BaseException], None] | None = None
+        self.watchers = Watchers()
         self.cancelled = 0
         self.stats = HandlerStats()
+
+    def replace(self, actor: Actor) -> None:
+        """Hand the following messages to ``actor``, a fresh instance (a restart).
+
+        Raises:
+            TypeError: its handlers are malformed.
+        """
+        handlers = handlers_of(actor)
+        self._handlers.clear()  # in place: the workers hold this dict
+        self._handlers.update(handlers)
+        self.actor = actor
+
+    def pause(self) -> None:
+        """Stop handing queued messages to the actor; messages still queue (up to ``capacity``)."""
+        self._paused = True
+
+    async def quiesce(self, timeout_s: float) -> bool:
+        """Wait, after :meth:`pause`, until no handler runs (at most ``timeout_s`` seconds); returns whether none
+        does."""
+        if self._all_idle():
+            return True
+        self._quiet = asyncio.Event()
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._quiet.wait()
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._quiet = None
+
+    def resume(self) -> None:
+        """Hand queued messages to the actor again, waking a worker for each."""
+        self._paused = False
+        for _ in range(len(self._queue)):
+            self._wake_one()
+
+    def _all_idle(self) -> bool:
+        return len({idle.task for idle in self._idle if not idle.waiter.done()}) == len(self._workers)
 
     def start(self) -> None:
         """Start the worker task(s), each in a context of its own."""
@@ -121,6 +168,9 @@ class Mailbox:
         queue = self._queue
         if len(queue) >= self.capacity:
             raise MailboxFull(self.name, self.capacity)
+        if self._paused:
+            queue.append((msg, reply_to, sender))
+            return
         idle = self._idle
         if idle and not queue:
             worker = idle.pop()
@@ -130,6 +180,20 @@ class Mailbox:
                     worker.waiter.set_result(None)
                 return
         queue.append((msg, reply_to, sender))
+        self._wake_one()
+
+    def put_system(self, msg: Any) -> bool:
+        """Queue a tell from the node itself (a ``Terminated``) past the mailbox's bound, so that no notice is lost
+        to a full mailbox. Returns False when the mailbox is closed."""
+        if self._closed:
+            return False
+        self._queue.append((msg, None, None))
+        if not self._paused:
+            self._wake_one()
+        return True
+
+    def _wake_one(self) -> None:
+        idle = self._idle
         while idle:
             waiter = idle.pop().waiter
             if not waiter.done():
@@ -214,7 +278,7 @@ class Mailbox:
         if worker is None:
             raise RuntimeError("a mailbox worker runs as a task (see Mailbox.start)")
         while True:
-            if queue:
+            if queue and not self._paused:
                 msg, reply_to, sender = queue.popleft()
                 handle = handlers.get(type(msg))
                 if handle is None:
@@ -227,6 +291,8 @@ class Mailbox:
                 return
             waiter: asyncio.Future[Handoff | None] = loop.create_future()
             self._idle.append(Idle(waiter, worker, context))
+            if self._quiet is not None and self._all_idle():
+                self._quiet.set()
             try:
                 handoff = await waiter
                 pending: BaseException | None = None
@@ -273,15 +339,18 @@ class Mailbox:
         if reply_to is not None:
             reply_to.answer(result, error, self.name)
 
-    async def close(self, timeout_s: float) -> None:
-        """Refuse new messages, fail the queued asks with ``ActorNotFound``, and let the running handlers finish.
+    async def close(self, timeout_s: float, error: ActorNotFound | None = None) -> None:
+        """Refuse new messages, fail the queued asks with ``error`` (default: ``ActorNotFound``), and let the
+        running handlers finish.
 
         Handlers still running after ``timeout_s`` seconds are cancelled.
         """
         self._closed = True
+        self._paused = False
+        failure = error or ActorNotFound(self.name, self.ctx.node_id)
         while self._queue:
             _, reply_to, _ = self._queue.popleft()
-            self._complete(reply_to, None, ActorNotFound(self.name, self.ctx.node_id))
+            self._complete(reply_to, None, failure)
         for idle in self._idle:
             if not idle.waiter.done():
                 idle.waiter.set_result(None)
@@ -296,8 +365,13 @@ class Mailbox:
         self._workers.clear()
 
     def _handler_failed(self, exc: BaseException, msg: Any, *, tell: bool) -> RemoteError:
-        """Log a handler's failure (rate-limited, with its traceback) and describe it for the caller."""
+        """Log a handler's failure (rate-limited, with its traceback) and describe it for the caller; a crash under
+        the actor's restart policy pauses the mailbox at once and tells the supervisor on the next loop turn."""
         self.stats.failures += 1
+        policy = self.crash_policy
+        if policy is not None and self.on_crash is not None and not self._paused and policy.crashes_on(exc):
+            self._paused = True
+            asyncio.get_running_loop().call_soon(self.on_crash, exc)
         what = "tell" if tell else "ask"
         self._failure_log.log(
             logging.ERROR if tell else logging.WARNING,

@@ -6,16 +6,18 @@ message; replies are matched to pending asks by request id. A local ask never to
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import functools
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Self, TypeVar
 
 from zactor.actor import Actor, Sender
 from zactor.calls import Calls
 from zactor.config import NodeConfig
+from zactor.deathwatch import Terminated, Unwatch
 from zactor.errors import (
     ActorNotFound,
     ClockOffsetError,
@@ -31,6 +33,7 @@ from zactor.extensions import EnvelopeClock, Extension, Extensions
 from zactor.ref import ActorRef
 from zactor.registry import Registry
 from zactor.replies import RemoteAsk
+from zactor.supervision import Restart, RestartPolicy
 from zactor.timesource import SystemTime, TimeSource
 from zactor.transport.base import Transport
 from zactor.transport.envelope import Kind, open_body, pack, unpack
@@ -182,15 +185,39 @@ class Node:
 
     # ------------------------------------------------------------------------------------------------ registry
 
-    async def add_actor(self, name: str, actor: Actor) -> ActorRef:
-        """Host ``actor`` under ``name`` (runs its ``on_start`` first) and return a local reference to it.
+    async def add_actor(
+        self,
+        name: str,
+        actor: Actor | Callable[[], Actor],
+        *,
+        restart: RestartPolicy | Restart | None = None,
+    ) -> ActorRef:
+        """Host an actor under ``name`` (runs its ``on_start`` first) and return a local reference to it.
+
+        Args:
+            name: the name to register.
+            actor: an :class:`Actor` instance, or a factory of them (the class, or a function of no arguments),
+                which a restart policy needs.
+            restart: how to supervise it (a :class:`~zactor.supervision.RestartPolicy`, or a
+                :class:`~zactor.supervision.Restart` mode with the policy's defaults); ``None``: never restarted, and
+                a handler's exception is only its caller's error.
 
         Raises:
             ActorExists: ``name`` is in use; remove the old actor first.
-            TypeError: ``actor`` is not an :class:`Actor`, or a handler is malformed.
-            Exception: whatever ``on_start`` raised (the actor is then not added).
+            TypeError: ``actor`` is not an :class:`Actor` or a factory of one, a handler is malformed, or a restart
+                policy was given with an instance.
+            Exception: whatever ``on_start`` (or the factory) raised (the actor is then not added).
         """
-        await self._registry.add(name, actor)
+        policy = RestartPolicy(mode=restart) if isinstance(restart, Restart) else restart
+        factory: Callable[[], Actor] | None = None
+        if not isinstance(actor, Actor):
+            if not callable(actor):
+                raise TypeError(f"{actor!r} is neither an Actor nor a factory of one")
+            factory = actor
+            actor = factory()
+        elif policy is not None:
+            raise TypeError("a restart policy needs a factory: pass the class (or a function that builds the actor)")
+        await self._registry.add(name, actor, factory=factory, policy=policy)
         return ActorRef(self, name, None)
 
     async def remove_actor(self, name: str) -> None:
@@ -210,6 +237,37 @@ class Node:
     def registry(self) -> Registry:
         """This node's actor registry."""
         return self._registry
+
+    def watch(self, ref: ActorRef) -> asyncio.Future[Terminated]:
+        """Watch the actor of ``ref``: the future resolves with one :class:`~zactor.deathwatch.Terminated` when it is
+        removed, stops, fails for good, or (on a cluster node) its node dies or leaves; at once when it is gone
+        already. Cancelling the future cancels the watch.
+
+        Raises:
+            TypeError: ``ref`` is remote and this is a plain node (only a cluster member learns of a node's death).
+        """
+        future: asyncio.Future[Terminated] = asyncio.get_running_loop().create_future()
+        unwatch = self.watch_with(ref, lambda terminated: None if future.done() else future.set_result(terminated))
+        future.add_done_callback(lambda f: unwatch() if f.cancelled() else None)
+        return future
+
+    def watch_with(self, ref: ActorRef, callback: Callable[[Terminated], None]) -> Unwatch:
+        """As :meth:`watch`, calling ``callback(terminated)`` once instead; returns what cancels the watch.
+
+        Raises:
+            TypeError: ``ref`` is remote and this is a plain node.
+        """
+        if ref.address is None or ref.address == self._address:
+            return self._registry.watch(ref.name, callback)
+        return self.watch_remote(ref, callback)
+
+    def watch_remote(self, ref: ActorRef, callback: Callable[[Terminated], None]) -> Unwatch:
+        """Watch an actor of another node (see :meth:`watch_with`); a cluster node implements it.
+
+        Raises:
+            TypeError: always, on a plain node.
+        """
+        raise TypeError(f"watching {ref!r} needs a ClusterNode: a plain node cannot tell when another node dies")
 
     def ref(self, name: str, *, address: str | None = None) -> ActorRef:
         """A reference to the actor ``name``: on this node by default, or on the node bound at ``address`` (this

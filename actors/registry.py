@@ -8,8 +8,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from zactor.actor import Actor, Context
-from zactor.errors import ActorExists, ActorNotFound
+from zactor.deathwatch import Terminated, TerminationReason, Unwatch, Watchers
+from zactor.errors import ActorExists, ActorNotFound, ActorTerminated
 from zactor.mailbox import Mailbox
+from zactor.supervision import Restart, RestartPolicy
+from zactor.supervisor import Supervisor
 
 if TYPE_CHECKING:
     from zactor.node import Node
@@ -26,36 +29,56 @@ class Registry:
         node: the owning node (handed to actors in their :class:`Context`).
         mailbox_size: the default mailbox bound, in messages.
         stop_timeout_s: how long removal waits for running handlers, in seconds.
+
+    Attributes:
+        stop_timeout_s: as given.
+        listeners: called (with no argument) after each change of the hosted names.
     """
 
     def __init__(self, node: Node, mailbox_size: int, stop_timeout_s: float) -> None:
         self._node = node
         self._mailbox_size = mailbox_size
-        self._stop_timeout_s = stop_timeout_s
+        self.stop_timeout_s = stop_timeout_s
         self._mailboxes: dict[str, Mailbox] = {}
+        self._supervisors: dict[str, Supervisor] = {}
         self._reserved: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self.listeners: list[Callable[[], None]] = []
 
     def get(self, name: str) -> Mailbox | None:
         """The mailbox of the actor named ``name``, or ``None`` when there is none."""
         return self._mailboxes.get(name)
 
+    def supervisor(self, name: str) -> Supervisor | None:
+        """The supervisor of the actor ``name``, or ``None`` when it has no restart policy (or no such actor)."""
+        return self._supervisors.get(name)
+
     def names(self) -> list[str]:
         """The names of the hosted actors, sorted."""
         return sorted(self._mailboxes)
 
-    async def add(self, name: str, actor: Actor) -> None:
-        """Run ``actor.on_start`` and then register it under ``name``.
+    async def add(
+        self,
+        name: str,
+        actor: Actor,
+        *,
+        factory: Callable[[], Actor] | None = None,
+        policy: RestartPolicy | None = None,
+    ) -> None:
+        """Run ``actor.on_start`` and then register it under ``name``; with ``policy``, supervise it (restarts build
+        fresh instances from ``factory``; see :mod:`zactor.supervisor`).
 
         Raises:
             ActorExists: ``name`` is in use (or being added).
-            TypeError: ``actor`` is not an :class:`Actor` or its handlers are malformed.
+            TypeError: ``actor`` is not an :class:`Actor`, its handlers are malformed, or a policy has no factory.
             Exception: whatever ``on_start`` raised; the actor is then not registered.
         """
         if not isinstance(actor, Actor):
             raise TypeError(f"{actor!r} is not an Actor")
         if not name or not isinstance(name, str):
             raise ValueError("an actor name must be a non-empty string")
+        if policy is not None and factory is None:
+            raise TypeError("a restart policy needs a factory that builds fresh instances")
         if name in self._mailboxes or name in self._reserved:
             raise ActorExists(name)
         ctx = Context(self._node, name)
@@ -63,16 +86,23 @@ class Registry:
         self._reserved.add(name)
         try:
             await actor.on_start(ctx)
+        except BaseException:
+            for unwatch in ctx.watching.values():
+                unwatch()
+            raise
         finally:
             self._reserved.discard(name)
+        if policy is not None and factory is not None:
+            node = self._node
+            self._supervisors[name] = Supervisor(self, mailbox, factory, policy, node.rng, node.time_source.monotonic_s)
         mailbox.start()
         self._mailboxes[name] = mailbox
         log.info("actor %r added on node %r", name, self._node.node_id)
         self._changed()
 
-    async def remove(self, name: str) -> None:
-        """Unregister ``name``: later and queued asks fail with ``ActorNotFound``; running handlers finish; then
-        ``on_stop`` runs.
+    async def remove(self, name: str, reason: TerminationReason = TerminationReason.REMOVED, error: str = "") -> None:
+        """Unregister ``name``: queued and later asks fail with ``ActorTerminated``; running handlers finish; then
+        ``on_stop`` runs and the actor's watchers get ``Terminated(reason=reason)``.
 
         Raises:
             ActorNotFound: no actor is registered under ``name``.
@@ -80,13 +110,52 @@ class Registry:
         mailbox = self._mailboxes.pop(name, None)
         if mailbox is None:
             raise ActorNotFound(name, self._node.node_id)
+        supervisor = self._supervisors.pop(name, None)
+        if supervisor is not None:
+            supervisor.cancel()
         self._changed()
-        await mailbox.close(self._stop_timeout_s)
-        try:
-            await mailbox.actor.on_stop(mailbox.ctx)
-        except Exception:
-            log.exception("actor %r: on_stop failed", name)
-        log.info("actor %r removed from node %r", name, self._node.node_id)
+        for unwatch in list(mailbox.ctx.watching.values()):
+            unwatch()
+        mailbox.ctx.watching.clear()
+        node_id = self._node.node_id
+        await mailbox.close(self.stop_timeout_s, ActorTerminated(name, node_id, reason.value))
+        if supervisor is None or supervisor.instance_live:
+            try:
+                await mailbox.actor.on_stop(mailbox.ctx)
+            except Exception:
+                log.exception("actor %r: on_stop failed", name)
+        log.info("actor %r removed from node %r (%s)", name, node_id, reason.value)
+        mailbox.watchers.fire(Terminated(name=name, node_id=node_id, reason=reason, error=error))
+
+    def stop_soon(self, name: str) -> None:
+        """The actor ``name`` stops itself after the message it handles: restarted under ``Restart.ALWAYS``, else
+        removed with ``Terminated(reason="stopped")``. Does nothing for an actor that is not hosted."""
+        mailbox = self._mailboxes.get(name)
+        if mailbox is None:
+            return
+        supervisor = self._supervisors.get(name)
+        if supervisor is not None and supervisor.policy.mode is Restart.ALWAYS:
+            supervisor.crashed(None)
+            return
+        mailbox.pause()
+        task = asyncio.get_running_loop().create_task(self.remove_if(mailbox, TerminationReason.STOPPED))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def remove_if(self, mailbox: Mailbox, reason: TerminationReason, error: str = "") -> None:
+        """:meth:`remove` the actor of ``mailbox`` if it is still the one registered under its name."""
+        if self._mailboxes.get(mailbox.name) is mailbox:
+            await self.remove(mailbox.name, reason, error)
+
+    def watch(self, name: str, callback: Callable[[Terminated], None]) -> Unwatch:
+        """Call ``callback(Terminated)`` once when the actor ``name`` terminates (on the next loop turn, with reason
+        ``not_found``, when no such actor is hosted); returns what cancels the watch."""
+        mailbox = self._mailboxes.get(name)
+        if mailbox is None:
+            gone = Watchers()
+            gone.fire(Terminated(name=name, node_id=self._node.node_id, reason=TerminationReason.NOT_FOUND))
+            return gone.add(callback)
+        return mailbox.watchers.add(callback)
 
     async def remove_all(self) -> None:
         """Remove every actor, concurrently."""

@@ -9,6 +9,7 @@ from typing import Any
 from zactor.errors import (
     ActorError,
     ActorNotFound,
+    ActorTerminated,
     ClockOffsetError,
     ClusterMismatch,
     DecodeError,
@@ -36,6 +37,7 @@ class ErrorCode(enum.IntEnum):
     CLOCK_OFFSET = 7
     CLUSTER_MISMATCH = 8
     FORGED_SENDER = 9
+    ACTOR_TERMINATED = 10
 
 
 @message("zactor.Error")
@@ -57,6 +59,10 @@ _MAX_TRACEBACK_CHARS = 16_000  # the innermost frames are at the end
 def error_info(exc: BaseException, node: str, actor: str) -> ErrorInfo:
     """Describe ``exc`` (raised while serving ``actor`` on ``node``) for an ERROR envelope."""
     detail = 0
+    if isinstance(exc, ActorTerminated):
+        return ErrorInfo(
+            code=ErrorCode.ACTOR_TERMINATED, type="ActorTerminated", message=exc.reason, node=exc.node, actor=actor
+        )
     if isinstance(exc, ActorNotFound):
         code = ErrorCode.ACTOR_NOT_FOUND
     elif isinstance(exc, HandlerNotFound):
@@ -97,6 +103,8 @@ def error_info(exc: BaseException, node: str, actor: str) -> ErrorInfo:
 def error_from_info(info: ErrorInfo) -> ActorError:
     """The exception a caller sees for an ERROR envelope's body."""
     code = info.code
+    if code == ErrorCode.ACTOR_TERMINATED:
+        return ActorTerminated(info.actor, info.node, info.message)
     if code == ErrorCode.ACTOR_NOT_FOUND:
         return ActorNotFound(info.actor, info.node)
     if code == ErrorCode.HANDLER_NOT_FOUND:
