@@ -65,3 +65,13 @@ def test_primary_secondary_example_fails_over_and_fences_the_old_term() -> None:
     assert code == 0, out
     assert "counted to 10" in out and "took over in term 2; counted on to 20" in out
     assert "refused (term 1 is stale: term 2 writes here now)" in out and "ledger total 20" in out
+
+
+def test_supervised_workers_restarts_then_gives_up_and_the_monitor_is_told() -> None:
+    """Two restarts after the crashes of jobs 2 and 5, the third crash spends the budget: the worker is removed and
+    its monitor gets Terminated(gave_up) naming the last error."""
+    code, out = _run("supervised_workers", timeout_s=60)
+    assert code == 0, out
+    assert "job 3: 9" in out and "job 7: 49" in out, out
+    assert out.count("crashed") == 3, out
+    assert "worker terminated: gave_up (RuntimeError: job 8 failed)" in out, out
