@@ -206,9 +206,12 @@ class Node:
             ActorExists: ``name`` is in use; remove the old actor first.
             TypeError: ``actor`` is not an :class:`Actor` or a factory of one, a handler is malformed, or a restart
                 policy was given with an instance.
+            ValueError: the restart policy has a negative count, window or delay, or a jitter outside 0..1.
             Exception: whatever ``on_start`` (or the factory) raised (the actor is then not added).
         """
         policy = RestartPolicy(mode=restart) if isinstance(restart, Restart) else restart
+        if policy is not None:
+            policy.validate()
         factory: Callable[[], Actor] | None = None
         if not isinstance(actor, Actor):
             if not callable(actor):

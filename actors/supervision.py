@@ -58,9 +58,6 @@ class RestartPolicy:
         crash_on: the exception classes (by ``__name__`` or ``module.QualName``, matched against the raised
             exception's class and its bases) that make a handler's exception a crash; empty: only ``on_start``
             failures are crashes.
-
-    Raises:
-        ValueError: a negative count, window or delay, or ``jitter`` outside 0..1.
     """
 
     mode: Restart = Restart.ON_FAILURE
@@ -71,7 +68,12 @@ class RestartPolicy:
     jitter: float = 0.2
     crash_on: tuple[str, ...] = ("Exception",)
 
-    def __attrs_post_init__(self) -> None:
+    def validate(self) -> None:
+        """Check the policy's numbers (``add_actor`` does).
+
+        Raises:
+            ValueError: a negative count, window or delay, or ``jitter`` outside 0..1.
+        """
         if self.max_restarts < 0 or self.within_s < 0 or self.backoff_s < 0 or self.max_backoff_s < 0:
             raise ValueError(f"restart counts, windows and delays must be 0 or more: {self}")
         if not 0 <= self.jitter <= 1:

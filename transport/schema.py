@@ -246,6 +246,8 @@ def _enum(kind: type[enum.Enum]) -> Check:
     def check(value: Any) -> Any:
         if isinstance(value, kind):
             return value
+        if type(value) is bool:  # True == 1: an IntEnum would take it for its member 1
+            raise _Mismatch(f"a value of {kind.__qualname__}", value)
         try:
             return kind(value)
         except (ValueError, TypeError):
