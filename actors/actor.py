@@ -124,7 +124,9 @@ class Context:
         this actor is removed. Watching the same ref twice is one watch.
 
         Raises:
-            TypeError: this actor has no handler for ``Terminated``, or ``ref`` is remote on a plain node.
+            TypeError: this actor has no handler for ``Terminated``, or ``ref`` is remote (only actors of this node
+                can be watched).
+            RuntimeError: the context belongs to no mailbox (it was not made by a node).
         """
         mailbox = self.mailbox
         if mailbox is None:
@@ -145,6 +147,12 @@ class Context:
         """Cancel this actor's watch on ``ref`` (nothing happens when there is none)."""
         unwatch = self.watching.pop((ref.name, ref.address), None)
         if unwatch is not None:
+            unwatch()
+
+    def unwatch_all(self) -> None:
+        """Cancel every watch this actor holds (when it is removed, or its ``on_start`` failed)."""
+        watching, self.watching = self.watching, {}
+        for unwatch in watching.values():
             unwatch()
 
     def stop(self) -> None:

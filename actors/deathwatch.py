@@ -1,8 +1,8 @@
 """Death watch: the ``Terminated`` notice, why an actor terminated, and the watches on one actor.
 
-After Erlang's monitors and Akka's death watch: a watch fires once, when the watched actor is removed, stops, fails
-for good (its restart policy gave up), or its node is declared dead or leaves; a watch on an actor that is gone
-fires at once. A restart is no termination: the actor keeps its name and mailbox.
+After Erlang's monitors and Akka's death watch: a watch fires once, when the watched actor is removed, stops, or
+fails for good (its restart policy gave up); a watch on an actor that is gone fires at once. Watches cover the
+actors of the watcher's own node. A restart is no termination: the actor keeps its name and mailbox.
 """
 
 from __future__ import annotations
@@ -32,12 +32,8 @@ class TerminationReason(enum.Enum):
     """It crashed and its policy never restarts (``Restart.NEVER``)."""
     GAVE_UP = "gave_up"
     """It crashed once more than its restart budget allows."""
-    NODE_DEAD = "node_dead"
-    """Its node was declared dead by the failure detector."""
-    NODE_LEFT = "node_left"
-    """Its node left the cluster."""
     NOT_FOUND = "not_found"
-    """It did not exist when the watch was set (or its node was not a live member)."""
+    """It did not exist when the watch was set."""
 
 
 @message("zactor.Terminated")

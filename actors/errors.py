@@ -228,16 +228,16 @@ class ClockOffsetError(ActorError):
 
 
 class ActorTerminated(ActorNotFound):
-    """The actor an ask waited on terminated: removed, stopped, failed for good, or its node died or left. Asks
-    queued for it, and asks waiting on a node that died, fail at once with this error; its ``reason`` says why.
+    """The actor an ask waited on terminated: removed, stopped, or failed for good. Asks queued for it fail at once
+    with this error; its ``reason`` says why.
 
     A subclass of :class:`ActorNotFound`: the actor is not there to answer.
 
     Attributes:
         actor: the actor's name.
         node: the id of the node it ran on.
-        reason: a :class:`zactor.deathwatch.TerminationReason` value (``"removed"``, ``"gave_up"``,
-            ``"node_dead"``, ...).
+        reason: a :class:`zactor.deathwatch.TerminationReason` value (``"removed"``, ``"stopped"``, ``"failed"``,
+            ``"gave_up"``).
     """
 
     def __init__(self, actor: str, node: str, reason: str) -> None:

@@ -118,6 +118,13 @@ class Mailbox:
         self._handlers.update(handlers)
         self.actor = actor
 
+    async def stop_actor(self) -> None:
+        """Run the current instance's ``on_stop``; its failure is logged, not raised."""
+        try:
+            await self.actor.on_stop(self.ctx)
+        except Exception:
+            log.exception("actor %r: on_stop failed", self.name)
+
     def pause(self) -> None:
         """Stop handing queued messages to the actor; messages still queue (up to ``capacity``)."""
         self._paused = True
@@ -346,7 +353,6 @@ class Mailbox:
         Handlers still running after ``timeout_s`` seconds are cancelled.
         """
         self._closed = True
-        self._paused = False
         failure = error or ActorNotFound(self.name, self.ctx.node_id)
         while self._queue:
             _, reply_to, _ = self._queue.popleft()

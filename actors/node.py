@@ -242,12 +242,12 @@ class Node:
         return self._registry
 
     def watch(self, ref: ActorRef) -> asyncio.Future[Terminated]:
-        """Watch the actor of ``ref``: the future resolves with one :class:`~zactor.deathwatch.Terminated` when it is
-        removed, stops, fails for good, or (on a cluster node) its node dies or leaves; at once when it is gone
+        """Watch the actor of ``ref``, on this node: the future resolves with one
+        :class:`~zactor.deathwatch.Terminated` when it is removed, stops, or fails for good; at once when it is gone
         already. Cancelling the future cancels the watch.
 
         Raises:
-            TypeError: ``ref`` is remote and this is a plain node (only a cluster member learns of a node's death).
+            TypeError: ``ref`` names an actor of another node (only actors of this node can be watched).
         """
         future: asyncio.Future[Terminated] = asyncio.get_running_loop().create_future()
         unwatch = self.watch_with(ref, lambda terminated: None if future.done() else future.set_result(terminated))
@@ -258,19 +258,11 @@ class Node:
         """As :meth:`watch`, calling ``callback(terminated)`` once instead; returns what cancels the watch.
 
         Raises:
-            TypeError: ``ref`` is remote and this is a plain node.
+            TypeError: ``ref`` names an actor of another node.
         """
-        if ref.address is None or ref.address == self._address:
-            return self._registry.watch(ref.name, callback)
-        return self.watch_remote(ref, callback)
-
-    def watch_remote(self, ref: ActorRef, callback: Callable[[Terminated], None]) -> Unwatch:
-        """Watch an actor of another node (see :meth:`watch_with`); a cluster node implements it.
-
-        Raises:
-            TypeError: always, on a plain node.
-        """
-        raise TypeError(f"watching {ref!r} needs a ClusterNode: a plain node cannot tell when another node dies")
+        if ref.address is not None and ref.address != self._address:
+            raise TypeError(f"cannot watch {ref!r}: only actors of this node can be watched")
+        return self._registry.watch(ref.name, callback)
 
     def ref(self, name: str, *, address: str | None = None) -> ActorRef:
         """A reference to the actor ``name``: on this node by default, or on the node bound at ``address`` (this

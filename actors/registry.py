@@ -49,10 +49,6 @@ class Registry:
         """The mailbox of the actor named ``name``, or ``None`` when there is none."""
         return self._mailboxes.get(name)
 
-    def supervisor(self, name: str) -> Supervisor | None:
-        """The supervisor of the actor ``name``, or ``None`` when it has no restart policy (or no such actor)."""
-        return self._supervisors.get(name)
-
     def names(self) -> list[str]:
         """The names of the hosted actors, sorted."""
         return sorted(self._mailboxes)
@@ -87,8 +83,7 @@ class Registry:
         try:
             await actor.on_start(ctx)
         except BaseException:
-            for unwatch in ctx.watching.values():
-                unwatch()
+            ctx.unwatch_all()
             raise
         finally:
             self._reserved.discard(name)
@@ -114,16 +109,11 @@ class Registry:
         if supervisor is not None:
             supervisor.cancel()
         self._changed()
-        for unwatch in list(mailbox.ctx.watching.values()):
-            unwatch()
-        mailbox.ctx.watching.clear()
+        mailbox.ctx.unwatch_all()
         node_id = self._node.node_id
         await mailbox.close(self.stop_timeout_s, ActorTerminated(name, node_id, reason.value))
         if supervisor is None or supervisor.instance_live:
-            try:
-                await mailbox.actor.on_stop(mailbox.ctx)
-            except Exception:
-                log.exception("actor %r: on_stop failed", name)
+            await mailbox.stop_actor()
         log.info("actor %r removed from node %r (%s)", name, node_id, reason.value)
         mailbox.watchers.fire(Terminated(name=name, node_id=node_id, reason=reason, error=error))
 

@@ -99,7 +99,6 @@ class RestartBudget:
         self._policy = policy
         self._rng = rng
         self._restarts: collections.deque[float] = collections.deque()
-        self.total = 0
 
     def _forget_before(self, now_s: float) -> None:
         restarts, horizon = self._restarts, now_s - self._policy.within_s
@@ -118,6 +117,5 @@ class RestartBudget:
         if self.left(now_s) == 0:
             return None
         self._restarts.append(now_s)
-        self.total += 1
         delay: float = min(policy.max_backoff_s, policy.backoff_s * 2.0 ** (len(self._restarts) - 1))
         return delay * (1.0 + policy.jitter * (2.0 * self._rng.random() - 1.0))

@@ -126,10 +126,7 @@ class Supervisor:
     async def _stop_instance(self) -> None:
         if self.instance_live:
             self.instance_live = False
-            try:
-                await self._mailbox.actor.on_stop(self._mailbox.ctx)
-            except Exception:
-                log.exception("actor %r: on_stop failed", self._mailbox.name)
+            await self._mailbox.stop_actor()
 
     async def _give_up(self, reason: TerminationReason) -> None:
         log.error("actor %r removed (%s): %s", self._mailbox.name, reason.value, self.last_error)

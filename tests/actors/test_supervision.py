@@ -233,7 +233,7 @@ def test_watching_an_actor_that_is_gone_fires_at_once_and_remove_fires_removed()
     assert removed.reason is TerminationReason.REMOVED
 
 
-def test_a_cancelled_watch_delivers_nothing_and_a_watcher_without_a_handler_is_refused() -> None:
+def test_a_cancelled_watch_delivers_nothing_and_bad_watches_are_refused() -> None:
     clock = FakeClock()
 
     async def main() -> None:
@@ -245,6 +245,8 @@ def test_a_cancelled_watch_delivers_nothing_and_a_watcher_without_a_handler_is_r
             assert len(node.registry.get("worker").watchers) == 0  # type: ignore[union-attr]
             with pytest.raises(TypeError, match="no @handler for Terminated"):
                 await node.add_actor("bad", _NoHandlerWatcher())
+            with pytest.raises(TypeError, match="only actors of this node"):
+                node.watch(node.ref("worker", address="mem://elsewhere:1"))
 
     clock.run(main())
 
