@@ -124,8 +124,8 @@ class Context:
         this actor is removed. Watching the same ref twice is one watch.
 
         Raises:
-            TypeError: this actor has no handler for ``Terminated``, or ``ref`` is remote (only actors of this node
-                can be watched).
+            TypeError: this actor has no handler for ``Terminated``, or ``ref`` is remote and this node is no
+                cluster member (a plain node watches only its own actors).
             RuntimeError: the context belongs to no mailbox (it was not made by a node).
         """
         mailbox = self.mailbox

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from zactor.deadlines import Deadlines
@@ -69,11 +70,11 @@ class Calls:
             self._deadlines.close()
             self._deadlines = None
 
-    def fail_endpoint(self, endpoint: str, error: BaseException) -> None:
-        """Fail the asks waiting on ``endpoint`` with ``error``."""
-        for fut, pending_endpoint, *_ in list(self._pending.values()):
+    def fail_endpoint(self, endpoint: str, error: BaseException | Callable[[str], BaseException]) -> None:
+        """Fail the asks waiting on ``endpoint`` with ``error``, or with ``error(actor name)`` for each."""
+        for fut, pending_endpoint, name, _ in list(self._pending.values()):
             if pending_endpoint == endpoint and not fut.done():
-                fut.set_exception(error)
+                fut.set_exception(error if isinstance(error, BaseException) else error(name))
 
     def _started_deadlines(self) -> Deadlines:
         if self._deadlines is None:

@@ -1,8 +1,9 @@
 """Death watch: the ``Terminated`` notice, why an actor terminated, and the watches on one actor.
 
 After Erlang's monitors and Akka's death watch: a watch fires once, when the watched actor is removed, stops, or
-fails for good (its restart policy gave up); a watch on an actor that is gone fires at once. Watches cover the
-actors of the watcher's own node. A restart is no termination: the actor keeps its name and mailbox.
+fails for good (its restart policy gave up); a watch on an actor that is gone fires at once. A plain node watches its
+own actors; a cluster node also those of other members, and learns of their nodes' death through membership
+(:mod:`zactor.services.cluster.deathwatch`). A restart is no termination: the actor keeps its name and mailbox.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ class TerminationReason(enum.Enum):
     """It crashed once more than its restart budget allows."""
     NOT_FOUND = "not_found"
     """It did not exist when the watch was set."""
+    NODE_DEAD = "node_dead"
+    """Its node was declared dead by membership (failure detection), or no live member was at its address."""
+    NODE_LEFT = "node_left"
+    """Its node left the cluster (a graceful stop)."""
 
 
 @message("zactor.Terminated")

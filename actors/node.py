@@ -247,7 +247,7 @@ class Node:
         already. Cancelling the future cancels the watch.
 
         Raises:
-            TypeError: ``ref`` names an actor of another node (only actors of this node can be watched).
+            TypeError: ``ref`` names an actor of another node and this node is no cluster member.
         """
         future: asyncio.Future[Terminated] = asyncio.get_running_loop().create_future()
         unwatch = self.watch_with(ref, lambda terminated: None if future.done() else future.set_result(terminated))
@@ -258,11 +258,19 @@ class Node:
         """As :meth:`watch`, calling ``callback(terminated)`` once instead; returns what cancels the watch.
 
         Raises:
-            TypeError: ``ref`` names an actor of another node.
+            TypeError: ``ref`` names an actor of another node and this node is no cluster member.
         """
         if ref.address is not None and ref.address != self._address:
-            raise TypeError(f"cannot watch {ref!r}: only actors of this node can be watched")
+            return self.watch_remote(ref, callback)
         return self._registry.watch(ref.name, callback)
+
+    def watch_remote(self, ref: ActorRef, callback: Callable[[Terminated], None]) -> Unwatch:
+        """Watch an actor of another node (a cluster node does, through membership); a plain node cannot.
+
+        Raises:
+            TypeError: always, on a plain node.
+        """
+        raise TypeError(f"cannot watch {ref!r}: a plain node watches only its own actors (a ClusterNode watches all)")
 
     def ref(self, name: str, *, address: str | None = None) -> ActorRef:
         """A reference to the actor ``name``: on this node by default, or on the node bound at ``address`` (this
@@ -338,9 +346,9 @@ class Node:
         self._peer_log.warning("%s", error)
         self.forget(endpoint, error)
 
-    def forget(self, address: str, error: BaseException | None = None) -> None:
+    def forget(self, address: str, error: BaseException | Callable[[str], BaseException] | None = None) -> None:
         """Close the connection to ``address`` and fail the asks waiting on it with ``error`` (default:
-        ``NodeUnavailable``)."""
+        ``NodeUnavailable``), or with ``error(actor name)`` for each when it is a function."""
         self._transport.forget(address)
         self._calls.fail_endpoint(address, error or NodeUnavailable(address, "connection closed"))
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Self
 
 from zactor.config import NodeConfig
+from zactor.deathwatch import Terminated, Unwatch
 from zactor.extensions import Extension
 from zactor.node import Node
 from zactor.ref import ActorRef
 from zactor.services.clock.service import ClockService
+from zactor.services.cluster.deathwatch import RemoteDeathWatch
 from zactor.services.cluster.observer import OBSERVER_ACTOR, ObserverActor
 from zactor.services.membership.service import MembershipService
 from zactor.services.selector.service import SelectorService
@@ -22,7 +24,8 @@ __all__ = ["ClusterNode"]
 
 class ClusterNode(Node):
     """A node that runs the cluster services: ``clock`` (HLC stamps on every envelope), ``membership`` (gossip and
-    failure detection) and ``selector`` (consistency levels), started in that order before ``extensions``.
+    failure detection), ``selector`` (consistency levels) and ``deathwatch`` (watches on other members' actors),
+    started in that order before ``extensions``.
 
     Use as ``async with ClusterNode(NodeConfig(...)) as node:``.
 
@@ -41,6 +44,8 @@ class ClusterNode(Node):
         membership: the :class:`~zactor.services.membership.service.MembershipService`:
             ``node.membership.members()``, ``lookup``, ``wait_for_members``, ``watch``.
         selector: the :class:`~zactor.services.selector.service.SelectorService`: ``node.selector.select(level)``.
+        deathwatch: the :class:`~zactor.services.cluster.deathwatch.RemoteDeathWatch` behind ``watch`` of a remote
+            ref.
     """
 
     def __init__(
@@ -58,7 +63,8 @@ class ClusterNode(Node):
         self.clock = clock or ClockService()
         self.membership = membership or MembershipService()
         self.selector = selector or SelectorService()
-        services: list[Extension[Any]] = [self.clock, self.membership, self.selector]
+        self.deathwatch = RemoteDeathWatch(self.membership)
+        services: list[Extension[Any]] = [self.clock, self.membership, self.selector, self.deathwatch]
         super().__init__(
             config, transport=transport, extensions=[*services, *extensions], time_source=time_source, rng=rng
         )
@@ -72,6 +78,11 @@ class ClusterNode(Node):
         await super().start()
         await self.add_actor(OBSERVER_ACTOR, ObserverActor())
         return self
+
+    def watch_remote(self, ref: ActorRef, callback: Callable[[Terminated], None]) -> Unwatch:
+        """Watch an actor of another member: ``callback`` gets one ``Terminated`` when it terminates, or when its node
+        is declared dead (``node_dead``) or leaves (``node_left``); see :mod:`zactor.services.cluster.deathwatch`."""
+        return self.deathwatch.watch(ref, callback)
 
     @property
     def envelope_cluster_id(self) -> str | None:

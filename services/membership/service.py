@@ -3,7 +3,8 @@
 Every ``gossip_interval_s`` the core picks peers; for each, the shell asks the peer's ``zactor.membership`` actor
 with the ``Syn``, merges the ``SynAck`` and tells the ``Ack`` back. A peer in another cluster answers with an ERROR
 (``ClusterMismatch``). When the core declares a node DEAD or LEFT, the node's pending asks to it fail at once with
-``NodeUnavailable`` and its DEALER is closed. The registry's actor names are gossiped so :meth:`lookup` works
+``ActorTerminated`` (reason ``node_dead`` or ``node_left``), its DEALER is closed, and the ``listeners`` are called
+(remote death watch is one). The registry's actor names are gossiped so :meth:`lookup` works
 cluster-wide. Stopping the service announces a graceful leave first.
 """
 
@@ -15,13 +16,16 @@ import functools
 import itertools
 import logging
 import random
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from zactor import Actor, Context, handler
+from zactor.deathwatch import TerminationReason
 from zactor.directory import MEMBERSHIP_ACTOR
 from zactor.errors import (
     ActorError,
     ActorNotFound,
+    ActorTerminated,
     ClusterMismatch,
     DuplicateNodeId,
     HandshakeFailed,
@@ -97,6 +101,7 @@ class MembershipService:
 
     Attributes:
         stats: counters (``gossip_failures``, ``cluster_mismatch``, ...); the core's are in ``core.stats``.
+        listeners: functions called with each ``MemberEvent`` as it is dispatched, on the loop (they must not block).
     """
 
     name = "membership"
@@ -118,6 +123,7 @@ class MembershipService:
         self._seed_task: asyncio.Task[None] | None = None
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._watchers: list[asyncio.Queue[MemberEvent]] = []
+        self.listeners: list[Callable[[MemberEvent], None]] = []
         self._changed = asyncio.Event()
         self._live_cache: tuple[float, list[Member]] | None = None
         self._is_synced = False
@@ -261,6 +267,13 @@ class MembershipService:
                 return member.address
         raise NodeUnavailable(node_id, "not a live member")
 
+    def node_at(self, address: str) -> str | None:
+        """The id of the live member bound at ``address``, or ``None``."""
+        for member in self.members():
+            if member.address == address:
+                return member.node_id
+        return None
+
     def pick_host(self, actor: str) -> str:
         """The id of a live node hosting ``actor``: this node when it does, else a random one (from gossip).
 
@@ -364,7 +377,18 @@ class MembershipService:
         self._live_cache = None
         for event in events:
             if event.kind is not EventKind.JOINED and self._node is not None and event.address:
-                self._node.forget(event.address, NodeUnavailable(event.node_id, f"member {event.kind.value}"))
+                self._node.forget(event.address, functools.partial(_terminated, event))
+            for listener in list(self.listeners):
+                try:
+                    listener(event)
+                except Exception:
+                    log.exception("membership listener failed on %s", event)
             for queue in self._watchers:
                 queue.put_nowait(event)
         self._changed.set()
+
+
+def _terminated(event: MemberEvent, actor: str) -> ActorTerminated:
+    """What an ask to ``actor`` on the node of ``event`` (DEAD or LEFT) fails with."""
+    reason = TerminationReason.NODE_LEFT if event.kind is EventKind.LEFT else TerminationReason.NODE_DEAD
+    return ActorTerminated(actor, event.node_id, reason.value)

@@ -245,7 +245,7 @@ def test_a_cancelled_watch_delivers_nothing_and_bad_watches_are_refused() -> Non
             assert len(node.registry.get("worker").watchers) == 0  # type: ignore[union-attr]
             with pytest.raises(TypeError, match="no @handler for Terminated"):
                 await node.add_actor("bad", _NoHandlerWatcher())
-            with pytest.raises(TypeError, match="only actors of this node"):
+            with pytest.raises(TypeError, match="a plain node watches only its own actors"):
                 node.watch(node.ref("worker", address="mem://elsewhere:1"))
 
     clock.run(main())

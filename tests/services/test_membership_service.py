@@ -4,71 +4,18 @@ selection, leave, death, other clusters."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from typing import Any
 
 import pytest
+from memcluster import FAST, Hold, Holder, cluster
 
-from zactor import Actor, Context, NodeConfig, handler, message
-from zactor.errors import ClusterMismatch, NodeUnavailable
+from zactor import NodeConfig
+from zactor.errors import ActorTerminated, ClusterMismatch
 from zactor.services.cluster import ClusterNode
-from zactor.services.membership.gossip import EventKind, MembershipConfig
+from zactor.services.membership.gossip import EventKind
 from zactor.services.membership.service import MembershipService
 from zactor.services.selector import Consistency, NotEnoughNodes
-from zactor.testing import FakeClock, Seeds, wait_until
+from zactor.testing import FakeClock, wait_until
 from zactor.transport import InMemoryNetwork
-
-FAST = MembershipConfig.for_interval(0.05)
-
-
-@message("test.member.Hold")
-class Hold:
-    seconds: float
-
-
-class Holder(Actor):
-    max_concurrency = 4
-
-    @handler
-    async def hold(self, msg: Hold, ctx: Context) -> Hold:
-        await asyncio.sleep(msg.seconds)
-        return msg
-
-
-@asynccontextmanager
-async def cluster(
-    n: int,
-    network: InMemoryNetwork,
-    clock: FakeClock,
-    cluster_ids: Callable[[int], str] = lambda i: "c",
-    **config: Any,
-) -> AsyncIterator[list[ClusterNode]]:
-    run_seeds = Seeds(1)
-    nodes: list[ClusterNode] = []
-    try:
-        for i in range(n):
-            seeds = (nodes[0].address,) if nodes else ()
-            cfg = NodeConfig(
-                node_id=f"n{i}",
-                bind="mem://n:0",
-                seeds=seeds,
-                cluster_id=cluster_ids(i),
-                data_center=f"dc{i % 2}",
-                **config,
-            )
-            node = ClusterNode(
-                cfg,
-                transport=network.transport(),
-                membership=MembershipService(FAST),
-                time_source=clock,
-                rng=run_seeds.rng(cfg.node_id),
-            )
-            nodes.append(await node.start())
-        yield nodes
-    finally:
-        for node in nodes:
-            await node.stop()
 
 
 async def test_nodes_find_each_other_and_each_others_actors(clock: FakeClock) -> None:
@@ -104,7 +51,8 @@ async def test_graceful_stop_is_seen_at_once(clock: FakeClock) -> None:
 
 
 async def test_dead_node_fails_pending_asks_at_once(clock: FakeClock) -> None:
-    """When a node is declared dead, asks waiting on it fail with NodeUnavailable well before their timeout."""
+    """When a node is declared dead, asks waiting on it fail with ActorTerminated (reason node_dead) well before their
+    timeout."""
     network = InMemoryNetwork()
     async with cluster(3, network, clock, stop_timeout_s=0.5) as nodes:
         await nodes[2].add_actor("holder", Holder())
@@ -116,8 +64,9 @@ async def test_dead_node_fails_pending_asks_at_once(clock: FakeClock) -> None:
             network.cut(other.address, nodes[2].address)
         loop = asyncio.get_running_loop()
         start = loop.time()
-        with pytest.raises(NodeUnavailable):
+        with pytest.raises(ActorTerminated) as caught:
             await asyncio.wait_for(pending, timeout=10)
+        assert (caught.value.actor, caught.value.node, caught.value.reason) == ("holder", "n2", "node_dead")
         assert loop.time() - start < 5.0
         assert [m.node_id for m in nodes[0].membership.members()] == ["n0", "n1"]
 

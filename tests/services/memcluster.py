@@ -1,0 +1,66 @@
+"""Cluster nodes over the in-memory transport, in virtual time, for the service tests; and an actor that holds asks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from zactor import Actor, Context, NodeConfig, handler, message
+from zactor.services.cluster import ClusterNode
+from zactor.services.membership.gossip import MembershipConfig
+from zactor.services.membership.service import MembershipService
+from zactor.testing import FakeClock, Seeds
+from zactor.transport import InMemoryNetwork
+
+FAST = MembershipConfig.for_interval(0.05)
+
+
+@message("test.member.Hold")
+class Hold:
+    seconds: float
+
+
+class Holder(Actor):
+    max_concurrency = 4
+
+    @handler
+    async def hold(self, msg: Hold, ctx: Context) -> Hold:
+        await asyncio.sleep(msg.seconds)
+        return msg
+
+
+@asynccontextmanager
+async def cluster(
+    n: int,
+    network: InMemoryNetwork,
+    clock: FakeClock,
+    cluster_ids: Callable[[int], str] = lambda i: "c",
+    **config: Any,
+) -> AsyncIterator[list[ClusterNode]]:
+    run_seeds = Seeds(1)
+    nodes: list[ClusterNode] = []
+    try:
+        for i in range(n):
+            seeds = (nodes[0].address,) if nodes else ()
+            cfg = NodeConfig(
+                node_id=f"n{i}",
+                bind="mem://n:0",
+                seeds=seeds,
+                cluster_id=cluster_ids(i),
+                data_center=f"dc{i % 2}",
+                **config,
+            )
+            node = ClusterNode(
+                cfg,
+                transport=network.transport(),
+                membership=MembershipService(FAST),
+                time_source=clock,
+                rng=run_seeds.rng(cfg.node_id),
+            )
+            nodes.append(await node.start())
+        yield nodes
+    finally:
+        for node in nodes:
+            await node.stop()
