@@ -38,6 +38,7 @@ __all__ = [
     "RemoteError",
     "RequestTimeout",
     "SendTimeout",
+    "SpawnRefused",
     "TransportClosed",
 ]
 
@@ -243,4 +244,21 @@ class ActorTerminated(ActorNotFound):
     def __init__(self, actor: str, node: str, reason: str) -> None:
         super().__init__(actor, node)
         self.args = (f"actor {actor!r} on node {node!r} terminated: {reason}",)
+        self.reason = reason
+
+
+class SpawnRefused(ActorError, PermissionError):
+    """A node did not add or remove the actor a spawn or stop asked for.
+
+    Attributes:
+        actor: the actor's name.
+        node: the id of the node asked (``""`` when none could be asked).
+        reason: why: outside the node's ``--admin-allow`` prefixes, a system actor's name, a spec that does not load
+            or build, a name in use, no admin actor on the node, or no live node that hosts one.
+    """
+
+    def __init__(self, actor: str, node: str, reason: str) -> None:
+        super().__init__(f"actor {actor!r}" + (f" on node {node!r}" if node else "") + f" refused: {reason}")
+        self.actor = actor
+        self.node = node
         self.reason = reason

@@ -1,4 +1,5 @@
-"""The ``zactor`` command line: demo, node, cluster up, members, leaders, kv, call, keys; ``--help`` describes each."""
+"""The ``zactor`` command line: demo, node, cluster up, members, leaders, kv, spawn, stop-actor, call, keys; ``--help``
+describes each."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from zactor.services.cluster.cli_keys import (
 )
 from zactor.services.cluster.cli_kv import add_kv_parser, run_kv
 from zactor.services.cluster.cli_leaders import add_leaders_parser, run_leaders
+from zactor.services.cluster.cli_spawn import add_spawn_parsers, run_spawn, run_stop_actor
 from zactor.services.cluster.cli_top import run_top
 from zactor.services.cluster.dashboard import run_dashboard
 from zactor.services.cluster.demo_run import run_demo
@@ -80,8 +82,8 @@ async def _serve_node(args: argparse.Namespace, node_id: str) -> int:
         gossip_interval_s=args.gossip_interval,
         **security_options(args),
     )
-    if args.actor and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())  # --actor names modules of the operator's current directory too
+    if (args.actor or args.admin) and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # --actor and the admin actor's specs name modules of the current directory
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -156,6 +158,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_security_arguments(page)
 
     add_kv_parser(sub)
+    add_spawn_parsers(sub)
     add_bench_parser(sub)
     add_keys_parser(sub)
 
@@ -213,7 +216,8 @@ def _add_node_parser(sub: Any) -> None:
         action="append",
         default=[],
         metavar="PREFIX",
-        help="with --admin: a module prefix AddActor may import from (none by default); repeatable",
+        help="with --admin: a module prefix AddActor may import from (the current directory is searched too; none by "
+        "default); repeatable",
     )
     node.add_argument(
         "--data-dir",
@@ -291,6 +295,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_bench(args)
         if args.command == "top":
             return run_top(args)
+        if args.command == "spawn":
+            return run_spawn(args)
+        if args.command == "stop-actor":
+            return run_stop_actor(args)
         if args.command == "dashboard":
             client = client_config("zactor-dashboard", args)
             page = run_dashboard(

@@ -12,10 +12,13 @@ from zactor.extensions import Extension
 from zactor.node import Node
 from zactor.ref import ActorRef
 from zactor.services.clock.service import ClockService
+from zactor.services.cluster.admin import ADMIN_ACTOR, AddActor, RemoveActor
 from zactor.services.cluster.deathwatch import RemoteDeathWatch
 from zactor.services.cluster.observer import OBSERVER_ACTOR, ObserverActor
+from zactor.services.cluster.spawn import Placement, admin_request, choose_host
 from zactor.services.membership.service import MembershipService
 from zactor.services.selector.service import SelectorService
+from zactor.supervision import Restart, RestartPolicy
 from zactor.timesource import TimeSource
 from zactor.transport.base import Transport
 
@@ -98,6 +101,57 @@ class ClusterNode(Node):
         if node_id is not None and node_id != self.node_id:
             address = self.membership.address_of(node_id)
         return super().ref(name, address=address)
+
+    async def spawn(
+        self,
+        name: str,
+        spec: str,
+        *,
+        on: Placement = "any",
+        restart: RestartPolicy | Restart | None = None,
+        timeout_s: float | None = None,
+    ) -> ActorRef:
+        """Add an actor on a cluster member, through that member's admin actor (``zactor node --admin``), and return
+        a reference to it.
+
+        Args:
+            name: the name to register it under.
+            spec: ``"package.module:Class"``, importable on the target node, built with no arguments there.
+            on: a node id, ``"any"`` (a random live member with an admin actor), or a function given those members
+                (``list[Member]``) returning one's id.
+            restart: its supervision on the target node (as :meth:`zactor.node.Node.add_actor`); the class is the
+                factory of every restart.
+            timeout_s: the deadline of the request in seconds (default: the node's ``default_timeout_s``).
+
+        Raises:
+            SpawnRefused: no such member, no admin actor there, a module outside its ``--admin-allow`` prefixes, a
+                ``zactor.`` name, a spec that does not load or build, or ``name`` in use there.
+            ValueError: an invalid restart policy.
+            RequestTimeout, ActorTerminated: the node did not answer in time, or died meanwhile.
+        """
+        policy = RestartPolicy(mode=restart) if isinstance(restart, Restart) else restart
+        if policy is not None:
+            policy.validate()
+        hosts = [m for m in self.membership.members() if ADMIN_ACTOR in m.actors]
+        target = choose_host(name, on, hosts, self.rng)
+        msg = AddActor(name=name, spec=spec, restart=policy)
+        await admin_request(self, target.node_id, target.address, name, msg, timeout_s)
+        return self.ref(name, address=target.address)
+
+    async def stop_actor(self, ref: ActorRef, *, timeout_s: float | None = None) -> None:
+        """Remove the actor of ``ref``: from its node through that node's admin actor, or from this node directly.
+        Its watchers get ``Terminated(reason="removed")``.
+
+        Raises:
+            SpawnRefused: the node has no admin actor, or refuses (a ``zactor.`` name).
+            ActorNotFound: the node hosts no actor of that name.
+            RequestTimeout, ActorTerminated: the node did not answer in time, or died meanwhile.
+        """
+        if ref.address is None:
+            await self.remove_actor(ref.name)
+            return
+        host = self.membership.node_at(ref.address) or ref.address
+        await admin_request(self, host, ref.address, ref.name, RemoveActor(name=ref.name), timeout_s)
 
     def ref_any(self, name: str) -> ActorRef:
         """A reference to an actor named ``name`` anywhere in the cluster: here if hosted here, else on a random

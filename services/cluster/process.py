@@ -51,6 +51,8 @@ class NodeProcess:
         log_path: a file the node's log (stderr) is appended to; default: this process's stderr.
         prefix: a command the node runs under, which must exec it in place (so ``pid`` is the node's), e.g.
             ``("ip", "netns", "exec", "ns0")`` to run it in a network namespace.
+        command: the ``zactor`` command to run (default: ``python -m zactor.services.cluster.cli``, which also puts
+            the working directory on ``sys.path``; e.g. the installed ``zactor`` script, which does not).
 
     Attributes:
         pid: the child's process id.
@@ -71,12 +73,11 @@ class NodeProcess:
         extra_args: tuple[str, ...] = (),
         log_path: Path | None = None,
         prefix: tuple[str, ...] = (),
+        command: tuple[str, ...] = (),
     ) -> None:
         args = [
             *prefix,
-            sys.executable,
-            "-m",
-            "zactor.services.cluster.cli",
+            *(command or (sys.executable, "-m", "zactor.services.cluster.cli")),
             "node",
             *(("--node-id", node_id) if node_id is not None else ()),
             "--bind",
