@@ -24,6 +24,7 @@ from zactor.errors import (
     SendTimeout,
     TransportClosed,
 )
+from zactor.ref import receiving
 from zactor.replies import LocalAsk
 from zactor.transport.codec import decode_body, encode_body
 from zactor.transport.envelope import Kind, pack, unpack
@@ -124,7 +125,7 @@ class Calls:
             DecodeError: a field does not fit its annotation.
         """
         type_name, body, buffers = encode_body(msg, self._node.config.copy_threshold_bytes)
-        return decode_body(type_name, body, [memoryview(b) for b in buffers])
+        return receiving(self._node, decode_body, type_name, body, [memoryview(b) for b in buffers])
 
     async def ask_remote(self, address: str, name: str, msg: Any, timeout_s: float) -> Any:
         """Ask an actor of the node at ``address``; see :meth:`zactor.ref.ActorRef.ask`."""
@@ -189,7 +190,7 @@ class Calls:
         fut = entry[0]
         try:
             self._merge_clock(header.hlc, endpoint)
-            ok, outcome = open_reply(header, frames)
+            ok, outcome = receiving(self._node, open_reply, header, frames)
             if ok:
                 fut.set_result(outcome)
             else:

@@ -30,7 +30,7 @@ from zactor.errors import (
     NodeUnavailable,
 )
 from zactor.extensions import EnvelopeClock, Extension, Extensions
-from zactor.ref import ActorRef
+from zactor.ref import ActorRef, receiving
 from zactor.registry import Registry
 from zactor.replies import RemoteAsk
 from zactor.supervision import Restart, RestartPolicy
@@ -382,7 +382,7 @@ class Node:
             mailbox = self._registry.get(target)
             if mailbox is None:
                 raise ActorNotFound(target, self.node_id)
-            mailbox.put(open_body(header, frames), reply_to, inline=True, sender=sender)
+            mailbox.put(receiving(self, open_body, header, frames), reply_to, inline=True, sender=sender)
         except _REFUSED as exc:
             self.stats[_STAT_BY_ERROR[type(exc)]] += 1
             if reply_to is None:

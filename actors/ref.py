@@ -1,8 +1,16 @@
-"""References to actors, local or remote."""
+"""References to actors, local or remote; a reference is also a value a message field can carry (``ActorRef``).
+
+On the wire an ``ActorRef`` field is ``[node_id, address, name]``: a local reference travels with its node's id and
+bound address, so the receiver can ask it back. A node decodes it bound to itself (:data:`RECEIVER`), as a local
+reference when it names this node's own address. A ref from a peer is as trustworthy as the peer: asking it connects
+to whatever address it names.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+import contextvars
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from zactor.errors import DecodeError
 from zactor.transport.codec import Returns, describe_type, reply_type_of, type_name_of
@@ -10,9 +18,28 @@ from zactor.transport.codec import Returns, describe_type, reply_type_of, type_n
 if TYPE_CHECKING:
     from zactor.node import Node
 
-__all__ = ["ActorRef", "check_reply_type"]
+__all__ = ["ActorRef", "RECEIVER", "check_reply_type", "receiving"]
 
 R = TypeVar("R")
+T = TypeVar("T")
+if TYPE_CHECKING:  # a bare ``ActorRef`` is ``ActorRef[Any]`` (PEP 696 default, in typing from Python 3.13)
+    from typing_extensions import TypeVar as DefaultedTypeVar
+
+    M = DefaultedTypeVar("M", default=Any)
+else:
+    M = TypeVar("M")
+
+RECEIVER: contextvars.ContextVar[Node | None] = contextvars.ContextVar("zactor_receiver", default=None)
+"""The node decoding a message or reply right now: an ``ActorRef`` field arrives bound to it."""
+
+
+def receiving(node: Node, decode: Callable[..., T], *args: Any) -> T:
+    """``decode(*args)`` with ``node`` as the :data:`RECEIVER` of the references it decodes."""
+    token = RECEIVER.set(node)
+    try:
+        return decode(*args)
+    finally:
+        RECEIVER.reset(token)
 
 
 def check_reply_type(actor: str, msg: object, reply: Any, expected: type | None) -> Any:
@@ -29,23 +56,51 @@ def check_reply_type(actor: str, msg: object, reply: Any, expected: type | None)
     return reply
 
 
-class ActorRef:
+class ActorRef(Generic[M]):
     """A handle to send messages to one named actor, on this node (``address is None``) or at a remote endpoint.
 
     Obtain one with :meth:`Node.ref`; it is cheap, holds no connection, and stays valid across the actor being
-    removed and added again (asks in between fail with ``ActorNotFound``).
+    removed and added again (asks in between fail with ``ActorNotFound``). As a message field it travels by value
+    (see the module docstring); ``ActorRef[Q]`` names the message type ``Q`` the actor is meant to take, for the
+    reader (the receiving handler's own annotations are what is checked).
 
     Attributes:
         name: the actor's registered name.
         address: the endpoint of the hosting node, or ``None`` for a local actor.
+        node_id: the hosting node's id when known (a reference that arrived in a message, or made by node id).
     """
 
-    __slots__ = ("_node", "name", "address")
+    __slots__ = ("_node", "name", "address", "node_id")
 
-    def __init__(self, node: Node, name: str, address: str | None) -> None:
+    def __init__(self, node: Node, name: str, address: str | None, node_id: str | None = None) -> None:
         self._node = node
         self.name = name
         self.address = address
+        self.node_id = node_id
+
+    def __zactor_wire__(self) -> list[str]:
+        """The wire form: ``[node_id, address, name]`` (a local reference names its own node)."""
+        if self.address is None:
+            return [self._node.node_id, self._node.address, self.name]
+        return [self.node_id or "", self.address, self.name]
+
+    @classmethod
+    def __zactor_from_wire__(cls, value: Any) -> ActorRef[Any]:
+        """A reference decoded by the :data:`RECEIVER` node, bound to it.
+
+        Raises:
+            ValueError: ``value`` is not ``[node_id, address, name]`` (three strings, a name and an address), or no
+                node is decoding (the blocking client cannot take references).
+        """
+        if not (isinstance(value, list) and len(value) == 3 and all(type(v) is str for v in value)):
+            raise ValueError("expected [node_id, address, name]")
+        node_id, address, name = value
+        node = RECEIVER.get()
+        if node is None or not name or not address:
+            raise ValueError("a reference needs a name, an address and a node to arrive at")
+        if address == node.address:
+            return cls(node, name, None, node.node_id)
+        return cls(node, name, address, node_id or None)
 
     @overload
     async def ask(self, msg: Returns[R], *, timeout_s: float | None = None) -> R: ...

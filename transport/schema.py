@@ -19,6 +19,7 @@ an ``enum.Enum``                                 a member's value, made the memb
 a ``@message`` class                             an instance (nested messages are decoded by their own decoder)
 a plain ``attrs`` class                          a map of its fields, checked and built the same way
 ``datetime``, ``UUID``, ``Decimal``, ...         an instance (the extension types of :mod:`zactor.transport.values`)
+a class with ``__zactor_from_wire__``            what that builds from the value (``ActorRef``, ``ActorRef[Q]``)
 ``Any``, ``object``, a type variable             anything
 ===============================================  ===============================================================
 
@@ -215,6 +216,8 @@ def _check(annotation: Any) -> Check | None:
     if origin in _MAPPINGS:
         key, value = (_check(args[0]), _check(args[1])) if len(args) == 2 else (None, None)
         return _map(key, value, annotation)
+    if isinstance(origin, type) and hasattr(origin, "__zactor_from_wire__"):
+        return _class_check(origin)  # a generic value class: ActorRef[Q]
     return None
 
 
@@ -230,6 +233,9 @@ def _exact(accepted: frozenset[type], name: str) -> Check:
 def _class_check(cls: type) -> Check:
     if issubclass(cls, enum.Enum):
         return _enum(cls)
+    from_wire = getattr(cls, "__zactor_from_wire__", None)
+    if from_wire is not None:
+        return _from_wire(cls, from_wire)
     if attrs.has(cls) and "__zactor_spec__" not in cls.__dict__:
         return _plain_attrs(cls)
     name = _name(cls)
@@ -238,6 +244,20 @@ def _class_check(cls: type) -> Check:
         if not isinstance(value, cls):
             raise _Mismatch(name, value)
         return value
+
+    return check
+
+
+def _from_wire(cls: type, from_wire: Callable[[Any], Any]) -> Check:
+    name = _name(cls)
+
+    def check(value: Any) -> Any:
+        if isinstance(value, cls):
+            return value
+        try:
+            return from_wire(value)
+        except (TypeError, ValueError) as exc:
+            raise _Mismatch(f"{name} ({exc})", value) from None
 
     return check
 

@@ -9,7 +9,9 @@ Wire form, as msgpack extension types (code: payload):
 - ``6`` ``uuid.UUID``: its 16 bytes;
 - ``7`` ``decimal.Decimal``: its text, as ``str()`` writes it.
 
-An ``enum.Enum`` member travels as its value, and an ``attrs`` class that is not a ``@message`` as a map of its
+An ``enum.Enum`` member travels as its value, an object whose class defines ``__zactor_wire__(self)`` as what that
+returns (its class's ``__zactor_from_wire__(value)`` rebuilds it on decode, raising ``ValueError`` or ``TypeError``
+for a malformed value; ``ActorRef`` is one), and an ``attrs`` class that is not a ``@message`` as a map of its
 fields; tuples, sets and frozensets travel as lists. The receiver checks every field against its annotation and
 rebuilds these from it (:mod:`zactor.transport.schema`), so the annotation must name the type; a large ``bytes``
 field arrives as a ``memoryview`` over the received frame.
@@ -38,7 +40,8 @@ NOT_A_VALUE: Any = object()
 
 
 def encode_value(obj: Any) -> Any:
-    """The wire form of a standard-library value, an enum member or a plain attrs instance; :data:`NOT_A_VALUE`
+    """The wire form of a standard-library value, an enum member, an object with ``__zactor_wire__`` or a plain attrs
+    instance; :data:`NOT_A_VALUE`
     when ``obj`` is none of them (the caller then refuses it).
 
     Raises:
@@ -59,6 +62,9 @@ def encode_value(obj: Any) -> Any:
         return msgpack.ExtType(_DECIMAL, str(obj).encode())
     if isinstance(obj, enum.Enum):
         return obj.value
+    to_wire = getattr(type(obj), "__zactor_wire__", None)
+    if to_wire is not None:
+        return to_wire(obj)
     if attrs.has(type(obj)):
         return {a.name: getattr(obj, a.name) for a in attrs.fields(type(obj))}
     return NOT_A_VALUE
