@@ -23,7 +23,7 @@ from zactor.ref import ActorRef
 from zactor.registry import Registry
 from zactor.supervision import Restart, RestartPolicy
 from zactor.timesource import SystemTime, TimeSource
-from zactor.transport.codec import Returns, message
+from zactor.transport.codec import Returns, Streams, message
 
 __all__ = [
     "Actor",
@@ -38,6 +38,7 @@ __all__ = [
     "Restart",
     "RestartPolicy",
     "Returns",
+    "Streams",
     "Sender",
     "SystemTime",
     "Terminated",

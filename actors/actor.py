@@ -42,13 +42,15 @@ Handler = Callable[[Any, "Context"], Coroutine[Any, Any, Any]]
 def handler(fn: F) -> F:
     """Mark an ``async def`` method of an :class:`Actor` as the handler of its first parameter's message type.
 
-    The method is called as ``await method(msg, ctx)``; it returns the reply (a message, or ``None``).
+    The method is called as ``await method(msg, ctx)``; it returns the reply (a message, or ``None``). A method that
+    is an async generator (``async def`` with ``yield``, returning ``AsyncIterator[Item]``) streams its items to a
+    caller of ``ref.stream(msg)`` instead (see :mod:`zactor.streams`).
 
     Raises:
-        TypeError: ``fn`` is not a coroutine function.
+        TypeError: ``fn`` is neither a coroutine function nor an async generator function.
     """
     marked = fn  # the check below narrows fn's type; the decorator must return it as F
-    if not inspect.iscoroutinefunction(fn):
+    if not (inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)):
         raise TypeError(f"@handler {fn.__qualname__} must be an async def")
     setattr(fn, "__zactor_handler__", True)  # noqa: B010 (a function attribute mypy does not know)
     return marked
@@ -236,7 +238,19 @@ def handlers_of(actor: Actor) -> dict[type, Handler]:
                     own[msg_type] = name
             table.update(own)
         type.__setattr__(cls, "__zactor_handlers__", table)
-    return {msg_type: getattr(actor, name) for msg_type, name in table.items()}
+    return {msg_type: _awaitable(getattr(actor, name)) for msg_type, name in table.items()}
+
+
+def _awaitable(method: Callable[..., Any]) -> Handler:
+    """A handler as the mailbox calls it: ``await handle(msg, ctx)``; a streaming one's coroutine returns its
+    generator, which the mailbox runs under the stream's credit."""
+    if not inspect.isasyncgenfunction(method):
+        return method
+
+    async def start_stream(msg: Any, ctx: Context) -> Any:
+        return method(msg, ctx)
+
+    return start_stream
 
 
 def check_reply(result: Any) -> None:
@@ -246,4 +260,6 @@ def check_reply(result: Any) -> None:
         TypeError: ``result`` is neither ``None`` nor a ``@message`` instance.
     """
     if result is not None and not is_message(result):
+        if inspect.isasyncgen(result):
+            raise TypeError("this handler streams its reply: call it with ref.stream(...), not ask or tell")
         raise TypeError(f"a handler returned {type(result).__name__}; return a @message instance or None")

@@ -26,6 +26,7 @@ import time
 import traceback
 from asyncio.tasks import _enter_task, _leave_task
 from collections.abc import Awaitable, Callable
+from types import AsyncGeneratorType
 from typing import Any
 
 from zactor.actor import SENDER, Actor, Context, Sender, check_reply, handlers_of
@@ -33,6 +34,7 @@ from zactor.deathwatch import Watchers
 from zactor.errors import ActorNotFound, HandlerNotFound, MailboxFull, RemoteError
 from zactor.handoff import Handoff, Idle, Resume
 from zactor.replies import REFUSALS, ReplyTo
+from zactor.streams import pump
 from zactor.supervision import RestartPolicy
 from zactor.transport.codec import describe_type
 from zactor.transport.ratelog import RateLimitedLogger
@@ -322,6 +324,9 @@ class Mailbox:
             running[reply_to] = worker
         try:
             result = await handling
+            if result.__class__ is AsyncGeneratorType:  # a streaming handler: its items go out under credit
+                await pump(result, reply_to)
+                result = None
             check_reply(result)
         except REFUSALS as exc:  # the handler refuses this request: the caller gets the typed error
             error = exc
@@ -347,8 +352,8 @@ class Mailbox:
             reply_to.answer(result, error, self.name)
 
     async def close(self, timeout_s: float, error: ActorNotFound | None = None) -> None:
-        """Refuse new messages, fail the queued asks with ``error`` (default: ``ActorNotFound``), and let the
-        running handlers finish.
+        """Refuse new messages, fail the queued asks and the running streams with ``error`` (default:
+        ``ActorNotFound``; a stream's handler is cancelled), and let the other running handlers finish.
 
         Handlers still running after ``timeout_s`` seconds are cancelled.
         """
@@ -356,6 +361,9 @@ class Mailbox:
         failure = error or ActorNotFound(self.name, self.ctx.node_id)
         while self._queue:
             _, reply_to, _ = self._queue.popleft()
+            self._complete(reply_to, None, failure)
+        for reply_to in [r for r in self._running if hasattr(r, "put")]:  # a stream may never end: it stops now
+            self.cancel(reply_to)
             self._complete(reply_to, None, failure)
         for idle in self._idle:
             if not idle.waiter.done():

@@ -33,6 +33,7 @@ from zactor.extensions import EnvelopeClock, Extension, Extensions
 from zactor.ref import ActorRef, receiving
 from zactor.registry import Registry
 from zactor.replies import RemoteAsk
+from zactor.streams import STREAM, RemoteStream, window_of
 from zactor.supervision import Restart, RestartPolicy
 from zactor.timesource import SystemTime, TimeSource
 from zactor.transport.base import Transport
@@ -116,6 +117,7 @@ class Node:
         self._secure = self.config.keyring_dir is not None
         self._senders: dict[tuple[str | None, str | None, str | None], Sender] = {}
         self._responder = self._respond  # one bound method for every RemoteAsk (they compare equal by it)
+        self._streams: dict[tuple[bytes, int], RemoteStream] = {}  # streamed requests being answered, by peer and id
 
     # ----------------------------------------------------------------------------------------------- lifecycle
 
@@ -362,12 +364,22 @@ class Node:
             self._peer_log.warning("undecodable envelope from peer %s dropped: %s", peer.hex(), exc.reason)
             return
         kind = header.kind
+        inline = True
         if kind is Kind.REQUEST:
-            reply_to: RemoteAsk | None = _remote_ask((peer, header.request_id, self._responder))
+            if header.flags & STREAM:
+                reply_to: RemoteAsk | None = self._open_stream(peer, header.request_id, header.flags)
+                inline = False
+            else:
+                reply_to = _remote_ask((peer, header.request_id, self._responder))
         elif kind is Kind.TELL:
             reply_to = None
         elif kind is Kind.CANCEL:
             self._cancel(header.target, _remote_ask((peer, header.request_id, self._responder)))
+            return
+        elif kind is Kind.CREDIT:
+            stream = self._streams.get((peer, header.request_id))
+            if stream is not None:
+                stream.credit.grant(header.flags)
             return
         else:
             self.stats["unexpected_kind"] += 1
@@ -382,7 +394,7 @@ class Node:
             mailbox = self._registry.get(target)
             if mailbox is None:
                 raise ActorNotFound(target, self.node_id)
-            mailbox.put(receiving(self, open_body, header, frames), reply_to, inline=True, sender=sender)
+            mailbox.put(receiving(self, open_body, header, frames), reply_to, inline=inline, sender=sender)
         except _REFUSED as exc:
             self.stats[_STAT_BY_ERROR[type(exc)]] += 1
             if reply_to is None:
@@ -419,6 +431,7 @@ class Node:
     def _cancel(self, target: str, reply_to: RemoteAsk) -> None:
         """A caller abandoned its ask (cancelled, or past its deadline): drop it from the mailbox or cancel its
         handler; a cancel for an ask already answered is ignored."""
+        self._streams.pop((reply_to.peer, reply_to.request_id), None)
         mailbox = self._registry.get(target)
         if mailbox is not None and mailbox.cancel(reply_to):
             self.stats["cancelled"] += 1
@@ -426,6 +439,8 @@ class Node:
     def _on_peer_gone(self, peer: bytes) -> None:
         """An inbound peer's connection closed: its asks, queued or running, can never be answered, so they are
         dropped or cancelled as if it had sent a CANCEL for each."""
+        for key in [key for key in self._streams if key[0] == peer]:
+            del self._streams[key]
         for name in self._registry.names():
             mailbox = self._registry.get(name)
             if mailbox is not None:
@@ -447,9 +462,24 @@ class Node:
             self.stats["reply_errors"] += 1
             log.exception("could not reply to peer %s for actor %r", peer.hex(), actor)
 
-    def _send_reply(self, peer: bytes, request_id: int, kind: Kind, msg: Any) -> None:
+    def _open_stream(self, peer: bytes, request_id: int, flags: int) -> RemoteStream:
+        return RemoteStream(peer, request_id, self._responder, window_of(flags), self._send_item, self._streams)
+
+    def _send_item(self, stream: RemoteStream, item: Any) -> None:
+        """Hand one ITEM of a streamed reply to the transport (queued past the high-water mark, as replies are).
+
+        Raises:
+            TypeError, MessageTooLarge: the item cannot travel (the stream then ends with that error).
+            NodeUnavailable: the consumer's connection is gone, or its unread replies fill its budget.
+        """
+        if not self._send_reply(stream.peer, stream.request_id, Kind.ITEM, item):
+            raise NodeUnavailable(
+                stream.peer.hex(), "the stream's consumer is gone, or its unread replies fill a budget"
+            )
+
+    def _send_reply(self, peer: bytes, request_id: int, kind: Kind, msg: Any) -> bool:
         frames = pack(kind, request_id, "", msg, self.envelope_stamp(), self.config.copy_threshold_bytes)
-        self._transport.reply(peer, frames, self.config.default_timeout_s)
+        return self._transport.reply(peer, frames, self.config.default_timeout_s)
 
 
 _remote_ask = functools.partial(tuple.__new__, RemoteAsk)  # a RemoteAsk from a (peer, id, responder) tuple, in C

@@ -9,11 +9,12 @@ to whatever address it names.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-from zactor.errors import DecodeError
-from zactor.transport.codec import Returns, describe_type, reply_type_of, type_name_of
+from zactor.errors import ActorError, DecodeError, RequestTimeout
+from zactor.streams import DEFAULT_WINDOW, END
+from zactor.transport.codec import Returns, Streams, describe_type, reply_type_of, type_name_of
 
 if TYPE_CHECKING:
     from zactor.node import Node
@@ -159,6 +160,55 @@ class ActorRef(Generic[M]):
             self._node.calls.tell_local(self.name, msg)
         else:
             await self._node.calls.tell_remote(self.address, self.name, msg)
+
+    @overload
+    def stream(
+        self, msg: Streams[R], *, window: int = DEFAULT_WINDOW, timeout_s: float | None = None
+    ) -> AsyncIterator[R]: ...
+
+    @overload
+    def stream(
+        self, msg: object, *, window: int = DEFAULT_WINDOW, timeout_s: float | None = None
+    ) -> AsyncIterator[Any]: ...
+
+    async def stream(
+        self, msg: object, *, window: int = DEFAULT_WINDOW, timeout_s: float | None = None
+    ) -> AsyncIterator[Any]:
+        """Send ``msg`` to a streaming handler (an async generator) and iterate over the items it yields:
+        ``async for item in ref.stream(Count(n=10)): ...``. A plain handler's reply is the stream's only item.
+
+        Flow control is by credit (:mod:`zactor.streams`): at most ``window`` items are sent ahead of what this
+        iterator has taken, so a slow consumer holds the producer at its ``yield``. Leaving the loop (``break``, an
+        exception, ``aclose()``) cancels the producing handler; ``contextlib.aclosing`` makes that immediate.
+
+        Args:
+            msg: a ``@message`` instance; a class that subclasses ``Streams[Item]`` types the items.
+            window: the credit in items (1 to 65536).
+            timeout_s: the longest wait for the next item, in seconds (default: the node's ``default_timeout_s``).
+
+        Raises:
+            RequestTimeout: no item (nor the end) within ``timeout_s`` seconds; the stream is cancelled.
+            ValueError: ``window`` is outside 1..65536.
+            ActorNotFound, HandlerNotFound, MailboxFull, NodeUnavailable, DecodeError, TypeError: as for
+                :meth:`ask`, when the stream starts, or as its end.
+            RemoteError: the handler raised (after every item it yielded before).
+        """
+        timeout = self._node.config.default_timeout_s if timeout_s is None else timeout_s
+        inbox, cancel = await self._node.calls.open_stream(self.address, self.name, msg, window, timeout)
+        try:
+            while True:
+                try:
+                    item = await inbox.next(timeout)
+                except TimeoutError as exc:
+                    if isinstance(exc, ActorError):
+                        raise
+                    raise RequestTimeout(self.name, timeout) from None
+                if item is END:
+                    return
+                yield item
+        finally:
+            if not inbox.done:
+                cancel()
 
     def __repr__(self) -> str:
         where = self.address or "local"

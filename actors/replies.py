@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 from zactor.errors import (
     ActorNotFound,
@@ -23,7 +23,10 @@ from zactor.errors import (
     RemoteError,
 )
 
-__all__ = ["REFUSALS", "LocalAsk", "RemoteAsk", "ReplyTo", "Responder"]
+if TYPE_CHECKING:
+    from zactor.streams import LocalStream
+
+__all__ = ["REFUSALS", "LocalAsk", "RemoteAsk", "ReplyTo", "Responder", "as_caller_error"]
 
 Responder = Callable[["RemoteAsk", Any, BaseException | None, str], None]
 """``respond(ask, result, error, actor_name)``: hands a remote reply or ERROR to the transport, never waiting on the
@@ -71,14 +74,17 @@ class LocalAsk:
         if error is None:
             future.set_result(result)
         else:
-            future.set_exception(_as_caller_error(error, self.node_id, actor))
+            future.set_exception(as_caller_error(error, self.node_id, actor))
 
 
-ReplyTo = RemoteAsk | LocalAsk | None
-"""Where a queued message's answer goes (``None``: a tell, answered by nothing)."""
+ReplyTo: TypeAlias = "RemoteAsk | LocalAsk | LocalStream | None"
+"""Where a queued message's answer goes (``None``: a tell, answered by nothing; a ``RemoteStream`` is a
+``RemoteAsk``)."""
 
 
-def _as_caller_error(error: BaseException, node_id: str, actor: str) -> BaseException:
+def as_caller_error(error: BaseException, node_id: str, actor: str) -> BaseException:
+    """What a local caller raises for a handler's ``error``: a refusal or lookup error as it is, anything else as
+    the ``RemoteError`` a remote caller would get."""
     if isinstance(error, (HandlerNotFound, ActorNotFound, MailboxFull, RemoteError, *REFUSALS)):
         return error
     return RemoteError(type(error).__name__, str(error), node_id, actor)

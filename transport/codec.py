@@ -38,6 +38,7 @@ __all__ = [
     "Returns",
     "reply_type_of",
     "is_message",
+    "Streams",
     "type_name_of",
     "describe_type",
     "message_class",
@@ -66,6 +67,13 @@ class Returns(Generic[R_co]):
     ``Returns[None]`` declares a handler that answers nothing; ``Returns["Sum"]`` names a reply class defined later
     in the same module.
     """
+
+    __slots__ = ()
+
+
+class Streams(Generic[R_co]):
+    """Base class of a message whose handler streams items of type ``R_co``: ``class Count(Streams[Number])``, for
+    which ``ref.stream(Count(...))`` is typed ``AsyncIterator[Number]`` (see :mod:`zactor.streams`)."""
 
     __slots__ = ()
 

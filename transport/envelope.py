@@ -16,12 +16,13 @@ One envelope is one multipart message::
 item            msgpack     meaning
 ==============  ==========  =============================================================================
 magic_version   uint        ``0x5A4102``: ``b"ZA"`` then the format version (2). Anything else: DecodeError.
-kind            uint        :class:`Kind`: 1 REQUEST, 2 REPLY, 3 ERROR, 4 TELL, 5 CANCEL.
+kind            uint        :class:`Kind`: 1 REQUEST, 2 REPLY, 3 ERROR, 4 TELL, 5 CANCEL, 6 ITEM, 7 CREDIT.
 request_id      uint        chosen by the requester, echoed in the REPLY or ERROR; 0 for a TELL.
 target          str         the actor's name on the receiving node ("" in replies).
 message_type    str         the registered type name of the body ("" when the body is nil).
 hlc             any / nil   the sender's hybrid logical clock timestamp, nil when the sender has no clock.
-flags           uint        bit field, reserved; 0 in version 2.
+flags           uint        a REQUEST's bit 0 asks for a streamed reply, and its bits 8 to 24 give the stream's
+                            initial credit in items; a CREDIT's flags are the items it grants; 0 otherwise.
 n_buffers       uint        how many out-of-band buffer frames follow the head.
 body            bin         the message, itself a msgpack document (below).
 sender          str / nil   optional (items 10 and 11 go together): the sending node's id; nil from a client
@@ -43,7 +44,10 @@ Version 1 sent the header and the body as two frames; version 2 carries the body
 costs one frame less each way (one send and one receive fewer per hop). Nodes of different versions refuse each
 other's envelopes (DecodeError: unknown magic/version).
 
-A REQUEST is answered by exactly one REPLY or ERROR with the same request id; a TELL is never answered. An ERROR's
+A REQUEST is answered by exactly one REPLY or ERROR with the same request id; a TELL is never answered. A streamed
+REQUEST is answered by ITEM envelopes (same request id, one item each, never more than the credit granted), then one
+REPLY or ERROR; the caller sends CREDIT envelopes as it consumes, and CANCEL to stop the stream
+(:mod:`zactor.streams`). An ERROR's
 body is the message type ``zactor.Error`` (fields ``code``, ``type``, ``message``, ``node``, ``actor``).
 """
 
@@ -86,6 +90,8 @@ class Kind(enum.IntEnum):
     ERROR = 3
     TELL = 4
     CANCEL = 5
+    ITEM = 6
+    CREDIT = 7
 
 
 _KINDS = {k.value: k for k in Kind}
@@ -193,6 +199,7 @@ def pack(
     copy_threshold_bytes: int = DEFAULT_COPY_THRESHOLD_BYTES,
     sender: str | None = None,
     cluster_id: str | None = None,
+    flags: int = 0,
 ) -> list[Any]:
     """Encode one envelope of any kind: ``[head, *buffers]``, ready for a transport.
 
@@ -205,12 +212,13 @@ def pack(
         copy_threshold_bytes: bytes-like fields at or above this size travel as their own frames.
         sender: the sending node's id, or ``None`` (a client, or a reply).
         cluster_id: the sending node's cluster id, or ``None``.
+        flags: the header's flags (a streamed REQUEST's, a CREDIT's grant).
 
     Raises:
         TypeError: ``msg`` is not a ``@message`` instance, or holds a value msgpack cannot encode.
     """
     type_name, body, buffers = encode_body(msg, copy_threshold_bytes)
-    head = pack_header(kind, request_id, target, type_name, hlc, 0, len(buffers), body, sender, cluster_id)
+    head = pack_header(kind, request_id, target, type_name, hlc, flags, len(buffers), body, sender, cluster_id)
     return [head, *buffers]
 
 
