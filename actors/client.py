@@ -24,7 +24,7 @@ import itertools
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar, overload
 
 import zmq
@@ -33,10 +33,11 @@ from zactor.connection import EVENTS, LINGER_MS, Connection, NotDelivered
 from zactor.directory import MEMBERSHIP_ACTOR, GetMembers, MemberRows, hosts_of
 from zactor.errors import ActorNotFound, NodeUnavailable, RequestTimeout
 from zactor.ref import check_reply_type
-from zactor.transport.codec import DEFAULT_COPY_THRESHOLD_BYTES, Returns, reply_type_of
+from zactor.streams import DEFAULT_WINDOW, stream_flags
+from zactor.transport.codec import DEFAULT_COPY_THRESHOLD_BYTES, Returns, Streams, reply_type_of
 from zactor.transport.curve import SocketSecurity
 from zactor.transport.endpoint import check_endpoint
-from zactor.transport.envelope import Kind, pack, unpack
+from zactor.transport.envelope import Header, Kind, open_body, pack, unpack
 from zactor.transport.security import Credentials
 from zactor.transport.sockets import recv_envelope
 from zactor.transport.zerocopy import prepare_zero_copy
@@ -207,15 +208,36 @@ class BlockingClient:
             NodeUnavailable: the connection closed while the ask waited (it may have been handled in part).
             RequestTimeout: no reply by the deadline.
         """
+        own = self._connection(endpoint)
+        request_id = next(self._request_ids)
+        frames = pack(Kind.REQUEST, request_id, name, msg, None, self._copy_threshold)
+        own.sock.send_multipart(frames, copy=len(frames) == 1)
+        header, frames = self._receive(own, name, request_id, deadline)
+        ok, outcome = open_reply(header, frames)
+        if ok:
+            return outcome
+        if isinstance(outcome, ActorNotFound):
+            raise NotDelivered(outcome)
+        raise outcome
+
+    def _connection(self, endpoint: str) -> Connection:
+        """This thread's connection to ``endpoint``, made anew when the last one was lost."""
         own = self._socket(endpoint)
         own.read_events()
         if own.is_lost:  # closed before this ask: a fresh connection tells whether the node is still there
             self._drop(own)
             own = self._socket(endpoint)
+        return own
+
+    def _receive(self, own: Connection, name: str, request_id: int, deadline: float) -> tuple[Header, list[Any]]:
+        """The next envelope for ``request_id`` on ``own``, by ``deadline`` (monotonic, in s); others are the late
+        replies of asks that gave up, and are dropped. A failed wait abandons the request (CANCEL) or, when the
+        connection failed, drops the socket with what it queued.
+
+        Raises:
+            NotDelivered, NodeUnavailable, RequestTimeout: as :meth:`_ask_at`.
+        """
         sock = own.sock
-        request_id = next(self._request_ids)
-        frames = pack(Kind.REQUEST, request_id, name, msg, None, self._copy_threshold)
-        sock.send_multipart(frames, copy=len(frames) == 1)
         timeout = max(0.0, deadline - time.monotonic())
         try:
             while True:
@@ -230,19 +252,47 @@ class BlockingClient:
                     continue
                 header = unpack(frames)
                 if header.request_id == request_id:
-                    break  # anything else is the late reply of an ask that gave up
+                    return header, frames
         except (NotDelivered, NodeUnavailable):
             self._drop(own)  # what it queued goes with the socket: a request never delivered cannot arrive late
             raise
         except BaseException:  # the deadline, KeyboardInterrupt, or the client closed under the ask
             self._cancel(sock, name, request_id)
             raise
-        ok, outcome = open_reply(header, frames)
-        if ok:
-            return outcome
-        if isinstance(outcome, ActorNotFound):
-            raise NotDelivered(outcome)
-        raise outcome
+
+    def stream(
+        self, name: str, msg: Any, window: int, timeout_s: float | None, *, node_id: str | None, any_host: bool
+    ) -> Iterator[Any]:
+        """Stream from the actor ``name``, blocking for each item; see :meth:`BlockingRef.stream`."""
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        flags = stream_flags(window)
+        own = self._connection(self._endpoints(name, node_id, any_host, False)[0])
+        request_id = next(self._request_ids)
+        frames = pack(Kind.REQUEST, request_id, name, msg, None, self._copy_threshold, flags=flags)
+        own.sock.send_multipart(frames, copy=len(frames) == 1)
+        half, taken, ended = max(window // 2, 1), 0, False
+        try:
+            while True:
+                try:
+                    header, frames = self._receive(own, name, request_id, time.monotonic() + timeout)
+                except NotDelivered as exc:
+                    ended = True
+                    raise exc.error from None
+                if header.kind is not Kind.ITEM:
+                    ended = True
+                    ok, outcome = open_reply(header, frames)
+                    if not ok:
+                        raise outcome
+                    if outcome is not None:  # a plain handler's reply: the stream's only item
+                        yield outcome
+                    return
+                yield open_body(header, frames)
+                taken += 1
+                if taken % half == 0:
+                    _send_nowait(own.sock, pack(Kind.CREDIT, request_id, name, None, None, flags=half)[0])
+        finally:
+            if not ended:
+                self._cancel(own.sock, name, request_id)
 
     def _check_connection(self, own: Connection) -> None:
         """Between slices of a wait: raise if the connection was refused or lost."""
@@ -255,10 +305,7 @@ class BlockingClient:
     @staticmethod
     def _cancel(sock: zmq.Socket[bytes], name: str, request_id: int) -> None:
         """Tell the node the ask ``request_id`` is abandoned (a CANCEL envelope; best effort, never blocks)."""
-        try:
-            sock.send(pack(Kind.CANCEL, request_id, name, None, None)[0], zmq.NOBLOCK)
-        except zmq.ZMQError:  # at the high-water mark, or the socket is closed
-            pass
+        _send_nowait(sock, pack(Kind.CANCEL, request_id, name, None, None)[0])
 
     def tell(self, name: str, msg: Any, *, node_id: str | None = None, any_host: bool = False) -> None:
         """Send ``msg`` to the actor ``name`` without waiting (queued by ZeroMQ until connected)."""
@@ -348,6 +395,26 @@ class BlockingRef:
         """
         return self._client.ask(self.name, msg, timeout_s, node_id=self.node_id, any_host=self.any_host)
 
+    @overload
+    def stream(
+        self, msg: Streams[R], *, window: int = DEFAULT_WINDOW, timeout_s: float | None = None
+    ) -> Iterator[R]: ...
+
+    @overload
+    def stream(self, msg: object, *, window: int = DEFAULT_WINDOW, timeout_s: float | None = None) -> Iterator[Any]: ...
+
+    def stream(self, msg: object, *, window: int = DEFAULT_WINDOW, timeout_s: float | None = None) -> Iterator[Any]:
+        """Send ``msg`` to a streaming handler and iterate over its items, blocking for each: ``for item in
+        ref.stream(Count(n=10)):``. Credit, the end and errors are as for :meth:`zactor.ActorRef.stream`; leaving the
+        loop early (or closing the iterator) cancels the producing handler.
+
+        Raises:
+            RequestTimeout: no item (nor the end) within ``timeout_s`` seconds; the stream is cancelled.
+            ValueError: ``window`` is outside 1..65536.
+            NodeUnavailable, ActorNotFound, RemoteError, ...: as for :meth:`ask`.
+        """
+        return self._client.stream(self.name, msg, window, timeout_s, node_id=self.node_id, any_host=self.any_host)
+
     def tell(self, msg: Any) -> None:
         """Send ``msg`` without waiting for it to be handled.
 
@@ -357,3 +424,11 @@ class BlockingRef:
             RuntimeError: the client is closed.
         """
         self._client.tell(self.name, msg, node_id=self.node_id, any_host=self.any_host)
+
+
+def _send_nowait(sock: zmq.Socket[bytes], frame: bytes) -> None:
+    """Send one control envelope (CANCEL, CREDIT) if the socket takes it now (best effort, never blocks)."""
+    try:
+        sock.send(frame, zmq.NOBLOCK)
+    except zmq.ZMQError:  # at the high-water mark, or the socket is closed
+        pass

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+import zactor
 from zactor import Actor, ActorRef, Context, Node, NodeConfig, Streams, handler, message
 from zactor.errors import ActorError, RemoteError, RequestTimeout
 
@@ -147,3 +148,35 @@ async def test_a_stalled_producer_is_a_request_timeout(where: str) -> None:
         with pytest.raises(RequestTimeout):
             async for _ in ref.stream(Count(n=3, pause_s=5.0), timeout_s=0.2):
                 pass
+
+
+async def test_the_blocking_client_streams_and_cancels_on_break() -> None:
+    async with streaming("local") as (_ref, counter, server):
+
+        def consume() -> tuple[list[int], list[int]]:
+            with zactor.connect(server.address) as client:
+                ref = client.ref("counter")
+                whole = [n.value for n in ref.stream(Count(n=50), window=4)]
+                partial = []
+                for n in ref.stream(Count(n=10**9, pause_s=0.001), window=4):
+                    partial.append(n.value)
+                    if n.value == 9:
+                        break
+                return whole, partial
+
+        whole, partial = await asyncio.to_thread(consume)
+        assert whole == list(range(50)) and partial == list(range(10))
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while counter.closed < 2 and loop.time() - start < 1.0:
+            await asyncio.sleep(0.01)
+        assert counter.closed == 2, "the producer still runs a second after the blocking consumer broke off"
+
+        def failing() -> list[int]:
+            seen = []
+            with zactor.connect(server.address) as client, pytest.raises(RemoteError, match="failed at 3"):
+                for n in client.ref("counter").stream(Count(n=9, fail_at=3)):
+                    seen.append(n.value)
+            return seen
+
+        assert await asyncio.to_thread(failing) == [0, 1, 2]
