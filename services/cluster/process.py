@@ -159,17 +159,19 @@ class NodeProcess:
         self.kill()
 
 
-def rss_mib(pid: int | None = None) -> float:
-    """The resident set size of process ``pid`` (default: this one), in MiB, from ``/proc`` (Linux).
+def rss_mib(pid: int | None = None, *, peak: bool = False) -> float:
+    """The resident set size of process ``pid`` (default: this one), in MiB, from ``/proc`` (Linux); with ``peak``,
+    its high-water mark since the process started.
 
     Raises:
         OSError: no such process, or no ``/proc``.
     """
+    field = "VmHWM:" if peak else "VmRSS:"
     status = Path(f"/proc/{pid or os.getpid()}/status").read_text()
     for line in status.splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
-    raise OSError(f"no VmRSS line for process {pid or os.getpid()}")
+    raise OSError(f"no {field} line for process {pid or os.getpid()}")
 
 
 def _die_with_parent() -> None:
