@@ -18,7 +18,7 @@ import contextvars
 import inspect
 import logging
 import typing
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SENDER", "Actor", "Context", "Sender", "handler", "handlers_of"]
 
-F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+F = TypeVar("F", bound=Callable[..., Awaitable[Any] | AsyncIterator[Any]])
 Handler = Callable[[Any, "Context"], Coroutine[Any, Any, Any]]
 
 
