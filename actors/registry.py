@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -33,6 +34,7 @@ class Registry:
     Attributes:
         stop_timeout_s: as given.
         listeners: called (with no argument) after each change of the hosted names.
+        terminations: how many actors terminated, by :class:`~zactor.deathwatch.TerminationReason` value.
     """
 
     def __init__(self, node: Node, mailbox_size: int, stop_timeout_s: float) -> None:
@@ -41,6 +43,7 @@ class Registry:
         self.stop_timeout_s = stop_timeout_s
         self._mailboxes: dict[str, Mailbox] = {}
         self._supervisors: dict[str, Supervisor] = {}
+        self.terminations: collections.Counter[str] = collections.Counter()
         self._reserved: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.listeners: list[Callable[[], None]] = []
@@ -114,8 +117,14 @@ class Registry:
         await mailbox.close(self.stop_timeout_s, ActorTerminated(name, node_id, reason.value))
         if supervisor is None or supervisor.instance_live:
             await mailbox.stop_actor()
+        self.terminations[reason.value] += 1
         log.info("actor %r removed from node %r (%s)", name, node_id, reason.value)
         mailbox.watchers.fire(Terminated(name=name, node_id=node_id, reason=reason, error=error))
+
+    def supervisor(self, name: str) -> Supervisor | None:
+        """The supervisor of the actor ``name`` (its ``restarts``, ``last_error`` and ``budget_left()``), or ``None``
+        for an actor added without a restart policy (or not hosted)."""
+        return self._supervisors.get(name)
 
     def stop_soon(self, name: str) -> None:
         """The actor ``name`` stops itself after the message it handles: restarted under ``Restart.ALWAYS``, else

@@ -19,7 +19,14 @@ from zactor.loops import run as run_loop
 from zactor.node import Node
 from zactor.services.cluster.cli_keys import client_config, security_options
 from zactor.services.cluster.local_cluster import LocalCluster, fetch_members
-from zactor.services.cluster.observer import ClusterLoad, LoadSample, NodeStats, replica_note
+from zactor.services.cluster.observer import (
+    ClusterLoad,
+    LoadSample,
+    NodeStats,
+    replica_note,
+    restarts_of,
+    supervision_note,
+)
 from zactor.services.membership.messages import MemberRows
 from zactor.services.replication.frontend import KV_ACTOR
 from zactor.transport.codec import message_class
@@ -33,7 +40,8 @@ _COLUMNS = ("node", "address", "dc", "status", "phi", "store", "actors", "heartb
 def format_members(table: MemberRows, load: dict[str, NodeStats] | None = None) -> str:
     """A member table as aligned text (like ``nodetool status``), with the answering node and its HLC; ``store``
     says whether the node serves the replicated store (``zactor kv``); with ``load`` (each node's observer
-    answer), ``msgs`` is what its actors handled since start and ``mailbox`` what waits now."""
+    answer), ``msgs`` is what its actors handled since start, ``mailbox`` what waits now, and ``restarts`` how often its
+    supervised actors restarted."""
     rows = []
     for r in table.rows:
         row = [
@@ -51,8 +59,9 @@ def format_members(table: MemberRows, load: dict[str, NodeStats] | None = None) 
             handled = sum(a[0] for a in stats.actors.values()) if stats else None
             waiting = sum(a[2] for a in stats.actors.values()) if stats else None
             row += ["-" if handled is None else f"{handled:,}", "-" if waiting is None else str(waiting)]
+            row.append(restarts_of(stats))
         rows.append(row)
-    columns = _COLUMNS if load is None else (*_COLUMNS, "msgs", "mailbox")
+    columns = _COLUMNS if load is None else (*_COLUMNS, "msgs", "mailbox", "restarts")
     hlc = f" at {format_hlc(table.hlc[0], table.hlc[1])}" if table.hlc else ""
     return f"{render_table(columns, rows)}\n(as seen by {table.node_id}{hlc})"
 
@@ -86,9 +95,9 @@ def run_members(args: argparse.Namespace) -> int:
     """``zactor members --seed ADDR``: print the member table of the node at ADDR, with each live node's load."""
     sample = run_loop(_sample(args))
     print(format_members(sample.table, sample.stats))
-    note = replica_note(sample.table, args.seed)
-    if note:
-        print(note)
+    for note in (replica_note(sample.table, args.seed), supervision_note(sample.stats)):
+        if note:
+            print(note)
     return 0
 
 

@@ -19,11 +19,23 @@ from zactor.loops import run as run_loop
 from zactor.node import Node
 from zactor.services.cluster.cli_cluster import render_table
 from zactor.services.cluster.cli_keys import client_config
-from zactor.services.cluster.observer import ClusterLoad, NodeStats, replica_note
+from zactor.services.cluster.observer import ClusterLoad, NodeStats, replica_note, restarts_of, supervision_note
 
 __all__ = ["run_top", "format_top"]
 
-_COLUMNS = ("node", "status", "phi", "actors", "msgs/s", "mailbox", "failures", "store docs", "sync docs/s", "env in/s")
+_COLUMNS = (
+    "node",
+    "status",
+    "phi",
+    "actors",
+    "msgs/s",
+    "mailbox",
+    "failures",
+    "restarts",
+    "store docs",
+    "sync docs/s",
+    "env in/s",
+)
 _CLEAR = "\x1b[H\x1b[2J"
 
 
@@ -35,7 +47,7 @@ def format_top(rows: list[MemberRow], stats: dict[str, NodeStats], rates: dict[s
         load = stats.get(node_id)
         user_actors = sorted(a for a in row[5] if not a.startswith("zactor."))
         if load is None:
-            cells = [node_id, status, f"{phi:.2f}", ",".join(user_actors) or "-", "-", "-", "-", "-", "-", "-"]
+            cells = [node_id, status, f"{phi:.2f}", ",".join(user_actors) or "-", *["-"] * 7]
         else:
             per_actor = load.actors.values()
             rate = rates.get(node_id)  # none before a second sample: shown as "-", not as 0
@@ -48,6 +60,7 @@ def format_top(rows: list[MemberRow], stats: dict[str, NodeStats], rates: dict[s
                 msgs_s,
                 str(sum(a[2] for a in per_actor)),
                 str(sum(a[1] for a in per_actor)),
+                restarts_of(load),
                 f"{load.store_documents:,}" if load.store_documents >= 0 else "-",
                 sync_s if load.store_documents >= 0 else "-",
                 env_s,
@@ -70,9 +83,9 @@ async def _top(args: argparse.Namespace) -> int:
             stamp = time.strftime("%H:%M:%S")
             header = f"zactor top: {live} live of {len(rows)} members, via {args.seed}, {stamp}"
             text = format_top(rows, sample.stats, sample.rates)
-            note = replica_note(sample.table, args.seed)
-            if note:
-                text = f"{text}\n{note}"
+            for note in (replica_note(sample.table, args.seed), supervision_note(sample.stats)):
+                if note:
+                    text = f"{text}\n{note}"
             if args.once:
                 print(f"{header}\n{text}")
                 return 0

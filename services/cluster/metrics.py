@@ -7,7 +7,9 @@ serves them at ``http://127.0.0.1:PORT/metrics``.
 Families (all prefixed ``zactor_``):
 
 - ``actor_messages_total{actor,kind}``, ``actor_failures_total{actor}``, ``actor_cancelled_total{actor}``,
-  ``actor_mailbox_depth{actor}``, ``actor_handler_seconds{actor}`` (a histogram);
+  ``actor_mailbox_depth{actor}``, ``actor_handler_seconds{actor}`` (a histogram); for supervised actors
+  ``actor_restarts_total{actor}`` and ``actor_restart_budget{actor}`` (restarts the policy allows now);
+  ``actor_terminations_total{reason}`` (removed, stopped, failed, gave_up);
 - ``transport_envelopes_total{direction}``, ``transport_bytes_total{direction}``, ``transport_events_total{event}``
   (send back-offs, refused handshakes, dropped replies...);
 - ``node_events_total{event}`` (decode errors, unknown actors, clock rejections, cancels...);
@@ -60,6 +62,10 @@ class NodeCollector(Collector):
         cancelled = CounterMetricFamily("zactor_actor_cancelled", "Asks cancelled by their caller.", labels=["actor"])
         depth = GaugeMetricFamily("zactor_actor_mailbox_depth", "Messages waiting.", labels=["actor"])
         latency = HistogramMetricFamily("zactor_actor_handler_seconds", "Handler run time.", labels=["actor"])
+        restarts = CounterMetricFamily("zactor_actor_restarts", "Restarts by the actor's policy.", labels=["actor"])
+        budget = GaugeMetricFamily(
+            "zactor_actor_restart_budget", "Restarts the actor's policy allows now.", labels=["actor"]
+        )
         registry = self.node.registry
         for name in registry.names():
             mailbox = registry.get(name)
@@ -76,7 +82,16 @@ class NodeCollector(Collector):
                 cumulative += count
                 buckets.append((bound, cumulative))
             latency.add_metric([name], buckets, stats.seconds)
-        yield from (messages, failures, cancelled, depth, latency)
+        registry = self.node.registry
+        for name in self.node.actors():
+            supervisor = registry.supervisor(name)
+            if supervisor is not None:
+                restarts.add_metric([name], supervisor.restarts)
+                budget.add_metric([name], supervisor.budget_left())
+        yield from (messages, failures, cancelled, depth, latency, restarts, budget)
+        yield _counters(
+            "zactor_actor_terminations", "Actors that terminated, by reason.", "reason", registry.terminations
+        )
 
     def _transport(self) -> Iterator[Metric]:
         stats = self.node.transport.stats

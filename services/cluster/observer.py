@@ -31,6 +31,8 @@ __all__ = [
     "NodeStats",
     "ObserverActor",
     "replica_note",
+    "restarts_of",
+    "supervision_note",
     "with_replica_set",
 ]
 
@@ -53,6 +55,9 @@ class NodeStats:
         store_documents: live documents in its replicated store, or -1 without a store.
         fetched: documents its anti-entropy has fetched from other replicas since start (catch-up progress).
         replica_set: the node ids of its store's replica set, dead members included (empty without a store).
+        supervised: ``{actor name: (restarts, restarts its budget allows now, last error as "Type: message")}`` for
+            each actor added with a restart policy.
+        terminations: actors that terminated since start, by reason (``"gave_up"``, ``"removed"``, ...).
     """
 
     node_id: str
@@ -62,6 +67,8 @@ class NodeStats:
     store_documents: int
     fetched: int
     replica_set: list[str]
+    supervised: dict[str, tuple[int, int, str]] = attrs.field(factory=dict)
+    terminations: dict[str, int] = attrs.field(factory=dict)
 
 
 class ObserverActor(Actor):
@@ -73,11 +80,16 @@ class ObserverActor(Actor):
     async def stats(self, msg: GetNodeStats, ctx: Context) -> NodeStats:
         node = ctx.node
         actors: dict[str, tuple[int, int, int]] = {}
+        supervised: dict[str, tuple[int, int, str]] = {}
+        registry = node.registry
         for name in node.actors():
-            mailbox = node.registry.get(name)
+            mailbox = registry.get(name)
             if mailbox is not None:
                 handled = mailbox.stats.asks + mailbox.stats.tells
                 actors[name] = (handled, mailbox.stats.failures, len(mailbox))
+            supervisor = registry.supervisor(name)
+            if supervisor is not None:
+                supervised[name] = (supervisor.restarts, supervisor.budget_left(), supervisor.last_error)
         documents, fetched, replica_set = -1, 0, []
         try:
             store = node.extension(ReplicatedStore)
@@ -98,7 +110,32 @@ class ObserverActor(Actor):
             store_documents=documents,
             fetched=fetched,
             replica_set=replica_set,
+            supervised=supervised,
+            terminations=dict(registry.terminations),
         )
+
+
+def restarts_of(stats: NodeStats | None) -> str:
+    """A node's ``restarts`` cell: the restarts of its supervised actors since start (``-`` without any)."""
+    if stats is None or not stats.supervised:
+        return "-"
+    return str(sum(restarts for restarts, _, _ in stats.supervised.values()))
+
+
+def supervision_note(stats: dict[str, NodeStats]) -> str:
+    """A line per supervised actor that has restarted: how often, the restarts its budget still allows, and its
+    last error; then the actors each node saw give up or fail for good. Empty when there is nothing to say."""
+    lines = []
+    for node_id in sorted(stats):
+        load = stats[node_id]
+        for name, (restarts, left, error) in sorted(load.supervised.items()):
+            if restarts:
+                last = f"; last: {error}" if error else ""
+                lines.append(f"{node_id}/{name}: {restarts} restarts, {left} more allowed now{last}")
+        failed = {r: n for r, n in load.terminations.items() if r in ("gave_up", "failed")}
+        if failed:
+            lines.append(f"{node_id}: actors terminated " + ", ".join(f"{r} {n}" for r, n in sorted(failed.items())))
+    return "\n".join(lines)
 
 
 GONE = "gone"

@@ -3,6 +3,7 @@ to its own node, survives the serialize-local path, and a malformed one is a Dec
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from zactor import Actor, ActorRef, Context, Node, NodeConfig, Returns, handler, message
@@ -25,7 +26,7 @@ class Pong:
 @message("test.refs.Introduce")
 class Introduce(Returns["Introduced"]):
     peer: ActorRef[Ping]
-    others: list[ActorRef[Ping]] = []
+    others: list[ActorRef[Ping]] = attrs.field(factory=list)
 
 
 @message("test.refs.Introduced")

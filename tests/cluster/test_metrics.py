@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from zactor import Actor, Context, handler, message
+from zactor import Actor, Context, Restart, RestartPolicy, handler, message
 from zactor.errors import RemoteError
 from zactor.services.cluster import ClusterNode
 from zactor.services.cluster.demo import Add, Calculator
@@ -18,6 +18,7 @@ from zactor.services.cluster.metrics import NodeCollector
 from zactor.services.cluster.process import NodeProcess
 from zactor.services.replication import MemoryStorage, ReplicatedStore
 from zactor.services.selector import Consistency, NotEnoughNodes
+from zactor.testing import wait_until
 
 
 @message("test.metrics.Boom")
@@ -57,6 +58,26 @@ async def test_the_collector_reports_actors_transport_and_membership() -> None:
     assert samples[("zactor_transport_bytes_total", (("direction", "out"),))] > 0
     assert samples[("zactor_members", (("status", "live"),))] == 1
     assert ("zactor_hlc_rejected_total", ()) in samples
+
+
+async def test_restarts_budget_and_terminations_are_counted() -> None:
+    """A supervised actor that crashed once: one restart, one more allowed; a removed actor counts as removed."""
+    async with ClusterNode() as node:
+        policy = RestartPolicy(mode=Restart.ON_FAILURE, max_restarts=2, within_s=60.0, backoff_s=0.01, jitter=0.0)
+        bomb = await node.add_actor("bomb", Bomb, restart=policy)
+        await node.add_actor("calc", Calculator())
+        with pytest.raises(RemoteError):
+            await bomb.ask(Boom())
+        supervisor = node.registry.supervisor("bomb")
+        assert supervisor is not None
+        await wait_until(lambda: supervisor.restarts == 1, what="the restart")
+        await node.remove_actor("calc")
+        registry = CollectorRegistry()
+        registry.register(NodeCollector(node))
+        samples = _samples(generate_latest(registry).decode())
+    assert samples[("zactor_actor_restarts_total", (("actor", "bomb"),))] == 1
+    assert samples[("zactor_actor_restart_budget", (("actor", "bomb"),))] == 1
+    assert samples[("zactor_actor_terminations_total", (("reason", "removed"),))] == 1
 
 
 async def test_the_store_counts_writes_per_level_and_refusals() -> None:

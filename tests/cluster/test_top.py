@@ -15,7 +15,7 @@ from zactor.services.cluster.cli import main
 from zactor.services.cluster.cli_cluster import format_hlc, format_members
 from zactor.services.cluster.cli_top import format_top
 from zactor.services.cluster.local_cluster import LocalCluster
-from zactor.services.cluster.observer import OBSERVER_ACTOR, GetNodeStats, NodeStats
+from zactor.services.cluster.observer import OBSERVER_ACTOR, GetNodeStats, NodeStats, supervision_note
 from zactor.services.membership.messages import MemberRows
 from zactor.services.replication import MemoryStorage, ReplicatedStore
 from zactor.services.selector import Consistency
@@ -37,7 +37,7 @@ def test_top_once_shows_every_member_with_its_load(
     rows = {line.split()[0]: line.split() for line in lines[2:]}
     assert set(rows) == {"node0", "node1"}
     for row in rows.values():
-        assert row[1] == "live" and row[3] == "calc" and row[5] == "0" and row[7] == "1"
+        assert row[1] == "live" and row[3] == "calc" and row[5] == "0" and row[7] == "-" and row[8] == "1"
         assert float(row[4].replace(",", "")) > 0
 
 
@@ -57,10 +57,36 @@ def test_rates_are_differences_between_refreshes() -> None:
     }
     text = format_top(rows, stats, {"a": (250.0, 12.0, 0.0)})
     a_line, b_line = text.splitlines()[1:]
-    assert a_line.split() == ["a", "live", "0.10", "calc", "250", "4", "1", "-", "-", "12"]
-    assert b_line.split()[:3] == ["b", "dead", "9.50"] and b_line.split()[4:] == ["-"] * 6
+    assert a_line.split() == ["a", "live", "0.10", "calc", "250", "4", "1", "-", "-", "-", "12"]
+    assert b_line.split()[:3] == ["b", "dead", "9.50"] and b_line.split()[4:] == ["-"] * 7
     first_line = format_top(rows[:1], stats, {}).splitlines()[1]
-    assert first_line.split()[4] == "-" and first_line.split()[9] == "-"  # one sample: no rate yet, not 0
+    assert first_line.split()[4] == "-" and first_line.split()[10] == "-"  # one sample: no rate yet, not 0
+
+
+def test_restarts_their_budget_and_reasons_show_in_top_and_members() -> None:
+    """A node's supervised actors: the restarts column sums them; the note names each that restarted, the budget
+    left and its last error, and the actors that gave up."""
+    rows = [["a", "tcp://x:1", "dc1", "live", 0.1, ["worker", "calc"], 3]]
+    stats = {
+        "a": NodeStats(
+            node_id="a",
+            actors={"worker": (9, 3, 0), "calc": (1, 0, 0)},
+            envelopes_in=5,
+            envelopes_out=5,
+            store_documents=-1,
+            fetched=0,
+            replica_set=[],
+            supervised={"worker": (3, 2, "ValueError: every third"), "calc": (0, 5, "")},
+            terminations={"gave_up": 1, "removed": 4},
+        )
+    }
+    assert format_top(rows, stats, {}).splitlines()[1].split()[7] == "3"
+    assert format_members(MemberRows(node_id="a", rows=rows, hlc=None), stats).splitlines()[1].split()[-1] == "3"
+    assert supervision_note(stats).splitlines() == [
+        "a/worker: 3 restarts, 2 more allowed now; last: ValueError: every third",
+        "a: actors terminated gave_up 1",
+    ]
+    assert supervision_note({}) == ""
 
 
 def test_top_into_a_pipe_that_closes_ends_quietly(local_cluster_factory: Callable[..., LocalCluster]) -> None:
