@@ -52,7 +52,7 @@ def test_graceful_stop_leaves_and_cli_queries_work(
     out = capsys.readouterr().out
     assert "node0" in out and "left" in out and "as seen by node0" in out
     header = out.splitlines()[0].split()
-    assert header[-2:] == ["msgs", "mailbox"] and "store" in header
+    assert header[-3:] == ["msgs", "mailbox", "restarts"] and "store" in header
     assert main(["call", "--seed", cluster.seed, "calc", "zactor.demo.Add", '{"a": 2, "b": 3}']) == 0
     assert "Result(value=5)" in capsys.readouterr().out
     assert main(["call", "--seed", cluster.seed, "nobody", "zactor.demo.Add", '{"a": 2, "b": 3}']) == 1
