@@ -42,7 +42,7 @@ __all__ = [
 STREAM = 1
 """The REQUEST flag bit of a streamed request."""
 _WINDOW_SHIFT = 8
-DEFAULT_WINDOW = 16
+DEFAULT_WINDOW = 32
 """Items a consumer lets the producer send ahead, by default."""
 MAX_WINDOW = 1 << 16
 
