@@ -103,7 +103,8 @@ async def consume(address: str, raw_port: int, items: int, mib: int) -> None:
         raw_s = raw_stream(raw_port, mib, 1 << 20)
         seconds = await zactor_stream(node, address, mib, 1 << 20, DEFAULT_WINDOW)
         print(f"1 MiB items, raw pyzmq:          {mib / raw_s:12,.0f} MiB/s")
-        print(f"1 MiB items, zactor window {DEFAULT_WINDOW}:   {mib / seconds:12,.0f} MiB/s ({raw_s / seconds:.2f} of raw)")
+        ratio = raw_s / seconds
+        print(f"1 MiB items, zactor window {DEFAULT_WINDOW}:   {mib / seconds:12,.0f} MiB/s ({ratio:.2f} of raw)")
         print(f"consumer peak RSS: {rss_mib(peak=True):.1f} MiB")
 
 
