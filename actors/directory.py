@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from zactor.transport.codec import Returns, message
 
-__all__ = ["MEMBERSHIP_ACTOR", "GetMembers", "MemberRow", "MemberRows", "hosts_of"]
+__all__ = ["MEMBERSHIP_ACTOR", "UNLISTED_PREFIX", "GetMembers", "MemberRow", "MemberRows", "hosts_of"]
 
 MemberRow = tuple[str, str, str, str, float, list[str], int]
 """One member: ``(node_id, address, data_center, status, phi, actors, heartbeat)``."""
 
 MEMBERSHIP_ACTOR = "zactor.membership"
 """The name of every node's membership actor."""
+
+UNLISTED_PREFIX = "zactor.virtual/"
+"""Actors registered under names with this prefix (virtual actors' activations) are not gossiped as hosted actors."""
 
 
 @message("zactor.gossip.GetMembers")

@@ -6,6 +6,7 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any, Self
 
+from zactor.actor import Actor
 from zactor.config import NodeConfig
 from zactor.deathwatch import Terminated, Unwatch
 from zactor.extensions import Extension
@@ -18,6 +19,7 @@ from zactor.services.cluster.observer import OBSERVER_ACTOR, ObserverActor
 from zactor.services.cluster.spawn import Placement, admin_request, choose_host
 from zactor.services.membership.service import MembershipService
 from zactor.services.selector.service import SelectorService
+from zactor.services.virtual import VirtualActors, VirtualRef
 from zactor.supervision import Restart, RestartPolicy
 from zactor.timesource import TimeSource
 from zactor.transport.base import Transport
@@ -38,6 +40,7 @@ class ClusterNode(Node):
         clock: the clock service (default: ``ClockService()``).
         membership: the membership service (default: ``MembershipService()``, timed from ``config``).
         selector: the selector service (default: ``SelectorService()``).
+        virtual_actors: the virtual actors' extension (default: ``VirtualActors(membership)``).
         extensions: more extensions to start after the services, in order (e.g. a ``ReplicatedStore``).
         time_source: as for :class:`~zactor.node.Node`.
         rng: as for :class:`~zactor.node.Node`.
@@ -49,6 +52,8 @@ class ClusterNode(Node):
         selector: the :class:`~zactor.services.selector.service.SelectorService`: ``node.selector.select(level)``.
         deathwatch: the :class:`~zactor.services.cluster.deathwatch.RemoteDeathWatch` behind ``watch`` of a remote
             ref.
+        virtual_actors: the :class:`~zactor.services.virtual.VirtualActors` behind ``register_kind``.
+        virtual_owners: ``{(kind, shard): node id}``, the shard leaders virtual refs last heard of.
     """
 
     def __init__(
@@ -59,6 +64,7 @@ class ClusterNode(Node):
         clock: ClockService | None = None,
         membership: MembershipService | None = None,
         selector: SelectorService | None = None,
+        virtual_actors: VirtualActors | None = None,
         extensions: Sequence[Extension[Any]] = (),
         time_source: TimeSource | None = None,
         rng: random.Random | None = None,
@@ -67,7 +73,15 @@ class ClusterNode(Node):
         self.membership = membership or MembershipService()
         self.selector = selector or SelectorService()
         self.deathwatch = RemoteDeathWatch(self.membership)
-        services: list[Extension[Any]] = [self.clock, self.membership, self.selector, self.deathwatch]
+        self.virtual_actors = virtual_actors or VirtualActors(self.membership)
+        self.virtual_owners: dict[tuple[str, int], str] = {}
+        services: list[Extension[Any]] = [
+            self.clock,
+            self.membership,
+            self.selector,
+            self.deathwatch,
+            self.virtual_actors,
+        ]
         super().__init__(
             config, transport=transport, extensions=[*services, *extensions], time_source=time_source, rng=rng
         )
@@ -152,6 +166,24 @@ class ClusterNode(Node):
             return
         host = self.membership.node_at(ref.address) or ref.address
         await admin_request(self, host, ref.address, ref.name, RemoveActor(name=ref.name), timeout_s)
+
+    async def register_kind(
+        self, kind: str, factory: Callable[[], Actor], *, shards: int = 8, idle_s: float = 60.0, group_size: int = 3
+    ) -> None:
+        """Host virtual actors of ``kind`` on this node: each key's instance is built by ``factory`` on the node that
+        leads the key's shard (an election group of ``group_size`` of the kind's hosts), when its first message
+        arrives, and deactivated after ``idle_s`` seconds without one. Every host of a kind must give it the same
+        ``shards``.
+
+        Raises:
+            ValueError: a malformed kind, ``shards`` below 1, ``idle_s`` not above 0, or a kind registered already.
+        """
+        await self.virtual_actors.register_kind(kind, factory, shards=shards, idle_s=idle_s, group_size=group_size)
+
+    def virtual(self, kind: str, key: str) -> VirtualRef:
+        """A reference to the instance ``key`` of ``kind``, wherever it is (or will be) active: ``await
+        node.virtual("counter", "user-42").ask(Incr(by=1))``."""
+        return VirtualRef(self, kind, key)
 
     def ref_any(self, name: str) -> ActorRef:
         """A reference to an actor named ``name`` anywhere in the cluster: here if hosted here, else on a random

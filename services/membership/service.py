@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from zactor import Actor, Context, handler
 from zactor.deathwatch import TerminationReason
-from zactor.directory import MEMBERSHIP_ACTOR
+from zactor.directory import MEMBERSHIP_ACTOR, UNLISTED_PREFIX
 from zactor.errors import (
     ActorError,
     ActorNotFound,
@@ -267,6 +267,10 @@ class MembershipService:
                 return member.address
         raise NodeUnavailable(node_id, "not a live member")
 
+    def hosts_with_meta(self, key: str) -> dict[str, str]:
+        """``{node_id: value}`` of the live members (this node included) that gossip the meta ``key``."""
+        return {m.node_id: m.meta[key] for m in self.members() if key in m.meta}
+
     def node_at(self, address: str) -> str | None:
         """The id of the live member bound at ``address``, or ``None``."""
         for member in self.members():
@@ -316,7 +320,7 @@ class MembershipService:
 
     def _publish_actors(self) -> None:
         if self._node is not None and self._core is not None:
-            self._core.set(KEY_ACTORS, self._node.actors())
+            self._core.set(KEY_ACTORS, [a for a in self._node.actors() if not a.startswith(UNLISTED_PREFIX)])
             self._live_cache = None
 
     async def _refresh_seeds(self, resolver: SeedResolver) -> None:

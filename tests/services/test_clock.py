@@ -152,7 +152,7 @@ async def test_removing_the_clock_extension_stops_stamping() -> None:
     """After remove_extension('clock') the node has no clock and its envelopes carry none; calls still work."""
     async with ClusterNode() as server, ClusterNode() as client:
         await server.add_actor("echo", Echo())
-        assert server.extensions() == ["clock", "membership", "selector", "deathwatch"]
+        assert server.extensions() == ["clock", "membership", "selector", "deathwatch", "virtual"]
         await client.remove_extension("clock")
         with pytest.raises(RuntimeError):
             client.clock.now()

@@ -1,0 +1,280 @@
+"""The ``virtual`` extension: the kinds a node hosts, the elections that give it shards, and its activations.
+
+A message for ``(kind, key)`` that reaches a node which leads the key's shard, with more than ``guard_s`` of lease
+left, activates the key (a fresh instance from the kind's factory, registered as ``zactor.virtual/<kind>/<key>``) if
+it is not active, then goes to its mailbox. Any other node answers :class:`~zactor.services.virtual.model.NotOwner`
+with the leader it knows, and the caller retries there. Every ``guard_s / 2`` seconds the node deactivates what it may
+no longer run (its lease ends within ``guard_s``, or a newer term leads the shard) and what has been idle for
+``idle_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from zactor.actor import Actor, Context, handler
+from zactor.services.election import Election, ElectionConfig
+from zactor.services.virtual.model import (
+    META_PREFIX,
+    VIRTUAL_ACTOR,
+    NotOwner,
+    Redirect,
+    VirtualAsk,
+    VirtualTell,
+    group_of,
+    instance_name,
+    shard_of,
+)
+
+if TYPE_CHECKING:
+    from zactor.node import Node
+    from zactor.services.membership.service import MembershipService
+
+__all__ = ["Activation", "KindSpec", "VirtualActor", "VirtualActors"]
+
+log = logging.getLogger("zactor.virtual")
+
+
+class VirtualActor(Actor):
+    """Base class of a virtual actor: ``kind`` and ``key`` are set before it is activated; ``on_activate`` and
+    ``on_deactivate`` run as it is activated and deactivated (after ``idle_s``, a move, or its node stopping)."""
+
+    kind: str = ""
+    key: str = ""
+
+    async def on_activate(self, ctx: Context) -> None:
+        """Called once before the instance takes its first message."""
+
+    async def on_deactivate(self, ctx: Context) -> None:
+        """Called once after the instance took its last message of this activation."""
+
+    async def on_start(self, ctx: Context) -> None:
+        await self.on_activate(ctx)
+
+    async def on_stop(self, ctx: Context) -> None:
+        await self.on_deactivate(ctx)
+
+
+@attrs.define
+class KindSpec:
+    """A kind this node hosts: its factory, shard count and idle timeout (seconds)."""
+
+    factory: Callable[[], Actor]
+    shards: int
+    idle_s: float
+
+
+@attrs.define
+class Activation:
+    """One active instance: its registry name, shard, the shard term it was activated in, and when it last took a
+    message (monotonic seconds)."""
+
+    name: str
+    shard: int
+    term: int
+    last_s: float
+
+
+class VirtualActors:
+    """The ``virtual`` extension of a cluster node (see the module docstring).
+
+    Args:
+        membership: the node's membership (kinds are announced in its meta).
+        election: the timing of the shard elections (lease, heartbeat); default ``ElectionConfig()``.
+        guard_s: an activation stops when its shard's lease has less than this left, in seconds.
+
+    Attributes:
+        stats: ``activations``, ``deactivations``, ``not_owner`` counts.
+    """
+
+    name = "virtual"
+
+    def __init__(
+        self, membership: MembershipService, *, election: ElectionConfig | None = None, guard_s: float = 0.3
+    ) -> None:
+        self._membership = membership
+        self._election_config = election or ElectionConfig()
+        if not 0 < guard_s < self._election_config.lease_s:
+            raise ValueError(f"guard_s must be above 0 and below the lease ({self._election_config.lease_s} s)")
+        self.guard_s = guard_s
+        self._node: Node | None = None
+        self._kinds: dict[str, KindSpec] = {}
+        self._elections: dict[tuple[str, int], Election] = {}
+        self._active: dict[tuple[str, str], Activation] = {}
+        self._activating: dict[tuple[str, str], asyncio.Future[Activation]] = {}
+        self._guard: asyncio.Task[None] | None = None
+        self.stats: dict[str, int] = {"activations": 0, "deactivations": 0, "not_owner": 0}
+
+    async def start(self, node: Node) -> VirtualActors:
+        """Host ``zactor.virtual`` on ``node`` and start the guard. Returns the extension."""
+        self._node = node
+        await node.add_actor(VIRTUAL_ACTOR, _VirtualRouter(self))
+        self._guard = asyncio.create_task(self._run_guard(), name=f"zactor-virtual-{node.node_id}")
+        return self
+
+    async def stop(self) -> None:
+        """Deactivate every instance and leave every shard election."""
+        node = self._node
+        if node is None:
+            return
+        if self._guard is not None:
+            self._guard.cancel()
+            await asyncio.gather(self._guard, return_exceptions=True)
+        for kind, key in list(self._active):
+            await self._deactivate(kind, key)
+        for election in self._elections.values():
+            if election.name in node.extensions():  # a stopping node stops them itself, after this one
+                await node.remove_extension(election.name)
+        self._elections.clear()
+        if VIRTUAL_ACTOR in node.actors():
+            await node.remove_actor(VIRTUAL_ACTOR)
+        self._node = None
+
+    def _started(self) -> Node:
+        if self._node is None:
+            raise RuntimeError("the virtual extension is not started")
+        return self._node
+
+    def _now_s(self) -> float:
+        return self._started().time_source.monotonic_s()
+
+    # ---------------------------------------------------------------------------------------------- kinds
+
+    async def register_kind(
+        self, kind: str, factory: Callable[[], Actor], *, shards: int = 8, idle_s: float = 60.0, group_size: int = 3
+    ) -> None:
+        """Host ``kind`` on this node: join its shards' elections and announce it.
+
+        Raises:
+            ValueError: an empty kind, a kind with ``/``, fewer than 1 shard, a non-positive ``idle_s``, or a kind
+                already registered here.
+            RuntimeError: the extension is not started.
+        """
+        node = self._started()
+        if not kind or "/" in kind:
+            raise ValueError(f"a kind is a non-empty name without '/', not {kind!r}")
+        if shards < 1 or idle_s <= 0:
+            raise ValueError(f"shards must be 1 or more and idle_s above 0, got {shards} and {idle_s}")
+        if kind in self._kinds:
+            raise ValueError(f"kind {kind!r} is registered on this node already")
+        self._kinds[kind] = KindSpec(factory, shards, idle_s)
+        for shard in range(shards):
+            election = Election(group_of(kind, shard), group_size=group_size, config=self._election_config)
+            self._elections[(kind, shard)] = await node.add_extension(election)
+        self._membership.set_meta(META_PREFIX + kind, str(shards))
+
+    def kinds(self) -> dict[str, int]:
+        """``{kind: shard count}`` of the kinds this node hosts."""
+        return {kind: spec.shards for kind, spec in self._kinds.items()}
+
+    def active(self) -> list[tuple[str, str]]:
+        """The ``(kind, key)`` pairs active on this node."""
+        return list(self._active)
+
+    # --------------------------------------------------------------------------------------------- serving
+
+    def _may_serve(self, election: Election) -> bool:
+        return election.is_leader and election.lease_remaining_s > self.guard_s
+
+    async def deliver(self, kind: str, key: str, msg: Any, *, ask: bool) -> Any:
+        """Hand ``msg`` to the activation of ``key``, activating it first if needed; returns the reply of an ask.
+
+        Raises:
+            NotOwner: this node does not host ``kind``, or may not run ``key`` now (the caller retries at the
+                shard's leader).
+            Exception: whatever the instance's handler or activation raised.
+        """
+        node = self._started()
+        spec = self._kinds.get(kind)
+        if spec is None:
+            raise NotOwner(kind, key, "")
+        election = self._elections[(kind, shard_of(key, spec.shards))]
+        if not self._may_serve(election):
+            self.stats["not_owner"] += 1
+            raise NotOwner(kind, key, election.leader or "")
+        activation = self._active.get((kind, key))
+        if activation is None:
+            activation = await self._activation(kind, key, spec, election)
+        activation.last_s = self._now_s()
+        ref = node.ref(activation.name)
+        if ask:
+            return await ref.ask(msg)
+        await ref.tell(msg)
+        return None
+
+    async def _activation(self, kind: str, key: str, spec: KindSpec, election: Election) -> Activation:
+        """The activation of ``key``, made once however many messages wait for it (in their arrival order)."""
+        pending = self._activating.get((kind, key))
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Activation] = asyncio.get_running_loop().create_future()
+        self._activating[(kind, key)] = future
+        try:
+            actor = spec.factory()
+            if isinstance(actor, VirtualActor):
+                actor.kind, actor.key = kind, key
+            name = instance_name(kind, key)
+            term = election.term
+            await self._started().add_actor(name, actor)
+            activation = Activation(name, shard_of(key, spec.shards), term, self._now_s())
+            self._active[(kind, key)] = activation
+            self.stats["activations"] += 1
+            log.debug("activated %s/%s in term %d", kind, key, term)
+            future.set_result(activation)
+            return activation
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: the waiters raise it themselves
+            raise
+        finally:
+            del self._activating[(kind, key)]
+
+    async def _deactivate(self, kind: str, key: str) -> None:
+        activation = self._active.pop((kind, key), None)
+        node = self._node
+        if activation is None or node is None:
+            return
+        self.stats["deactivations"] += 1
+        if activation.name in node.actors():
+            await node.remove_actor(activation.name)
+        log.debug("deactivated %s/%s", kind, key)
+
+    async def _run_guard(self) -> None:
+        """Deactivate what this node may no longer run, and what is idle (every ``guard_s / 2`` seconds)."""
+        while True:
+            await asyncio.sleep(self.guard_s / 2)
+            now = self._now_s()
+            for (kind, key), activation in list(self._active.items()):
+                election = self._elections[(kind, activation.shard)]
+                lost = not self._may_serve(election) or election.term != activation.term
+                if lost or now - activation.last_s > self._kinds[kind].idle_s:
+                    await self._deactivate(kind, key)
+
+
+class _VirtualRouter(Actor):
+    """The ``zactor.virtual`` actor: hands each message to its activation (the wire side of :class:`VirtualActors`)."""
+
+    max_concurrency = 256
+
+    def __init__(self, host: VirtualActors) -> None:
+        self.host = host
+
+    @handler
+    async def on_ask(self, msg: VirtualAsk, ctx: Context) -> Any:
+        try:
+            return await self.host.deliver(msg.kind, msg.key, msg.msg, ask=True)
+        except NotOwner as exc:
+            return Redirect(leader=exc.leader)
+
+    @handler
+    async def on_tell(self, msg: VirtualTell, ctx: Context) -> Redirect | None:
+        try:
+            await self.host.deliver(msg.kind, msg.key, msg.msg, ask=False)
+        except NotOwner as exc:
+            return Redirect(leader=exc.leader)
+        return None

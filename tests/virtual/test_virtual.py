@@ -1,0 +1,144 @@
+"""Virtual actors over the in-memory transport, in virtual time: activation on first message on exactly one node,
+state kept per activation, idle deactivation, routing from a node that hosts no kind, and a move when the owner's
+node is cut off."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "services"))
+
+from memcluster import cluster  # noqa: E402
+
+from zactor import Context, Returns, handler, message  # noqa: E402
+from zactor.errors import ActorNotFound, RequestTimeout  # noqa: E402
+from zactor.services.cluster import ClusterNode  # noqa: E402
+from zactor.services.virtual import VirtualActor  # noqa: E402
+from zactor.testing import FakeClock, wait_until  # noqa: E402
+from zactor.transport import InMemoryNetwork  # noqa: E402
+
+
+@message("test.virtual.Incr")
+class Incr(Returns["Count"]):
+    by: int = 1
+
+
+@message("test.virtual.Count")
+class Count:
+    key: str
+    value: int
+    node: str
+
+
+class Counter(VirtualActor):
+    activations: list[tuple[str, str]] = []
+    deactivations: list[tuple[str, str]] = []
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    async def on_activate(self, ctx: Context) -> None:
+        Counter.activations.append((self.key, ctx.node_id))
+
+    async def on_deactivate(self, ctx: Context) -> None:
+        Counter.deactivations.append((self.key, ctx.node_id))
+
+    @handler
+    async def incr(self, msg: Incr, ctx: Context) -> Count:
+        self.value += msg.by
+        return Count(key=self.key, value=self.value, node=ctx.node_id)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_counts() -> None:
+    Counter.activations, Counter.deactivations = [], []
+
+
+async def _hosting(nodes: list[ClusterNode], idle_s: float = 60.0) -> None:
+    for node in nodes:
+        await node.membership.wait_for_members(len(nodes), timeout_s=5.0)
+    for node in nodes:
+        await node.register_kind("counter", Counter, shards=4, idle_s=idle_s)
+    await wait_until(
+        lambda: all(len(n.membership.hosts_with_meta("virtual.counter")) == len(nodes) for n in nodes),
+        timeout_s=5.0,
+        what="the kind to be gossiped",
+    )
+
+
+async def test_each_key_is_activated_once_on_one_node_and_keeps_its_state(clock: FakeClock) -> None:
+    async with cluster(3, InMemoryNetwork(), clock) as nodes:
+        await _hosting(nodes)
+        keys = [f"user-{i}" for i in range(20)]
+        for round_ in range(1, 4):
+            for i, key in enumerate(keys):
+                count = await nodes[i % 3].virtual("counter", key).ask(Incr(), timeout_s=10.0)
+                assert (count.key, count.value) == (key, round_)
+        activated = [key for key, _ in Counter.activations]
+        assert sorted(activated) == sorted(keys)  # once each, whichever node asked
+        owners = {key: node for key, node in Counter.activations}
+        assert len(set(owners.values())) >= 2  # spread over the hosts
+        active = {(n.node_id, key) for n in nodes for _, key in n.virtual_actors.active()}
+        assert {key for _, key in active} == set(keys) and len(active) == len(keys)
+        assert all(
+            not name.startswith("zactor.virtual/") for n in nodes for m in n.membership.members() for name in m.actors
+        )
+
+
+async def test_an_idle_instance_is_deactivated_and_reactivated_fresh(clock: FakeClock) -> None:
+    async with cluster(2, InMemoryNetwork(), clock) as nodes:
+        await _hosting(nodes, idle_s=1.0)
+        ref = nodes[0].virtual("counter", "k")
+        assert (await ref.ask(Incr(by=5), timeout_s=10.0)).value == 5
+        await wait_until(
+            lambda: Counter.deactivations == [("k", Counter.activations[0][1])],
+            timeout_s=5.0,
+            what="the idle deactivation",
+        )
+        assert (await ref.ask(Incr(), timeout_s=10.0)).value == 1  # no durable state: a fresh instance
+        assert len(Counter.activations) == 2
+
+
+async def test_a_node_without_the_kind_routes_and_an_unknown_kind_is_not_found(clock: FakeClock) -> None:
+    async with cluster(3, InMemoryNetwork(), clock) as nodes:
+        await _hosting(nodes[1:])
+        await nodes[0].membership.wait_for_members(3, timeout_s=5.0)
+        await wait_until(
+            lambda: len(nodes[0].membership.hosts_with_meta("virtual.counter")) == 2, what="the kind's hosts"
+        )
+        count = await nodes[0].virtual("counter", "x").ask(Incr(), timeout_s=10.0)
+        assert count.node in ("n1", "n2")
+        with pytest.raises(ActorNotFound):
+            await nodes[0].virtual("nothing", "x").ask(Incr(), timeout_s=1.0)
+
+
+async def test_a_cut_off_owner_stops_and_the_key_moves(clock: FakeClock) -> None:
+    network = InMemoryNetwork()
+    async with cluster(3, network, clock) as nodes:
+        await _hosting(nodes)
+        first = await nodes[0].virtual("counter", "moving").ask(Incr(), timeout_s=10.0)
+        owner = next(n for n in nodes if n.node_id == first.node)
+        others = [n for n in nodes if n is not owner]
+        for other in others:
+            network.cut(owner.address, other.address)
+        await wait_until(
+            lambda: not owner.virtual_actors.active(), timeout_s=5.0, what="the cut-off owner to stop its activation"
+        )
+        moved = await others[0].virtual("counter", "moving").ask(Incr(), timeout_s=15.0)
+        assert moved.node != owner.node_id and moved.value == 1  # a new activation, on the majority side
+        stops = [n for k, n in Counter.deactivations if k == "moving"]
+        assert stops == [owner.node_id]
+
+
+async def test_no_owner_within_the_deadline_is_a_request_timeout(clock: FakeClock) -> None:
+    network = InMemoryNetwork()
+    async with cluster(2, network, clock) as nodes:
+        await _hosting(nodes)
+        network.cut(nodes[0].address, nodes[1].address)
+        await asyncio.sleep(3.0)  # neither side holds a majority of a 2-voter group
+        with pytest.raises(RequestTimeout):
+            await nodes[0].virtual("counter", "k").ask(Incr(), timeout_s=1.0)
