@@ -225,14 +225,14 @@ class Node:
         await self._registry.add(name, actor, factory=factory, policy=policy)
         return ActorRef(self, name, None)
 
-    async def remove_actor(self, name: str) -> None:
-        """Stop hosting ``name``: queued and later asks fail with ``ActorNotFound``; running handlers finish first,
-        then ``on_stop`` runs.
+    async def remove_actor(self, name: str, *, timeout_s: float | None = None) -> None:
+        """Stop hosting ``name``: queued and later asks fail with ``ActorNotFound``; running handlers finish first
+        (cancelled after ``timeout_s`` seconds, default ``NodeConfig.stop_timeout_s``), then ``on_stop`` runs.
 
         Raises:
             ActorNotFound: no actor of that name.
         """
-        await self._registry.remove(name)
+        await self._registry.remove(name, timeout_s=timeout_s)
 
     def actors(self) -> list[str]:
         """The names of the actors hosted here, sorted."""

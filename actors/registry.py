@@ -98,9 +98,17 @@ class Registry:
         log.info("actor %r added on node %r", name, self._node.node_id)
         self._changed()
 
-    async def remove(self, name: str, reason: TerminationReason = TerminationReason.REMOVED, error: str = "") -> None:
-        """Unregister ``name``: queued and later asks fail with ``ActorTerminated``; running handlers finish; then
-        ``on_stop`` runs and the actor's watchers get ``Terminated(reason=reason)``.
+    async def remove(
+        self,
+        name: str,
+        reason: TerminationReason = TerminationReason.REMOVED,
+        error: str = "",
+        *,
+        timeout_s: float | None = None,
+    ) -> None:
+        """Unregister ``name``: queued and later asks fail with ``ActorTerminated``; running handlers finish (those
+        still running after ``timeout_s`` seconds, default ``stop_timeout_s``, are cancelled); then ``on_stop`` runs
+        and the actor's watchers get ``Terminated(reason=reason)``.
 
         Raises:
             ActorNotFound: no actor is registered under ``name``.
@@ -114,7 +122,8 @@ class Registry:
         self._changed()
         mailbox.ctx.unwatch_all()
         node_id = self._node.node_id
-        await mailbox.close(self.stop_timeout_s, ActorTerminated(name, node_id, reason.value))
+        wait_s = self.stop_timeout_s if timeout_s is None else timeout_s
+        await mailbox.close(wait_s, ActorTerminated(name, node_id, reason.value))
         if supervisor is None or supervisor.instance_live:
             await mailbox.stop_actor()
         self.terminations[reason.value] += 1

@@ -11,6 +11,7 @@ no longer run (its lease ends within ``guard_s``, or a newer term leads the shar
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ import attrs
 
 from zactor.actor import Actor, Context, handler
 from zactor.services.election import Election, ElectionConfig
+from zactor.services.virtual.history import ActivationRecord
 from zactor.services.virtual.model import (
     META_PREFIX,
     VIRTUAL_ACTOR,
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
 __all__ = ["Activation", "KindSpec", "VirtualActor", "VirtualActors"]
 
 log = logging.getLogger("zactor.virtual")
+
+_HISTORY_KEPT = 10_000
 
 
 class VirtualActor(Actor):
@@ -71,12 +75,13 @@ class KindSpec:
 
 @attrs.define
 class Activation:
-    """One active instance: its registry name, shard, the shard term it was activated in, and when it last took a
-    message (monotonic seconds)."""
+    """One active instance: its registry name, shard, the shard term it was activated in, when it started and when it
+    last took a message (monotonic seconds)."""
 
     name: str
     shard: int
     term: int
+    started_s: float
     last_s: float
 
 
@@ -90,6 +95,8 @@ class VirtualActors:
 
     Attributes:
         stats: ``activations``, ``deactivations``, ``not_owner`` counts.
+        history: the ended activations, ``(kind, key, node id, term, start, end)`` (monotonic seconds), for checks
+            of single activation (:func:`~zactor.services.virtual.history.overlaps`); the latest 10,000.
     """
 
     name = "virtual"
@@ -109,6 +116,7 @@ class VirtualActors:
         self._activating: dict[tuple[str, str], asyncio.Future[Activation]] = {}
         self._guard: asyncio.Task[None] | None = None
         self.stats: dict[str, int] = {"activations": 0, "deactivations": 0, "not_owner": 0}
+        self.history: collections.deque[ActivationRecord] = collections.deque(maxlen=_HISTORY_KEPT)
 
     async def start(self, node: Node) -> VirtualActors:
         """Host ``zactor.virtual`` on ``node`` and start the guard. Returns the extension."""
@@ -172,6 +180,13 @@ class VirtualActors:
         """``{kind: shard count}`` of the kinds this node hosts."""
         return {kind: spec.shards for kind, spec in self._kinds.items()}
 
+    def records(self) -> list[ActivationRecord]:
+        """The recorded activations and, ending now, the ones still active: what
+        :func:`~zactor.services.virtual.history.overlaps` checks."""
+        node, now = self._started(), self._now_s()
+        running = [(k, key, node.node_id, a.term, a.started_s, now) for (k, key), a in self._active.items()]
+        return [*self.history, *running]
+
     def active(self) -> list[tuple[str, str]]:
         """The ``(kind, key)`` pairs active on this node."""
         return list(self._active)
@@ -180,6 +195,11 @@ class VirtualActors:
 
     def _may_serve(self, election: Election) -> bool:
         return election.is_leader and election.lease_remaining_s > self.guard_s
+
+    def _lost(self, election: Election, activation: Activation) -> bool:
+        """Whether this node may no longer run ``activation``: its shard's lease ends within ``guard_s``, or another
+        term leads the shard now."""
+        return not self._may_serve(election) or election.term != activation.term
 
     async def deliver(self, kind: str, key: str, msg: Any, *, ask: bool) -> Any:
         """Hand ``msg`` to the activation of ``key``, activating it first if needed; returns the reply of an ask.
@@ -221,7 +241,8 @@ class VirtualActors:
             name = instance_name(kind, key)
             term = election.term
             await self._started().add_actor(name, actor)
-            activation = Activation(name, shard_of(key, spec.shards), term, self._now_s())
+            now = self._now_s()
+            activation = Activation(name, shard_of(key, spec.shards), term, now, now)
             self._active[(kind, key)] = activation
             self.stats["activations"] += 1
             log.debug("activated %s/%s in term %d", kind, key, term)
@@ -234,14 +255,17 @@ class VirtualActors:
         finally:
             del self._activating[(kind, key)]
 
-    async def _deactivate(self, kind: str, key: str) -> None:
+    async def _deactivate(self, kind: str, key: str, *, at_once: bool = False) -> None:
+        """End an activation: its running handler may finish (``at_once``: it is cancelled, as when the shard's lease
+        is ending), then ``on_deactivate`` runs; the activation's interval is recorded in ``history``."""
         activation = self._active.pop((kind, key), None)
         node = self._node
         if activation is None or node is None:
             return
         self.stats["deactivations"] += 1
         if activation.name in node.actors():
-            await node.remove_actor(activation.name)
+            await node.remove_actor(activation.name, timeout_s=min(self.guard_s / 4, 0.05) if at_once else None)
+        self.history.append((kind, key, node.node_id, activation.term, activation.started_s, self._now_s()))
         log.debug("deactivated %s/%s", kind, key)
 
     async def _run_guard(self) -> None:
@@ -251,8 +275,9 @@ class VirtualActors:
             now = self._now_s()
             for (kind, key), activation in list(self._active.items()):
                 election = self._elections[(kind, activation.shard)]
-                lost = not self._may_serve(election) or election.term != activation.term
-                if lost or now - activation.last_s > self._kinds[kind].idle_s:
+                if self._lost(election, activation):
+                    await self._deactivate(kind, key, at_once=True)
+                elif now - activation.last_s > self._kinds[kind].idle_s:
                     await self._deactivate(kind, key)
 
 

@@ -11,6 +11,7 @@ from zactor import Actor, Context, NodeConfig, handler, message
 from zactor.services.cluster import ClusterNode
 from zactor.services.membership.gossip import MembershipConfig
 from zactor.services.membership.service import MembershipService
+from zactor.services.virtual import VirtualActors
 from zactor.testing import FakeClock, Seeds
 from zactor.transport import InMemoryNetwork
 
@@ -37,6 +38,7 @@ async def cluster(
     network: InMemoryNetwork,
     clock: FakeClock,
     cluster_ids: Callable[[int], str] = lambda i: "c",
+    virtual: type[VirtualActors] = VirtualActors,
     **config: Any,
 ) -> AsyncIterator[list[ClusterNode]]:
     run_seeds = Seeds(1)
@@ -52,10 +54,12 @@ async def cluster(
                 data_center=f"dc{i % 2}",
                 **config,
             )
+            membership = MembershipService(FAST)
             node = ClusterNode(
                 cfg,
                 transport=network.transport(),
-                membership=MembershipService(FAST),
+                membership=membership,
+                virtual_actors=virtual(membership),
                 time_source=clock,
                 rng=run_seeds.rng(cfg.node_id),
             )

@@ -5,6 +5,7 @@ node is cut off."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 
@@ -17,7 +18,10 @@ from memcluster import cluster  # noqa: E402
 from zactor import Context, Returns, handler, message  # noqa: E402
 from zactor.errors import ActorNotFound, RequestTimeout  # noqa: E402
 from zactor.services.cluster import ClusterNode  # noqa: E402
-from zactor.services.virtual import VirtualActor  # noqa: E402
+from zactor.services.election import Election  # noqa: E402
+from zactor.services.virtual import VirtualActor, VirtualActors  # noqa: E402
+from zactor.services.virtual.history import ActivationRecord, overlaps  # noqa: E402
+from zactor.services.virtual.host import Activation  # noqa: E402
 from zactor.testing import FakeClock, wait_until  # noqa: E402
 from zactor.transport import InMemoryNetwork  # noqa: E402
 
@@ -142,3 +146,62 @@ async def test_no_owner_within_the_deadline_is_a_request_timeout(clock: FakeCloc
         await asyncio.sleep(3.0)  # neither side holds a majority of a 2-voter group
         with pytest.raises(RequestTimeout):
             await nodes[0].virtual("counter", "k").ask(Incr(), timeout_s=1.0)
+
+
+class LeaseBlind(VirtualActors):
+    """The mechanism removed: a node keeps its activations when its shard's lease ends (it only stops taking new
+    messages for them)."""
+
+    def _lost(self, election: Election, activation: Activation) -> bool:
+        return False
+
+
+async def _partition_run(clock: FakeClock, virtual: type[VirtualActors]) -> list[ActivationRecord]:
+    """Keys active on every node; the owner of key "k0" is cut off for 5 s while the majority keeps asking for
+    every key, then the cut heals and everyone keeps asking. Returns every node's activation records."""
+    network = InMemoryNetwork()
+    keys = [f"k{i}" for i in range(12)]
+    async with cluster(3, network, clock, virtual=virtual) as nodes:
+        await _hosting(nodes)
+        first = await nodes[0].virtual("counter", "k0").ask(Incr(), timeout_s=10.0)
+        for key in keys:
+            await nodes[0].virtual("counter", key).ask(Incr(), timeout_s=10.0)
+        owner = next(n for n in nodes if n.node_id == first.node)
+        others = [n for n in nodes if n is not owner]
+        for other in others:
+            network.cut(owner.address, other.address)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 5.0
+        while loop.time() < end:
+            for key in keys:
+                with contextlib.suppress(RequestTimeout):
+                    await others[0].virtual("counter", key).ask(Incr(), timeout_s=1.0)
+            with contextlib.suppress(RequestTimeout):
+                await owner.virtual("counter", "k0").ask(Incr(), timeout_s=0.2)
+        network.heal()
+        await asyncio.sleep(3.0)
+        for key in keys:
+            await nodes[1].virtual("counter", key).ask(Incr(), timeout_s=10.0)
+        return [record for node in nodes for record in node.virtual_actors.records()]
+
+
+async def test_a_partition_never_runs_one_key_on_two_nodes(clock: FakeClock) -> None:
+    records = await _partition_run(clock, VirtualActors)
+    assert {r[1] for r in records} >= {"k0"} and len(records) > 12
+    assert overlaps(records) == []
+
+
+async def test_the_checker_catches_a_core_that_ignores_its_lease(clock: FakeClock) -> None:
+    records = await _partition_run(clock, LeaseBlind)
+    assert any(first[1] == "k0" for first, _ in overlaps(records))
+
+
+def test_overlaps_finds_intersecting_intervals_of_one_key_on_two_nodes() -> None:
+    history = [
+        ("c", "a", "n1", 1, 0.0, 5.0),
+        ("c", "a", "n2", 2, 5.0, 9.0),  # starts as the first ends: no overlap
+        ("c", "b", "n1", 1, 0.0, 5.0),
+        ("c", "b", "n2", 2, 4.0, 6.0),
+        ("c", "b", "n1", 1, 5.5, 7.0),  # the same node twice is not two activations at once on two nodes
+    ]
+    assert overlaps(history) == [(history[2], history[3])] + [(history[3], history[4])]
