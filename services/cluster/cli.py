@@ -18,7 +18,7 @@ from zactor.config import DEFAULT_CLUSTER_ID, NodeConfig
 from zactor.errors import ActorError
 from zactor.loops import LOOP_ENV, LOOP_KINDS
 from zactor.loops import run as run_loop
-from zactor.services.cluster.admin import ADMIN_ACTOR, AdminActor, build_actor
+from zactor.services.cluster.admin import ADMIN_ACTOR, AdminActor, actor_factory, build_actor
 from zactor.services.cluster.cli_args import (
     LOG_LEVELS,
     LOOP_HELP,
@@ -82,7 +82,7 @@ async def _serve_node(args: argparse.Namespace, node_id: str) -> int:
         gossip_interval_s=args.gossip_interval,
         **security_options(args),
     )
-    if (args.actor or args.admin) and os.getcwd() not in sys.path:
+    if (args.actor or args.kind or args.admin) and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # --actor and the admin actor's specs name modules of the current directory
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -91,6 +91,8 @@ async def _serve_node(args: argparse.Namespace, node_id: str) -> int:
     async with ClusterNode(config) as node:
         for name, spec in args.actor:
             await node.add_actor(name, build_actor(spec))
+        for kind, spec in args.kind:
+            await node.register_kind(kind, actor_factory(spec))
         if args.admin:
             await node.add_actor(ADMIN_ACTOR, AdminActor(allow=args.admin_allow))
         if args.data_dir:
@@ -249,6 +251,15 @@ def _add_node_parser(sub: Any) -> None:
         "--metrics-port", type=port, metavar="PORT", help="serve Prometheus metrics at http://127.0.0.1:PORT/metrics"
     )
     _add_actor_argument(node, "on this node")
+    node.add_argument(
+        "--kind",
+        action="append",
+        type=_parse_actor,
+        default=[],
+        metavar="KIND=MODULE:CLASS",
+        help="host virtual actors of KIND, each built with no arguments (the current directory is searched too); "
+        "repeatable",
+    )
     add_security_arguments(node, insecure=True)
 
 

@@ -12,6 +12,7 @@ Families (all prefixed ``zactor_``):
   ``actor_terminations_total{reason}`` (removed, stopped, failed, gave_up);
 - ``transport_envelopes_total{direction}``, ``transport_bytes_total{direction}``, ``transport_events_total{event}``
   (send back-offs, refused handshakes, dropped replies...);
+- ``virtual_events_total{event}`` (activations, deactivations, not_owner) and ``virtual_active``;
 - ``node_events_total{event}`` (decode errors, unknown actors, clock rejections, cancels...);
 - ``members{status}``, ``member_phi{peer}``, ``gossip_events_total{event}`` (with a membership service);
 - ``hlc_rejected_total`` (with a clock service);
@@ -33,6 +34,7 @@ from zactor.node import Node
 from zactor.services.clock.service import ClockService
 from zactor.services.membership.service import MembershipService
 from zactor.services.replication import ReplicatedStore
+from zactor.services.virtual import VirtualActors
 
 __all__ = ["NodeCollector", "serve_metrics"]
 
@@ -119,6 +121,18 @@ class NodeCollector(Collector):
             )
         except LookupError:
             pass
+        try:
+            virtual = node.extension(VirtualActors)
+        except LookupError:
+            virtual = None
+        if virtual is not None:
+            yield _counters(
+                "zactor_virtual_events",
+                "Virtual actors' activations, deactivations and messages redirected.",
+                "event",
+                collections.Counter(virtual.stats),
+            )
+            yield GaugeMetricFamily("zactor_virtual_active", "Virtual actors active here.", len(virtual.active()))
         try:
             store = node.extension(ReplicatedStore)
         except LookupError:

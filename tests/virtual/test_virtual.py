@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "services"))
 
@@ -18,6 +20,7 @@ from memcluster import cluster  # noqa: E402
 from zactor import Context, Returns, handler, message  # noqa: E402
 from zactor.errors import ActorNotFound, RequestTimeout  # noqa: E402
 from zactor.services.cluster import ClusterNode  # noqa: E402
+from zactor.services.cluster.metrics import NodeCollector  # noqa: E402
 from zactor.services.election import Election  # noqa: E402
 from zactor.services.virtual import VirtualActor, VirtualActors  # noqa: E402
 from zactor.services.virtual.history import ActivationRecord, overlaps  # noqa: E402
@@ -205,3 +208,22 @@ def test_overlaps_finds_intersecting_intervals_of_one_key_on_two_nodes() -> None
         ("c", "b", "n1", 1, 5.5, 7.0),  # the same node twice is not two activations at once on two nodes
     ]
     assert overlaps(history) == [(history[2], history[3])] + [(history[3], history[4])]
+
+
+async def test_the_metrics_count_activations_and_redirects(clock: FakeClock) -> None:
+    async with cluster(2, InMemoryNetwork(), clock) as nodes:
+        await _hosting(nodes)
+        for i in range(8):
+            await nodes[0].virtual("counter", f"m{i}").ask(Incr(), timeout_s=10.0)
+        registry = CollectorRegistry()
+        for node in nodes:
+            registry.register(NodeCollector(node))
+        text = generate_latest(registry).decode()
+    samples = [
+        (s.name, s.labels.get("event"), s.value) for f in text_string_to_metric_families(text) for s in f.samples
+    ]
+    activations = sum(
+        v for name, event, v in samples if name == "zactor_virtual_events_total" and event == "activations"
+    )
+    active = sum(v for name, _, v in samples if name == "zactor_virtual_active")
+    assert activations == 8 and active == 8
