@@ -20,6 +20,7 @@ from zactor.services.cluster.spawn import Placement, admin_request, choose_host
 from zactor.services.membership.service import MembershipService
 from zactor.services.selector.service import SelectorService
 from zactor.services.virtual import VirtualActors, VirtualRef
+from zactor.services.virtual.model import SINGLETON_KEY, SINGLETON_PREFIX
 from zactor.supervision import Restart, RestartPolicy
 from zactor.timesource import TimeSource
 from zactor.transport.base import Transport
@@ -179,6 +180,22 @@ class ClusterNode(Node):
             ValueError: a malformed kind, ``shards`` below 1, ``idle_s`` not above 0, or a kind registered already.
         """
         await self.virtual_actors.register_kind(kind, factory, shards=shards, idle_s=idle_s, group_size=group_size)
+
+    async def singleton(self, name: str, factory: Callable[[], Actor], *, group_size: int = 3) -> VirtualRef:
+        """Host the cluster singleton ``name`` on this node (every node that may run it calls this): one instance,
+        active on the leader of its election group while it leads (with the same at-most-one guarantee as virtual
+        actors), moved to the next leader when it changes. Returns a reference to it; other nodes use
+        :meth:`singleton_ref`.
+
+        Raises:
+            ValueError: a malformed name, or a singleton of that name hosted here already.
+        """
+        kind = await self.virtual_actors.register_singleton(name, factory, group_size=group_size)
+        return VirtualRef(self, kind, SINGLETON_KEY)
+
+    def singleton_ref(self, name: str) -> VirtualRef:
+        """A reference to the cluster singleton ``name``, wherever it runs."""
+        return VirtualRef(self, SINGLETON_PREFIX + name, SINGLETON_KEY)
 
     def virtual(self, kind: str, key: str) -> VirtualRef:
         """A reference to the instance ``key`` of ``kind``, wherever it is (or will be) active: ``await

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,8 @@ from zactor.services.election import Election, ElectionConfig
 from zactor.services.virtual.history import ActivationRecord
 from zactor.services.virtual.model import (
     META_PREFIX,
+    SINGLETON_KEY,
+    SINGLETON_PREFIX,
     VIRTUAL_ACTOR,
     NotOwner,
     Redirect,
@@ -66,11 +69,13 @@ class VirtualActor(Actor):
 
 @attrs.define
 class KindSpec:
-    """A kind this node hosts: its factory, shard count and idle timeout (seconds)."""
+    """A kind this node hosts: its factory, shard count and idle timeout (seconds); a singleton's one key is active
+    whenever this node may run it, messages or not."""
 
     factory: Callable[[], Actor]
     shards: int
     idle_s: float
+    singleton: bool = False
 
 
 @attrs.define
@@ -176,6 +181,19 @@ class VirtualActors:
             self._elections[(kind, shard)] = await node.add_extension(election)
         self._membership.set_meta(META_PREFIX + kind, str(shards))
 
+    async def register_singleton(self, name: str, factory: Callable[[], Actor], *, group_size: int = 3) -> str:
+        """Host the singleton ``name``: the kind ``singleton.<name>`` with one shard and one key
+        (:data:`~zactor.services.virtual.model.SINGLETON_KEY`), active on the shard's leader as long as it leads,
+        whether messages come or not. Returns the kind.
+
+        Raises:
+            ValueError: as :meth:`register_kind`.
+        """
+        kind = SINGLETON_PREFIX + name
+        await self.register_kind(kind, factory, shards=1, idle_s=math.inf, group_size=group_size)
+        self._kinds[kind].singleton = True
+        return kind
+
     def kinds(self) -> dict[str, int]:
         """``{kind: shard count}`` of the kinds this node hosts."""
         return {kind: spec.shards for kind, spec in self._kinds.items()}
@@ -279,6 +297,20 @@ class VirtualActors:
                     await self._deactivate(kind, key, at_once=True)
                 elif now - activation.last_s > self._kinds[kind].idle_s:
                     await self._deactivate(kind, key)
+            for kind, spec in list(self._kinds.items()):
+                if spec.singleton:
+                    await self._keep_singleton(kind, spec)
+
+    async def _keep_singleton(self, kind: str, spec: KindSpec) -> None:
+        """Activate a singleton this node may run and does not (its failure is logged; the next round tries again)."""
+        slot = (kind, SINGLETON_KEY)
+        election = self._elections[(kind, 0)]
+        if slot in self._active or slot in self._activating or not self._may_serve(election):
+            return
+        try:
+            await self._activation(kind, SINGLETON_KEY, spec, election)
+        except Exception:
+            log.exception("singleton %r failed to activate", kind)
 
 
 class _VirtualRouter(Actor):

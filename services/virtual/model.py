@@ -20,6 +20,8 @@ from zactor.transport.codec import Returns, message
 __all__ = [
     "INSTANCE_PREFIX",
     "META_PREFIX",
+    "SINGLETON_KEY",
+    "SINGLETON_PREFIX",
     "VIRTUAL_ACTOR",
     "NotOwner",
     "Redirect",
@@ -34,6 +36,10 @@ VIRTUAL_ACTOR = "zactor.virtual"
 """The actor of every node hosting kinds: it takes the messages for that node's activations."""
 INSTANCE_PREFIX = UNLISTED_PREFIX
 """Activations are registered as ``zactor.virtual/<kind>/<key>`` (not gossiped as actors)."""
+SINGLETON_PREFIX = "singleton."
+"""The kind of the singleton ``name`` is ``singleton.<name>``."""
+SINGLETON_KEY = "singleton"
+"""The one key of a singleton's kind."""
 META_PREFIX = "virtual."
 """Membership meta ``virtual.<kind>`` = the kind's shard count, on every node that hosts it."""
 

@@ -227,3 +227,38 @@ async def test_the_metrics_count_activations_and_redirects(clock: FakeClock) -> 
     )
     active = sum(v for name, _, v in samples if name == "zactor_virtual_active")
     assert activations == 8 and active == 8
+
+
+class Scheduler(VirtualActor):
+    @handler
+    async def where(self, msg: Incr, ctx: Context) -> Count:
+        return Count(key=self.key, value=msg.by, node=ctx.node_id)
+
+
+def _running_singleton(nodes: list[ClusterNode]) -> list[str]:
+    return [n.node_id for n in nodes if ("singleton.scheduler", "singleton") in n.virtual_actors.active()]
+
+
+async def test_a_singleton_runs_on_one_node_unasked_and_moves_when_its_node_is_cut_off(clock: FakeClock) -> None:
+    network = InMemoryNetwork()
+    async with cluster(3, network, clock) as nodes:
+        for node in nodes:
+            await node.membership.wait_for_members(3, timeout_s=5.0)
+        for node in nodes:
+            await node.singleton("scheduler", Scheduler)
+        await wait_until(lambda: len(_running_singleton(nodes)) == 1, timeout_s=10.0, what="the singleton to start")
+        await asyncio.sleep(2.0)
+        (runner,) = _running_singleton(nodes)
+        answer = await nodes[0].singleton_ref("scheduler").ask(Incr(by=7), timeout_s=10.0)
+        assert (answer.node, answer.value) == (runner, 7)
+        cut = next(n for n in nodes if n.node_id == runner)
+        rest = [n for n in nodes if n is not cut]
+        for other in rest:
+            network.cut(cut.address, other.address)
+        await wait_until(
+            lambda: len(_running_singleton(rest)) == 1 and not _running_singleton([cut]),
+            timeout_s=10.0,
+            what="the singleton to move to the majority side",
+        )
+        records = [r for n in nodes for r in n.virtual_actors.records()]
+        assert overlaps(records) == []
