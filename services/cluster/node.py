@@ -54,7 +54,6 @@ class ClusterNode(Node):
         deathwatch: the :class:`~zactor.services.cluster.deathwatch.RemoteDeathWatch` behind ``watch`` of a remote
             ref.
         virtual_actors: the :class:`~zactor.services.virtual.VirtualActors` behind ``register_kind``.
-        virtual_owners: ``{(kind, shard): node id}``, the shard leaders virtual refs last heard of.
     """
 
     def __init__(
@@ -75,7 +74,6 @@ class ClusterNode(Node):
         self.selector = selector or SelectorService()
         self.deathwatch = RemoteDeathWatch(self.membership)
         self.virtual_actors = virtual_actors or VirtualActors(self.membership)
-        self.virtual_owners: dict[tuple[str, int], str] = {}
         services: list[Extension[Any]] = [
             self.clock,
             self.membership,

@@ -21,6 +21,7 @@ import attrs
 
 from zactor.actor import Actor, Context, handler
 from zactor.services.election import Election, ElectionConfig
+from zactor.services.membership.model import EventKind, MemberEvent
 from zactor.services.virtual.history import ActivationRecord
 from zactor.services.virtual.model import (
     META_PREFIX,
@@ -38,6 +39,7 @@ from zactor.services.virtual.model import (
 
 if TYPE_CHECKING:
     from zactor.node import Node
+    from zactor.ref import ActorRef
     from zactor.services.membership.service import MembershipService
 
 __all__ = ["Activation", "KindSpec", "VirtualActor", "VirtualActors"]
@@ -88,6 +90,7 @@ class Activation:
     term: int
     started_s: float
     last_s: float
+    handled: int = 0
 
 
 class VirtualActors:
@@ -100,6 +103,8 @@ class VirtualActors:
 
     Attributes:
         stats: ``activations``, ``deactivations``, ``not_owner`` counts.
+        owners: ``{(kind, shard): (node id, ref to its zactor.virtual)}``: the shard leaders this node's virtual refs
+            last reached (an entry goes when its node is declared dead or leaves).
         history: the ended activations, ``(kind, key, node id, term, start, end)`` (monotonic seconds), for checks
             of single activation (:func:`~zactor.services.virtual.history.overlaps`); the latest 10,000.
     """
@@ -122,11 +127,13 @@ class VirtualActors:
         self._guard: asyncio.Task[None] | None = None
         self.stats: dict[str, int] = {"activations": 0, "deactivations": 0, "not_owner": 0}
         self.history: collections.deque[ActivationRecord] = collections.deque(maxlen=_HISTORY_KEPT)
+        self.owners: dict[tuple[str, int], tuple[str, ActorRef]] = {}
 
     async def start(self, node: Node) -> VirtualActors:
         """Host ``zactor.virtual`` on ``node`` and start the guard. Returns the extension."""
         self._node = node
         await node.add_actor(VIRTUAL_ACTOR, _VirtualRouter(self))
+        self._membership.listeners.append(self._on_member_event)
         self._guard = asyncio.create_task(self._run_guard(), name=f"zactor-virtual-{node.node_id}")
         return self
 
@@ -135,6 +142,7 @@ class VirtualActors:
         node = self._node
         if node is None:
             return
+        self._membership.listeners.remove(self._on_member_event)
         if self._guard is not None:
             self._guard.cancel()
             await asyncio.gather(self._guard, return_exceptions=True)
@@ -147,6 +155,11 @@ class VirtualActors:
         if VIRTUAL_ACTOR in node.actors():
             await node.remove_actor(VIRTUAL_ACTOR)
         self._node = None
+
+    def _on_member_event(self, event: MemberEvent) -> None:
+        if event.kind is not EventKind.JOINED:
+            for shard in [shard for shard, (owner, _) in self.owners.items() if owner == event.node_id]:
+                del self.owners[shard]
 
     def _started(self) -> Node:
         if self._node is None:
@@ -293,6 +306,10 @@ class VirtualActors:
             now = self._now_s()
             for (kind, key), activation in list(self._active.items()):
                 election = self._elections[(kind, activation.shard)]
+                mailbox = self._started().registry.get(activation.name)
+                if mailbox is not None and mailbox.stats.asks + mailbox.stats.tells != activation.handled:
+                    activation.handled = mailbox.stats.asks + mailbox.stats.tells  # asked directly: not idle
+                    activation.last_s = now
                 if self._lost(election, activation):
                     await self._deactivate(kind, key, at_once=True)
                 elif now - activation.last_s > self._kinds[kind].idle_s:

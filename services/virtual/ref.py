@@ -1,6 +1,9 @@
 """``VirtualRef``: a reference to a virtual actor by kind and key, valid wherever (and whether) it is active.
 
-An ask goes to the node believed to lead the key's shard: first the one a previous answer named, else the host of the
+An ask to a key whose owner a previous answer named goes straight to the activation there, as a plain ask (the
+router is not on the path); one that finds no activation, and every first ask and tell, goes to the node's
+``zactor.virtual`` router, which activates the key or redirects. An ask goes to the node believed to lead the key's
+shard: first the one a previous answer named, else the host of the
 kind that ranks first for the shard's group (the rendezvous order the election derives its voters from). A
 ``NotOwner`` answer names the leader its node knows, and the ask is sent again there; a node that is gone or knows
 no leader yet is retried after a short pause. Every retry stays within the ask's one deadline, so a message sent
@@ -10,6 +13,7 @@ during a move is delivered once its new owner holds the shard, or fails with ``R
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from zactor.errors import ActorNotFound, ActorTerminated, NodeUnavailable, RequestTimeout
@@ -22,11 +26,13 @@ from zactor.services.virtual.model import (
     VirtualAsk,
     VirtualTell,
     group_of,
+    instance_name,
     shard_of,
 )
 from zactor.transport.codec import Returns, reply_type_of
 
 if TYPE_CHECKING:
+    from zactor.ref import ActorRef
     from zactor.services.cluster.node import ClusterNode
 
 __all__ = ["VirtualRef"]
@@ -44,12 +50,13 @@ class VirtualRef:
         kind, key: what it names.
     """
 
-    __slots__ = ("_node", "kind", "key")
+    __slots__ = ("_node", "kind", "key", "_shard_key")
 
     def __init__(self, node: ClusterNode, kind: str, key: str) -> None:
         self._node = node
         self.kind = kind
         self.key = key
+        self._shard_key: tuple[str, int] | None = None
 
     def __repr__(self) -> str:
         return f"VirtualRef({self.kind!r}, {self.key!r})"
@@ -86,38 +93,76 @@ class VirtualRef:
         timeout = node.config.default_timeout_s if timeout_s is None else timeout_s
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        owners = node.virtual_actors.owners
         while (left := deadline - loop.time()) > 0:
-            shard, owner, hosts = self._owner()
+            shard = self._shard()
+            cached = owners.get(shard)
+            owner, router = cached or self._first_guess(shard)
             try:
-                reply = await node.ref(VIRTUAL_ACTOR, address=node.membership.address_of(owner)).ask(
-                    envelope, timeout_s=left
-                )
+                if cached is not None and isinstance(envelope, VirtualAsk):
+                    with contextlib.suppress(_NotActive):
+                        return await self._ask_active(router, envelope.msg, left)
+                    left = deadline - loop.time()
+                reply = await router.ask(envelope, timeout_s=left)
             except (NodeUnavailable, ActorTerminated):  # the owner is gone: the shard moves
-                node.virtual_owners.pop(shard, None)
+                owners.pop(shard, None)
             else:
                 if not isinstance(reply, Redirect):
+                    owners[shard] = (owner, router)
                     return reply
+                owners.pop(shard, None)
+                hosts = node.membership.hosts_with_meta(META_PREFIX + self.kind)
                 if reply.leader != owner and reply.leader in hosts:
-                    node.virtual_owners[shard] = reply.leader
+                    owners[shard] = (reply.leader, self._router(reply.leader))
                     continue
-                node.virtual_owners.pop(shard, None)
             await asyncio.sleep(min(_RETRY_S, max(0.0, deadline - loop.time())))
         raise RequestTimeout(f"{self.kind}/{self.key}", timeout)
 
-    def _owner(self) -> tuple[tuple[str, int], str, dict[str, str]]:
-        """The key's shard, the node to ask (the last one named as its leader, else the host of the kind that ranks
-        first for the shard's group), and the kind's live hosts.
+    async def _ask_active(self, router: ActorRef, msg: Any, timeout_s: float) -> Any:
+        """Ask the activation at the router's node directly, as any actor is asked (no hop through the router).
+
+        Raises:
+            _NotActive: it is not active there (never was, deactivated, or moved): the router activates or redirects.
+        """
+        node = self._node
+        try:
+            return await node.ref(instance_name(self.kind, self.key), address=router.address).ask(
+                msg, timeout_s=timeout_s
+            )
+        except ActorNotFound as exc:
+            if isinstance(exc, ActorTerminated) and exc.reason in ("node_dead", "node_left"):
+                raise
+            raise _NotActive from None
+
+    def _shard(self) -> tuple[str, int]:
+        """The key's shard (the kind's shard count is read from its hosts' meta once per ref).
 
         Raises:
             ActorNotFound: no live member hosts the kind.
         """
-        node = self._node
-        hosts = node.membership.hosts_with_meta(META_PREFIX + self.kind)
+        if self._shard_key is None:
+            hosts = self._node.membership.hosts_with_meta(META_PREFIX + self.kind)
+            if not hosts:
+                raise ActorNotFound(f"{self.kind}/{self.key}", "any member")
+            self._shard_key = (self.kind, shard_of(self.key, int(next(iter(hosts.values())))))
+        return self._shard_key
+
+    def _first_guess(self, shard: tuple[str, int]) -> tuple[str, ActorRef]:
+        """The host of the kind that ranks first for the shard's group (the election's voters come in that order).
+
+        Raises:
+            ActorNotFound: no live member hosts the kind.
+        """
+        hosts = self._node.membership.hosts_with_meta(META_PREFIX + self.kind)
         if not hosts:
             raise ActorNotFound(f"{self.kind}/{self.key}", "any member")
-        shard = (self.kind, shard_of(self.key, int(next(iter(hosts.values())))))
-        owner = node.virtual_owners.get(shard)
-        if owner is None or owner not in hosts:
-            group = group_of(*shard)
-            owner = max(hosts, key=lambda node_id: rank(group, node_id))
-        return shard, owner, hosts
+        group = group_of(*shard)
+        owner = max(hosts, key=lambda node_id: rank(group, node_id))
+        return owner, self._router(owner)
+
+    def _router(self, node_id: str) -> ActorRef:
+        return self._node.ref(VIRTUAL_ACTOR, address=self._node.membership.address_of(node_id))
+
+
+class _NotActive(Exception):
+    """The key is not active at the node asked directly."""
