@@ -19,34 +19,17 @@ import sys
 import time
 from pathlib import Path
 
-from zactor import Context, NodeConfig, Returns, handler, message
+from zactor import NodeConfig
 from zactor.config import DEFAULT_CLUSTER_ID
 from zactor.loops import run as run_loop
 from zactor.services.cluster import ClusterNode, LocalCluster
 from zactor.services.membership.model import EventKind
-from zactor.services.virtual import VirtualActor
 from zactor.services.virtual.model import instance_name
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+sys.path.insert(0, str(EXAMPLES))
 
-@message("bench.virtual.Incr")
-class Incr(Returns["Count"]):
-    by: int = 1
-
-
-@message("bench.virtual.Count")
-class Count:
-    value: int
-    node: str
-
-
-class Counter(VirtualActor):
-    def __init__(self) -> None:
-        self.value = 0
-
-    @handler
-    async def incr(self, msg: Incr, ctx: Context) -> Count:
-        self.value += msg.by
-        return Count(value=self.value, node=ctx.node_id)
+from virtual_counters import Incr  # noqa: E402  (the example's counter: the nodes host it)
 
 
 async def measure(cluster: LocalCluster, asks: int, keys: int, rounds: int) -> None:
@@ -113,8 +96,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=7, help="alternating rounds of virtual and plain asks")
     parser.add_argument("--keys", type=int, default=100, help="keys activated for the activation latency")
     args = parser.parse_args()
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])
-    with LocalCluster(3, node_args=("--kind", "counter=virtual:Counter")) as cluster:
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(EXAMPLES), os.environ.get("PYTHONPATH", "")])
+    with LocalCluster(3, node_args=("--kind", "counter=virtual_counters:Counter")) as cluster:
         run_loop(measure(cluster, args.asks, args.keys, args.rounds))
     return 0
 
