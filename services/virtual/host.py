@@ -271,12 +271,13 @@ class VirtualActors:
                 actor.kind, actor.key = kind, key
             name = instance_name(kind, key)
             term = election.term
-            await self._started().add_actor(name, actor)
+            node = self._started()
+            await node.add_actor(name, actor)
             now = self._now_s()
             activation = Activation(name, shard_of(key, spec.shards), term, now, now)
             self._active[(kind, key)] = activation
             self.stats["activations"] += 1
-            log.debug("activated %s/%s in term %d", kind, key, term)
+            log.info("activation start %s %s %s %d %.6f", kind, key, node.node_id, term, now)
             future.set_result(activation)
             return activation
         except BaseException as exc:
@@ -296,8 +297,9 @@ class VirtualActors:
         self.stats["deactivations"] += 1
         if activation.name in node.actors():
             await node.remove_actor(activation.name, timeout_s=min(self.guard_s / 4, 0.05) if at_once else None)
-        self.history.append((kind, key, node.node_id, activation.term, activation.started_s, self._now_s()))
-        log.debug("deactivated %s/%s", kind, key)
+        record = (kind, key, node.node_id, activation.term, activation.started_s, self._now_s())
+        self.history.append(record)
+        log.info("activation end %s %s %s %d %.6f %.6f", *record)
 
     async def _run_guard(self) -> None:
         """Deactivate what this node may no longer run, and what is idle (every ``guard_s / 2`` seconds)."""
