@@ -1,5 +1,5 @@
-"""The ``zactor`` command line: demo, node, cluster up, members, leaders, kv, spawn, stop-actor, call, keys; ``--help``
-describes each."""
+"""The ``zactor`` command line: demo, node, cluster up, members, leaders, kv, spawn, stop-actor, actors, call, keys;
+``--help`` describes each."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from zactor.errors import ActorError
 from zactor.loops import LOOP_ENV, LOOP_KINDS
 from zactor.loops import run as run_loop
 from zactor.services.cluster.admin import ADMIN_ACTOR, AdminActor, actor_factory, build_actor
+from zactor.services.cluster.cli_actors import add_actors_parser, run_actors
 from zactor.services.cluster.cli_args import (
     LOG_LEVELS,
     LOOP_HELP,
@@ -161,6 +162,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_kv_parser(sub)
     add_spawn_parsers(sub)
+    add_actors_parser(sub)
     add_bench_parser(sub)
     add_keys_parser(sub)
 
@@ -306,6 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_bench(args)
         if args.command == "top":
             return run_top(args)
+        if args.command == "actors":
+            return run_actors(args)
         if args.command == "spawn":
             return run_spawn(args)
         if args.command == "stop-actor":

@@ -20,6 +20,7 @@ from zactor.services.membership.messages import MemberRows
 from zactor.services.replication import ReplicatedStore
 from zactor.services.replication.frontend import KV_ACTOR
 from zactor.services.replication.replica import RESERVED_PREFIX
+from zactor.services.virtual import VirtualActors
 from zactor.transport.codec import Returns, message
 
 __all__ = [
@@ -58,6 +59,7 @@ class NodeStats:
         supervised: ``{actor name: (restarts, restarts its budget allows now, last error as "Type: message")}`` for
             each actor added with a restart policy.
         terminations: actors that terminated since start, by reason (``"gave_up"``, ``"removed"``, ...).
+        virtual: ``{kind: (shards it leads, keys active, keys being activated)}`` for each virtual kind it hosts.
     """
 
     node_id: str
@@ -69,6 +71,7 @@ class NodeStats:
     replica_set: list[str]
     supervised: dict[str, tuple[int, int, str]] = attrs.field(factory=dict)
     terminations: dict[str, int] = attrs.field(factory=dict)
+    virtual: dict[str, tuple[int, int, int]] = attrs.field(factory=dict)
 
 
 class ObserverActor(Actor):
@@ -112,6 +115,7 @@ class ObserverActor(Actor):
             replica_set=replica_set,
             supervised=supervised,
             terminations=dict(registry.terminations),
+            virtual=_virtual_summary(node),
         )
 
 
@@ -136,6 +140,13 @@ def supervision_note(stats: dict[str, NodeStats]) -> str:
         if failed:
             lines.append(f"{node_id}: actors terminated " + ", ".join(f"{r} {n}" for r, n in sorted(failed.items())))
     return "\n".join(lines)
+
+
+def _virtual_summary(node: Node) -> dict[str, tuple[int, int, int]]:
+    try:
+        return node.extension(VirtualActors).summary()
+    except LookupError:
+        return {}
 
 
 GONE = "gone"

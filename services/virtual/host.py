@@ -211,6 +211,16 @@ class VirtualActors:
         """``{kind: shard count}`` of the kinds this node hosts."""
         return {kind: spec.shards for kind, spec in self._kinds.items()}
 
+    def summary(self) -> dict[str, tuple[int, int, int]]:
+        """``{kind: (shards this node leads, keys active here, keys being activated here)}`` for each hosted kind."""
+        table: dict[str, tuple[int, int, int]] = {}
+        for kind, spec in self._kinds.items():
+            led = sum(self._may_serve(self._elections[(kind, shard)]) for shard in range(spec.shards))
+            active = sum(k == kind for k, _ in self._active)
+            activating = sum(k == kind for k, _ in self._activating)
+            table[kind] = (led, active, activating)
+        return table
+
     def records(self) -> list[ActivationRecord]:
         """The recorded activations and, ending now, the ones still active: what
         :func:`~zactor.services.virtual.history.overlaps` checks."""
