@@ -61,11 +61,17 @@ def error_info(exc: BaseException, node: str, actor: str) -> ErrorInfo:
     detail = 0
     if isinstance(exc, ActorTerminated):
         return ErrorInfo(
-            code=ErrorCode.ACTOR_TERMINATED, type="ActorTerminated", message=exc.reason, node=exc.node, actor=actor
+            code=ErrorCode.ACTOR_TERMINATED, type="ActorTerminated", message=exc.reason, node=exc.node, actor=exc.actor
         )
-    if isinstance(exc, ActorNotFound):
-        code = ErrorCode.ACTOR_NOT_FOUND
-    elif isinstance(exc, HandlerNotFound):
+    if isinstance(exc, ActorNotFound):  # the actor that was not found, which need not be the one serving
+        return ErrorInfo(
+            code=ErrorCode.ACTOR_NOT_FOUND,
+            type="ActorNotFound",
+            message=str(exc),
+            node=exc.node or node,
+            actor=exc.actor,
+        )
+    if isinstance(exc, HandlerNotFound):
         code = ErrorCode.HANDLER_NOT_FOUND
     elif isinstance(exc, DecodeError):
         code = ErrorCode.DECODE_ERROR

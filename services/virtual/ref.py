@@ -39,6 +39,8 @@ __all__ = ["VirtualRef"]
 
 R = TypeVar("R")
 
+_NODE_GONE = ("node_dead", "node_left")
+
 #: The pause before asking again when no node could take the message (no leader known yet, or one gone), in seconds.
 _RETRY_S = 0.05
 
@@ -124,14 +126,12 @@ class VirtualRef:
         Raises:
             _NotActive: it is not active there (never was, deactivated, or moved): the router activates or redirects.
         """
-        node = self._node
+        instance = self._node.ref(instance_name(self.kind, self.key), address=router.address)
         try:
-            return await node.ref(instance_name(self.kind, self.key), address=router.address).ask(
-                msg, timeout_s=timeout_s
-            )
+            return await instance.ask(msg, timeout_s=timeout_s)
         except ActorNotFound as exc:
-            if isinstance(exc, ActorTerminated) and exc.reason in ("node_dead", "node_left"):
-                raise
+            if exc.actor != instance.name or (isinstance(exc, ActorTerminated) and exc.reason in _NODE_GONE):
+                raise  # a handler's own lookup failed, or the node is gone: not "inactive"
             raise _NotActive from None
 
     def _shard(self) -> tuple[str, int]:
