@@ -34,6 +34,8 @@ from zactor.services.virtual.model import (
     VirtualTell,
     group_of,
     instance_name,
+    may_serve,
+    must_stop,
     shard_of,
 )
 
@@ -235,12 +237,12 @@ class VirtualActors:
     # --------------------------------------------------------------------------------------------- serving
 
     def _may_serve(self, election: Election) -> bool:
-        return election.is_leader and election.lease_remaining_s > self.guard_s
+        return may_serve(election.is_leader, election.lease_remaining_s, self.guard_s)
 
     def _lost(self, election: Election, activation: Activation) -> bool:
         """Whether this node may no longer run ``activation``: its shard's lease ends within ``guard_s``, or another
         term leads the shard now."""
-        return not self._may_serve(election) or election.term != activation.term
+        return must_stop(self._may_serve(election), election.term, activation.term)
 
     async def deliver(self, kind: str, key: str, msg: Any, *, ask: bool) -> Any:
         """Hand ``msg`` to the activation of ``key``, activating it first if needed; returns the reply of an ask.

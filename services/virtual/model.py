@@ -29,6 +29,8 @@ __all__ = [
     "VirtualTell",
     "group_of",
     "instance_name",
+    "may_serve",
+    "must_stop",
     "shard_of",
 ]
 
@@ -53,6 +55,17 @@ def shard_of(key: str, shards: int) -> int:
 def group_of(kind: str, shard: int) -> str:
     """The election group that owns ``shard`` of ``kind``."""
     return f"virtual.{kind}.{shard}"
+
+
+def may_serve(is_leader: bool, lease_remaining_s: float, guard_s: float) -> bool:
+    """Whether a node may run a shard's keys now: it leads the shard with more than ``guard_s`` of lease left."""
+    return is_leader and lease_remaining_s > guard_s
+
+
+def must_stop(serving: bool, term: int, activation_term: int) -> bool:
+    """Whether an activation made in ``activation_term`` must stop: its node may no longer serve the shard, or the
+    shard is led in another term now."""
+    return not serving or term != activation_term
 
 
 def instance_name(kind: str, key: str) -> str:
