@@ -1,8 +1,9 @@
 """Virtual actors: instances addressed by kind and key, activated on the node that leads the key's shard, moved when
 it changes (see :mod:`zactor.services.virtual.model`)."""
 
+from zactor.services.virtual.blocking import BlockingVirtualRef
 from zactor.services.virtual.host import VirtualActor, VirtualActors
 from zactor.services.virtual.model import NotOwner, Redirect, shard_of
 from zactor.services.virtual.ref import VirtualRef
 
-__all__ = ["NotOwner", "Redirect", "VirtualActor", "VirtualActors", "VirtualRef", "shard_of"]
+__all__ = ["BlockingVirtualRef", "NotOwner", "Redirect", "VirtualActor", "VirtualActors", "VirtualRef", "shard_of"]

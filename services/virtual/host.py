@@ -32,6 +32,7 @@ from zactor.services.virtual.model import (
     Redirect,
     VirtualAsk,
     VirtualTell,
+    first_guess,
     group_of,
     instance_name,
     may_serve,
@@ -254,8 +255,9 @@ class VirtualActors:
         """
         node = self._started()
         spec = self._kinds.get(kind)
-        if spec is None:
-            raise NotOwner(kind, key, "")
+        if spec is None:  # not a host: point at the likeliest owner, as a ref on this node would
+            hosts = self._membership.hosts_with_meta(META_PREFIX + kind)
+            raise NotOwner(kind, key, first_guess(kind, key, hosts) if hosts else "")
         election = self._elections[(kind, shard_of(key, spec.shards))]
         if not self._may_serve(election):
             self.stats["not_owner"] += 1

@@ -15,10 +15,12 @@ from typing import Any
 
 from zactor.directory import UNLISTED_PREFIX
 from zactor.errors import ActorError
+from zactor.services.election.model import rank
 from zactor.transport.codec import Returns, message
 
 __all__ = [
     "INSTANCE_PREFIX",
+    "first_guess",
     "META_PREFIX",
     "SINGLETON_KEY",
     "SINGLETON_PREFIX",
@@ -55,6 +57,13 @@ def shard_of(key: str, shards: int) -> int:
 def group_of(kind: str, shard: int) -> str:
     """The election group that owns ``shard`` of ``kind``."""
     return f"virtual.{kind}.{shard}"
+
+
+def first_guess(kind: str, key: str, hosts: dict[str, str]) -> str:
+    """Of ``hosts`` (``{node_id: the kind's shard count}``, non-empty), the one that ranks first for the key's shard
+    group: the voter the election orders first, so the likeliest leader before any answer names one."""
+    group = group_of(kind, shard_of(key, int(next(iter(hosts.values())))))
+    return max(hosts, key=lambda node_id: rank(group, node_id))
 
 
 def may_serve(is_leader: bool, lease_remaining_s: float, guard_s: float) -> bool:

@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from zactor.errors import ActorNotFound, ActorTerminated, NodeUnavailable, RequestTimeout
 from zactor.ref import check_reply_type
-from zactor.services.election.model import rank
 from zactor.services.virtual.model import (
     META_PREFIX,
     VIRTUAL_ACTOR,
     Redirect,
     VirtualAsk,
     VirtualTell,
-    group_of,
+    first_guess,
     instance_name,
     shard_of,
 )
@@ -156,8 +155,7 @@ class VirtualRef:
         hosts = self._node.membership.hosts_with_meta(META_PREFIX + self.kind)
         if not hosts:
             raise ActorNotFound(f"{self.kind}/{self.key}", "any member")
-        group = group_of(*shard)
-        owner = max(hosts, key=lambda node_id: rank(group, node_id))
+        owner = first_guess(self.kind, self.key, hosts)
         return owner, self._router(owner)
 
     def _router(self, node_id: str) -> ActorRef:

@@ -1,4 +1,5 @@
-"""``zactor actors``: per node and kind, the shards led and the keys active; the totals; a clear line without kinds."""
+"""``zactor actors``: per node and kind, the shards led and the keys active; the totals; a clear line without kinds.
+And the blocking client's virtual refs against the same kind of cluster."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from zactor.config import DEFAULT_CLUSTER_ID
 from zactor.services.cluster import ClusterNode, LocalCluster
 from zactor.services.cluster.cli import main
 from zactor.services.cluster.cli_actors import format_virtual
+from zactor.services.virtual import BlockingVirtualRef
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 sys.path.insert(0, str(EXAMPLES))
@@ -45,3 +47,14 @@ def test_actors_lists_each_nodes_kinds_shards_and_active_keys(
 
 def test_no_kind_is_said_plainly() -> None:
     assert format_virtual({}).startswith("no live node hosts a virtual actor kind")
+
+
+def test_the_blocking_client_reaches_virtual_actors_through_any_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A blocking client with seeds asks keys by kind and key: each answered by one owner, its count kept."""
+    monkeypatch.setenv("PYTHONPATH", str(EXAMPLES))
+    with LocalCluster(2, node_args=("--kind", "counter=virtual_counters:Counter")) as cluster:
+        with zactor.connect(seeds=[cluster.seed]) as client:
+            for round_ in (1, 2):
+                for i in range(5):
+                    count = BlockingVirtualRef(client, "counter", f"b{i}").ask(Incr(), timeout_s=20.0)
+                    assert count.value == round_ and count.node in ("node0", "node1")
