@@ -141,7 +141,8 @@ class VirtualActors:
         return self
 
     async def stop(self) -> None:
-        """Deactivate every instance and leave every shard election."""
+        """Deactivate every instance, then leave every shard election (in that order: a leader that resigns may be
+        succeeded at once)."""
         node = self._node
         if node is None:
             return
@@ -151,9 +152,8 @@ class VirtualActors:
             await asyncio.gather(self._guard, return_exceptions=True)
         for kind, key in list(self._active):
             await self._deactivate(kind, key)
-        for election in self._elections.values():
-            if election.name in node.extensions():  # a stopping node stops them itself, after this one
-                await node.remove_extension(election.name)
+        for election in self._elections.values():  # only now: a resigning leader's successor may start at once
+            await election.stop()
         self._elections.clear()
         if VIRTUAL_ACTOR in node.actors():
             await node.remove_actor(VIRTUAL_ACTOR)
@@ -194,7 +194,7 @@ class VirtualActors:
         self._kinds[kind] = KindSpec(factory, shards, idle_s)
         for shard in range(shards):
             election = Election(group_of(kind, shard), group_size=group_size, config=self._election_config)
-            self._elections[(kind, shard)] = await node.add_extension(election)
+            self._elections[(kind, shard)] = await election.start(node)  # stopped by this extension, after its keys
         self._membership.set_meta(META_PREFIX + kind, str(shards))
 
     async def register_singleton(self, name: str, factory: Callable[[], Actor], *, group_size: int = 3) -> str:

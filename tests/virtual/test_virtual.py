@@ -262,3 +262,32 @@ async def test_a_singleton_runs_on_one_node_unasked_and_moves_when_its_node_is_c
         )
         records = [r for n in nodes for r in n.virtual_actors.records()]
         assert overlaps(records) == []
+
+
+async def test_an_owner_that_stops_gracefully_ends_its_activations_before_resigning(clock: FakeClock) -> None:
+    """The owner of busy keys stops (a graceful leave: its elections resign at once) while the others keep asking:
+    the keys move, and no moment has two activations of one key."""
+    network = InMemoryNetwork()
+    async with cluster(3, network, clock) as nodes:
+        await _hosting(nodes)
+        keys = [f"g{i}" for i in range(12)]
+        owners = {key: (await nodes[0].virtual("counter", key).ask(Incr(), timeout_s=10.0)).node for key in keys}
+        leaving = next(n for n in nodes if n.node_id != "n0" and n.node_id in owners.values())
+        stayers = [n for n in nodes if n is not leaving]
+
+        async def keep_asking() -> None:
+            while True:
+                for key in keys:
+                    with contextlib.suppress(RequestTimeout):
+                        await stayers[0].virtual("counter", key).ask(Incr(), timeout_s=1.0)
+                await asyncio.sleep(0.02)
+
+        asking = asyncio.ensure_future(keep_asking())
+        await asyncio.sleep(0.5)
+        await leaving.stop()
+        await asyncio.sleep(3.0)
+        asking.cancel()
+        await asyncio.gather(asking, return_exceptions=True)
+        records = [r for n in stayers for r in n.virtual_actors.records()] + list(leaving.virtual_actors.history)
+        assert any(r[2] == leaving.node_id for r in records)
+        assert overlaps(records) == []
