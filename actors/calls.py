@@ -26,7 +26,7 @@ from zactor.errors import (
 )
 from zactor.ref import receiving
 from zactor.replies import LocalAsk
-from zactor.streams import Inbox, LocalStream, stream_flags
+from zactor.streams import Inbox, LocalStream, credit_batch, stream_flags
 from zactor.transport.codec import decode_body, encode_body
 from zactor.transport.envelope import Header, Kind, open_body, pack, unpack
 from zactor.wire import open_reply
@@ -80,13 +80,14 @@ class Calls:
 
     def fail_endpoint(self, endpoint: str, error: BaseException | Callable[[str], BaseException]) -> None:
         """Fail the asks waiting on ``endpoint`` with ``error``, or with ``error(actor name)`` for each."""
+        error_for = (lambda _name: error) if isinstance(error, BaseException) else error
         for fut, pending_endpoint, name, _ in list(self._pending.values()):
             if pending_endpoint == endpoint and not fut.done():
-                fut.set_exception(error if isinstance(error, BaseException) else error(name))
+                fut.set_exception(error_for(name))
         for request_id, (inbox, stream_endpoint, name) in list(self._streams.items()):
             if stream_endpoint == endpoint:
                 del self._streams[request_id]
-                inbox.end(error if isinstance(error, BaseException) else error(name))
+                inbox.end(error_for(name))
 
     def _started_deadlines(self) -> Deadlines:
         if self._deadlines is None:
@@ -212,7 +213,7 @@ class Calls:
 
             return local.inbox, cancel_local
         request_id = next(self._request_ids)
-        half = max(window // 2, 1)
+        half = credit_batch(window)
 
         def grant(taken: int) -> None:
             if taken % half == 0 and request_id in self._streams:

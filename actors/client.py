@@ -33,7 +33,7 @@ from zactor.connection import EVENTS, LINGER_MS, Connection, NotDelivered
 from zactor.directory import MEMBERSHIP_ACTOR, GetMembers, MemberRows, hosts_of
 from zactor.errors import ActorNotFound, NodeUnavailable, RequestTimeout
 from zactor.ref import check_reply_type
-from zactor.streams import DEFAULT_WINDOW, stream_flags
+from zactor.streams import DEFAULT_WINDOW, credit_batch, stream_flags
 from zactor.transport.codec import DEFAULT_COPY_THRESHOLD_BYTES, Returns, Streams, reply_type_of
 from zactor.transport.curve import SocketSecurity
 from zactor.transport.endpoint import check_endpoint
@@ -270,7 +270,7 @@ class BlockingClient:
         request_id = next(self._request_ids)
         frames = pack(Kind.REQUEST, request_id, name, msg, None, self._copy_threshold, flags=flags)
         own.sock.send_multipart(frames, copy=len(frames) == 1)
-        half, taken, ended = max(window // 2, 1), 0, False
+        half, taken, ended = credit_batch(window), 0, False
         try:
             while True:
                 try:

@@ -34,7 +34,7 @@ from zactor.ref import ActorRef, receiving
 from zactor.registry import Registry
 from zactor.replies import RemoteAsk
 from zactor.streams import STREAM, RemoteStream, window_of
-from zactor.supervision import Restart, RestartPolicy
+from zactor.supervision import Restart, RestartPolicy, as_policy
 from zactor.timesource import SystemTime, TimeSource
 from zactor.transport.base import Transport
 from zactor.transport.envelope import Kind, open_body, pack, unpack
@@ -211,9 +211,7 @@ class Node:
             ValueError: the restart policy has a negative count, window or delay, or a jitter outside 0..1.
             Exception: whatever ``on_start`` (or the factory) raised (the actor is then not added).
         """
-        policy = RestartPolicy(mode=restart) if isinstance(restart, Restart) else restart
-        if policy is not None:
-            policy.validate()
+        policy = as_policy(restart)
         factory: Callable[[], Actor] | None = None
         if not isinstance(actor, Actor):
             if not callable(actor):

@@ -31,6 +31,7 @@ __all__ = [
     "MAX_WINDOW",
     "STREAM",
     "Credit",
+    "credit_batch",
     "Inbox",
     "LocalStream",
     "RemoteStream",
@@ -59,6 +60,12 @@ def stream_flags(window: int) -> int:
     if not 1 <= window <= MAX_WINDOW:
         raise ValueError(f"a stream's window is 1..{MAX_WINDOW} items, not {window}")
     return STREAM | (window << _WINDOW_SHIFT)
+
+
+def credit_batch(window: int) -> int:
+    """How many items a consumer takes before it grants that many again: half its window (at least 1), so the
+    producer never waits a round trip while the consumer keeps up."""
+    return max(window // 2, 1)
 
 
 def window_of(flags: int) -> int:

@@ -24,7 +24,7 @@ import random
 
 from zactor.transport.codec import message
 
-__all__ = ["Restart", "RestartBudget", "RestartPolicy"]
+__all__ = ["Restart", "RestartBudget", "RestartPolicy", "as_policy"]
 
 
 class Restart(enum.Enum):
@@ -85,6 +85,18 @@ class RestartPolicy:
         return bool(names) and any(
             cls.__name__ in names or f"{cls.__module__}.{cls.__qualname__}" in names for cls in type(exc).__mro__
         )
+
+
+def as_policy(restart: RestartPolicy | Restart | None) -> RestartPolicy | None:
+    """The policy a ``restart=`` argument names (a mode alone takes the policy's defaults), checked.
+
+    Raises:
+        ValueError: as :meth:`RestartPolicy.validate`.
+    """
+    policy = RestartPolicy(mode=restart) if isinstance(restart, Restart) else restart
+    if policy is not None:
+        policy.validate()
+    return policy
 
 
 class RestartBudget:

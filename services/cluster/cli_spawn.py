@@ -6,7 +6,6 @@ import argparse
 import random
 from typing import Any, NamedTuple
 
-from zactor.errors import NodeUnavailable
 from zactor.loops import run as run_loop
 from zactor.node import Node
 from zactor.services.cluster.admin import ADMIN_ACTOR, AddActor, RemoveActor
@@ -14,7 +13,7 @@ from zactor.services.cluster.cli_args import add_command, endpoint, positive_flo
 from zactor.services.cluster.cli_keys import add_security_arguments, client_config
 from zactor.services.cluster.local_cluster import fetch_members
 from zactor.services.cluster.spawn import admin_request, choose_host
-from zactor.supervision import Restart, RestartPolicy
+from zactor.supervision import Restart, RestartPolicy, as_policy
 
 __all__ = ["add_spawn_parsers", "run_spawn", "run_stop_actor"]
 
@@ -59,8 +58,9 @@ async def _admin_hosts(args: argparse.Namespace) -> list[_Row]:
 async def _spawn(args: argparse.Namespace) -> int:
     policy = None
     if args.restart is not None:
-        policy = RestartPolicy(mode=Restart(args.restart), max_restarts=args.max_restarts, within_s=args.within)
-        policy.validate()
+        policy = as_policy(
+            RestartPolicy(mode=Restart(args.restart), max_restarts=args.max_restarts, within_s=args.within)
+        )
     target = choose_host(args.name, args.on, await _admin_hosts(args), random.Random())
     async with Node(client_config("zactor-cli", args)) as node:
         msg = AddActor(name=args.name, spec=args.spec, restart=policy)
@@ -70,9 +70,7 @@ async def _spawn(args: argparse.Namespace) -> int:
 
 
 async def _stop_actor(args: argparse.Namespace) -> int:
-    target = next((row for row in await _admin_hosts(args) if row.node_id == args.on), None)
-    if target is None:
-        raise NodeUnavailable(args.on, f"not a live member that hosts the admin actor {ADMIN_ACTOR} (--admin)")
+    target = choose_host(args.name, args.on, await _admin_hosts(args), random.Random())
     async with Node(client_config("zactor-cli", args)) as node:
         await admin_request(node, target.node_id, target.address, args.name, RemoveActor(name=args.name), args.timeout)
     print(f"{args.name} stopped on {target.node_id}")

@@ -21,7 +21,7 @@ from zactor.services.membership.service import MembershipService
 from zactor.services.selector.service import SelectorService
 from zactor.services.virtual import VirtualActors, VirtualRef
 from zactor.services.virtual.model import SINGLETON_KEY, SINGLETON_PREFIX
-from zactor.supervision import Restart, RestartPolicy
+from zactor.supervision import Restart, RestartPolicy, as_policy
 from zactor.timesource import TimeSource
 from zactor.transport.base import Transport
 
@@ -30,8 +30,8 @@ __all__ = ["ClusterNode"]
 
 class ClusterNode(Node):
     """A node that runs the cluster services: ``clock`` (HLC stamps on every envelope), ``membership`` (gossip and
-    failure detection), ``selector`` (consistency levels) and ``deathwatch`` (watches on other members' actors),
-    started in that order before ``extensions``.
+    failure detection), ``selector`` (consistency levels), ``deathwatch`` (watches on other members' actors) and
+    ``virtual`` (virtual actors and singletons), started in that order before ``extensions``.
 
     Use as ``async with ClusterNode(NodeConfig(...)) as node:``.
 
@@ -142,9 +142,7 @@ class ClusterNode(Node):
             ValueError: an invalid restart policy.
             RequestTimeout, ActorTerminated: the node did not answer in time, or died meanwhile.
         """
-        policy = RestartPolicy(mode=restart) if isinstance(restart, Restart) else restart
-        if policy is not None:
-            policy.validate()
+        policy = as_policy(restart)
         hosts = [m for m in self.membership.members() if ADMIN_ACTOR in m.actors]
         target = choose_host(name, on, hosts, self.rng)
         msg = AddActor(name=name, spec=spec, restart=policy)

@@ -133,11 +133,11 @@ class VirtualActors:
         self.owners: dict[tuple[str, int], tuple[str, ActorRef]] = {}
 
     async def start(self, node: Node) -> VirtualActors:
-        """Host ``zactor.virtual`` on ``node`` and start the guard. Returns the extension."""
+        """Host ``zactor.virtual`` on ``node`` (its router; the guard starts with the first kind). Returns the
+        extension."""
         self._node = node
         await node.add_actor(VIRTUAL_ACTOR, _VirtualRouter(self))
         self._membership.listeners.append(self._on_member_event)
-        self._guard = asyncio.create_task(self._run_guard(), name=f"zactor-virtual-{node.node_id}")
         return self
 
     async def stop(self) -> None:
@@ -150,6 +150,7 @@ class VirtualActors:
         if self._guard is not None:
             self._guard.cancel()
             await asyncio.gather(self._guard, return_exceptions=True)
+            self._guard = None
         for kind, key in list(self._active):
             await self._deactivate(kind, key)
         for election in self._elections.values():  # only now: a resigning leader's successor may start at once
@@ -192,6 +193,8 @@ class VirtualActors:
         if kind in self._kinds:
             raise ValueError(f"kind {kind!r} is registered on this node already")
         self._kinds[kind] = KindSpec(factory, shards, idle_s)
+        if self._guard is None:  # a node that hosts no kind has nothing to guard
+            self._guard = asyncio.create_task(self._run_guard(), name=f"zactor-virtual-{node.node_id}")
         for shard in range(shards):
             election = Election(group_of(kind, shard), group_size=group_size, config=self._election_config)
             self._elections[(kind, shard)] = await election.start(node)  # stopped by this extension, after its keys

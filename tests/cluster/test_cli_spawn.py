@@ -61,4 +61,6 @@ def test_spawn_call_and_stop_through_the_cli(
         assert "ActorNotFound" in capsys.readouterr().err
         assert main(["stop-actor", "echo", *seed, "--on", "spawn-node"]) == 1
         assert "ActorNotFound" in capsys.readouterr().err
+        assert main(["stop-actor", "echo", *seed, "--on", "nobody"]) == 1
+        assert "SpawnRefused" in capsys.readouterr().err
         assert node.stop() == 0
