@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from zactor.actor import Actor, Context
 from zactor.deathwatch import Terminated, TerminationReason, Unwatch, Watchers
+from zactor.directory import UNLISTED_PREFIX
 from zactor.errors import ActorExists, ActorNotFound, ActorTerminated
 from zactor.mailbox import Mailbox
 from zactor.supervision import Restart, RestartPolicy
@@ -33,7 +34,8 @@ class Registry:
 
     Attributes:
         stop_timeout_s: as given.
-        listeners: called (with no argument) after each change of the hosted names.
+        listeners: called (with no argument) after each change of the hosted names, but for the unlisted ones
+            (``zactor.directory.UNLISTED_PREFIX``: virtual actors' activations).
         terminations: how many actors terminated, by :class:`~zactor.deathwatch.TerminationReason` value.
     """
 
@@ -96,7 +98,7 @@ class Registry:
         mailbox.start()
         self._mailboxes[name] = mailbox
         log.info("actor %r added on node %r", name, self._node.node_id)
-        self._changed()
+        self._changed(name)
 
     async def remove(
         self,
@@ -119,7 +121,7 @@ class Registry:
         supervisor = self._supervisors.pop(name, None)
         if supervisor is not None:
             supervisor.cancel()
-        self._changed()
+        self._changed(name)
         mailbox.ctx.unwatch_all()
         node_id = self._node.node_id
         wait_s = self.stop_timeout_s if timeout_s is None else timeout_s
@@ -171,7 +173,9 @@ class Registry:
         if names:
             await asyncio.gather(*(self.remove(n) for n in names), return_exceptions=True)
 
-    def _changed(self) -> None:
+    def _changed(self, name: str) -> None:
+        if name.startswith(UNLISTED_PREFIX):  # no one lists these: a virtual actor's activations come and go often
+            return
         for listener in self.listeners:
             try:
                 listener()

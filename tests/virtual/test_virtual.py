@@ -291,3 +291,17 @@ async def test_an_owner_that_stops_gracefully_ends_its_activations_before_resign
         records = [r for n in stayers for r in n.virtual_actors.records()] + list(leaving.virtual_actors.history)
         assert any(r[2] == leaving.node_id for r in records)
         assert overlaps(records) == []
+
+
+async def test_activations_do_not_wake_the_registry_listeners(clock: FakeClock) -> None:
+    """Activations come and go with traffic; the listeners (membership's gossiped actor list) hear only of the
+    listed actors, so activating keys costs the node no re-listing of every actor."""
+    async with cluster(1, InMemoryNetwork(), clock) as (node,):
+        await _hosting([node])
+        calls: list[None] = []
+        node.registry.listeners.append(lambda: calls.append(None))
+        for i in range(10):
+            await node.virtual("counter", f"q{i}").ask(Incr(), timeout_s=10.0)
+        assert len(node.virtual_actors.active()) == 10 and calls == []
+        await node.add_actor("listed", Counter())
+        assert len(calls) == 1
