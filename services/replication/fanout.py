@@ -76,14 +76,18 @@ def send_each(
     return sends
 
 
-async def await_acks(sends: Sends, counter: AckCounter, timeout_s: float) -> dict[str, Any]:
-    """Wait until ``counter`` is satisfied by the replies of ``sends``.
+async def await_acks(
+    sends: Sends, counter: AckCounter, timeout_s: float, check: Callable[[Any], None] | None = None
+) -> dict[str, Any]:
+    """Wait until ``counter`` is satisfied by the replies of ``sends``; ``check``, when given, sees each reply
+    before it counts and may raise to end the wait (a replica that refused).
 
     Returns:
         ``{node_id: reply}`` of the replicas that answered while waiting.
 
     Raises:
         ConsistencyFailure: every replica answered or ``timeout_s`` seconds passed, and the requirement is not met.
+        Exception: what ``check`` raised for a reply.
     """
     replies: dict[str, Any] = {}
     by_task = {task: node_id for node_id, task in sends}
@@ -98,6 +102,8 @@ async def await_acks(sends: Sends, counter: AckCounter, timeout_s: float) -> dic
         for task in done:
             reply = task.result()
             if reply is not None:
+                if check is not None:
+                    check(reply)
                 replies[by_task[task]] = reply
                 counter.add(by_task[task])
     if not counter.is_satisfied:

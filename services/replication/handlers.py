@@ -17,11 +17,15 @@ from zactor import Actor, Context, handler
 from zactor.errors import DecodeError
 from zactor.services.clock.hlc import MAX_LOGICAL, HLCTimestamp
 from zactor.services.replication.digest import pack_digests, range_digests, range_of
+from zactor.services.replication.fenced import FencedRegisters, FencedRow, StaleTerm
 from zactor.services.replication.messages import (
     Columns,
     DeleteMany,
     Digests,
     Docs,
+    FencedClaim,
+    FencedReply,
+    FencedWrite,
     FetchDocs,
     GetDigests,
     GetKeyspaceVersions,
@@ -122,13 +126,17 @@ class ReplicationActor(Actor):
         replica: the node's replica.
         check_ts: refuses document timestamps too far ahead of local time (``ClockOffsetError``).
         replica_set: the store's replica set (an operator's removal reaches it through :class:`RemoveReplica`).
+        fenced: the replica's fenced rows (:mod:`~zactor.services.replication.fenced`).
     """
 
     max_concurrency = 16
     mailbox_size = 100_000
 
-    def __init__(self, replica: Replica, check_ts: TimestampCheck, replica_set: ReplicaSet) -> None:
+    def __init__(
+        self, replica: Replica, check_ts: TimestampCheck, replica_set: ReplicaSet, fenced: FencedRegisters
+    ) -> None:
         self._replica = replica
+        self._fenced = fenced
         self._replica_set = replica_set
         self._check_ts = check_ts
 
@@ -209,3 +217,23 @@ class ReplicationActor(Actor):
             return ReadReply(ts=tomb.to_wire(), value=None)
         doc = await self._replica.storage.get(msg.keyspace, key)
         return ReadReply(ts=doc.ts.to_wire(), value=doc.value) if doc else ReadReply(ts=None, value=None)
+
+    @handler
+    async def on_fenced_claim(self, msg: FencedClaim, ctx: Context) -> FencedReply:
+        ctx.require_member()
+        try:
+            return _fenced_reply(await self._fenced.claim(msg.keyspace, msg.key, msg.term))
+        except StaleTerm as exc:
+            return FencedReply(stale=exc.fence)
+
+    @handler
+    async def on_fenced_write(self, msg: FencedWrite, ctx: Context) -> FencedReply:
+        ctx.require_member()
+        try:
+            return _fenced_reply(await self._fenced.write(msg.keyspace, msg.key, msg.term, msg.seq, msg.value))
+        except StaleTerm as exc:
+            return FencedReply(stale=exc.fence)
+
+
+def _fenced_reply(row: FencedRow) -> FencedReply:
+    return FencedReply(stale=0, term=row.term, seq=row.seq, value=row.value)

@@ -42,6 +42,9 @@ __all__ = [
     "ReadReply",
     "RemoveReplica",
     "HostsStore",
+    "FencedClaim",
+    "FencedWrite",
+    "FencedReply",
 ]
 
 
@@ -166,3 +169,35 @@ class RemoveReplica(Returns[None]):
 class HostsStore(Returns[None]):
     """Asked of a live member that gossip does not show hosting the store yet: it answers (empty) when it does, and
     the asker counts it as a replica from then on; a node without a store answers ``ActorNotFound``."""
+
+
+@message("zactor.repl.FencedClaim")
+class FencedClaim(Returns["FencedReply"]):
+    """Raise the fence of ``key`` in the fenced keyspace ``keyspace`` to ``term`` and answer the row
+    (:mod:`~zactor.services.replication.fenced`)."""
+
+    keyspace: str
+    key: WireKey
+    term: int
+
+
+@message("zactor.repl.FencedWrite")
+class FencedWrite(Returns["FencedReply"]):
+    """Write ``value`` as version ``(term, seq)`` of ``key`` in the fenced keyspace ``keyspace``."""
+
+    keyspace: str
+    key: WireKey
+    term: int
+    seq: int
+    value: bytes
+
+
+@message("zactor.repl.FencedReply")
+class FencedReply:
+    """A replica's row after a claim or write: ``stale`` is 0, or the newer fence that refused it (then the row
+    fields are empty)."""
+
+    stale: int
+    term: int = 0
+    seq: int = 0
+    value: bytes | None = None

@@ -29,6 +29,8 @@ from zactor.services.replication.antientropy import AntiEntropy
 from zactor.services.replication.coalesce import WriteCoalescer
 from zactor.services.replication.crdt import DEFAULT_FORGIVENESS_MS
 from zactor.services.replication.fanout import ConsistencyFailure, Sends, await_acks, learn_hosts, send_each
+from zactor.services.replication.fenced import FencedRegisters
+from zactor.services.replication.fenced_store import FencedKeyspace
 from zactor.services.replication.handlers import REPLICATION_ACTOR, ReplicationActor, TimestampCheck, wire_ts
 from zactor.services.replication.keyspace import KeyspaceHandle
 from zactor.services.replication.messages import DeleteMany, PutMany, PutOne, Read, ReadReply, RemoveReplica
@@ -96,6 +98,7 @@ class ReplicatedStore:
         self._storage = storage
         self._forgiveness_ms = forgiveness_ms
         self._replica: Replica | None = None
+        self._fenced: FencedRegisters | None = None
         self.replication_factor = replication_factor
         self.replica_set: ReplicaSet | None = None
         self._interval_s = anti_entropy_interval_s
@@ -128,7 +131,8 @@ class ReplicatedStore:
         await self.replica_set.load()
         log.info("replica of node %r loaded %d documents and tombstones", node.node_id, rows)
         check_ts = self._check_ts = clock.check
-        actor = ReplicationActor(self.replica, check_ts, self.replica_set)
+        self._fenced = FencedRegisters(self._storage, clock.now)
+        actor = ReplicationActor(self.replica, check_ts, self.replica_set, self._fenced)
         await node.add_actor(REPLICATION_ACTOR, actor)
         self.anti_entropy = AntiEntropy(
             node, membership, self.replica, self._fetch_chunk, self._write_timeout_s * 5, check_ts, self.replica_set
@@ -338,6 +342,20 @@ class ReplicatedStore:
     def keyspace(self, name: str) -> KeyspaceHandle:
         """A handle bound to the keyspace ``name``."""
         return KeyspaceHandle(self, name)
+
+    def fenced(self, name: str) -> FencedKeyspace:
+        """The fenced keyspace ``name``: one value per key, written only under the newest fencing term, at QUORUM
+        (:mod:`~zactor.services.replication.fenced`); apart from this store's ORSWOT keyspaces.
+
+        Raises:
+            RuntimeError: the store is not started.
+            ValueError: ``name`` is empty.
+        """
+        if self._fenced is None:
+            raise RuntimeError("the replicated store is not started")
+        if not name:
+            raise ValueError("a fenced keyspace needs a name")
+        return FencedKeyspace(self, self._fenced, name)
 
     async def _quorum_read(self, keyspace: str, key: Key, consistency: Consistency) -> StoredValue | None:
         counter, targets = await self._plan(consistency, op="reads")

@@ -2,8 +2,18 @@
 it changes (see :mod:`zactor.services.virtual.model`)."""
 
 from zactor.services.virtual.blocking import BlockingVirtualRef
+from zactor.services.virtual.durable import DurableActor
 from zactor.services.virtual.host import VirtualActor, VirtualActors
 from zactor.services.virtual.model import NotOwner, Redirect, shard_of
 from zactor.services.virtual.ref import VirtualRef
 
-__all__ = ["BlockingVirtualRef", "NotOwner", "Redirect", "VirtualActor", "VirtualActors", "VirtualRef", "shard_of"]
+__all__ = [
+    "BlockingVirtualRef",
+    "DurableActor",
+    "NotOwner",
+    "Redirect",
+    "VirtualActor",
+    "VirtualActors",
+    "VirtualRef",
+    "shard_of",
+]

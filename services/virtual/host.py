@@ -22,6 +22,7 @@ import attrs
 from zactor.actor import Actor, Context, handler
 from zactor.services.election import Election, ElectionConfig
 from zactor.services.membership.model import EventKind, MemberEvent
+from zactor.services.replication.fenced import StaleTerm
 from zactor.services.virtual.history import ActivationRecord
 from zactor.services.virtual.model import (
     META_PREFIX,
@@ -53,11 +54,13 @@ _HISTORY_KEPT = 10_000
 
 
 class VirtualActor(Actor):
-    """Base class of a virtual actor: ``kind`` and ``key`` are set before it is activated; ``on_activate`` and
-    ``on_deactivate`` run as it is activated and deactivated (after ``idle_s``, a move, or its node stopping)."""
+    """Base class of a virtual actor: ``kind``, ``key`` and ``term`` (the fencing term of its shard's leader when it
+    was activated) are set before it is activated; ``on_activate`` and ``on_deactivate`` run as it is activated and
+    deactivated (after ``idle_s``, a move, or its node stopping)."""
 
     kind: str = ""
     key: str = ""
+    term: int = 0
 
     async def on_activate(self, ctx: Context) -> None:
         """Called once before the instance takes its first message."""
@@ -284,12 +287,15 @@ class VirtualActors:
         self._activating[(kind, key)] = future
         try:
             actor = spec.factory()
-            if isinstance(actor, VirtualActor):
-                actor.kind, actor.key = kind, key
             name = instance_name(kind, key)
             term = election.term
+            if isinstance(actor, VirtualActor):
+                actor.kind, actor.key, actor.term = kind, key, term
             node = self._started()
-            await node.add_actor(name, actor)
+            try:
+                await node.add_actor(name, actor)
+            except StaleTerm:  # a newer owner claimed the key's state: this node's leadership is over
+                raise NotOwner(kind, key, "") from None
             now = self._now_s()
             activation = Activation(name, shard_of(key, spec.shards), term, now, now)
             self._active[(kind, key)] = activation

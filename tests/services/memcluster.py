@@ -12,7 +12,7 @@ from zactor.services.cluster import ClusterNode
 from zactor.services.membership.gossip import MembershipConfig
 from zactor.services.membership.service import MembershipService
 from zactor.services.virtual import VirtualActors
-from zactor.testing import FakeClock, Seeds
+from zactor.testing import FakeClock, Seeds, wait_until
 from zactor.transport import InMemoryNetwork
 
 FAST = MembershipConfig.for_interval(0.05)
@@ -68,3 +68,18 @@ async def cluster(
     finally:
         for node in nodes:
             await node.stop()
+
+
+async def hosting(
+    nodes: list[ClusterNode], kind: str, factory: Callable[[], Actor], shards: int, idle_s: float
+) -> None:
+    """Every node of ``nodes`` hosts ``kind``, once all of them are members, and every node has heard so."""
+    for node in nodes:
+        await node.membership.wait_for_members(len(nodes), timeout_s=5.0)
+    for node in nodes:
+        await node.register_kind(kind, factory, shards=shards, idle_s=idle_s)
+    await wait_until(
+        lambda: all(len(n.membership.hosts_with_meta(f"virtual.{kind}")) == len(nodes) for n in nodes),
+        timeout_s=5.0,
+        what="the kind to be gossiped",
+    )

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "services"))
 
-from memcluster import cluster  # noqa: E402
+from memcluster import cluster, hosting  # noqa: E402
 
 from zactor import Context, Returns, handler, message  # noqa: E402
 from zactor.errors import ActorNotFound, RequestTimeout  # noqa: E402
@@ -66,15 +66,7 @@ def _fresh_counts() -> None:
 
 
 async def _hosting(nodes: list[ClusterNode], idle_s: float = 60.0) -> None:
-    for node in nodes:
-        await node.membership.wait_for_members(len(nodes), timeout_s=5.0)
-    for node in nodes:
-        await node.register_kind("counter", Counter, shards=4, idle_s=idle_s)
-    await wait_until(
-        lambda: all(len(n.membership.hosts_with_meta("virtual.counter")) == len(nodes) for n in nodes),
-        timeout_s=5.0,
-        what="the kind to be gossiped",
-    )
+    await hosting(nodes, "counter", Counter, shards=4, idle_s=idle_s)
 
 
 async def test_each_key_is_activated_once_on_one_node_and_keeps_its_state(clock: FakeClock) -> None:
