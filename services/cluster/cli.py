@@ -92,10 +92,6 @@ async def _serve_node(args: argparse.Namespace, node_id: str) -> int:
     async with ClusterNode(config) as node:
         for name, spec in args.actor:
             await node.add_actor(name, build_actor(spec))
-        for kind, spec in args.kind:
-            await node.register_kind(kind, actor_factory(spec))
-        if args.admin:
-            await node.add_actor(ADMIN_ACTOR, AdminActor(allow=args.admin_allow))
         if args.data_dir:
             path = Path(args.data_dir) / f"{node.node_id}.db"
             await node.add_extension(
@@ -106,6 +102,11 @@ async def _serve_node(args: argparse.Namespace, node_id: str) -> int:
                 )
             )
             await node.add_actor(KV_ACTOR, KvFrontend())
+        node.virtual_actors.state_dir = args.data_dir or None  # shard terms and votes survive a restart
+        for kind, spec in args.kind:
+            await node.register_kind(kind, actor_factory(spec))
+        if args.admin:
+            await node.add_actor(ADMIN_ACTOR, AdminActor(allow=args.admin_allow))
         for group in args.group:
             state_dir = args.data_dir or None
             await node.add_extension(Election(group, group_size=args.group_size, state_dir=state_dir))

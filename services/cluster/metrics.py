@@ -12,12 +12,13 @@ Families (all prefixed ``zactor_``):
   ``actor_terminations_total{reason}`` (removed, stopped, failed, gave_up);
 - ``transport_envelopes_total{direction}``, ``transport_bytes_total{direction}``, ``transport_events_total{event}``
   (send back-offs, refused handshakes, dropped replies...);
-- ``virtual_events_total{event}`` (activations, deactivations, not_owner) and ``virtual_active``;
+- ``virtual_events_total{event}`` (activations, deactivations, not_owner, stale_term: an activation whose claim a
+  newer term refused) and ``virtual_active``;
 - ``node_events_total{event}`` (decode errors, unknown actors, clock rejections, cancels...);
 - ``members{status}``, ``member_phi{peer}``, ``gossip_events_total{event}`` (with a membership service);
 - ``hlc_rejected_total`` (with a clock service);
-- ``replication_events_total{event}`` (writes per consistency level, refusals and failures, anti-entropy
-  documents, rounds and failures; with a replicated store).
+- ``replication_events_total{event}`` (writes per consistency level, refusals and failures, stale_terms: fenced
+  claims and writes refused as stale, anti-entropy documents, rounds and failures; with a replicated store).
 """
 
 from __future__ import annotations

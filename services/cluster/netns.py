@@ -20,7 +20,7 @@ import attrs
 
 from zactor.services.cluster.process import NodeProcess
 
-__all__ = ["Namespaces", "namespaces", "set_link", "exec_prefix", "unavailable_reason", "start_nodes"]
+__all__ = ["Namespaces", "namespaces", "set_link", "exec_prefix", "unavailable_reason", "start_node", "start_nodes"]
 
 _USES = itertools.count()
 
@@ -102,6 +102,35 @@ def exec_prefix(name: str) -> tuple[str, ...]:
     return ("ip", "netns", "exec", name)
 
 
+def start_node(
+    ns: Namespaces,
+    i: int,
+    extra_args: Sequence[str],
+    log_path: Path,
+    *,
+    seed: str | None = None,
+    port: int = 7000,
+    keyring: Path | None = None,
+    data_dir: Path | None = None,
+) -> NodeProcess:
+    """Start node ``node<i>`` in namespace ``i``, bound at ``tcp://<address i>:<port>``, logging to ``log_path``
+    (appended), with ``seed`` as its seed; ``keyring`` and ``data_dir`` as :func:`start_nodes` says.
+
+    Raises:
+        NodeStartError: the node did not start.
+    """
+    seeds = ("--seed", seed) if seed else ()
+    security = ("--keyring", str(keyring), "--key-name", f"node{i}") if keyring else ("--insecure",)
+    store = ("--data-dir", str(data_dir / f"node{i}")) if data_dir else ()
+    return NodeProcess(
+        f"node{i}",
+        bind=f"tcp://{ns.addresses[i]}:{port}",
+        extra_args=(*extra_args, *seeds, *security, *store),
+        prefix=exec_prefix(ns.names[i]),
+        log_path=log_path,
+    )
+
+
 def start_nodes(
     ns: Namespaces,
     extra_args: Sequence[str],
@@ -111,28 +140,21 @@ def start_nodes(
     keyring: Path | None = None,
     data_dir: Path | None = None,
 ) -> list[NodeProcess]:
-    """Start node ``node<i>`` in namespace ``i``, bound at ``tcp://<address i>:<port>``, node0 the seed of the
-    others, each logging to ``log_dir/node<i>.log``; the caller kills them. With ``keyring``, node ``node<i>`` uses
-    its key of that name (made by the caller); without, the nodes run ``--insecure`` (their addresses are not
-    loopback). With ``data_dir``, node ``node<i>`` runs the store in ``data_dir/node<i>``.
+    """Start node ``node<i>`` in namespace ``i`` (:func:`start_node`), node0 the seed of the others, each logging to
+    ``log_dir/node<i>.log``; the caller kills them. With ``keyring``, node ``node<i>`` uses its key of that name (made
+    by the caller); without, the nodes run ``--insecure`` (their addresses are not loopback). With ``data_dir``, node
+    ``node<i>`` runs the store in ``data_dir/node<i>``.
 
     Raises:
         NodeStartError: a node did not start (the ones started are killed).
     """
     procs: list[NodeProcess] = []
     try:
-        for i, name in enumerate(ns.names):
-            seeds = ("--seed", procs[0].address) if procs else ()
-            security = ("--keyring", str(keyring), "--key-name", f"node{i}") if keyring else ("--insecure",)
-            store = ("--data-dir", str(data_dir / f"node{i}")) if data_dir else ()
+        for i in range(len(ns.names)):
+            seed = procs[0].address if procs else None
+            log_path = log_dir / f"node{i}.log"
             procs.append(
-                NodeProcess(
-                    f"node{i}",
-                    bind=f"tcp://{ns.addresses[i]}:{port}",
-                    extra_args=(*extra_args, *seeds, *security, *store),
-                    prefix=exec_prefix(name),
-                    log_path=log_dir / f"node{i}.log",
-                )
+                start_node(ns, i, extra_args, log_path, seed=seed, port=port, keyring=keyring, data_dir=data_dir)
             )
     except BaseException:
         for proc in procs:

@@ -344,17 +344,13 @@ class ReplicatedStore:
         return KeyspaceHandle(self, name)
 
     def fenced(self, name: str) -> FencedKeyspace:
-        """The fenced keyspace ``name``: one value per key, written only under the newest fencing term, at QUORUM
-        (:mod:`~zactor.services.replication.fenced`); apart from this store's ORSWOT keyspaces.
+        """The fenced keyspace ``name`` (:mod:`~zactor.services.replication.fenced`), apart from the ORSWOT ones.
 
         Raises:
             RuntimeError: the store is not started.
-            ValueError: ``name`` is empty.
         """
         if self._fenced is None:
             raise RuntimeError("the replicated store is not started")
-        if not name:
-            raise ValueError("a fenced keyspace needs a name")
         return FencedKeyspace(self, self._fenced, name)
 
     async def _quorum_read(self, keyspace: str, key: Key, consistency: Consistency) -> StoredValue | None:

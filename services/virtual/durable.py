@@ -71,7 +71,12 @@ class DurableActor(VirtualActor, Generic[S]):
         return typing.cast(S, self.state_type())
 
     async def on_start(self, ctx: Context) -> None:
-        store = ctx.node.extension(ReplicatedStore)
+        try:
+            store = ctx.node.extension(ReplicatedStore)
+        except LookupError:
+            raise RuntimeError(
+                f"kind {self.kind!r} keeps durable state: its nodes need the replicated store (zactor node --data-dir)"
+            ) from None
         self._registers: FencedKeyspace = store.fenced(STATE_PREFIX + self.kind)
         self._now_s = ctx.node.time_source.monotonic_s
         row = await self._registers.load(self.key, self.term, self._now_s())

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["ActivationRecord", "Increment", "overlaps", "increments_out_of_order"]
+__all__ = ["ActivationRecord", "Increment", "overlaps", "increments_out_of_order", "activations_from_log"]
 
 ActivationRecord = tuple[str, str, str, int, float, float]
 """``(kind, key, node_id, term, start, end)``, times in seconds."""
@@ -66,3 +66,24 @@ def increments_out_of_order(history: Iterable[Increment]) -> list[tuple[Incremen
             if first is not op and (first, op) not in found and (op, first) not in found:
                 found.append((first, op))
     return found
+
+
+def activations_from_log(lines: Iterable[str], ended_s: float) -> list[ActivationRecord]:
+    """The activations one node process logged (``activation start|end ...`` lines at INFO, as
+    :class:`~zactor.services.virtual.VirtualActors` writes them); one still open when the log ends ends at
+    ``ended_s`` (the process's kill, or now)."""
+    open_: dict[tuple[str, str, str, int, float], None] = {}
+    records: list[ActivationRecord] = []
+    for line in lines:
+        _, sep, rest = line.partition("activation ")
+        words = rest.split()
+        if not sep or not words:
+            continue
+        if words[0] == "start":
+            open_[(words[1], words[2], words[3], int(words[4]), float(words[5]))] = None
+        elif words[0] == "end":
+            kind, key, node, term, start, end = *words[1:4], int(words[4]), float(words[5]), float(words[6])
+            open_.pop((kind, key, node, term, start), None)
+            records.append((kind, key, node, term, start, end))
+    records += [(kind, key, node, term, start, ended_s) for kind, key, node, term, start in open_]
+    return records

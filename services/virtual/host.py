@@ -15,6 +15,7 @@ import collections
 import logging
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -106,9 +107,11 @@ class VirtualActors:
         membership: the node's membership (kinds are announced in its meta).
         election: the timing of the shard elections (lease, heartbeat); default ``ElectionConfig()``.
         guard_s: an activation stops when its shard's lease has less than this left, in seconds.
+        state_dir: where the shard elections keep their term and vote (``election-virtual.<kind>.<shard>.json``);
+            ``None``: in memory, so a restarted node may vote twice in a term (give it for durable actors).
 
     Attributes:
-        stats: ``activations``, ``deactivations``, ``not_owner`` counts.
+        stats: ``activations``, ``deactivations``, ``not_owner``, ``stale_term`` counts.
         owners: ``{(kind, shard): (node id, ref to its zactor.virtual)}``: the shard leaders this node's virtual refs
             last reached (an entry goes when its node is declared dead or leaves).
         history: the ended activations, ``(kind, key, node id, term, start, end)`` (monotonic seconds), for checks
@@ -118,20 +121,26 @@ class VirtualActors:
     name = "virtual"
 
     def __init__(
-        self, membership: MembershipService, *, election: ElectionConfig | None = None, guard_s: float = 0.3
+        self,
+        membership: MembershipService,
+        *,
+        election: ElectionConfig | None = None,
+        guard_s: float = 0.3,
+        state_dir: str | Path | None = None,
     ) -> None:
         self._membership = membership
         self._election_config = election or ElectionConfig()
         if not 0 < guard_s < self._election_config.lease_s:
             raise ValueError(f"guard_s must be above 0 and below the lease ({self._election_config.lease_s} s)")
         self.guard_s = guard_s
+        self.state_dir = state_dir
         self._node: Node | None = None
         self._kinds: dict[str, KindSpec] = {}
         self._elections: dict[tuple[str, int], Election] = {}
         self._active: dict[tuple[str, str], Activation] = {}
         self._activating: dict[tuple[str, str], asyncio.Future[Activation]] = {}
         self._guard: asyncio.Task[None] | None = None
-        self.stats: dict[str, int] = {"activations": 0, "deactivations": 0, "not_owner": 0}
+        self.stats: dict[str, int] = {"activations": 0, "deactivations": 0, "not_owner": 0, "stale_term": 0}
         self.history: collections.deque[ActivationRecord] = collections.deque(maxlen=_HISTORY_KEPT)
         self.owners: dict[tuple[str, int], tuple[str, ActorRef]] = {}
 
@@ -199,7 +208,8 @@ class VirtualActors:
         if self._guard is None:  # a node that hosts no kind has nothing to guard
             self._guard = asyncio.create_task(self._run_guard(), name=f"zactor-virtual-{node.node_id}")
         for shard in range(shards):
-            election = Election(group_of(kind, shard), group_size=group_size, config=self._election_config)
+            group = group_of(kind, shard)
+            election = Election(group, group_size=group_size, config=self._election_config, state_dir=self.state_dir)
             self._elections[(kind, shard)] = await election.start(node)  # stopped by this extension, after its keys
         self._membership.set_meta(META_PREFIX + kind, str(shards))
 
@@ -295,6 +305,7 @@ class VirtualActors:
             try:
                 await node.add_actor(name, actor)
             except StaleTerm:  # a newer owner claimed the key's state: this node's leadership is over
+                self.stats["stale_term"] += 1
                 raise NotOwner(kind, key, "") from None
             now = self._now_s()
             activation = Activation(name, shard_of(key, spec.shards), term, now, now)

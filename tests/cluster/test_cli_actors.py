@@ -21,6 +21,8 @@ sys.path.insert(0, str(EXAMPLES))
 
 from virtual_counters import Incr  # noqa: E402
 
+ARGS = ("--kind", "counter=virtual_counters:Counter", "--replication-factor", "2")
+
 
 async def _activate(seed: str, keys: int) -> None:
     config = NodeConfig(node_id="client", seeds=(seed,), cluster_id=DEFAULT_CLUSTER_ID)
@@ -31,10 +33,10 @@ async def _activate(seed: str, keys: int) -> None:
 
 
 def test_actors_lists_each_nodes_kinds_shards_and_active_keys(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("PYTHONPATH", str(EXAMPLES))
-    with LocalCluster(2, node_args=("--kind", "counter=virtual_counters:Counter")) as cluster:
+    with LocalCluster(2, node_args=ARGS, data_dir=tmp_path) as cluster:
         zactor.run(_activate(cluster.seed, 10))
         capsys.readouterr()
         assert main(["actors", "--seed", cluster.seed]) == 0
@@ -49,10 +51,12 @@ def test_no_kind_is_said_plainly() -> None:
     assert format_virtual({}).startswith("no live node hosts a virtual actor kind")
 
 
-def test_the_blocking_client_reaches_virtual_actors_through_any_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_blocking_client_reaches_virtual_actors_through_any_seed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A blocking client with seeds asks keys by kind and key: each answered by one owner, its count kept."""
     monkeypatch.setenv("PYTHONPATH", str(EXAMPLES))
-    with LocalCluster(2, node_args=("--kind", "counter=virtual_counters:Counter")) as cluster:
+    with LocalCluster(2, node_args=ARGS, data_dir=tmp_path) as cluster:
         with zactor.connect(seeds=[cluster.seed]) as client:
             for round_ in (1, 2):
                 for i in range(5):

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "services"))
 from memcluster import cluster, hosting  # noqa: E402
 
 from zactor import Context, Returns, handler, message  # noqa: E402
-from zactor.errors import RemoteError  # noqa: E402
+from zactor.errors import RemoteError, RequestTimeout  # noqa: E402
 from zactor.services.cluster import ClusterNode  # noqa: E402
 from zactor.services.replication import MemoryStorage, ReplicatedStore  # noqa: E402
 from zactor.services.replication.fenced import FencedRow, StaleTerm  # noqa: E402
@@ -105,3 +105,13 @@ async def test_a_moved_key_keeps_its_state_and_the_former_owner_cannot_write(clo
         assert best.term == newest.term and newest._decode(best.value or b"") == TallyState(value=15)
         stats = [n.extension(ReplicatedStore).stats["stale_terms"] for n in nodes]
         assert stats[nodes.index(owner)] == 1
+
+
+async def test_an_activation_below_the_keys_fence_is_refused_not_run(clock: FakeClock) -> None:
+    async with cluster(3, InMemoryNetwork(), clock) as nodes:
+        await _hosting(nodes)
+        await nodes[0].extension(ReplicatedStore).fenced("virtual.tally").claim("f", 10**9)  # a newer owner's claim
+        with pytest.raises(RequestTimeout):
+            await nodes[1].virtual("tally", "f").ask(Add(), timeout_s=2.0)
+        assert sum(n.virtual_actors.stats["stale_term"] for n in nodes) >= 1
+        assert Tally.instances == [] and not any(n.virtual_actors.active() for n in nodes)
