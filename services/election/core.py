@@ -111,6 +111,7 @@ class GroupElection:
         self._next_heartbeat = 0.0
         self._seq = 0
         self._rounds: dict[int, tuple[float, Voters, set[str]]] = {}
+        self._acked_at: dict[str, float] = {}  # as leader: when each voter last acked a heartbeat of this term
         self._changes: list[LeaderChange] = []
         self._configure(self.configuration, now_s)
         self._schedule_election(now_s)
@@ -148,6 +149,12 @@ class GroupElection:
         if self.is_leader(now_s):
             return now_s - (self._lease_until - self.config.held_s)
         return None if self.leader is None or self._last_heard < 0 else now_s - self._last_heard
+
+    def follows(self, node_id: str, now_s: float) -> bool:
+        """As leader: whether ``node_id`` acked a heartbeat of this term within the last two heartbeat intervals (it
+        is live and knows this leader: a successor a resignation can name)."""
+        acked = self._acked_at.get(node_id)
+        return self.role is Role.LEADER and acked is not None and now_s - acked <= 2 * self.config.heartbeat_s
 
     def succession(self) -> list[str]:
         """The voters other than the leader, next in line first (the first one is the backup leader)."""
@@ -236,16 +243,23 @@ class GroupElection:
         if type(msg) is Resign:
             if msg.term == self.term and sender == self.leader:
                 self._promise_until = now_s
-                self._follow(now_s, None, delay_s=self._rng.uniform(0, self.config.rank_step_s))
+                step = self.config.rank_step_s
+                if msg.successor == self.node_id:
+                    delay_s = 0.0
+                else:  # the named successor stands first; without one, any voter may
+                    delay_s = self._rng.uniform(0, step) + (step if msg.successor else 0.0)
+                self._follow(now_s, None, delay_s=delay_s)
             return []
         return []
 
-    def resign(self, now_s: float) -> list[Outgoing]:
-        """Give up leadership at once (no-op unless leading); the voters may elect another without waiting."""
+    def resign(self, now_s: float, successor: str | None = None) -> list[Outgoing]:
+        """Give up leadership at once (no-op unless leading); the voters may elect another without waiting, the
+        voter ``successor`` standing first when given."""
         if self.role is not Role.LEADER:
             return []
         self._follow(now_s, None, delay_s=self.config.lease_s + len(self.voters) * self.config.rank_step_s)
-        return [(v, Resign(group=self.group, term=self.term)) for v in self._others()]
+        resign = Resign(group=self.group, term=self.term, successor=successor or "")
+        return [(v, resign) for v in self._others()]
 
     # ------------------------------------------------------------------------------------------------ handlers
 
@@ -268,6 +282,7 @@ class GroupElection:
             return []
         if self.role is not Role.LEADER or msg.term != self.term or not msg.ok or sender not in self.voters:
             return []
+        self._acked_at[sender] = now_s
         found = self._rounds.get(msg.seq)
         if found is None:
             return []
@@ -346,6 +361,7 @@ class GroupElection:
         self._elected_at = now_s
         self._lease_until = 0.0
         self._rounds.clear()
+        self._acked_at.clear()
         self._set_leader(self.node_id)
         self._configure(Voters(self.term, 0, self.voters), now_s)  # restamped in this term: Raft's no-op entry
         self._committed = False

@@ -75,10 +75,12 @@ class HeartbeatAck:
 
 @message("zactor.election.Resign")
 class Resign:
-    """The leader of ``term`` gave up leadership: its voters are free to elect another at once."""
+    """The leader of ``term`` gave up leadership: its voters are free to elect another at once, ``successor`` first
+    when named (a leadership transfer, as Raft's TimeoutNow)."""
 
     group: str
     term: int
+    successor: str = ""
 
 
 @message("zactor.election.GetLeaders")

@@ -227,10 +227,17 @@ class Election:
         ``leader`` is ``None`` while none is known. ``close()`` the watch when done."""
         return Watch(self._watchers)
 
-    async def resign(self) -> None:
-        """Give up leadership now (no-op unless leading); another voter may be elected at once."""
+    def follows(self, node_id: str) -> bool:
+        """As leader: whether the voter ``node_id`` acked this term's heartbeats within the last two heartbeat
+        intervals (see :meth:`GroupElection.follows`)."""
         core, now = self._parts()
-        self._send(core.resign(now))
+        return core.follows(node_id, now)
+
+    async def resign(self, successor: str | None = None) -> None:
+        """Give up leadership now (no-op unless leading); another voter may be elected at once, the voter
+        ``successor`` standing first when given."""
+        core, now = self._parts()
+        self._send(core.resign(now, successor))
         self._after()
 
     def status(self) -> GroupStatus:

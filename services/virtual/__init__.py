@@ -3,7 +3,8 @@ it changes (see :mod:`zactor.services.virtual.model`)."""
 
 from zactor.services.virtual.blocking import BlockingVirtualRef
 from zactor.services.virtual.durable import DurableActor
-from zactor.services.virtual.host import VirtualActor, VirtualActors
+from zactor.services.virtual.host import VirtualActors
+from zactor.services.virtual.instance import VirtualActor
 from zactor.services.virtual.model import NotOwner, Redirect, shard_of
 from zactor.services.virtual.ref import VirtualRef
 

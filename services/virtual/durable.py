@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from zactor.actor import Context
 from zactor.services.replication import ReplicatedStore
 from zactor.services.replication.fenced_store import FencedKeyspace, next_seq
-from zactor.services.virtual.host import VirtualActor
+from zactor.services.virtual.instance import VirtualActor
 from zactor.transport.codec import decode_body, encode_body, type_name_of
 
 __all__ = ["DurableActor", "STATE_PREFIX"]

@@ -6,6 +6,13 @@ it is not active, then goes to its mailbox. Any other node answers :class:`~zact
 with the leader it knows, and the caller retries there. Every ``guard_s / 2`` seconds the node deactivates what it may
 no longer run (its lease ends within ``guard_s``, or a newer term leads the shard) and what has been idle for
 ``idle_s``.
+
+Shards spread over a kind's hosts by rendezvous rank: a node that leads a shard whose preferred leader
+(:func:`~zactor.services.virtual.model.preferred_leader`) is another live voter, a member for ``balance_after_s``
+that acks its heartbeats, hands the shard off to it, one shard at a time: it stops taking messages for the shard
+(callers are pointed at the successor), lets the shard's activations finish their running handlers and deactivate,
+and only then resigns its leadership, naming the successor, which activates the keys as their messages come (as
+Akka's rebalance hands a shard off after its entities stopped).
 """
 
 from __future__ import annotations
@@ -18,29 +25,27 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
-from zactor.actor import Actor, Context, handler
+from zactor.actor import Actor
 from zactor.services.election import Election, ElectionConfig
 from zactor.services.membership.model import EventKind, MemberEvent
 from zactor.services.replication.fenced import StaleTerm
 from zactor.services.virtual.history import ActivationRecord
+from zactor.services.virtual.instance import Activation, KindSpec, VirtualActor
 from zactor.services.virtual.model import (
     META_PREFIX,
     SINGLETON_KEY,
     SINGLETON_PREFIX,
     VIRTUAL_ACTOR,
     NotOwner,
-    Redirect,
-    VirtualAsk,
-    VirtualTell,
     first_guess,
     group_of,
     instance_name,
     may_serve,
     must_stop,
+    preferred_leader,
     shard_of,
 )
+from zactor.services.virtual.router import VirtualRouter
 
 if TYPE_CHECKING:
     from zactor.node import Node
@@ -54,52 +59,6 @@ log = logging.getLogger("zactor.virtual")
 _HISTORY_KEPT = 10_000
 
 
-class VirtualActor(Actor):
-    """Base class of a virtual actor: ``kind``, ``key`` and ``term`` (the fencing term of its shard's leader when it
-    was activated) are set before it is activated; ``on_activate`` and ``on_deactivate`` run as it is activated and
-    deactivated (after ``idle_s``, a move, or its node stopping)."""
-
-    kind: str = ""
-    key: str = ""
-    term: int = 0
-
-    async def on_activate(self, ctx: Context) -> None:
-        """Called once before the instance takes its first message."""
-
-    async def on_deactivate(self, ctx: Context) -> None:
-        """Called once after the instance took its last message of this activation."""
-
-    async def on_start(self, ctx: Context) -> None:
-        await self.on_activate(ctx)
-
-    async def on_stop(self, ctx: Context) -> None:
-        await self.on_deactivate(ctx)
-
-
-@attrs.define
-class KindSpec:
-    """A kind this node hosts: its factory, shard count and idle timeout (seconds); a singleton's one key is active
-    whenever this node may run it, messages or not."""
-
-    factory: Callable[[], Actor]
-    shards: int
-    idle_s: float
-    singleton: bool = False
-
-
-@attrs.define
-class Activation:
-    """One active instance: its registry name, shard, the shard term it was activated in, when it started and when it
-    last took a message (monotonic seconds)."""
-
-    name: str
-    shard: int
-    term: int
-    started_s: float
-    last_s: float
-    handled: int = 0
-
-
 class VirtualActors:
     """The ``virtual`` extension of a cluster node (see the module docstring).
 
@@ -107,11 +66,13 @@ class VirtualActors:
         membership: the node's membership (kinds are announced in its meta).
         election: the timing of the shard elections (lease, heartbeat); default ``ElectionConfig()``.
         guard_s: an activation stops when its shard's lease has less than this left, in seconds.
+        balance_after_s: a shard moves to its preferred leader once that node has been a live member this long, in
+            seconds (``None``: shards stay where they are led).
         state_dir: where the shard elections keep their term and vote (``election-virtual.<kind>.<shard>.json``);
             ``None``: in memory, so a restarted node may vote twice in a term (give it for durable actors).
 
     Attributes:
-        stats: ``activations``, ``deactivations``, ``not_owner``, ``stale_term`` counts.
+        stats: ``activations``, ``deactivations``, ``not_owner``, ``stale_term``, ``handoffs`` counts.
         owners: ``{(kind, shard): (node id, ref to its zactor.virtual)}``: the shard leaders this node's virtual refs
             last reached (an entry goes when its node is declared dead or leaves).
         history: the ended activations, ``(kind, key, node id, term, start, end)`` (monotonic seconds), for checks
@@ -126,6 +87,7 @@ class VirtualActors:
         *,
         election: ElectionConfig | None = None,
         guard_s: float = 0.3,
+        balance_after_s: float | None = 5.0,
         state_dir: str | Path | None = None,
     ) -> None:
         self._membership = membership
@@ -134,13 +96,17 @@ class VirtualActors:
             raise ValueError(f"guard_s must be above 0 and below the lease ({self._election_config.lease_s} s)")
         self.guard_s = guard_s
         self.state_dir = state_dir
+        self.balance_after_s = balance_after_s
+        self._live_since: dict[str, float] = {}
+        self._handing_off: dict[tuple[str, int], str] = {}
+        self._handoff: asyncio.Task[None] | None = None
         self._node: Node | None = None
         self._kinds: dict[str, KindSpec] = {}
         self._elections: dict[tuple[str, int], Election] = {}
         self._active: dict[tuple[str, str], Activation] = {}
         self._activating: dict[tuple[str, str], asyncio.Future[Activation]] = {}
         self._guard: asyncio.Task[None] | None = None
-        self.stats: dict[str, int] = {"activations": 0, "deactivations": 0, "not_owner": 0, "stale_term": 0}
+        self.stats = dict.fromkeys(("activations", "deactivations", "not_owner", "stale_term", "handoffs"), 0)
         self.history: collections.deque[ActivationRecord] = collections.deque(maxlen=_HISTORY_KEPT)
         self.owners: dict[tuple[str, int], tuple[str, ActorRef]] = {}
 
@@ -148,7 +114,9 @@ class VirtualActors:
         """Host ``zactor.virtual`` on ``node`` (its router; the guard starts with the first kind). Returns the
         extension."""
         self._node = node
-        await node.add_actor(VIRTUAL_ACTOR, _VirtualRouter(self))
+        await node.add_actor(VIRTUAL_ACTOR, VirtualRouter(self))
+        now = self._now_s()
+        self._live_since = {member.node_id: now for member in self._membership.members()}
         self._membership.listeners.append(self._on_member_event)
         return self
 
@@ -159,10 +127,11 @@ class VirtualActors:
         if node is None:
             return
         self._membership.listeners.remove(self._on_member_event)
-        if self._guard is not None:
-            self._guard.cancel()
-            await asyncio.gather(self._guard, return_exceptions=True)
-            self._guard = None
+        for task in (self._guard, self._handoff):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._guard = self._handoff = None
         for kind, key in list(self._active):
             await self._deactivate(kind, key)
         for election in self._elections.values():  # only now: a resigning leader's successor may start at once
@@ -173,7 +142,10 @@ class VirtualActors:
         self._node = None
 
     def _on_member_event(self, event: MemberEvent) -> None:
-        if event.kind is not EventKind.JOINED:
+        if event.kind is EventKind.JOINED:
+            self._live_since[event.node_id] = self._now_s()
+        else:
+            self._live_since.pop(event.node_id, None)
             for shard in [shard for shard, (owner, _) in self.owners.items() if owner == event.node_id]:
                 del self.owners[shard]
 
@@ -240,6 +212,14 @@ class VirtualActors:
             table[kind] = (led, active, activating)
         return table
 
+    def leaders(self, kind: str) -> list[str | None]:
+        """The leader of each shard of ``kind`` as this node knows it (``None``: none known), by shard.
+
+        Raises:
+            KeyError: this node does not host ``kind``.
+        """
+        return [self._elections[(kind, shard)].leader for shard in range(self._kinds[kind].shards)]
+
     def records(self) -> list[ActivationRecord]:
         """The recorded activations and, ending now, the ones still active: what
         :func:`~zactor.services.virtual.history.overlaps` checks."""
@@ -274,10 +254,12 @@ class VirtualActors:
         if spec is None:  # not a host: point at the likeliest owner, as a ref on this node would
             hosts = self._membership.hosts_with_meta(META_PREFIX + kind)
             raise NotOwner(kind, key, first_guess(kind, key, hosts) if hosts else "")
-        election = self._elections[(kind, shard_of(key, spec.shards))]
-        if not self._may_serve(election):
+        shard = shard_of(key, spec.shards)
+        election = self._elections[(kind, shard)]
+        successor = self._handing_off.get((kind, shard))
+        if successor is not None or not self._may_serve(election):
             self.stats["not_owner"] += 1
-            raise NotOwner(kind, key, election.leader or "")
+            raise NotOwner(kind, key, successor or election.leader or "")
         activation = self._active.get((kind, key))
         if activation is None:
             activation = await self._activation(kind, key, spec, election)
@@ -353,38 +335,59 @@ class VirtualActors:
             for kind, spec in list(self._kinds.items()):
                 if spec.singleton:
                     await self._keep_singleton(kind, spec)
+            if self.balance_after_s is not None and self._handoff is None:
+                self._start_handoff(now, self.balance_after_s)
+
+    def _start_handoff(self, now: float, settle_s: float) -> None:
+        """Start handing off the first shard this node leads whose preferred leader is another node, a live member
+        for ``settle_s`` seconds that follows this leader's heartbeats (one shard at a time)."""
+        node_id = self._started().node_id
+        for (kind, shard), election in self._elections.items():
+            if not self._may_serve(election):
+                continue
+            live = [v for v in election.voters if v == node_id or v in self._live_since]
+            target = preferred_leader(group_of(kind, shard), live)
+            if (
+                target is not None
+                and target != node_id
+                and now - self._live_since[target] >= settle_s
+                and election.follows(target)
+            ):
+                self._handoff = asyncio.create_task(self._hand_off(kind, shard, target))
+                return
+
+    async def _hand_off(self, kind: str, shard: int, successor: str) -> None:
+        """Stop taking messages for the shard, let its activations finish and deactivate, then resign the shard's
+        leadership to ``successor``."""
+        slot = (kind, shard)
+        self._handing_off[slot] = successor
+        try:
+            pending = [f for (k, key), f in self._activating.items() if k == kind and self._shard(k, key) == shard]
+            await asyncio.gather(*(asyncio.shield(f) for f in pending), return_exceptions=True)
+            for (k, key), activation in list(self._active.items()):
+                if k == kind and activation.shard == shard:
+                    await self._deactivate(k, key)
+            election = self._elections[slot]
+            if election.is_leader:
+                self.stats["handoffs"] += 1
+                log.info("shard %s of %r handed off to %s in term %d", shard, kind, successor, election.term)
+                await election.resign(successor)
+        finally:
+            del self._handing_off[slot]
+            self._handoff = None
+
+    def _shard(self, kind: str, key: str) -> int:
+        return shard_of(key, self._kinds[kind].shards)
 
     async def _keep_singleton(self, kind: str, spec: KindSpec) -> None:
         """Activate a singleton this node may run and does not (its failure is logged; the next round tries again)."""
         slot = (kind, SINGLETON_KEY)
         election = self._elections[(kind, 0)]
-        if slot in self._active or slot in self._activating or not self._may_serve(election):
+        if slot in self._active or slot in self._activating or (kind, 0) in self._handing_off:
+            return
+        if not self._may_serve(election):
             return
         try:
             await self._activation(kind, SINGLETON_KEY, spec, election)
         except Exception:
             log.exception("singleton %r failed to activate", kind)
-
-
-class _VirtualRouter(Actor):
-    """The ``zactor.virtual`` actor: hands each message to its activation (the wire side of :class:`VirtualActors`)."""
-
-    max_concurrency = 256
-
-    def __init__(self, host: VirtualActors) -> None:
-        self.host = host
-
-    @handler
-    async def on_ask(self, msg: VirtualAsk, ctx: Context) -> Any:
-        try:
-            return await self.host.deliver(msg.kind, msg.key, msg.msg, ask=True)
-        except NotOwner as exc:
-            return Redirect(leader=exc.leader)
-
-    @handler
-    async def on_tell(self, msg: VirtualTell, ctx: Context) -> Redirect | None:
-        try:
-            await self.host.deliver(msg.kind, msg.key, msg.msg, ask=False)
-        except NotOwner as exc:
-            return Redirect(leader=exc.leader)
-        return None

@@ -11,6 +11,7 @@ by lease instead of a coordinator).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import Any
 
 from zactor.directory import UNLISTED_PREFIX
@@ -64,6 +65,12 @@ def first_guess(kind: str, key: str, hosts: dict[str, str]) -> str:
     group: the voter the election orders first, so the likeliest leader before any answer names one."""
     group = group_of(kind, shard_of(key, int(next(iter(hosts.values())))))
     return max(hosts, key=lambda node_id: rank(group, node_id))
+
+
+def preferred_leader(group: str, live_voters: Iterable[str]) -> str | None:
+    """The voter that should lead ``group``: of its live voters, the first by rendezvous rank (so the shards of a
+    kind spread over its hosts as the hash spreads them; ``None`` when there are none)."""
+    return max(live_voters, key=lambda node_id: rank(group, node_id), default=None)
 
 
 def may_serve(is_leader: bool, lease_remaining_s: float, guard_s: float) -> bool:

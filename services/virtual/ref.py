@@ -6,7 +6,8 @@ router is not on the path); one that finds no activation, and every first ask an
 shard: first the one a previous answer named, else the host of the
 kind that ranks first for the shard's group (the rendezvous order the election derives its voters from). A
 ``NotOwner`` answer names the leader its node knows, and the ask is sent again there; a node that is gone or knows
-no leader yet is retried after a short pause. Every retry stays within the ask's one deadline, so a message sent
+no leader yet, or a redirect back to a node asked already (as while a shard is handed off), is retried after a
+short pause. Every retry stays within the ask's one deadline, so a message sent
 during a move is delivered once its new owner holds the shard, or fails with ``RequestTimeout``.
 """
 
@@ -95,6 +96,7 @@ class VirtualRef:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         owners = node.virtual_actors.owners
+        visited: set[str] = set()  # nodes asked since the last pause: a redirect back to one waits first
         while (left := deadline - loop.time()) > 0:
             shard = self._shard()
             cached = owners.get(shard)
@@ -112,10 +114,13 @@ class VirtualRef:
                     owners[shard] = (owner, router)
                     return reply
                 owners.pop(shard, None)
+                visited.add(owner)
                 hosts = node.membership.hosts_with_meta(META_PREFIX + self.kind)
                 if reply.leader != owner and reply.leader in hosts:
                     owners[shard] = (reply.leader, self._router(reply.leader))
-                    continue
+                    if reply.leader not in visited:
+                        continue
+            visited.clear()
             await asyncio.sleep(min(_RETRY_S, max(0.0, deadline - loop.time())))
         raise RequestTimeout(f"{self.kind}/{self.key}", timeout)
 

@@ -165,6 +165,29 @@ def test_resign_lets_another_voter_lead_at_once() -> None:
     assert new != old and net.nodes[new].term == 2
 
 
+def test_the_leader_knows_which_voters_follow_it_now() -> None:
+    net = Net()
+    net.run(3.0)
+    [leader] = net.leaders()
+    followers = [n for n in net.nodes if n != leader]
+    assert all(net.nodes[leader].follows(n, net.now) for n in followers)
+    net.cut.add(followers[0])
+    net.run(3 * CONFIG.heartbeat_s)
+    assert not net.nodes[leader].follows(followers[0], net.now) and net.nodes[leader].follows(followers[1], net.now)
+    assert not net.nodes[followers[1]].follows(leader, net.now)  # only a leader knows
+
+
+def test_resign_to_a_named_successor_elects_that_voter() -> None:
+    net = Net()
+    net.run(3.0)
+    [old] = net.leaders()
+    for successor in [*(n for n in net.nodes if n != old), old]:
+        net.send(old, net.nodes[old].resign(net.now, successor))
+        net.run(1.0)
+        assert net.leaders() == [successor]
+        old = successor
+
+
 def test_a_stale_leaders_heartbeat_is_refused_with_the_newer_term() -> None:
     node = GroupElection("g", "b", VOTERS, CONFIG, random.Random(1), 0.0, term=5)
     [(_, ack)] = node.receive("a", beat("a", 4), 0.0)

@@ -24,7 +24,8 @@ from zactor.services.cluster.metrics import NodeCollector  # noqa: E402
 from zactor.services.election import Election  # noqa: E402
 from zactor.services.virtual import VirtualActor, VirtualActors  # noqa: E402
 from zactor.services.virtual.history import ActivationRecord, overlaps  # noqa: E402
-from zactor.services.virtual.host import Activation  # noqa: E402
+from zactor.services.virtual.instance import Activation  # noqa: E402
+from zactor.services.virtual.model import group_of, preferred_leader  # noqa: E402
 from zactor.testing import FakeClock, wait_until  # noqa: E402
 from zactor.transport import InMemoryNetwork  # noqa: E402
 
@@ -297,3 +298,50 @@ async def test_activations_do_not_wake_the_registry_listeners(clock: FakeClock) 
         assert len(node.virtual_actors.active()) == 10 and calls == []
         await node.add_actor("listed", Counter())
         assert len(calls) == 1
+
+
+def _preferred(nodes: list[ClusterNode], kind: str = "counter") -> list[str]:
+    """Each shard's preferred leader, from the voters node 0 knows."""
+    host = nodes[0].virtual_actors
+    return [
+        preferred_leader(group_of(kind, shard), host._elections[(kind, shard)].voters)  # type: ignore[misc]
+        for shard in range(len(host.leaders(kind)))
+    ]
+
+
+async def test_shards_move_back_to_their_preferred_leaders_with_a_handoff(clock: FakeClock) -> None:
+    """A cut-off node's shards move to the others; once it is back, each goes back to its preferred leader by a
+    handoff, while every key keeps answering and no key runs on two nodes."""
+    network = InMemoryNetwork()
+    keys = [f"h{i}" for i in range(16)]
+    async with cluster(3, network, clock) as nodes:
+        await _hosting(nodes)
+        settled = lambda: all(n.virtual_actors.leaders("counter") == _preferred(nodes) for n in nodes)  # noqa: E731
+        await wait_until(settled, timeout_s=30.0, what="every shard led by its preferred leader")
+        preferred = _preferred(nodes)
+        busiest = max(set(preferred), key=preferred.count)
+        cut = next(n for n in nodes if n.node_id == busiest)
+        others = [n for n in nodes if n is not cut]
+        for key in keys:
+            await others[0].virtual("counter", key).ask(Incr(), timeout_s=10.0)
+        for other in others:
+            network.cut(cut.address, other.address)
+        await wait_until(
+            lambda: busiest not in others[0].virtual_actors.leaders("counter"), timeout_s=15.0, what="shards to move"
+        )
+        network.heal()
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 20.0
+        answered = 0
+        while loop.time() < end:
+            for i, key in enumerate(keys):  # from every node: each ref knows the owners its own answers named
+                await nodes[(i + answered) % 3].virtual("counter", key).ask(Incr(), timeout_s=10.0)
+            answered += len(keys)
+            for node in nodes:  # new callers, who know no owner yet: they start at each shard's preferred leader
+                node.virtual_actors.owners.clear()
+            await asyncio.sleep(0.05)  # asks take no virtual time
+        assert settled(), "the shards went back to their preferred leaders"
+        assert cut.virtual_actors.stats["handoffs"] == 0
+        assert sum(n.virtual_actors.stats["handoffs"] for n in others) >= preferred.count(busiest)
+        assert overlaps([r for n in nodes for r in n.virtual_actors.records()]) == []
+        assert answered > 100
