@@ -115,3 +115,30 @@ async def test_an_activation_below_the_keys_fence_is_refused_not_run(clock: Fake
             await nodes[1].virtual("tally", "f").ask(Add(), timeout_s=2.0)
         assert sum(n.virtual_actors.stats["stale_term"] for n in nodes) >= 1
         assert Tally.instances == [] and not any(n.virtual_actors.active() for n in nodes)
+
+
+class Ledger(DurableActor[TallyState]):
+    """A durable singleton: its total moves with it."""
+
+    @handler
+    async def add(self, msg: Add, ctx: Context) -> Total:
+        self.state = TallyState(value=self.state.value + msg.by)
+        return Total(value=self.state.value, node=ctx.node_id)
+
+
+async def test_a_durable_singleton_moves_with_its_state(clock: FakeClock) -> None:
+    network = InMemoryNetwork()
+    async with cluster(3, network, clock) as nodes:
+        for node in nodes:
+            await node.membership.wait_for_members(3, timeout_s=5.0)
+            await node.add_extension(ReplicatedStore(MemoryStorage(), write_timeout_s=1.0, replication_factor=3))
+        for node in nodes:
+            await node.singleton("ledger", Ledger)
+        for _ in range(3):
+            first = await nodes[0].singleton_ref("ledger").ask(Add(by=5), timeout_s=10.0)
+        runner = next(n for n in nodes if n.node_id == first.node)
+        rest = [n for n in nodes if n is not runner]
+        for other in rest:
+            network.cut(runner.address, other.address)
+        moved = await rest[0].singleton_ref("ledger").ask(Add(by=1), timeout_s=15.0)
+        assert moved.node != runner.node_id and moved.value == 16
