@@ -463,14 +463,23 @@ class Node:
     def _open_stream(self, peer: bytes, request_id: int, flags: int) -> RemoteStream:
         return RemoteStream(peer, request_id, self._responder, window_of(flags), self._send_item, self._streams)
 
-    def _send_item(self, stream: RemoteStream, item: Any) -> None:
-        """Hand one ITEM of a streamed reply to the transport (queued past the high-water mark, as replies are).
+    async def _send_item(self, stream: RemoteStream, item: Any) -> None:
+        """Hand one ITEM of a streamed reply to the transport once the consumer's byte budget has room for it (the
+        producer waits, up to ``default_timeout_s``, rather than have it dropped), queued past the high-water mark as
+        replies are.
 
         Raises:
             TypeError, MessageTooLarge: the item cannot travel (the stream then ends with that error).
-            NodeUnavailable: the consumer's connection is gone, or its unread replies fill its budget.
+            NodeUnavailable: the consumer's connection is gone, or its unread replies filled its budget throughout.
         """
-        if not self._send_reply(stream.peer, stream.request_id, Kind.ITEM, item):
+        frames = pack(Kind.ITEM, stream.request_id, "", item, self.envelope_stamp(), self.config.copy_threshold_bytes)
+        transport, timeout_s = self._transport, self.config.default_timeout_s
+        if not transport.reply_room(stream.peer, nbytes := sum(len(frame) for frame in frames)):
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout_s
+            while not transport.reply_room(stream.peer, nbytes) and loop.time() < deadline:
+                await asyncio.sleep(_ROOM_POLL_S)
+        if not transport.reply(stream.peer, frames, timeout_s):
             raise NodeUnavailable(
                 stream.peer.hex(), "the stream's consumer is gone, or its unread replies fill a budget"
             )
@@ -481,6 +490,7 @@ class Node:
 
 
 _remote_ask = functools.partial(tuple.__new__, RemoteAsk)  # a RemoteAsk from a (peer, id, responder) tuple, in C
+_ROOM_POLL_S = 0.005  # how often a stream waiting for its consumer's byte budget looks again, in seconds
 _SENDERS_KEPT = 4096  # distinct (node id, principal, cluster id) whose Sender is kept for reuse
 
 _STAT_BY_ERROR = {

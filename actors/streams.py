@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from zactor.replies import RemoteAsk, Responder, as_caller_error
@@ -126,12 +126,12 @@ class RemoteStream(RemoteAsk):
     Args:
         peer, request_id, respond: as :class:`RemoteAsk`.
         window: the credit the request granted.
-        send_item: sends one ITEM envelope (``send_item(stream, item)``).
+        send_item: sends one ITEM envelope (``await send_item(stream, item)``).
         table: the node's open streams by ``(peer, request_id)``; the stream leaves it when it ends.
     """
 
     credit: Credit
-    _send_item: Callable[[RemoteStream, Any], None]
+    _send_item: Callable[[RemoteStream, Any], Awaitable[None]]
     _table: dict[tuple[bytes, int], RemoteStream]
 
     def __new__(
@@ -140,7 +140,7 @@ class RemoteStream(RemoteAsk):
         request_id: int,
         respond: Responder,
         window: int,
-        send_item: Callable[[RemoteStream, Any], None],
+        send_item: Callable[[RemoteStream, Any], Awaitable[None]],
         table: dict[tuple[bytes, int], RemoteStream],
     ) -> RemoteStream:
         self = tuple.__new__(cls, (peer, request_id, respond))
@@ -153,7 +153,7 @@ class RemoteStream(RemoteAsk):
     async def put(self, item: Any) -> None:
         """Send ``item`` once credit allows."""
         await self.credit.take()
-        self._send_item(self, item)
+        await self._send_item(self, item)
 
     def answer(self, result: Any, error: BaseException | None, actor: str) -> None:
         """End the stream: the REPLY (``result``: ``None``, or a plain handler's one reply) or the ERROR."""

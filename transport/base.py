@@ -133,6 +133,11 @@ class Transport(abc.ABC):
             ValueError: ``endpoint`` is not an address the transport can connect to.
         """
 
+    def reply_room(self, peer: bytes, nbytes: int) -> bool:
+        """Whether a reply of ``nbytes`` bytes to the inbound ``peer`` fits its byte budget now (:meth:`reply` would
+        not drop it for the budget); a producer that can wait, as a stream's, waits for room instead."""
+        return True
+
     @abc.abstractmethod
     def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
         """Send ``[head, *buffers]`` back to the inbound ``peer`` and return at once, never waiting on the

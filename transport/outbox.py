@@ -128,6 +128,16 @@ class Outbox:
         self._ensure_flusher()
         return True
 
+    def has_room(self, peer: bytes, nbytes: int) -> bool:
+        """Whether a reply of ``nbytes`` bytes to ``peer`` fits its budget now (see :meth:`reply`)."""
+        out = self._peers.get(peer)
+        if out is None:
+            return True
+        out.prune()
+        return (
+            out.is_idle or out.waiting_bytes + out.tracked_bytes + nbytes + _WAITING_OVERHEAD_BYTES <= self._max_bytes
+        )
+
     def _ensure_flusher(self) -> None:
         if self._flusher is None or self._flusher.done():
             self._flusher = self._loop.create_task(self._flush())

@@ -408,6 +408,9 @@ class ZmqTransport(Transport):
         finally:
             pump.rearm()
 
+    def reply_room(self, peer: bytes, nbytes: int) -> bool:
+        return self._outbox is None or self._outbox.has_room(peer, nbytes)
+
     def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
         nbytes = self._outgoing(frames)
         if self._outbox is None:

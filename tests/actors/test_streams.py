@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -180,3 +182,21 @@ async def test_the_blocking_client_streams_and_cancels_on_break() -> None:
             return seen
 
         assert await asyncio.to_thread(failing) == [0, 1, 2]
+
+
+async def test_a_stream_waits_for_its_consumers_budget_instead_of_ending() -> None:
+    """1 MiB items at window 16 to a consumer whose unread-reply budget is 2 MiB: the producer waits for room as the
+    consumer reads, so all 40 items arrive and none is dropped."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from streamer import Blobs, Streamer  # the stream fault tests' actor
+
+    config = NodeConfig(node_id="producer", max_unread_bytes_per_peer=2 << 20)
+    async with Node(config) as server:
+        await server.add_actor("streamer", Streamer())
+
+        def consume() -> int:
+            with zactor.connect(server.address, timeout_s=30) as client:
+                return sum(len(b.data) for b in client.ref("streamer").stream(Blobs(n=40, size=1 << 20), window=16))
+
+        assert await asyncio.to_thread(consume) == 40 << 20
+        assert server.transport.stats["reply_budget_drops"] == 0

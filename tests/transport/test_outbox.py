@@ -44,3 +44,34 @@ async def test_queued_replies_drain_in_order_and_leave_no_state() -> None:
     finally:
         sock.close()
         await transport.close()
+
+
+async def test_reply_room_says_whether_a_reply_fits_the_peers_budget() -> None:
+    """A peer that does not read: replies fill its 1 MiB budget until ``reply_room`` says no (and a reply then is
+    dropped); once it reads, there is room again. A peer never heard of has room."""
+    transport = ZmqTransport(hwm=4, max_unread_bytes_per_peer=1 << 20)
+    peers: list[bytes] = []
+    address = await transport.start("tcp://127.0.0.1:0", lambda peer, frames: peers.append(peer), lambda e, f: None)
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.linger = 0
+    sock.rcvhwm = 4
+    sock.connect(address)
+    try:
+        sock.send_multipart([b"hello", b""])
+        await wait_until(lambda: peers, what="the peer's first envelope")
+        assert transport.reply_room(b"unknown", 10 << 20)
+        body = bytes(64 * 1024)
+        sent = 0
+        while transport.reply_room(peers[0], len(body) + 4) and sent < 1000:
+            assert transport.reply(peers[0], [sent.to_bytes(4, "big"), body], 30.0)
+            sent += 1
+        assert 4 < sent < 1000
+        assert not transport.reply(peers[0], [b"last", body], 30.0)
+        assert transport.stats["reply_budget_drops"] == 1
+        for _ in range(sent):
+            assert await asyncio.to_thread(sock.poll, 5000)
+            sock.recv_multipart()
+        await wait_until(lambda: transport.reply_room(peers[0], len(body) + 4), what="room once the peer read")
+    finally:
+        sock.close()
+        await transport.close()
