@@ -4,6 +4,8 @@ leave nothing behind."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import zmq
@@ -12,19 +14,30 @@ from zactor.testing import wait_until
 from zactor.transport import ZmqTransport
 
 
-async def test_queued_replies_drain_in_order_and_leave_no_state() -> None:
-    """A peer pauses reading while 3,000 replies of 20 KiB go out (its connection holds far fewer): every reply
-    arrives, in order, once it reads; the outbox then holds no peer and no bytes."""
-    transport = ZmqTransport(hwm=10)
+@contextlib.asynccontextmanager
+async def _peer(transport: ZmqTransport, rcvhwm: int) -> AsyncIterator[tuple[zmq.Socket[bytes], bytes]]:
+    """A DEALER connected to ``transport``, which has heard from it: ``(socket, its peer id)``."""
     peers: list[bytes] = []
     address = await transport.start("tcp://127.0.0.1:0", lambda peer, frames: peers.append(peer), lambda e, f: None)
     sock = zmq.Context.instance().socket(zmq.DEALER)
     sock.linger = 0
-    sock.rcvhwm = 10
+    sock.rcvhwm = rcvhwm
     sock.connect(address)
     try:
         sock.send_multipart([b"hello", b""])
         await wait_until(lambda: peers, what="the peer's first envelope")
+        yield sock, peers[0]
+    finally:
+        sock.close()
+        await transport.close()
+
+
+async def test_queued_replies_drain_in_order_and_leave_no_state() -> None:
+    """A peer pauses reading while 3,000 replies of 20 KiB go out (its connection holds far fewer): every reply
+    arrives, in order, once it reads; the outbox then holds no peer and no bytes."""
+    transport = ZmqTransport(hwm=10)
+    async with _peer(transport, 10) as (sock, peer):
+        peers = [peer]
         body = bytes(20 * 1024)
         accepted = [transport.reply(peers[0], [i.to_bytes(4, "big"), body], 30.0) for i in range(3000)]
         assert all(accepted)
@@ -41,24 +54,14 @@ async def test_queued_replies_drain_in_order_and_leave_no_state() -> None:
         assert not out.waiting and out.waiting_bytes == 0
         await wait_until(lambda: not outbox._peers, what="the outbox to forget the idle peer")
         assert transport.stats["send_timeouts"] == 0 and transport.stats["reply_budget_drops"] == 0
-    finally:
-        sock.close()
-        await transport.close()
 
 
 async def test_reply_room_says_whether_a_reply_fits_the_peers_budget() -> None:
     """A peer that does not read: replies fill its 1 MiB budget until ``reply_room`` says no (and a reply then is
     dropped); once it reads, there is room again. A peer never heard of has room."""
     transport = ZmqTransport(hwm=4, max_unread_bytes_per_peer=1 << 20)
-    peers: list[bytes] = []
-    address = await transport.start("tcp://127.0.0.1:0", lambda peer, frames: peers.append(peer), lambda e, f: None)
-    sock = zmq.Context.instance().socket(zmq.DEALER)
-    sock.linger = 0
-    sock.rcvhwm = 4
-    sock.connect(address)
-    try:
-        sock.send_multipart([b"hello", b""])
-        await wait_until(lambda: peers, what="the peer's first envelope")
+    async with _peer(transport, 4) as (sock, peer):
+        peers = [peer]
         assert transport.reply_room(b"unknown", 10 << 20)
         body = bytes(64 * 1024)
         sent = 0
@@ -72,6 +75,3 @@ async def test_reply_room_says_whether_a_reply_fits_the_peers_budget() -> None:
             assert await asyncio.to_thread(sock.poll, 5000)
             sock.recv_multipart()
         await wait_until(lambda: transport.reply_room(peers[0], len(body) + 4), what="room once the peer read")
-    finally:
-        sock.close()
-        await transport.close()
