@@ -11,8 +11,8 @@ Subclass it in a test module under a name pytest collects, and say how to build 
             return MyStorage(directory / "db")
 
 The tests are plain functions running their own event loop, so no pytest plugin is needed. They cover datacake's
-storage suite (keyspace semantics, basic persistence, basic metadata) and zactor's additions (``str`` and ``bytes``
-keys, empty and large values, durability across a reopen).
+storage suite (keyspace semantics, basic persistence, basic metadata, the exact keyspace list, a put after a purge)
+and zactor's additions (``str`` and ``bytes`` keys, empty and large values, durability across a reopen).
 """
 
 from __future__ import annotations
@@ -105,6 +105,24 @@ class StorageTestSuite:
             await s.remove_tombstones("ks", ["a", "b", "c", "never-written"])
             left = {key: dead for key, _, dead in await s.iter_metadata("ks")}
             assert left == {"b": False, "d": True}, "remove_tombstones must keep live documents"
+
+        self._check(tmp_path, check)
+
+    def test_keyspace_list_is_exact_and_a_purged_key_can_be_written_again(self, tmp_path: Path) -> None:
+        """A keyspace whose last tombstone is purged is listed no more; a purged key written again is live, and
+        keys of one keyspace never leak into another whose name is a prefix of it."""
+
+        async def check(s: Storage) -> None:
+            await s.mark_many_tombstones("gone", [("x", _ts(1)), ("y", _ts(2))])
+            await s.put_many("kept", [Document("k", _ts(3), b"v")])
+            await s.put_many("kept2", [Document("k", _ts(4), b"w")])
+            assert await s.keyspaces() == ["gone", "kept", "kept2"]
+            await s.remove_tombstones("gone", ["x", "y"])
+            assert await s.keyspaces() == ["kept", "kept2"]
+            await s.put("gone", Document("x", _ts(5), b"back"))
+            assert await s.get("gone", "x") == Document("x", _ts(5), b"back")
+            assert await s.iter_metadata("gone") == [("x", _ts(5), False)]
+            assert await s.iter_metadata("kept") == [("k", _ts(3), False)]
 
         self._check(tmp_path, check)
 

@@ -1,4 +1,4 @@
-"""Both storages pass the reusable suite; SQLite refuses corrupt files and reports failed writes."""
+"""Every storage passes the reusable suite; SQLite and LMDB refuse corrupt files and report failed writes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from zactor.services.clock import HLCTimestamp
+from zactor.services.replication.lmdb_storage import LMDBStorage
 from zactor.services.replication.sqlite import SQLiteStorage
 from zactor.services.replication.storage import Document, MemoryStorage, Storage, StorageError, check_key
 from zactor.services.replication.testing import StorageTestSuite
@@ -25,6 +26,13 @@ class TestSQLiteStorage(StorageTestSuite):
 
     def make_storage(self, directory: Path) -> Storage:
         return SQLiteStorage(directory / "node.db")
+
+
+class TestLMDBStorage(StorageTestSuite):
+    is_durable = True
+
+    def make_storage(self, directory: Path) -> Storage:
+        return LMDBStorage(directory / "lmdb", map_size=1 << 20)  # small: the 4 MiB value grows the map
 
 
 @pytest.mark.parametrize("content", [b"this is not a database" * 100, b"SQLite format 3\x00" + b"\xff" * 200])
