@@ -51,7 +51,8 @@ from zactor.services.cluster.metrics import serve_metrics
 from zactor.services.cluster.node import ClusterNode
 from zactor.services.cluster.process import READY_PREFIX
 from zactor.services.election import Election
-from zactor.services.replication import ReplicatedStore, SQLiteStorage
+from zactor.services.replication import ReplicatedStore
+from zactor.services.replication.backends import STORAGES, open_storage
 from zactor.services.replication.frontend import KV_ACTOR, KvFrontend
 
 __all__ = ["main"]
@@ -93,10 +94,9 @@ async def _serve_node(args: argparse.Namespace, node_id: str) -> int:
         for name, spec in args.actor:
             await node.add_actor(name, build_actor(spec))
         if args.data_dir:
-            path = Path(args.data_dir) / f"{node.node_id}.db"
             await node.add_extension(
                 ReplicatedStore(
-                    SQLiteStorage(path),
+                    open_storage(args.storage, Path(args.data_dir), node.node_id),
                     anti_entropy_interval_s=args.anti_entropy_interval,
                     replication_factor=args.replication_factor,
                 )
@@ -131,6 +131,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     demo = add_command(
         sub, "demo", "a replicated store on a secure 3-process cluster, on real data: writes, a killed node, catch-up"
+    )
+    demo.add_argument(
+        "--storage", choices=STORAGES, default="sqlite", help="where the nodes keep documents (lmdb: zactor[lmdb])"
     )
     add_security_arguments(demo)
     _add_node_parser(sub)
@@ -226,7 +229,13 @@ def _add_node_parser(sub: Any) -> None:
     )
     node.add_argument(
         "--data-dir",
-        help="run the replicated key-value store; this node's directory (its id and SQLite file; one node per dir)",
+        help="run the replicated key-value store; this node's directory (its id and storage; one node per dir)",
+    )
+    node.add_argument(
+        "--storage",
+        choices=STORAGES,
+        default="sqlite",
+        help="with --data-dir: where documents are kept (lmdb needs pip install 'zactor[lmdb]')",
     )
     node.add_argument(
         "--anti-entropy-interval",
@@ -292,7 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             security = security_options(args)
-            return run_demo(keyring=security["keyring_dir"], key_name=security["key_name"] or "client")
+            key_name = security["key_name"] or "client"
+            return run_demo(keyring=security["keyring_dir"], key_name=key_name, storage=args.storage)
         if args.command == "node":
             return run_loop(_run_node(args))
         if args.command == "cluster":
@@ -332,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`zactor top | head`): nothing more to say, to anyone
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (ActorError, ValueError, OSError) as exc:
+    except (ActorError, ValueError, OSError, ImportError) as exc:
         print(f"zactor {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -136,17 +136,18 @@ async def _demo(cluster: LocalCluster, files: list[tuple[str, bytes]], summary: 
     return problems
 
 
-def run_demo(*, keyring: str | None = None, key_name: str = "client") -> int:
+def run_demo(*, keyring: str | None = None, key_name: str = "client", storage: str = "sqlite") -> int:
     """Run the demo on a secure cluster (a new keyring, or ``keyring`` with ``key_name`` as the demo client's key;
-    node keys are added to it when missing); returns the exit code (0 when every node holds exactly the expected
-    data)."""
+    node keys are added to it when missing), each node keeping its documents in ``storage`` (sqlite or lmdb); returns
+    the exit code (0 when every node holds exactly the expected data)."""
     print("zactor demo: a replicated key-value store on a 3-process cluster, on real data", flush=True)
     files = stdlib_files()
     data_dir = tempfile.mkdtemp(prefix="zactor-demo-")
     summary: dict[str, str] = {}
     start = time.monotonic()
     try:
-        _step(1, f"start 3 secure nodes (CURVE + ZAP) in 3 processes, 2 data centers, SQLite files in {data_dir}")
+        where = "SQLite files" if storage == "sqlite" else "LMDB environments"
+        _step(1, f"start 3 secure nodes (CURVE + ZAP) in 3 processes, 2 data centers, {where} in {data_dir}")
         node_args = ["--anti-entropy-interval", "1.0", "--admin", "--admin-allow", "zactor.services.cluster.demo"]
         with LocalCluster(
             3,
@@ -154,6 +155,7 @@ def run_demo(*, keyring: str | None = None, key_name: str = "client") -> int:
             cluster_id=CLUSTER_ID,
             node_args=node_args,
             data_dir=data_dir,
+            storage=storage,
             secure=True,
             keyring=keyring,
             client_key=key_name,

@@ -99,8 +99,9 @@ class LocalCluster:
         start_timeout_s: how long to wait for all nodes to see each other, in seconds.
         secure: create a keyring in ``log_dir/keyring`` with a key per node and one named ``client``: every node
             encrypts and authenticates with CURVE and ZAP.
-        data_dir: run the replicated store on every node, node ``i`` in ``data_dir/node<i>`` (its id and SQLite
-            file survive restarts there).
+        data_dir: run the replicated store on every node, node ``i`` in ``data_dir/node<i>`` (its id and storage
+            survive restarts there).
+        storage: with ``data_dir``, ``"sqlite"`` or ``"lmdb"`` (``zactor node --storage``).
         keyring: use this existing keyring instead (secure too); keys ``node<i>`` and ``client_key`` are added to it
             when missing.
         client_key: the key name of :attr:`client_config` in the keyring.
@@ -136,12 +137,14 @@ class LocalCluster:
         keyring: str | Path | None = None,
         client_key: str = "client",
         keep_logs: bool = False,
+        storage: str = "sqlite",
     ) -> None:
         self._data_centers = tuple(data_centers)
         self._cluster_id = cluster_id
         self._actors = dict(actors or {})
         self._node_args = tuple(node_args)
         self.data_dir = Path(data_dir) if data_dir is not None else None
+        self._storage = storage
         self.log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="zactor-cluster-"))
         self._remove_log_dir = log_dir is None and not keep_logs
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -191,7 +194,7 @@ class LocalCluster:
         elif len(self._addresses) > 1:
             args += ["--seed", self._addresses[1]]
         if self.data_dir is not None:
-            args += ["--data-dir", str(self.data_dir / self.node_id(i))]
+            args += ["--data-dir", str(self.data_dir / self.node_id(i)), "--storage", self._storage]
         if self.keyring is not None:
             self._ensure_key(self.node_id(i))
             args += ["--keyring", str(self.keyring), "--key-name", self.node_id(i)]

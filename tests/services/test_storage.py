@@ -109,3 +109,42 @@ async def test_a_write_failing_outside_sqlite_rolls_back_alone(tmp_path: Path) -
         assert sorted(k for k, _, _ in await storage.iter_metadata("ks")) == ["k0", "k1", "k2"]
     finally:
         await storage.close()
+
+
+def test_lmdb_refuses_a_foreign_or_truncated_environment_untouched(tmp_path: Path) -> None:
+    """A data.mdb that is not LMDB's, or a real one cut short, is refused at open with a StorageError naming it
+    (reading past a truncated map's end would kill the process); neither file is changed."""
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "data.mdb").write_bytes(b"not an lmdb file" * 1000)
+    with pytest.raises(StorageError, match="data.mdb"):
+        LMDBStorage(foreign)
+    assert (foreign / "data.mdb").read_bytes() == b"not an lmdb file" * 1000
+
+    real = tmp_path / "real"
+
+    async def fill() -> None:
+        storage = LMDBStorage(real)
+        await storage.put_many("ks", [Document(f"k{i}", HLCTimestamp(i, 0, "n"), os.urandom(2000)) for i in range(500)])
+        await storage.close()
+
+    asyncio.run(fill())
+    data = (real / "data.mdb").read_bytes()
+    (real / "data.mdb").write_bytes(data[: len(data) // 2])
+    with pytest.raises(StorageError, match="truncated"):
+        LMDBStorage(real)
+    assert len((real / "data.mdb").read_bytes()) == len(data) // 2
+
+
+async def test_lmdb_groups_concurrent_writes_and_a_refused_one_fails_alone(tmp_path: Path) -> None:
+    """Writes issued together commit together; a write LMDB refuses (a key over its 511-byte limit) fails with
+    StorageError while the writes grouped with it commit."""
+    storage = LMDBStorage(tmp_path / "env")
+    try:
+        good = [storage.put("ks", Document(f"k{i}", HLCTimestamp(1, i, "x"), b"v")) for i in range(50)]
+        bad = storage.put("ks", Document("x" * 600, HLCTimestamp(2, 0, "x"), b"v"))
+        results = await asyncio.gather(*good, bad, return_exceptions=True)
+        assert results[:50] == [None] * 50 and isinstance(results[50], StorageError)
+        assert len(await storage.iter_metadata("ks")) == 50
+    finally:
+        await storage.close()
