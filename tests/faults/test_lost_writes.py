@@ -23,9 +23,9 @@ pytestmark = [pytest.mark.fault, pytest.mark.timeout(180)]
 KEYSPACE = "faults"
 
 
-def _cluster(data_dir: Path) -> LocalCluster:
+def _cluster(data_dir: Path, storage: str = "sqlite") -> LocalCluster:
     args = ("--anti-entropy-interval", "0.5", "--replication-factor", "3")
-    return LocalCluster(3, node_args=args, data_dir=data_dir, secure=True)
+    return LocalCluster(3, node_args=args, data_dir=data_dir, secure=True, storage=storage)
 
 
 async def _holders(client: Node, cluster: LocalCluster) -> collections.Counter[str]:
@@ -57,10 +57,11 @@ async def _assert_converged(client: Node, cluster: LocalCluster, history: WriteH
     assert not any(missing.values()), missing
 
 
-async def test_sigkill_of_one_node_loses_no_acknowledged_write(tmp_path: Path) -> None:
-    """QUORUM writes round-robin over 3 nodes while one is SIGKILLed and restarted: every acknowledged key is on at
-    least 2 nodes at once, and on all 3 after anti-entropy."""
-    with _cluster(tmp_path) as cluster:
+@pytest.mark.parametrize("storage", ["sqlite", "lmdb"])
+async def test_sigkill_of_one_node_loses_no_acknowledged_write(tmp_path: Path, storage: str) -> None:
+    """QUORUM writes round-robin over 3 nodes, each storage, while one is SIGKILLed and restarted: every acknowledged
+    key is on at least 2 nodes at once, and on all 3 after anti-entropy."""
+    with _cluster(tmp_path, storage) as cluster:
         async with Node(cluster.client_config) as client:
             async with _writing(client, cluster) as history:
                 await asyncio.sleep(1.0)
