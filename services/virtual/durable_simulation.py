@@ -38,7 +38,8 @@ class DurableShardSimulation(ShardSimulation):
     """``n`` nodes hosting one durable key (see the module docstring).
 
     Args:
-        n, seed, guard_s, lease_stop: as :class:`~zactor.services.virtual.simulation.ShardSimulation`.
+        n, seed, guard_s, lease_stop, spares: as :class:`~zactor.services.virtual.simulation.ShardSimulation` (every
+            node, spares included, holds a replica).
         fencing: the replicas refuse a claim or write below their fence (``False``: the mechanism removed; rows are
             still ordered by ``(term, seq)``).
 
@@ -192,12 +193,14 @@ class DurableShardSimulation(ShardSimulation):
 
 
 def run_durable_seed(
-    seed: int, n: int = 3, *, fencing: bool = True, fault_s: float = 20.0, settle_s: float = 5.0
+    seed: int, n: int = 3, *, fencing: bool = True, spares: int = 0, fault_s: float = 20.0, settle_s: float = 5.0
 ) -> DurableShardSimulation:
-    """One run with partitions, loss, crashes and pauses for ``fault_s`` seconds, then ``settle_s`` healed; returns
-    the simulation (its ``increments`` to check)."""
-    sim = DurableShardSimulation(n, seed, fencing=fencing)
+    """One run with partitions, loss, crashes and pauses (and, with ``spares``, voters swapped for spares: nodes
+    joining and leaving the shard's group) for ``fault_s`` seconds, then ``settle_s`` healed; returns the simulation
+    (its ``increments`` to check)."""
+    sim = DurableShardSimulation(n, seed, fencing=fencing, spares=spares)
     sim.faults(until=fault_s, pause_p=0.2)
+    sim.voter_changes(until=fault_s)
     sim.run_until(fault_s + settle_s)
     sim.finish()
     return sim

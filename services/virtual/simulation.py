@@ -27,13 +27,14 @@ class ShardSimulation(Simulation):
         n, seed: as :class:`~zactor.services.election.simulation.Simulation`.
         guard_s: the guard interval, in seconds.
         lease_stop: run :func:`must_stop` (``False``: a core whose activations never stop on a lost lease).
+        spares: nodes beyond the ``n`` voters, swapped in for voters now and then (see :meth:`voter_changes`).
 
     Attributes:
         activations: the ended activations, ``(kind, key, node, term, start, end)`` in true time.
     """
 
-    def __init__(self, n: int, seed: int, *, guard_s: float = 0.3, lease_stop: bool = True) -> None:
-        super().__init__(n, seed)
+    def __init__(self, n: int, seed: int, *, guard_s: float = 0.3, lease_stop: bool = True, spares: int = 0) -> None:
+        super().__init__(n, seed, spares=spares)
         self.guard_s = guard_s
         self.lease_stop = lease_stop
         self.activations: list[ActivationRecord] = []

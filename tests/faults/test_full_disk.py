@@ -35,9 +35,9 @@ def tiny_tmpfs(path: Path, size: str) -> Iterator[Path]:
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
 @pytest.mark.parametrize("storage", ["sqlite", "lmdb"])
 async def test_a_full_disk_fails_its_writes_and_quorum_goes_on(tmp_path: Path, storage: str) -> None:
-    """node0's data directory is a 1 MiB tmpfs, with each storage. QUORUM writes of 4 KiB values through node1 and node2 keep being
-    acknowledged after node0's disk fills (node1 and node2 hold them), writes through node0 are refused with an
-    error, node0 keeps answering, and every acknowledged key is on node1 and node2."""
+    """node0's data directory is a 1 MiB tmpfs, with each storage. QUORUM writes of 4 KiB values through node1 and
+    node2 keep being acknowledged after node0's disk fills (node1 and node2 hold them), writes through node0 are
+    refused with an error, node0 keeps answering, and every acknowledged key is on node1 and node2."""
     with tiny_tmpfs(tmp_path / "small", "1m") as small:
         common = ("--cluster-id", "disk", "--replication-factor", "3", "--anti-entropy-interval", "0.5")
         common += ("--storage", storage)
