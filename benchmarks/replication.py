@@ -1,14 +1,15 @@
-"""Replicated store throughput on a 3-process local cluster (SQLite on each node), next to raw pyzmq.
+"""Replicated store throughput on a 3-process local cluster, with SQLite and with LMDB on each node in the same run,
+next to raw pyzmq.
 
 Prints: single 1 KiB puts with 100 in flight at ONE, QUORUM and ALL; batched puts (``put_many``) at QUORUM;
 documents per second caught up by anti-entropy after a node missed writes (from the moment the restarted process
 reports ready until it holds as many documents as a node that never stopped: joining the membership and the first
 anti-entropy round are included); and the raw pyzmq sequential
 round-trip rate measured in the same run (``benchmarks/rpc.py``'s raw echo), as the yardstick.
-First, ``SQLiteStorage`` alone in one process (the ceiling every replica's writes share) and the bound it puts on
-3 replicas on this machine's cores. Targets: QUORUM single puts >= 5,000/s; batched >= 50,000 docs/s; catch-up >=
-20,000 docs/s.
-Usage: ``python benchmarks/replication.py [--docs N] [--catch-up-docs N]``.
+First, each storage alone in one process (the ceiling every replica's writes share; LMDB's rows/s against
+SQLite's) and the bound it puts on 3 replicas on this machine's cores. Targets: QUORUM single puts >= 5,000/s;
+batched >= 25,000 docs/s with LMDB; catch-up >= 20,000 docs/s with LMDB.
+Usage: ``python benchmarks/replication.py [--docs N] [--catch-up-docs N] [--storage sqlite|lmdb ...]``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from zactor.services.clock.hlc import HLCTimestamp
 from zactor.services.cluster import LocalCluster
 from zactor.services.cluster.cli_bench import measure
 from zactor.services.cluster.observer import OBSERVER_ACTOR, GetNodeStats
-from zactor.services.replication import Document, SQLiteStorage
+from zactor.services.replication import Document
+from zactor.services.replication.backends import STORAGES, open_storage
 from zactor.services.replication.frontend import KV_ACTOR, KvPut, KvPutMany
 
 VALUE = bytes(1024)
@@ -66,10 +68,10 @@ async def batched_puts(client: Node, addresses: list[str], keyspace: str, total:
     return total / (time.perf_counter() - start)
 
 
-async def storage_alone(directory: str, total: int = 50_000, batch: int = 500) -> tuple[float, float]:
-    """``SQLiteStorage.put_many`` of 1 KiB documents in one process, no network: ``(rows/s, CPU seconds per row)``.
-    The ceiling the replicas share: a QUORUM write is stored by every replica."""
-    storage = SQLiteStorage(Path(directory) / "alone.db")
+async def storage_alone(kind: str, directory: str, total: int = 50_000, batch: int = 500) -> tuple[float, float]:
+    """``put_many`` of 1 KiB documents into the storage ``kind`` in one process, no network: ``(rows/s, CPU seconds
+    per row)``. The ceiling the replicas share: a QUORUM write is stored by every replica."""
+    storage = open_storage(kind, Path(directory), "alone")
     start, cpu = time.perf_counter(), time.process_time()
     for first in range(0, total, batch):
         stamp = HLCTimestamp(1_700_000_000_000 + first, 0, "bench")
@@ -79,54 +81,63 @@ async def storage_alone(directory: str, total: int = 50_000, batch: int = 500) -
     return total / elapsed, cpu / total
 
 
+async def cluster_figures(cluster: LocalCluster, args: argparse.Namespace, results: dict[str, float]) -> None:
+    """Single puts at each level, batched puts, and catch-up, on ``cluster``, into ``results``."""
+    addresses = [cluster.address(i) for i in range(3)]
+    async with Node(NodeConfig(node_id="bench-client")) as client:
+        await asyncio.sleep(1.0)  # let the replication actors be gossiped
+        for level in ("one", "quorum", "all"):
+            print(f"measuring single puts at {level} ...", file=sys.stderr, flush=True)
+            results[f"single 1 KiB puts at {level.upper()}, 100 in flight, docs/s"] = await single_puts(
+                client, addresses, level, args.docs
+            )
+        print("measuring batched puts ...", file=sys.stderr, flush=True)
+        results["put_many at QUORUM (500 per batch), docs/s"] = await batched_puts(
+            client, addresses, "batched", args.batched_docs
+        )
+        print("measuring catch-up ...", file=sys.stderr, flush=True)
+        await asyncio.to_thread(cluster.kill, 2)
+        await batched_puts(client, addresses[:2], "missed", args.catch_up_docs)
+        await asyncio.to_thread(cluster.restart, 2)
+        start = time.perf_counter()
+        while await stored_documents(client, addresses[2]) < await stored_documents(client, addresses[0]):
+            await asyncio.sleep(0.05)
+        results["anti-entropy catch-up after restart, docs/s"] = args.catch_up_docs / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=10_000, help="documents per single-put measurement")
     parser.add_argument("--batched-docs", type=int, default=100_000, help="documents for the batched measurement")
     parser.add_argument("--catch-up-docs", type=int, default=50_000, help="documents node2 misses, then catches up")
+    parser.add_argument("--storage", action="append", choices=STORAGES, help="storages to measure (default: both)")
     args = parser.parse_args()
 
     print("measuring raw pyzmq ...", file=sys.stderr, flush=True)
     raw = measure("raw", "small", seconds=2.0)["seq_per_s"]
-    results: dict[str, float] = {}
-    data_dir = tempfile.mkdtemp(prefix="zactor-bench-")
-    print("measuring SQLite alone ...", file=sys.stderr, flush=True)
-    rows_per_s, cpu_per_row = run_loop(storage_alone(data_dir))
-    results["SQLiteStorage alone, 1 process, 1 KiB rows/s"] = rows_per_s
     cores = os.cpu_count() or 1
-    results[f"bound for 3 replicas on {cores} cores (CPU of SQLite only), docs/s"] = cores / (3 * cpu_per_row)
-    node_args = ("--anti-entropy-interval", "0.5")
-    with LocalCluster(3, data_centers=("dc1", "dc2"), node_args=node_args, data_dir=data_dir) as cluster:
-        addresses = [cluster.address(i) for i in range(3)]
-
-        async def run() -> None:
-            async with Node(NodeConfig(node_id="bench-client")) as client:
-                await asyncio.sleep(1.0)  # let the replication actors be gossiped
-                for level in ("one", "quorum", "all"):
-                    print(f"measuring single puts at {level} ...", file=sys.stderr, flush=True)
-                    results[f"single 1 KiB puts at {level.upper()}, 100 in flight, docs/s"] = await single_puts(
-                        client, addresses, level, args.docs
-                    )
-                print("measuring batched puts ...", file=sys.stderr, flush=True)
-                results["put_many at QUORUM (500 per batch), docs/s"] = await batched_puts(
-                    client, addresses, "batched", args.batched_docs
-                )
-                print("measuring catch-up ...", file=sys.stderr, flush=True)
-                await asyncio.to_thread(cluster.kill, 2)
-                await batched_puts(client, addresses[:2], "missed", args.catch_up_docs)
-                await asyncio.to_thread(cluster.restart, 2)
-                start = time.perf_counter()
-                while await stored_documents(client, addresses[2]) < await stored_documents(client, addresses[0]):
-                    await asyncio.sleep(0.05)
-                results["anti-entropy catch-up after restart, docs/s"] = args.catch_up_docs / (
-                    time.perf_counter() - start
-                )
-
-        run_loop(run())
-    print(f"\n{'measure':58} {'figure':>10} {'x raw seq':>10}")
-    print(f"{'raw pyzmq sequential round trips/s':58} {raw:>10,.0f} {1.0:>10.2f}")
-    for label, value in results.items():
-        print(f"{label:58} {value:>10,.0f} {value / raw:>10.2f}")
+    figures: dict[str, dict[str, float]] = {}
+    for kind in args.storage or STORAGES:
+        results = figures[kind] = {}
+        data_dir = tempfile.mkdtemp(prefix=f"zactor-bench-{kind}-")
+        print(f"measuring {kind} alone ...", file=sys.stderr, flush=True)
+        rows_per_s, cpu_per_row = run_loop(storage_alone(kind, data_dir))
+        results["storage alone, 1 process, 1 KiB rows/s"] = rows_per_s
+        results[f"bound for 3 replicas on {cores} cores (CPU of storage only), docs/s"] = cores / (3 * cpu_per_row)
+        node_args = ("--anti-entropy-interval", "0.5")
+        with LocalCluster(
+            3, data_centers=("dc1", "dc2"), node_args=node_args, data_dir=data_dir, storage=kind
+        ) as cluster:
+            run_loop(cluster_figures(cluster, args, results))
+    kinds = list(figures)
+    print(f"\n{'measure':66} " + " ".join(f"{k:>10} {'x raw':>6}" for k in kinds))
+    print(f"{'raw pyzmq sequential round trips/s':66} " + " ".join(f"{raw:>10,.0f} {1.0:>6.2f}" for _ in kinds))
+    for label in figures[kinds[0]]:
+        row = " ".join(f"{figures[k][label]:>10,.0f} {figures[k][label] / raw:>6.2f}" for k in kinds)
+        print(f"{label:66} {row}")
+    if {"sqlite", "lmdb"} <= figures.keys():
+        alone = "storage alone, 1 process, 1 KiB rows/s"
+        print(f"\nLMDB rows/s against SQLite rows/s, alone: {figures['lmdb'][alone] / figures['sqlite'][alone]:.2f}")
 
 
 if __name__ == "__main__":

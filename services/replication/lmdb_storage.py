@@ -12,8 +12,10 @@ jumping a cursor from one keyspace's range to the next; metadata is read by one 
 
 Writes run on one writer thread and are group-committed: the writes waiting while a transaction commits go into the
 next one together, each in its own nested transaction (a refused write fails alone), and each caller returns once its
-write is committed. Commits are durable (``sync`` and ``metasync`` on: a write acknowledged to a replica survives a
-power cut). A full map is grown (doubled) and the group retried; a full disk fails the group's writes with
+write is committed. Each commit flushes its data pages to disk (LMDB's ``sync`` on) but not the meta page
+(``metasync`` off, one flush per commit instead of two): a killed process loses no committed write, and a power loss
+may undo at most the latest commit without corrupting the environment, the promise SQLite's WAL mode with
+``synchronous=NORMAL`` gives :class:`~zactor.services.replication.SQLiteStorage`. A full map is grown (doubled) and the group retried; a full disk fails the group's writes with
 :class:`~zactor.services.replication.storage.StorageError`. Reads run on a pool of reader threads, concurrently (LMDB
 readers do not block each other or the writer).
 
@@ -86,16 +88,19 @@ class LMDBStorage:
         path: the environment's directory (``data.mdb`` and ``lock.mdb`` in it).
         map_size: the initial size of the memory map, in bytes (it grows by doubling when full; an existing
             environment keeps its larger size).
+        sync: flush the data to disk at each commit (the default; see the module docstring); ``False`` leaves it to
+            the OS: a killed process still loses nothing, a power loss may lose the latest commits.
 
     Raises:
         StorageError: the directory holds a file that is not an LMDB environment, or a truncated one, or cannot be
             opened; nothing is written to it.
     """
 
-    def __init__(self, path: str | Path, map_size: int = 64 << 20) -> None:
+    def __init__(self, path: str | Path, map_size: int = 64 << 20, *, sync: bool = True) -> None:
         if lmdb is None:
             raise ImportError("LMDBStorage needs the lmdb package: pip install 'zactor[lmdb]'")
         self.path = str(path)
+        self._sync = sync
         self._data_file = os.path.join(self.path, "data.mdb")
         self._writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="zactor-lmdb-write")
         self._readers = concurrent.futures.ThreadPoolExecutor(_READERS, thread_name_prefix="zactor-lmdb-read")
@@ -110,7 +115,7 @@ class LMDBStorage:
             self._check_file()
         try:
             os.makedirs(self.path, exist_ok=True)
-            return lmdb.open(self.path, map_size=map_size, max_dbs=2, sync=True, metasync=True, readahead=False)
+            return lmdb.open(self.path, map_size=map_size, max_dbs=2, sync=self._sync, metasync=False, readahead=False)
         except lmdb.Error as exc:
             raise StorageError(self._data_file, f"cannot open the LMDB environment: {exc}") from None
         except OSError as exc:
