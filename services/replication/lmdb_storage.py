@@ -15,9 +15,10 @@ next one together, each in its own nested transaction (a refused write fails alo
 write is committed. Each commit flushes its data pages to disk (LMDB's ``sync`` on) but not the meta page
 (``metasync`` off, one flush per commit instead of two): a killed process loses no committed write, and a power loss
 may undo at most the latest commit without corrupting the environment, the promise SQLite's WAL mode with
-``synchronous=NORMAL`` gives :class:`~zactor.services.replication.SQLiteStorage`. A full map is grown (doubled) and the group retried; a full disk fails the group's writes with
-:class:`~zactor.services.replication.storage.StorageError`. Reads run on a pool of reader threads, concurrently (LMDB
-readers do not block each other or the writer).
+``synchronous=NORMAL`` gives :class:`~zactor.services.replication.SQLiteStorage`. A full map is grown (doubled)
+and the group retried; a full disk fails the group's writes with
+:class:`~zactor.services.replication.storage.StorageError`. Reads run on a pool of reader threads, concurrently
+(LMDB readers do not block each other or the writer).
 
 Opening refuses, with a ``StorageError`` naming the file, a file that is not an LMDB environment or that is shorter
 than its own metadata says (truncated: reading past its end would kill the process with SIGBUS).
