@@ -39,6 +39,7 @@ __all__ = [
     "RequestTimeout",
     "SendTimeout",
     "SpawnRefused",
+    "StaleTerm",
     "TransportClosed",
 ]
 
@@ -262,3 +263,18 @@ class SpawnRefused(ActorError, PermissionError):
         self.actor = actor
         self.node = node
         self.reason = reason
+
+
+class StaleTerm(ActorError):
+    """A write or claim carried a fencing term below the newest the resource has seen: it came from a former leader
+    or owner (one paused or cut off past its lease).
+
+    Attributes:
+        term: the term refused.
+        current: the newest term the resource has seen.
+    """
+
+    def __init__(self, term: int, current: int) -> None:
+        super().__init__(f"term {term} is stale: term {current} writes here now")
+        self.term = term
+        self.current = current

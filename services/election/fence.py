@@ -7,23 +7,9 @@ locking", 2016; Chubby's sequencers, Burrows 2006).
 
 from __future__ import annotations
 
-from zactor.errors import ActorError
+from zactor.errors import StaleTerm
 
 __all__ = ["Fence", "StaleTerm"]
-
-
-class StaleTerm(ActorError):
-    """A write carried a term below the newest the resource has accepted: it came from a former leader.
-
-    Attributes:
-        term: the write's term.
-        current: the newest term accepted.
-    """
-
-    def __init__(self, term: int, current: int) -> None:
-        super().__init__(f"term {term} is stale: term {current} writes here now")
-        self.term = term
-        self.current = current
 
 
 class Fence:

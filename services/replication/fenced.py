@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 import attrs
 import msgpack
 
-from zactor.errors import ActorError
+from zactor.errors import StaleTerm
 from zactor.services.clock.hlc import HLCTimestamp
 from zactor.services.replication.storage import Document, Key, Storage, StorageError
 
@@ -35,20 +35,6 @@ __all__ = ["FencedRow", "FencedRegisters", "StaleTerm", "claim_row", "write_row"
 
 FENCED_PREFIX = "zactor.fenced."
 """Storage keyspace of a fenced keyspace's rows: this prefix and its name (reserved: not in the ORSWOT)."""
-
-
-class StaleTerm(ActorError):
-    """A write or claim under a fencing term older than one a replica has seen: a newer owner exists.
-
-    Attributes:
-        term: the term refused.
-        fence: the newer term the replica holds.
-    """
-
-    def __init__(self, term: int, fence: int) -> None:
-        super().__init__(f"fencing term {term} is stale: a replica has seen term {fence}")
-        self.term = term
-        self.fence = fence
 
 
 @attrs.frozen

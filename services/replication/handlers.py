@@ -224,7 +224,7 @@ class ReplicationActor(Actor):
         try:
             return _fenced_reply(await self._fenced.claim(msg.keyspace, msg.key, msg.term))
         except StaleTerm as exc:
-            return FencedReply(stale=exc.fence)
+            return FencedReply(stale=exc.current)
 
     @handler
     async def on_fenced_write(self, msg: FencedWrite, ctx: Context) -> FencedReply:
@@ -232,7 +232,7 @@ class ReplicationActor(Actor):
         try:
             return _fenced_reply(await self._fenced.write(msg.keyspace, msg.key, msg.term, msg.seq, msg.value))
         except StaleTerm as exc:
-            return FencedReply(stale=exc.fence)
+            return FencedReply(stale=exc.current)
 
 
 def _fenced_reply(row: FencedRow) -> FencedReply:

@@ -30,7 +30,7 @@ def test_a_claim_raises_the_fence_and_a_lower_term_is_refused() -> None:
     assert row == FencedRow(fence=3)
     with pytest.raises(StaleTerm) as caught:
         write_row(row, 2, 99, b"late")
-    assert (caught.value.term, caught.value.fence) == (2, 3)
+    assert (caught.value.term, caught.value.current) == (2, 3)
     with pytest.raises(StaleTerm):
         claim_row(row, 2)
     assert claim_row(row, 3) is row
