@@ -5,6 +5,8 @@
 sides, heals, and reports what each side acknowledged and what any node lacks after anti-entropy. The test asserts on
 the outcome; ``benchmarks/faults.py`` prints it.
 
+:func:`groups_whole` tells when every election group of a prefix has its voters back after a restart.
+
 :class:`PayloadSource` answers :class:`Want` with that many zero bytes: the actor a slow consumer asks and never
 reads from, beside a client that must still be answered.
 """
@@ -23,9 +25,12 @@ import attrs
 
 from zactor.actor import Actor, Context, handler
 from zactor.config import NodeConfig
+from zactor.errors import ActorError
 from zactor.node import Node
 from zactor.services.cluster.local_cluster import wait_all_live
 from zactor.services.cluster.netns import exec_prefix, namespaces, set_link, start_nodes
+from zactor.services.election.actor import ELECTION_ACTOR
+from zactor.services.election.messages import GetLeaders
 from zactor.services.replication.history import WriteHistory, check_history, write_unique_keys
 from zactor.transport.codec import Returns, message
 from zactor.transport.security import add_key, init_keyring
@@ -76,6 +81,20 @@ class PartitionOutcome:
     majority_acked_during: int
     heal_s: float
     missing: dict[str, list[str]]
+
+
+async def groups_whole(client: Node, addresses: Sequence[str], prefix: str, voters: int) -> bool:
+    """Whether every node at ``addresses`` answers and reports each election group named ``prefix...`` with a
+    leader and ``voters`` voters: a group that lost voters to a death has them back, so it survives the next one."""
+    for address in addresses:
+        try:
+            reply = await client.ref(ELECTION_ACTOR, address=address).ask(GetLeaders(), timeout_s=2.0)
+        except ActorError:
+            return False
+        groups = [status for name, status in reply.groups.items() if name.startswith(prefix)]
+        if not groups or any(not leader or len(members) != voters for leader, _, _, members in groups):
+            return False
+    return True
 
 
 async def wait_converged(

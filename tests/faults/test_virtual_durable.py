@@ -20,6 +20,7 @@ from zactor.errors import ActorError
 from zactor.services.cluster import ClusterNode
 from zactor.services.cluster.netns import namespaces, set_link, start_node, start_nodes, unavailable_reason
 from zactor.services.cluster.process import NodeProcess
+from zactor.services.cluster.scenarios import groups_whole
 from zactor.services.virtual.history import (
     ActivationRecord,
     Increment,
@@ -120,6 +121,8 @@ async def test_durable_counters_lose_nothing_through_sigkills_and_a_partition(
                         start_node, ns, victim, args, current[victim], seed=seed, data_dir=data
                     )
                     await client.membership.wait_for_members(4, timeout_s=30.0)
+                    addresses = [p.address for p in procs]  # each shard takes the restarted voter back
+                    await wait_until(lambda a=addresses: groups_whole(client, a, "virtual.counter.", 3), 60.0, "groups")
                     restarted = victim
                 cut = rng.randrange(3)
                 set_link(ns.names[cut], up=False)

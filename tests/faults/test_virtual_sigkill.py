@@ -14,7 +14,9 @@ import pytest
 from zactor import NodeConfig
 from zactor.config import DEFAULT_CLUSTER_ID
 from zactor.services.cluster import ClusterNode, LocalCluster
+from zactor.services.cluster.scenarios import groups_whole
 from zactor.services.virtual.history import ActivationRecord, activations_from_log, overlaps
+from zactor.testing import wait_until
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(240)]
 
@@ -73,6 +75,8 @@ async def test_sigkilled_owners_never_leave_two_activations_of_a_key(
                     answered += 1
                 cluster.restart(index)
                 await node.membership.wait_for_members(4, timeout_s=30.0)
+                addresses = [cluster.address(i) for i in range(3)]  # each shard takes the restarted voter back
+                await wait_until(lambda a=addresses: groups_whole(node, a, "virtual.counter.", 3), 60.0, "groups")
             records = _history(cluster.log_dir, killed, time.monotonic())
     log.info("%d asks answered (slowest %.2f s), %d activations checked", answered, slowest, len(records))
     assert answered == 6 * len(KEYS)
