@@ -121,3 +121,23 @@ def test_keys_commands_manage_a_keyring(tmp_path: Path, capsys: pytest.CaptureFi
         assert err.startswith("zactor keys: KeyringError:") and "Traceback" not in err and err.count("\n") == 1
     assert main(["node", "--keyring", keyring]) == 1
     assert "go together" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "lmdb"])
+def test_a_node_refuses_a_corrupt_store_at_start_in_one_line(tmp_path: Path, storage: str) -> None:
+    """A data directory whose SQLite file or LMDB environment is not one: the node exits at start with one line
+    naming the file, no traceback, and leaves the file as it was."""
+    (tmp_path / "node_id").write_text("n1\n")
+    junk = b"not a store" * 1000
+    if storage == "sqlite":
+        target = tmp_path / "n1.db"
+    else:
+        (tmp_path / "n1.lmdb").mkdir()
+        target = tmp_path / "n1.lmdb" / "data.mdb"
+    target.write_bytes(junk)
+    log = tmp_path / "node.log"
+    with pytest.raises(NodeStartError, match="exited with code 1"):
+        NodeProcess(None, extra_args=("--data-dir", str(tmp_path), "--storage", storage), log_path=log)
+    text = log.read_text()
+    assert "StorageError" in text and str(target) in text and "Traceback" not in text
+    assert target.read_bytes() == junk
