@@ -43,7 +43,8 @@ class DurableActor(VirtualActor, Generic[S]):
 
     Attributes:
         state: the instance's state; replace or change it in handlers.
-        autosave: save after each handler that changed the state (class attribute; ``False``: call :meth:`save`).
+        autosave: save after each handler that changed the state (class attribute; ``False``: call :meth:`save`); a
+            streaming handler saves with ``await self.save()`` itself.
         state_type: the ``@message`` class of ``state``.
     """
 
