@@ -65,6 +65,11 @@ class ClockService:
         self._core: HybridLogicalClock | None = None
         self._node: Node | None = None
 
+    @property
+    def max_offset_ms(self) -> int:
+        """How far ahead of local physical time a remote timestamp may be, in ms."""
+        return self._max_offset_ms
+
     def _started(self) -> HybridLogicalClock:
         if self._core is None:
             raise RuntimeError("clock service is not started")

@@ -53,6 +53,10 @@ class AntiEntropy:
         timeout_s: deadline of each request, in seconds.
         check_ts: refuses timestamps too far ahead of local time (a peer's forged or broken clock).
         replica_set: the store's replica set, brought up to date with membership (dead and left members) each round.
+        own_since_ms: peers leave out of their state the versions this node stamped at or after this HLC physical
+            time (in ms): those of this process, which applied them before sending them (0: no such saving). Give the
+            time this process started plus the clock's largest offset, so that no version a previous process stamped
+            (and may have lost with a power cut) is left out.
 
     Attributes:
         stats: ``docs_fetched``, ``deletes_applied``, ``tombstones_purged``, ``sync_failures``, ``rounds``,
@@ -69,8 +73,10 @@ class AntiEntropy:
         timeout_s: float,
         check_ts: TimestampCheck,
         replica_set: ReplicaSet,
+        own_since_ms: int = 0,
     ) -> None:
         self._node = node
+        self._own_since_ms = own_since_ms
         self._membership = membership
         self._replica_set = replica_set
         self._check_ts = check_ts
@@ -153,7 +159,9 @@ class AntiEntropy:
                     if agreed is not None:
                         await self._save_position(node_id, keyspace, reply.epoch, agreed)
                         continue
-            ask = GetState(keyspace=keyspace, epoch=reply.epoch, since=since, ranges=ranges)
+            ask = GetState(
+                keyspace=keyspace, epoch=reply.epoch, since=since, ranges=ranges, own_since_ms=self._own_since_ms
+            )
             state = await ref.ask(ask, timeout_s=self._timeout_s)
             remote = ORSWOT()
             remote.entries = wire_stamped(state.entries, self._check_ts)

@@ -195,6 +195,8 @@ class ReplicationActor(Actor):
                     dead.append((key, ts))
         else:
             entries, dead = list(crdt.entries.items()), list(crdt.dead.items())
+        if msg.own_since_ms:  # the asker's own writes of its current process: it holds them (or newer)
+            entries, dead = _not_written_by(ctx.sender.node_id, msg.own_since_ms, entries, dead)
         if msg.ranges:
             wanted = set(msg.ranges)
             entries = [(k, ts) for k, ts in entries if range_of(k) in wanted]
@@ -233,6 +235,13 @@ class ReplicationActor(Actor):
             return _fenced_reply(await self._fenced.write(msg.keyspace, msg.key, msg.term, msg.seq, msg.value))
         except StaleTerm as exc:
             return FencedReply(stale=exc.current)
+
+
+def _not_written_by(
+    node_id: str | None, since_ms: int, *columns: list[tuple[Hashable, HLCTimestamp]]
+) -> tuple[list[tuple[Hashable, HLCTimestamp]], ...]:
+    """``columns`` without the versions ``node_id`` stamped at or after ``since_ms``."""
+    return tuple([(k, ts) for k, ts in pairs if ts[2] != node_id or ts[0] < since_ms] for pairs in columns)
 
 
 def _fenced_reply(row: FencedRow) -> FencedReply:

@@ -108,12 +108,15 @@ class Digests:
 @message("zactor.repl.GetState")
 class GetState(Returns["State"]):
     """Anti-entropy, step 2: the ORSWOT state of one keyspace, only the keys changed after change ``since`` when
-    ``epoch`` is the replica's current one (else all of it, or of the digest ``ranges`` given)."""
+    ``epoch`` is the replica's current one (else all of it, or of the digest ``ranges`` given). Keys whose version
+    the asker wrote itself, stamped at or after ``own_since_ms`` (0: none), are left out: the asker's process applied
+    them before sending them, so it holds them or newer."""
 
     keyspace: str
     epoch: int = 0
     since: int = 0
     ranges: list[int] = attrs.field(factory=list)
+    own_since_ms: int = 0
 
 
 @message("zactor.repl.State")

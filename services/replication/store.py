@@ -134,8 +134,16 @@ class ReplicatedStore:
         self._fenced = FencedRegisters(self._storage, clock.now)
         actor = ReplicationActor(self.replica, check_ts, self.replica_set, self._fenced)
         await node.add_actor(REPLICATION_ACTOR, actor)
+        own_since_ms = clock.now().physical_ms + clock.max_offset_ms  # past any stamp of a previous process
         self.anti_entropy = AntiEntropy(
-            node, membership, self.replica, self._fetch_chunk, self._write_timeout_s * 5, check_ts, self.replica_set
+            node,
+            membership,
+            self.replica,
+            self._fetch_chunk,
+            self._write_timeout_s * 5,
+            check_ts,
+            self.replica_set,
+            own_since_ms,
         )
         self._task = asyncio.create_task(self.anti_entropy.run(self._interval_s), name="zactor-anti-entropy")
         return self

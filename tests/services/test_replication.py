@@ -606,3 +606,29 @@ async def test_a_keyspace_created_after_the_first_sync_costs_no_digests(clock: F
         await wait_until(lambda: stats["rounds"] >= rounds + 2, what="two anti-entropy rounds")
         assert await stores[0].get("new", "k99") == b"v"
         assert stats["digest_ranges_compared"] == compared
+
+
+async def test_a_pull_leaves_out_the_askers_own_writes_but_not_a_previous_processs(clock: FakeClock) -> None:
+    """A peer's state leaves out what the asking process wrote itself (it holds those); a node restarted with its
+    disk lost gets back what its previous process wrote, from a peer."""
+    network = InMemoryNetwork()
+    a, store_a = await start_node(network, clock, 0, (), MemoryStorage())
+    b, store_b = await start_node(network, clock, 1, (a.address,), MemoryStorage())
+    try:
+        await b.membership.wait_for_members(2, timeout_s=5.0)
+        await store_b.put_many("ks", [(f"old{i}", b"x") for i in range(40)], C.ALL)
+        await b.stop()
+        await asyncio.sleep(2.0)  # past the clock's largest offset: the next process stamps later
+        b, store_b = await start_node(network, clock, 1, (a.address,), MemoryStorage(), incarnation=1)
+        await wait_until(lambda: _everywhere([store_b], "ks", "old39", b"x"), what="the lost writes back from a")
+        anti_entropy = store_b.anti_entropy
+        assert anti_entropy is not None
+        await asyncio.sleep(1.0)  # past the margin for a previous process's stamps
+        await anti_entropy.sync_with(a.address, a.node_id)
+        await store_b.put_many("ks", [(f"new{i}", b"y") for i in range(50)], C.ALL)
+        received = anti_entropy.stats["state_keys_received"]
+        await anti_entropy.sync_with(a.address, a.node_id)
+        assert anti_entropy.stats["state_keys_received"] == received, "b's own writes came back in a's state"
+    finally:
+        await b.stop()
+        await a.stop()
