@@ -185,18 +185,22 @@ class ReplicationActor(Actor):
         replica = self._replica
         crdt = replica.crdt(msg.keyspace)
         seq = replica.seq.get(msg.keyspace, 0)
+        # the asker's own writes of its current process are left out: it holds them (or newer)
+        asker, since_ms = (ctx.sender.node_id, msg.own_since_ms) if msg.own_since_ms else (None, 0)
         if msg.epoch == replica.epoch:
             entries, dead = [], []
+            live_ts, dead_ts = crdt.entries.get, crdt.dead.get
             for key in replica.changed_since(msg.keyspace, msg.since):
-                ts = crdt.entries.get(key)
+                ts = live_ts(key)
                 if ts is not None:
-                    entries.append((key, ts))
-                elif (ts := crdt.dead.get(key)) is not None:
+                    if ts[2] != asker or ts[0] < since_ms:
+                        entries.append((key, ts))
+                elif (ts := dead_ts(key)) is not None and (ts[2] != asker or ts[0] < since_ms):
                     dead.append((key, ts))
         else:
             entries, dead = list(crdt.entries.items()), list(crdt.dead.items())
-        if msg.own_since_ms:  # the asker's own writes of its current process: it holds them (or newer)
-            entries, dead = _not_written_by(ctx.sender.node_id, msg.own_since_ms, entries, dead)
+            if asker is not None:
+                entries, dead = _not_written_by(asker, since_ms, entries, dead)
         if msg.ranges:
             wanted = set(msg.ranges)
             entries = [(k, ts) for k, ts in entries if range_of(k) in wanted]
