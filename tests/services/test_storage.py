@@ -46,16 +46,16 @@ def test_corrupt_or_truncated_file_is_refused_and_left_untouched(tmp_path: Path,
     assert path.read_bytes() == content
 
 
+async def _fill(storage: Storage) -> None:
+    """500 documents of 2,000 random bytes (about 1 MiB on disk), then close."""
+    await storage.put_many("ks", [Document(f"k{i}", HLCTimestamp(i, 0, "n"), os.urandom(2000)) for i in range(500)])
+    await storage.close()
+
+
 def test_truncated_real_database_is_refused(tmp_path: Path) -> None:
     """A real database cut short is refused at open, not discovered later."""
     path = tmp_path / "node.db"
-
-    async def fill() -> None:
-        storage = SQLiteStorage(path)
-        await storage.put_many("ks", [Document(f"k{i}", HLCTimestamp(i, 0, "n"), os.urandom(2000)) for i in range(500)])
-        await storage.close()
-
-    asyncio.run(fill())
+    asyncio.run(_fill(SQLiteStorage(path)))
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     data = path.read_bytes()
@@ -122,13 +122,7 @@ def test_lmdb_refuses_a_foreign_or_truncated_environment_untouched(tmp_path: Pat
     assert (foreign / "data.mdb").read_bytes() == b"not an lmdb file" * 1000
 
     real = tmp_path / "real"
-
-    async def fill() -> None:
-        storage = LMDBStorage(real)
-        await storage.put_many("ks", [Document(f"k{i}", HLCTimestamp(i, 0, "n"), os.urandom(2000)) for i in range(500)])
-        await storage.close()
-
-    asyncio.run(fill())
+    asyncio.run(_fill(LMDBStorage(real)))
     data = (real / "data.mdb").read_bytes()
     (real / "data.mdb").write_bytes(data[: len(data) // 2])
     with pytest.raises(StorageError, match="truncated"):
