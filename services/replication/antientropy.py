@@ -22,7 +22,7 @@ from zactor.errors import ActorError, DecodeError, HandlerNotFound
 from zactor.services.clock.hlc import HLCTimestamp
 from zactor.services.membership.model import EventKind
 from zactor.services.replication.crdt import ORSWOT
-from zactor.services.replication.digest import differing_ranges, range_digests, unpack_digests
+from zactor.services.replication.digest import differing_ranges, unpack_digests
 from zactor.services.replication.handlers import REPLICATION_ACTOR, TimestampCheck, wire_docs, wire_stamped
 from zactor.services.replication.messages import FetchDocs, GetDigests, GetKeyspaceVersions, GetState
 from zactor.services.replication.replica import REMOTE, Replica
@@ -189,7 +189,7 @@ class AntiEntropy:
             raise DecodeError("malformed Digests") from None
         if reply.epoch != epoch:
             return None, []
-        differing = differing_ranges(range_digests(self._replica.crdt(keyspace)), remote)
+        differing = differing_ranges(self._replica.digests(keyspace), remote)
         self.stats["digest_ranges_compared"] += len(remote)
         self.stats["digest_ranges_differing"] += len(differing)
         if not differing:

@@ -16,7 +16,7 @@ from typing import Any, cast
 from zactor import Actor, Context, handler
 from zactor.errors import DecodeError
 from zactor.services.clock.hlc import MAX_LOGICAL, HLCTimestamp
-from zactor.services.replication.digest import pack_digests, range_digests, range_of
+from zactor.services.replication.digest import pack_digests, range_of
 from zactor.services.replication.fenced import FencedRegisters, FencedRow, StaleTerm
 from zactor.services.replication.messages import (
     Columns,
@@ -176,7 +176,7 @@ class ReplicationActor(Actor):
     async def on_get_digests(self, msg: GetDigests, ctx: Context) -> Digests:
         ctx.require_member()
         replica = self._replica
-        digests = pack_digests(range_digests(replica.crdt(msg.keyspace)))
+        digests = pack_digests(replica.digests(msg.keyspace))
         return Digests(digests=digests, epoch=replica.epoch, seq=replica.seq.get(msg.keyspace, 0))
 
     @handler
@@ -210,8 +210,9 @@ class ReplicationActor(Actor):
     @handler
     async def on_fetch_docs(self, msg: FetchDocs, ctx: Context) -> Docs:
         ctx.require_member()
+        # Documents and their timestamps are named tuples: msgpack packs them as the arrays WireDoc describes
         docs = await self._replica.storage.get_many(msg.keyspace, msg.keys)
-        return Docs(docs=[(d.key, d.ts.to_wire(), d.value) for d in docs])
+        return Docs(docs=cast(list[WireDoc], docs))
 
     @handler
     async def on_read(self, msg: Read, ctx: Context) -> ReadReply:

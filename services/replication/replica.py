@@ -14,6 +14,7 @@ from typing import cast
 
 from zactor.services.clock.hlc import HLCTimestamp
 from zactor.services.replication.crdt import ORSWOT
+from zactor.services.replication.digest import range_digests
 from zactor.services.replication.storage import Document, Key, Storage
 
 __all__ = ["Replica", "LOCAL", "REMOTE", "RESERVED_PREFIX"]
@@ -47,6 +48,7 @@ class Replica:
         self.epoch = epoch
         self.seq: dict[str, int] = {}
         self._changed: dict[str, dict[Hashable, int]] = {}
+        self._digests: dict[str, tuple[int, list[int]]] = {}  # keyspace -> (seq computed at, range digests)
 
     async def load(self) -> int:
         """Rebuild every keyspace's CRDT from storage (at start); returns how many rows were read."""
@@ -66,6 +68,15 @@ class Replica:
         if crdt is None:
             crdt = self._crdts[keyspace] = ORSWOT(forgiveness_ms=self._forgiveness_ms)
         return crdt
+
+    def digests(self, keyspace: str) -> list[int]:
+        """The range digests of ``keyspace`` (:func:`~zactor.services.replication.digest.range_digests`), computed
+        once per change number: a restarted peer asks every node for them, and compares its own with each."""
+        seq = self.seq.get(keyspace, 0)
+        cached = self._digests.get(keyspace)
+        if cached is None or cached[0] != seq:
+            cached = self._digests[keyspace] = (seq, range_digests(self.crdt(keyspace)))
+        return cached[1]
 
     def _record(self, keyspace: str, keys: Sequence[Hashable]) -> None:
         seq = self.seq.get(keyspace, 0)
@@ -121,6 +132,7 @@ class Replica:
             await write
         except BaseException:
             _restore(crdt, undo)
+            self._digests.pop(keyspace, None)  # computed meanwhile from what is now undone
             raise
         self._record(keyspace, [key for key, *_ in undo])
 
@@ -128,6 +140,7 @@ class Replica:
         """Drop the tombstones every node has seen past (CRDT and storage); returns how many."""
         purged = self.crdt(keyspace).purge_old_deletes()
         if purged:
+            self._digests.pop(keyspace, None)
             await self.storage.remove_tombstones(keyspace, purged)  # type: ignore[arg-type]
             changed = self._changed.get(keyspace, {})
             for key in purged:
