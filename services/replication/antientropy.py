@@ -88,18 +88,20 @@ class AntiEntropy:
         self.stats: collections.Counter[str] = collections.Counter()
 
     async def run(self, interval_s: float) -> None:
-        """Load the persisted sync positions, then run rounds every ``interval_s`` seconds until cancelled, and one at
-        once when a member joins (a new or restarted node: what it missed, or holds, moves without waiting)."""
+        """Load the persisted sync positions, run a round at once (a restarted node pulls what it missed without
+        waiting an interval, from the members it already knows), then one every ``interval_s`` seconds until
+        cancelled, and one at once when a member joins (a new or restarted node: what it missed, or holds, moves
+        without waiting)."""
         await self._load_positions()
         watch = self._membership.watch()
         try:
             while True:
-                await self._next_round(watch, interval_s)
                 try:
                     await self.round()
                 except Exception:  # a bug or an unforeseen failure must not end anti-entropy for good
                     self.stats["round_errors"] += 1
                     log.exception("anti-entropy round failed; the next one runs as usual")
+                await self._next_round(watch, interval_s)
         finally:
             watch.close()
 
@@ -143,7 +145,7 @@ class AntiEntropy:
         reply = await ref.ask(GetKeyspaceVersions(), timeout_s=self._timeout_s)
         fetched = 0
         epoch_known = any(n == node_id and e == reply.epoch for (n, _), (e, _) in self._synced.items())
-        for keyspace, remote_seq in reply.keyspaces.items():
+        for keyspace, remote_seq in sorted(reply.keyspaces.items(), key=self._holds_any):
             epoch, since = self._synced.get((node_id, keyspace), (0, 0))
             if epoch == reply.epoch and remote_seq <= since:
                 continue
@@ -174,6 +176,13 @@ class AntiEntropy:
                 self.stats["deletes_applied"] += await self._replica.delete(keyspace, items, REMOTE)  # type: ignore[arg-type]
             await self._save_position(node_id, keyspace, reply.epoch, state.seq)
         return fetched
+
+    def _holds_any(self, item: tuple[str, int]) -> bool:
+        """Whether this replica holds anything of the keyspace ``item[0]``: the keyspaces it lacks entirely are
+        pulled first, before the digest comparisons of those it holds (a restarted node gets what it never had
+        soonest)."""
+        crdt = self._replica.crdt(item[0])
+        return bool(crdt.entries or crdt.dead)
 
     async def _compare_digests(self, ref: ActorRef, keyspace: str, epoch: int) -> tuple[int | None, list[int]]:
         """Compare per-range digests with the peer: ``(seq, [])`` when every range agrees (the peer's position),

@@ -182,6 +182,27 @@ async def test_late_joiner_receives_existing_documents(clock: FakeClock) -> None
             await node.stop()
 
 
+async def test_a_store_started_after_its_peers_joined_pulls_at_once(clock: FakeClock) -> None:
+    """A store added once membership already knows its peers (as after a restart that loads a large replica) runs
+    its first anti-entropy round at once, not an interval later (an hour here)."""
+    network = InMemoryNetwork()
+    async with kv_cluster(2, clock, network) as (nodes, stores):
+        await stores[0].put_many("ks", [(f"k{i}", b"v") for i in range(50)], C.ALL)
+        cfg = NodeConfig(node_id="n2", bind="mem://n:0", seeds=(nodes[0].address,), cluster_id="kv")
+        node = ClusterNode(cfg, transport=network.transport(), membership=MembershipService(FAST), time_source=clock)
+        await node.start()
+        try:
+            await node.membership.wait_for_members(3, timeout_s=5.0)
+            late = await node.add_extension(ReplicatedStore(MemoryStorage(), anti_entropy_interval_s=3600))
+
+            async def caught_up() -> bool:
+                return len(await late.get_many("ks", [f"k{i}" for i in range(50)])) == 50
+
+            await wait_until(caught_up, timeout_s=10.0, what="the late store to hold all 50 documents")
+        finally:
+            await node.stop()
+
+
 async def test_an_unanswering_replica_fails_all_which_still_converges(clock: FakeClock) -> None:
     """ALL with one replica cut off (not yet declared dead) raises ConsistencyFailure(2, 3) at its deadline; the
     write is kept and spreads once the link is back."""
