@@ -89,11 +89,15 @@ class Replica:
 
     def changed_since(self, keyspace: str, since: int) -> list[Hashable]:
         """Keys of ``keyspace`` changed after change number ``since`` of this epoch, oldest change first; reads only
-        those changes (the log is kept in change order)."""
-        keys = list(
-            itertools.takewhile(lambda item: item[1] > since, reversed(self._changed.get(keyspace, {}).items()))
-        )
-        return [key for key, _ in reversed(keys)]
+        those changes (the log is kept in change order, so they are its last ``seq - since`` entries at most)."""
+        changed = self._changed.get(keyspace)
+        if not changed:
+            return []
+        keys = list(itertools.islice(reversed(changed), max(self.seq[keyspace] - since, 0)))
+        if keys and changed[keys[-1]] <= since:  # keys changed again: fewer than seq - since are newer
+            keys = list(itertools.takewhile(lambda key: changed[key] > since, keys))
+        keys.reverse()
+        return keys
 
     async def put(self, keyspace: str, docs: Sequence[Document], source: int) -> int:
         """Apply writes; the ones the CRDT accepts are stored. Returns how many were accepted.
