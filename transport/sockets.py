@@ -3,8 +3,9 @@
 I/O design (why it is fast): sockets are plain (non-asyncio) pyzmq sockets in non-blocking mode. Each socket's
 ``zmq.FD`` is registered once with ``loop.add_reader``; on every wake-up the pump drains *every* ready envelope
 (bounded per turn for fairness) and hands each to the callback synchronously: no task and no future per message.
-Draining receives until ZeroMQ says ``EAGAIN`` (no ``EVENTS`` read per envelope: a failed non-blocking receive is
-cheaper than an option read), and the end of a multipart message is read from each frame rather than from
+A drain reads ``EVENTS`` before the first envelope and after it; only a burst is then received until ZeroMQ says
+``EAGAIN`` (pyzmq raises ``zmq.Again`` for that, about 5 us, against about 2 us per ``EVENTS`` read, so one failure
+per burst and none for a lone envelope). The end of a multipart message is read from each frame rather than from
 ``RCVMORE``.
 
 Sends are tried at once with ``NOBLOCK``. An outbound request that meets the high-water mark waits, up to its
@@ -62,6 +63,7 @@ _RELOAD_S = 1.0  # how often a secure node re-reads its authorized keys, in seco
 _PEER_GONE = int(zmq.EVENT_DISCONNECTED)
 _POLLIN = int(zmq.POLLIN)
 _POLLOUT = int(zmq.POLLOUT)
+_EVENTS = int(zmq.EVENTS)
 
 
 class _Pump:
@@ -92,13 +94,9 @@ class _Pump:
             return
         if self.blocked:
             self.flush()
-        receive = self._receive
         self._draining = True
         try:
-            for _ in range(_BATCH):
-                if not receive() or self._closed:  # nothing waiting: the failed receive re-armed the FD
-                    break
-            else:
+            if self._receive_all():
                 self.schedule()
                 return
         finally:
@@ -109,6 +107,23 @@ class _Pump:
             events = int(self.sock.get(zmq.EVENTS))
             if events & _POLLOUT or events & _POLLIN:
                 self.schedule()
+
+    def _receive_all(self) -> bool:
+        """Receive what is waiting, up to ``_BATCH`` envelopes; True when the batch ran out first.
+
+        A lone envelope, the common case of a call at a time, is bracketed by two ``EVENTS`` reads (the second says
+        nothing more is waiting, which re-arms the FD) instead of ending with a receive that fails with ``EAGAIN``:
+        pyzmq raises ``zmq.Again`` for it, which costs more than the two reads. A burst is received until that
+        failure, one exception for the whole burst."""
+        sock, receive = self.sock, self._receive
+        if not sock.getsockopt(_EVENTS) & _POLLIN or not receive() or self._closed:
+            return False
+        if not sock.getsockopt(_EVENTS) & _POLLIN:
+            return False
+        for _ in range(_BATCH - 1):
+            if not receive() or self._closed:  # nothing waiting: the failed receive re-armed the FD
+                return False
+        return True
 
     def schedule(self) -> None:
         if not self._scheduled and not self._closed:
