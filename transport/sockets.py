@@ -64,6 +64,7 @@ _PEER_GONE = int(zmq.EVENT_DISCONNECTED)
 _POLLIN = int(zmq.POLLIN)
 _POLLOUT = int(zmq.POLLOUT)
 _EVENTS = int(zmq.EVENTS)
+_getsockopt: Callable[[zmq.Socket[bytes], int], int] = zmq.Socket.getsockopt  # type: ignore[assignment]  # an int option
 
 
 class _Pump:
@@ -116,9 +117,9 @@ class _Pump:
         pyzmq raises ``zmq.Again`` for it, which costs more than the two reads. A burst is received until that
         failure, one exception for the whole burst."""
         sock, receive = self.sock, self._receive
-        if not sock.getsockopt(_EVENTS) & _POLLIN or not receive() or self._closed:
+        if not _getsockopt(sock, _EVENTS) & _POLLIN or not receive() or self._closed:
             return False
-        if not sock.getsockopt(_EVENTS) & _POLLIN:
+        if not _getsockopt(sock, _EVENTS) & _POLLIN:
             return False
         for _ in range(_BATCH - 1):
             if not receive() or self._closed:  # nothing waiting: the failed receive re-armed the FD
