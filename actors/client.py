@@ -1,10 +1,12 @@
 """A blocking client for scripts, notebooks and threads: ``zactor.connect(...)`` and refs whose ``ask`` blocks.
 
-Plain pyzmq sockets and the same envelope as a node, with no event loop on the call path (as Pyro5 and zerorpc
-offer). Each thread that uses a client gets its own DEALER per node (so a client is safe to share between threads,
-and one thread's ask never waits behind another's); an ask sends one REQUEST and waits on that socket for the REPLY
-with its request id, dropping the late replies of asks that gave up before (each of which sent a CANCEL, so the node
-stopped working on it). A client with a keyring speaks CURVE like a node's DEALER, and a refused handshake raises
+The same envelope as a node, with no event loop on the call path (as Pyro5 and zerorpc offer). Each thread that uses
+a client gets its own connection per node (so a client is safe to share between threads, and one thread's ask never
+waits behind another's); an ask sends one REQUEST and waits on that connection for the REPLY with its request id,
+dropping the late replies of asks that gave up before (each of which sent a CANCEL, so the node stopped working on
+it). Asks and tells to an unencrypted node speak ZMTP on a plain socket (:class:`~zactor.connection.PlainConnection`:
+no libzmq I/O thread, about a third less CPU per call); streams, and every connection of a client with a keyring, use
+a libzmq DEALER, which answers the node's heartbeat between reads and speaks CURVE. A refused handshake raises
 ``HandshakeFailed``.
 
 Given ``seeds``, the client reads the cluster's actor directory from any seed (:mod:`zactor.directory`, refreshed at
@@ -29,7 +31,7 @@ from typing import Any, TypeVar, overload
 
 import zmq
 
-from zactor.connection import EVENTS, LINGER_MS, Connection, NotDelivered
+from zactor.connection import EVENTS, LINGER_MS, Connection, NotDelivered, PlainConnection
 from zactor.directory import MEMBERSHIP_ACTOR, GetMembers, MemberRows, hosts_of
 from zactor.errors import ActorNotFound, NodeUnavailable, RequestTimeout
 from zactor.ref import check_reply_type
@@ -39,7 +41,6 @@ from zactor.transport.curve import SocketSecurity
 from zactor.transport.endpoint import check_endpoint
 from zactor.transport.envelope import Header, Kind, open_body, pack, unpack
 from zactor.transport.security import Credentials
-from zactor.transport.sockets import recv_envelope
 from zactor.transport.zerocopy import prepare_zero_copy
 from zactor.wire import open_reply
 
@@ -48,6 +49,7 @@ __all__ = ["BlockingClient", "BlockingRef", "connect"]
 R = TypeVar("R")
 
 _SLICE_S = 0.25  # how often a waiting ask looks at its connection's events, in seconds
+AnyConnection = Connection | PlainConnection
 
 
 def connect(
@@ -91,6 +93,7 @@ class BlockingClient:
         copy_threshold_bytes: bytes-like fields at least this large travel as zero-copy frames.
         heartbeat_s: the ZMTP heartbeat interval; a node silent for 3 intervals counts as gone, in seconds.
         directory_ttl_s: how long a member table read from a seed is used before it is read again, in seconds.
+        libzmq: speak through libzmq even to unencrypted nodes (see the module docstring).
 
     Raises:
         ValueError: neither ``address`` nor ``seeds``, or a malformed endpoint.
@@ -106,6 +109,7 @@ class BlockingClient:
         copy_threshold_bytes: int = DEFAULT_COPY_THRESHOLD_BYTES,
         heartbeat_s: float = 1.0,
         directory_ttl_s: float = 1.0,
+        libzmq: bool = False,
     ) -> None:
         if address is None and not seeds:
             raise ValueError("give a node's address, or seeds of its cluster")
@@ -115,11 +119,12 @@ class BlockingClient:
         self._security = SocketSecurity(credentials, insecure=True)
         self._copy_threshold = copy_threshold_bytes
         self._heartbeat_ms = int(heartbeat_s * 1000)
+        self._plain = credentials is None and not libzmq
         self._ttl_s = directory_ttl_s
         prepare_zero_copy()  # threads sharing this client send zero-copy frames
         self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self._local = threading.local()
-        self._sockets: list[Connection] = []
+        self._sockets: list[AnyConnection] = []
         self._lock = threading.Lock()
         self._request_ids = itertools.count(1)
         self._table: MemberRows | None = None
@@ -208,10 +213,9 @@ class BlockingClient:
             NodeUnavailable: the connection closed while the ask waited (it may have been handled in part).
             RequestTimeout: no reply by the deadline.
         """
-        own = self._connection(endpoint)
+        own = self._connection(endpoint, self._plain)
         request_id = next(self._request_ids)
-        frames = pack(Kind.REQUEST, request_id, name, msg, None, self._copy_threshold)
-        own.sock.send_multipart(frames, copy=len(frames) == 1)
+        own.send(pack(Kind.REQUEST, request_id, name, msg, None, self._copy_threshold))
         header, frames = self._receive(own, name, request_id, deadline)
         ok, outcome = open_reply(header, frames)
         if ok:
@@ -220,16 +224,19 @@ class BlockingClient:
             raise NotDelivered(outcome)
         raise outcome
 
-    def _connection(self, endpoint: str) -> Connection:
-        """This thread's connection to ``endpoint``, made anew when the last one was lost."""
-        own = self._socket(endpoint)
-        own.read_events()
-        if own.is_lost:  # closed before this ask: a fresh connection tells whether the node is still there
+    def _connection(self, endpoint: str, plain: bool) -> AnyConnection:
+        """This thread's connection of that kind to ``endpoint``, made anew when the last one was lost.
+
+        Raises:
+            NotDelivered: (plain) no connection could be made.
+        """
+        own = self._socket(endpoint, plain)
+        if own.stale():  # closed before this ask: a fresh connection tells whether the node is still there
             self._drop(own)
-            own = self._socket(endpoint)
+            own = self._socket(endpoint, plain)
         return own
 
-    def _receive(self, own: Connection, name: str, request_id: int, deadline: float) -> tuple[Header, list[Any]]:
+    def _receive(self, own: AnyConnection, name: str, request_id: int, deadline: float) -> tuple[Header, list[Any]]:
         """The next envelope for ``request_id`` on ``own``, by ``deadline`` (monotonic, in s); others are the late
         replies of asks that gave up, and are dropped. A failed wait abandons the request (CANCEL) or, when the
         connection failed, drops the socket with what it queued.
@@ -237,18 +244,15 @@ class BlockingClient:
         Raises:
             NotDelivered, NodeUnavailable, RequestTimeout: as :meth:`_ask_at`.
         """
-        sock = own.sock
         timeout = max(0.0, deadline - time.monotonic())
         try:
             while True:
                 wait_s = deadline - time.monotonic()
                 if wait_s <= 0:
                     raise RequestTimeout(name, timeout)
-                own.set_wait(max(1, int(min(wait_s, _SLICE_S) * 1000)))
-                try:
-                    frames = recv_envelope(sock, block=True)
-                except zmq.Again:
-                    self._check_connection(own)
+                frames = own.receive(min(wait_s, _SLICE_S))
+                if frames is None:
+                    own.check()
                     continue
                 header = unpack(frames)
                 if header.request_id == request_id:
@@ -257,7 +261,7 @@ class BlockingClient:
             self._drop(own)  # what it queued goes with the socket: a request never delivered cannot arrive late
             raise
         except BaseException:  # the deadline, KeyboardInterrupt, or the client closed under the ask
-            self._cancel(sock, name, request_id)
+            self._cancel(own, name, request_id)
             raise
 
     def stream(
@@ -266,10 +270,10 @@ class BlockingClient:
         """Stream from the actor ``name``, blocking for each item; see :meth:`BlockingRef.stream`."""
         timeout = self.timeout_s if timeout_s is None else timeout_s
         flags = stream_flags(window)
-        own = self._connection(self._endpoints(name, node_id, any_host, False)[0])
+        # a libzmq connection: its I/O thread answers the node's heartbeat while the caller works between items
+        own = self._connection(self._endpoints(name, node_id, any_host, False)[0], plain=False)
         request_id = next(self._request_ids)
-        frames = pack(Kind.REQUEST, request_id, name, msg, None, self._copy_threshold, flags=flags)
-        own.sock.send_multipart(frames, copy=len(frames) == 1)
+        own.send(pack(Kind.REQUEST, request_id, name, msg, None, self._copy_threshold, flags=flags))
         half, taken, ended = credit_batch(window), 0, False
         try:
             while True:
@@ -289,36 +293,47 @@ class BlockingClient:
                 yield open_body(header, frames)
                 taken += 1
                 if taken % half == 0:
-                    _send_nowait(own.sock, pack(Kind.CREDIT, request_id, name, None, None, flags=half)[0])
+                    own.send_nowait(pack(Kind.CREDIT, request_id, name, None, None, flags=half)[0])
         finally:
             if not ended:
-                self._cancel(own.sock, name, request_id)
-
-    def _check_connection(self, own: Connection) -> None:
-        """Between slices of a wait: raise if the connection was refused or lost."""
-        own.read_events()
-        if own.is_lost:
-            raise NodeUnavailable(own.endpoint, "the connection closed while an ask waited")
-        if own.refused is not None and not own.is_ready:
-            raise NotDelivered(own.refused)
+                self._cancel(own, name, request_id)
 
     @staticmethod
-    def _cancel(sock: zmq.Socket[bytes], name: str, request_id: int) -> None:
+    def _cancel(own: AnyConnection, name: str, request_id: int) -> None:
         """Tell the node the ask ``request_id`` is abandoned (a CANCEL envelope; best effort, never blocks)."""
-        _send_nowait(sock, pack(Kind.CANCEL, request_id, name, None, None)[0])
+        own.send_nowait(pack(Kind.CANCEL, request_id, name, None, None)[0])
 
     def tell(self, name: str, msg: Any, *, node_id: str | None = None, any_host: bool = False) -> None:
         """Send ``msg`` to the actor ``name`` without waiting (queued by ZeroMQ until connected)."""
         endpoint = self._endpoints(name, node_id, any_host, False)[0]
         frames = pack(Kind.TELL, 0, name, msg, None, self._copy_threshold)
-        self._socket(endpoint).sock.send_multipart(frames, copy=len(frames) == 1)
+        try:
+            self._connection(endpoint, self._plain).send(frames)
+        except NotDelivered as exc:
+            raise exc.error from None
 
-    def _socket(self, endpoint: str) -> Connection:
-        sockets: dict[str, Connection] | None = getattr(self._local, "sockets", None)
+    def _socket(self, endpoint: str, plain: bool) -> AnyConnection:
+        """This thread's connection of that kind to ``endpoint``, made when there is none.
+
+        Raises:
+            NotDelivered: (plain) no connection could be made.
+            RuntimeError: the client is closed.
+        """
+        sockets: dict[tuple[str, bool], AnyConnection] | None = getattr(self._local, "sockets", None)
         if sockets is None:
             sockets = self._local.sockets = {}
-        own = sockets.get(endpoint)
-        if own is None:
+        own = sockets.get((endpoint, plain))
+        if own is None and plain:
+            if self._closed:
+                raise RuntimeError("the client is closed")
+            own = PlainConnection(endpoint, self.timeout_s, self._heartbeat_ms / 1000)
+            with self._lock:
+                if self._closed:
+                    own.close(0)
+                    raise RuntimeError("the client is closed")
+                self._sockets.append(own)
+            sockets[(endpoint, plain)] = own
+        elif own is None:
             with self._lock:
                 if self._closed:
                     raise RuntimeError("the client is closed")
@@ -331,12 +346,12 @@ class BlockingClient:
                 own = Connection(sock, sock.get_monitor_socket(EVENTS), endpoint)
                 sock.connect(endpoint)
                 self._sockets.append(own)
-            sockets[endpoint] = own
+            sockets[(endpoint, plain)] = own
         return own
 
-    def _drop(self, own: Connection) -> None:
+    def _drop(self, own: AnyConnection) -> None:
         """Close a thread's socket to a node whose connection failed; the next ask to it connects anew."""
-        self._local.sockets.pop(own.endpoint, None)
+        self._local.sockets.pop((own.endpoint, isinstance(own, PlainConnection)), None)
         with self._lock:
             if own in self._sockets:
                 self._sockets.remove(own)
@@ -424,11 +439,3 @@ class BlockingRef:
             RuntimeError: the client is closed.
         """
         self._client.tell(self.name, msg, node_id=self.node_id, any_host=self.any_host)
-
-
-def _send_nowait(sock: zmq.Socket[bytes], frame: bytes) -> None:
-    """Send one control envelope (CANCEL, CREDIT) if the socket takes it now (best effort, never blocks)."""
-    try:
-        sock.send(frame, zmq.NOBLOCK)
-    except zmq.ZMQError:  # at the high-water mark, or the socket is closed
-        pass
