@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import functools
 import logging
 import random
@@ -30,7 +31,7 @@ from zactor.errors import (
     NodeUnavailable,
 )
 from zactor.extensions import EnvelopeClock, Extension, Extensions
-from zactor.ref import ActorRef, receiving
+from zactor.ref import RECEIVER, ActorRef, receiving
 from zactor.registry import Registry
 from zactor.replies import RemoteAsk
 from zactor.streams import STREAM, RemoteStream, window_of
@@ -152,7 +153,12 @@ class Node:
         if self._address is not None:
             raise RuntimeError("node already started")
         self._calls.start()
-        self._address = await self._transport.start(self.config.bind, self._on_request, self._calls.on_reply)
+        # the transport's callbacks run in the context they were registered in: there, this node is the receiver
+        # of the references in what arrives, without a context variable set per envelope
+        callbacks = contextvars.copy_context()
+        callbacks.run(RECEIVER.set, self)
+        starting = self._transport.start(self.config.bind, self._on_request, self._calls.on_reply)
+        self._address = await asyncio.get_running_loop().create_task(starting, context=callbacks)
         try:
             await self._extensions.start_initial()
         except BaseException:

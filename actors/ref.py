@@ -35,7 +35,10 @@ RECEIVER: contextvars.ContextVar[Node | None] = contextvars.ContextVar("zactor_r
 
 
 def receiving(node: Node, decode: Callable[..., T], *args: Any) -> T:
-    """``decode(*args)`` with ``node`` as the :data:`RECEIVER` of the references it decodes."""
+    """``decode(*args)`` with ``node`` as the :data:`RECEIVER` of the references it decodes (set only when it is not
+    already: a node's transport callbacks run in a context where it is, see :meth:`zactor.Node.start`)."""
+    if RECEIVER.get() is node:
+        return decode(*args)
     token = RECEIVER.set(node)
     try:
         return decode(*args)

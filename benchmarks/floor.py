@@ -1,0 +1,137 @@
+"""The floor of a request on asyncio and ZeroMQ, against zactor's node, in the same run.
+
+The floor is the least an asyncio server can do with zactor's envelope: a ROUTER read from the event loop
+(``add_reader`` on its FD), the header unpacked, the body decoded, the reply encoded and sent; no registry, mailbox,
+deadline, clock, counter or context. Both servers answer zactor's blocking client (sequential 16-byte echo asks);
+the CPU each server process spends per request is read from ``/proc/PID/task/*/stat`` over the run, split into the
+event loop's thread and libzmq's I/O thread. Runs alternate; each figure is the median of its runs.
+
+Usage: ``python benchmarks/floor.py [--seconds S] [--repeat N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from zactor.loops import run as run_loop
+from zactor.services.cluster import bench
+from zactor.transport.envelope import Kind, open_body, pack, unpack
+from zactor.transport.sockets import recv_rest
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def floor_server(port_q: Any, keyring: str | None) -> None:
+    """The minimal asyncio echo with zactor's envelope (see the module docstring); ``keyring`` is not supported."""
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+        ctx = zmq.Context()
+        sock = ctx.socket(zmq.ROUTER)
+        port_q.put(sock.bind_to_random_port("tcp://127.0.0.1"))
+
+        def drain() -> None:
+            while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                peer = sock.recv(zmq.NOBLOCK)
+                frames = recv_rest(sock, sock.recv(zmq.NOBLOCK, copy=False))
+                header = unpack(frames)
+                msg = open_body(header, frames)
+                if isinstance(msg, bench.Stop):
+                    msg = bench.Rss(peak_rss_bytes=0)
+                    done.set()
+                reply = pack(Kind.REPLY, header.request_id, "", msg)
+                sock.send(peer, zmq.SNDMORE | zmq.NOBLOCK)
+                for frame in reply[:-1]:
+                    sock.send(frame, zmq.SNDMORE | zmq.NOBLOCK)
+                sock.send(reply[-1], zmq.NOBLOCK)
+
+        loop.add_reader(sock.getsockopt(zmq.FD), drain)
+        loop.call_soon(drain)
+        await done.wait()
+        loop.remove_reader(sock.getsockopt(zmq.FD))
+        sock.close(linger=1000)
+        ctx.term()
+
+    run_loop(serve())
+
+
+def _cpu_s(pid: int) -> dict[str, float]:
+    """CPU seconds of each thread kind of process ``pid``: ``main`` and libzmq's ``io``."""
+    totals = {"main": 0.0, "io": 0.0}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+            name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+        except FileNotFoundError:  # a thread that just ended
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        kind = "io" if name.startswith("ZMQbg/IO") else "main" if tid == str(pid) else ""
+        if kind:
+            totals[kind] += (int(fields[11]) + int(fields[12])) / _TICK
+    return totals
+
+
+def measure(server_fn: Any, seconds: float) -> dict[str, float]:
+    """One run: ``server_fn`` served to the blocking client for ``seconds`` s; rate and server CPU per request."""
+    mpc = mp.get_context("spawn")
+    port_q, out_q = mpc.Queue(), mpc.Queue()
+    server = mpc.Process(target=server_fn, args=(port_q, None), daemon=True)
+    server.start()
+    client = None
+    try:
+        port = port_q.get(timeout=60)
+        client = mpc.Process(
+            target=bench.blocking_client, args=(port, "small", seconds, 64, 1, out_q, None), daemon=True
+        )
+        client.start()
+        time.sleep(min(1.0, seconds / 4))  # past start-up and warm-up
+        before, start = _cpu_s(server.pid), time.perf_counter()  # type: ignore[arg-type]
+        time.sleep(seconds / 2)
+        after, elapsed = _cpu_s(server.pid), time.perf_counter() - start  # type: ignore[arg-type]
+        result: dict[str, float] = out_q.get(timeout=120)
+        calls = result["seq_per_s"] * elapsed
+        return {
+            "rate": result["seq_per_s"],
+            "main_us": (after["main"] - before["main"]) / calls * 1e6,
+            "io_us": (after["io"] - before["io"]) / calls * 1e6,
+        }
+    finally:
+        for proc in (client, server):
+            if proc is not None:
+                proc.join(10)
+                if proc.is_alive():
+                    proc.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=4.0, help="duration of each run (s)")
+    parser.add_argument("--repeat", type=int, default=5, help="alternating runs of each server")
+    args = parser.parse_args()
+    servers = {"floor": floor_server, "zactor": bench.zactor_server}
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
+    for attempt in range(args.repeat):
+        for name, server_fn in servers.items():
+            print(f"measuring {name} ({attempt + 1}/{args.repeat}) ...", file=sys.stderr, flush=True)
+            runs[name].append(measure(server_fn, args.seconds))
+    print(f"\n{'server (median of ' + str(args.repeat) + ' runs)':32}{'calls/s':>10}{'loop us':>10}{'I/O us':>10}")
+    medians = {name: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for name, rs in runs.items()}
+    for name, m in medians.items():
+        print(f"{name:32}{m['rate']:>10,.0f}{m['main_us']:>10.1f}{m['io_us']:>10.1f}")
+    ratio = medians["zactor"]["main_us"] / medians["floor"]["main_us"]
+    print(f"\nzactor's event loop thread against the floor's: {ratio:.2f}x (target: at most 1.10x)")
+
+
+if __name__ == "__main__":
+    main()
