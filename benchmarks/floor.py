@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing as mp
 import os
 import statistics
 import sys
@@ -25,6 +24,7 @@ import zmq
 
 from zactor.loops import run as run_loop
 from zactor.services.cluster import bench
+from zactor.services.cluster.cli_bench import run_pair
 from zactor.transport.envelope import Kind, open_body, pack, unpack
 from zactor.transport.sockets import recv_rest
 
@@ -84,34 +84,22 @@ def _cpu_s(pid: int) -> dict[str, float]:
 
 def measure(server_fn: Any, seconds: float) -> dict[str, float]:
     """One run: ``server_fn`` served to the blocking client for ``seconds`` s; rate and server CPU per request."""
-    mpc = mp.get_context("spawn")
-    port_q, out_q = mpc.Queue(), mpc.Queue()
-    server = mpc.Process(target=server_fn, args=(port_q, None), daemon=True)
-    server.start()
-    client = None
-    try:
-        port = port_q.get(timeout=60)
-        client = mpc.Process(
-            target=bench.blocking_client, args=(port, "small", seconds, 64, 1, out_q, None), daemon=True
-        )
-        client.start()
+
+    def watch(pid: int) -> tuple[dict[str, float], dict[str, float], float]:
         time.sleep(min(1.0, seconds / 4))  # past start-up and warm-up
-        before, start = _cpu_s(server.pid), time.perf_counter()  # type: ignore[arg-type]
+        before, start = _cpu_s(pid), time.perf_counter()
         time.sleep(seconds / 2)
-        after, elapsed = _cpu_s(server.pid), time.perf_counter() - start  # type: ignore[arg-type]
-        result: dict[str, float] = out_q.get(timeout=120)
-        calls = result["seq_per_s"] * elapsed
-        return {
-            "rate": result["seq_per_s"],
-            "main_us": (after["main"] - before["main"]) / calls * 1e6,
-            "io_us": (after["io"] - before["io"]) / calls * 1e6,
-        }
-    finally:
-        for proc in (client, server):
-            if proc is not None:
-                proc.join(10)
-                if proc.is_alive():
-                    proc.kill()
+        return before, _cpu_s(pid), time.perf_counter() - start
+
+    result, watched = run_pair(server_fn, bench.blocking_client, ("small", seconds, 64, 1), None, 120, watch)
+    assert watched is not None
+    before, after, elapsed = watched
+    calls = result["seq_per_s"] * elapsed
+    return {
+        "rate": result["seq_per_s"],
+        "main_us": (after["main"] - before["main"]) / calls * 1e6,
+        "io_us": (after["io"] - before["io"]) / calls * 1e6,
+    }
 
 
 def main() -> None:

@@ -23,17 +23,18 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from zactor.loops import loop_kind
 from zactor.services.cluster import bench
 from zactor.services.cluster.cli_args import add_command, positive_float, positive_int
 from zactor.transport.security import add_key, init_keyring
 
-__all__ = ["add_bench_parser", "run_bench", "main", "measure"]
+__all__ = ["add_bench_parser", "run_bench", "main", "measure", "run_pair"]
 
 _MIB = 1024 * 1024
 Workload = Callable[..., None]
+T = TypeVar("T")
 
 # system -> (server, client, tests it runs)
 _SYSTEMS: dict[str, tuple[Workload, Workload, tuple[str, ...]]] = {
@@ -127,6 +128,27 @@ def measure(
 
 def _measure(system: str, test: str, args: argparse.Namespace, keyring: str | None) -> dict[str, float]:
     server_fn, client_fn, _ = _SYSTEMS[system]
+    client_args = (test, args.seconds, args.payload_mib, args.rounds)
+    return run_pair(server_fn, client_fn, client_args, keyring, 120 + 4 * args.seconds)[0]
+
+
+def run_pair(
+    server_fn: Workload,
+    client_fn: Workload,
+    client_args: tuple[Any, ...],
+    keyring: str | None,
+    timeout_s: float,
+    watch: Callable[[int], T] | None = None,
+) -> tuple[dict[str, float], T | None]:
+    """Run ``server_fn(port_q, keyring)`` in a process, then ``client_fn(port, *client_args, out_q, keyring)`` in
+    another, and ``watch(server_pid)`` here while the client runs; both are stopped by PID after.
+
+    Returns:
+        The client's figures, and what ``watch`` returned (``None`` without one).
+
+    Raises:
+        queue.Empty: the server gave no port within 60 s, or the client no figures within ``timeout_s`` s.
+    """
     mpc = mp.get_context("spawn")
     port_q, out_q = mpc.Queue(), mpc.Queue()
     server = mpc.Process(target=server_fn, args=(port_q, keyring), daemon=True)
@@ -134,13 +156,13 @@ def _measure(system: str, test: str, args: argparse.Namespace, keyring: str | No
     client = None
     try:
         port = port_q.get(timeout=60)
-        client_args = (port, test, args.seconds, args.payload_mib, args.rounds, out_q, keyring)
-        client = mpc.Process(target=client_fn, args=client_args, daemon=True)
+        client = mpc.Process(target=client_fn, args=(port, *client_args, out_q, keyring), daemon=True)
         client.start()
-        result: dict[str, float] = out_q.get(timeout=120 + 4 * args.seconds)
+        watched = watch(server.pid) if watch is not None and server.pid is not None else None
+        result: dict[str, float] = out_q.get(timeout=timeout_s)
         client.join(30)
         server.join(30)
-        return result
+        return result, watched
     finally:
         for proc in (client, server):
             if proc is not None and proc.is_alive():
