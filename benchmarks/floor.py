@@ -2,9 +2,11 @@
 
 The floor is the least an asyncio server can do with zactor's envelope: a ROUTER read from the event loop
 (``add_reader`` on its FD), the header unpacked, the body decoded, the reply encoded and sent; no registry, mailbox,
-deadline, clock, counter or context. Both servers answer zactor's blocking client (sequential 16-byte echo asks);
-the CPU each server process spends per request is read from ``/proc/PID/task/*/stat`` over the run, split into the
-event loop's thread and libzmq's I/O thread. Runs alternate; each figure is the median of its runs.
+deadline, clock, counter or context. A third server, the floor without libzmq, speaks ZMTP from an asyncio protocol
+instead (what a node's listener for unencrypted peers could be: the measure of that design change). All answer
+zactor's blocking client (sequential 16-byte echo asks); the CPU each server process spends per request is read from
+``/proc/PID/task/*/stat`` over the run, split into the event loop's thread and libzmq's I/O thread. Runs alternate;
+each figure is the median of its runs.
 
 Usage: ``python benchmarks/floor.py [--seconds S] [--repeat N]``.
 """
@@ -18,7 +20,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import zmq
 
@@ -27,6 +29,9 @@ from zactor.services.cluster import bench
 from zactor.services.cluster.cli_bench import run_pair
 from zactor.transport.envelope import Kind, open_body, pack, unpack
 from zactor.transport.sockets import recv_rest
+from zactor.transport.zmtp import GREETING, frame_header
+
+_READY_ROUTER = frame_header(28, 4) + b"\x05READY\x0bSocket-Type\x00\x00\x00\x06ROUTER"
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -42,7 +47,7 @@ def floor_server(port_q: Any, keyring: str | None) -> None:
         port_q.put(sock.bind_to_random_port("tcp://127.0.0.1"))
 
         def drain() -> None:
-            while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            while cast(int, sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
                 peer = sock.recv(zmq.NOBLOCK)
                 frames = recv_rest(sock, sock.recv(zmq.NOBLOCK, copy=False))
                 header = unpack(frames)
@@ -56,12 +61,74 @@ def floor_server(port_q: Any, keyring: str | None) -> None:
                     sock.send(frame, zmq.SNDMORE | zmq.NOBLOCK)
                 sock.send(reply[-1], zmq.NOBLOCK)
 
-        loop.add_reader(sock.getsockopt(zmq.FD), drain)
+        fd = cast(int, sock.getsockopt(zmq.FD))
+        loop.add_reader(fd, drain)
         loop.call_soon(drain)
         await done.wait()
-        loop.remove_reader(sock.getsockopt(zmq.FD))
+        loop.remove_reader(fd)
         sock.close(linger=1000)
         ctx.term()
+
+    run_loop(serve())
+
+
+def zmtp_floor_server(port_q: Any, keyring: str | None) -> None:
+    """The same echo with no libzmq at all: ZMTP 3.1 (NULL) spoken by an asyncio protocol on the event loop, as a
+    node's listener for unencrypted peers could (a prototype: no heartbeat, no size limit, no ZAP)."""
+
+    class Echo(asyncio.Protocol):
+        def __init__(self, done: asyncio.Event) -> None:
+            self.done, self.buf, self.greeted = done, bytearray(), False
+            self.frames: list[bytes] = []
+
+        def connection_made(self, transport: Any) -> None:
+            self.transport = transport
+            transport.write(GREETING + _READY_ROUTER)
+
+        def data_received(self, data: bytes) -> None:
+            buf = self.buf
+            buf += data
+            if not self.greeted:
+                if len(buf) < 64:
+                    return
+                del buf[:64]
+                self.greeted = True
+            while len(buf) >= 2:
+                flags, size, start = buf[0], buf[1], 2
+                if flags & 2:
+                    if len(buf) < 9:
+                        return
+                    size, start = int.from_bytes(buf[1:9], "big"), 9
+                if len(buf) < start + size:
+                    return
+                payload = bytes(buf[start : start + size])
+                del buf[: start + size]
+                if flags & 4:  # a command: READY, PING
+                    continue
+                self.frames.append(payload)
+                if not flags & 1:
+                    self.message(self.frames)
+                    self.frames = []
+
+        def message(self, frames: list[Any]) -> None:
+            header = unpack(frames)
+            msg = open_body(header, frames)
+            if isinstance(msg, bench.Stop):
+                msg = bench.Rss(peak_rss_bytes=0)
+                self.done.set()
+            reply = pack(Kind.REPLY, header.request_id, "", msg)
+            last = len(reply) - 1
+            self.transport.write(
+                b"".join(frame_header(len(f), 0 if i == last else 1) + bytes(f) for i, f in enumerate(reply))
+            )
+
+    async def serve() -> None:
+        done = asyncio.Event()
+        server = await asyncio.get_running_loop().create_server(lambda: Echo(done), "127.0.0.1", 0)
+        port_q.put(server.sockets[0].getsockname()[1])
+        await done.wait()
+        await asyncio.sleep(0.2)
+        server.close()
 
     run_loop(serve())
 
@@ -107,7 +174,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="duration of each run (s)")
     parser.add_argument("--repeat", type=int, default=5, help="alternating runs of each server")
     args = parser.parse_args()
-    servers = {"floor": floor_server, "zactor": bench.zactor_server}
+    servers = {"floor": floor_server, "zactor": bench.zactor_server, "floor without libzmq": zmtp_floor_server}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
     for attempt in range(args.repeat):
         for name, server_fn in servers.items():
