@@ -213,7 +213,7 @@ class BlockingClient:
             NodeUnavailable: the connection closed while the ask waited (it may have been handled in part).
             RequestTimeout: no reply by the deadline.
         """
-        own = self._connection(endpoint, self._plain)
+        own = self._connection(endpoint, self._plain, deadline)
         request_id = next(self._request_ids)
         own.send(pack(Kind.REQUEST, request_id, name, msg, None, self._copy_threshold))
         header, frames = self._receive(own, name, request_id, deadline)
@@ -224,16 +224,17 @@ class BlockingClient:
             raise NotDelivered(outcome)
         raise outcome
 
-    def _connection(self, endpoint: str, plain: bool) -> AnyConnection:
-        """This thread's connection of that kind to ``endpoint``, made anew when the last one was lost.
+    def _connection(self, endpoint: str, plain: bool, deadline: float | None = None) -> AnyConnection:
+        """This thread's connection of that kind to ``endpoint``, made anew when the last one was lost (connecting
+        until ``deadline``, monotonic s; default: the client's timeout from now).
 
         Raises:
             NotDelivered: (plain) no connection could be made.
         """
-        own = self._socket(endpoint, plain)
+        own = self._socket(endpoint, plain, deadline)
         if own.stale():  # closed before this ask: a fresh connection tells whether the node is still there
             self._drop(own)
-            own = self._socket(endpoint, plain)
+            own = self._socket(endpoint, plain, deadline)
         return own
 
     def _receive(self, own: AnyConnection, name: str, request_id: int, deadline: float) -> tuple[Header, list[Any]]:
@@ -312,7 +313,7 @@ class BlockingClient:
         except NotDelivered as exc:
             raise exc.error from None
 
-    def _socket(self, endpoint: str, plain: bool) -> AnyConnection:
+    def _socket(self, endpoint: str, plain: bool, deadline: float | None = None) -> AnyConnection:
         """This thread's connection of that kind to ``endpoint``, made when there is none.
 
         Raises:
@@ -326,7 +327,8 @@ class BlockingClient:
         if own is None and plain:
             if self._closed:
                 raise RuntimeError("the client is closed")
-            own = PlainConnection(endpoint, self.timeout_s, self._heartbeat_ms / 1000)
+            connect_s = self.timeout_s if deadline is None else max(1e-3, deadline - time.monotonic())
+            own = PlainConnection(endpoint, connect_s, self._heartbeat_ms / 1000)
             with self._lock:
                 if self._closed:
                     own.close(0)

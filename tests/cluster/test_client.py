@@ -24,9 +24,11 @@ sys.path.insert(0, str(ACTORS))
 from calc import Calculator, Sleep  # noqa: E402
 
 
-def test_blocking_asks_from_many_threads() -> None:
-    """8 threads share one client and ask 100 times each; every answer is its own; errors arrive typed."""
-    with NodeProcess("calc-node", actors=CALC) as node, zactor.connect(node.address) as client:
+@pytest.mark.parametrize("libzmq", [False, True], ids=["plain-zmtp", "libzmq"])
+def test_blocking_asks_from_many_threads(libzmq: bool) -> None:
+    """8 threads share one client and ask 100 times each; every answer is its own; errors arrive typed; over plain
+    ZMTP connections and over libzmq's."""
+    with NodeProcess("calc-node", actors=CALC) as node, zactor.BlockingClient(node.address, libzmq=libzmq) as client:
         calc = client.ref("calc")
         assert calc.ask(Add(a=1, b=2)) == Result(value=3)
 
