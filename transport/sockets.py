@@ -45,6 +45,7 @@ from zactor.transport.base import DEFAULT_MAX_MESSAGE_BYTES, ReplyHandler, Reque
 from zactor.transport.codec import DEFAULT_COPY_THRESHOLD_BYTES
 from zactor.transport.curve import MONITOR_EVENTS, SocketSecurity, handshake_failure, next_event, refusal_reason
 from zactor.transport.errors import SendTimeout, TransportClosed
+from zactor.transport.listener import ZmtpListener
 from zactor.transport.outbox import Outbox
 from zactor.transport.ratelog import RateLimitedLogger
 from zactor.transport.security import Credentials
@@ -216,6 +217,8 @@ class ZmqTransport(Transport):
         credentials: CURVE keys from a keyring (:mod:`zactor.transport.security`); ``None``: protected mode, see
             :mod:`zactor.transport.curve`.
         insecure: without credentials, allow binding an address other hosts can reach.
+        zmtp_listener: a node that does not serve CURVE takes what comes in on an asyncio ZMTP listener
+            (:mod:`zactor.transport.listener`) instead of a ROUTER: no libzmq thread on the inbound path.
     """
 
     def __init__(
@@ -228,8 +231,11 @@ class ZmqTransport(Transport):
         max_unread_bytes_per_peer: int = 64 * 1024 * 1024,
         credentials: Credentials | None = None,
         insecure: bool = False,
+        zmtp_listener: bool = False,
     ) -> None:
         super().__init__(max_message_bytes)
+        self._use_listener = zmtp_listener
+        self._listener: ZmtpListener | None = None
         self._security = SocketSecurity(credentials, insecure)
         self._refusal_log = RateLimitedLogger(log)
         self._monitors: dict[str, _Pump] = {}
@@ -264,6 +270,8 @@ class ZmqTransport(Transport):
         security.check_bind(bind)
         prepare_zero_copy()  # other threads of this process (clients, nodes) may send zero-copy frames too
         ctx = zmq.Context()
+        if self._use_listener and not security.serves:
+            return await self._start_listener(ctx, bind)
         security.start(ctx)
         sock = ctx.socket(zmq.ROUTER)
         self._configure(sock)
@@ -288,6 +296,23 @@ class ZmqTransport(Transport):
         self._outbox = Outbox(
             sock, self._loop, router.rearm, self.stats, self._max_unread_bytes, DEFAULT_COPY_THRESHOLD_BYTES
         )
+        return self._address
+
+    async def _start_listener(self, ctx: zmq.Context[zmq.Socket[bytes]], bind: str) -> str:
+        listener = ZmtpListener(
+            self._deliver_request,
+            self._gone,
+            self.stats,
+            self.max_message_bytes,
+            self._max_unread_bytes,
+            self._heartbeat_ms / 1000,
+        )
+        try:
+            self._address = await listener.start(bind)
+        except OSError as exc:
+            ctx.term()
+            raise OSError(exc.errno, f"cannot bind {bind}: {exc.strerror}") from None
+        self._listener, self._ctx = listener, ctx
         return self._address
 
     def _receive_request(self, sock: zmq.Socket[bytes]) -> bool:
@@ -425,10 +450,14 @@ class ZmqTransport(Transport):
             pump.rearm()
 
     def reply_room(self, peer: bytes, nbytes: int) -> bool:
+        if self._listener is not None:
+            return self._listener.has_room(peer, nbytes)
         return self._outbox is None or self._outbox.has_room(peer, nbytes)
 
     def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
         nbytes = self._outgoing(frames)
+        if self._listener is not None:
+            return self._listener.reply(peer, frames, nbytes)
         if self._outbox is None:
             raise TransportClosed("transport is closed")
         try:
@@ -493,6 +522,9 @@ class ZmqTransport(Transport):
         if self._outbox is not None:
             self._outbox.close()
             self._outbox = None
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         if self._router is not None:
             self._close_pump(_ROUTER, self._router, self._linger_ms)
             self._router = None

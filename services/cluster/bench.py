@@ -22,12 +22,14 @@ import zmq.auth
 import zactor
 from zactor import Actor, Context, Node, NodeConfig, handler, message
 from zactor.loops import run as run_loop
+from zactor.transport import ZmqTransport
 
 __all__ = [
     "IN_FLIGHT",
     "raw_server",
     "raw_client",
     "zactor_server",
+    "zactor_listener_server",
     "zactor_client",
     "blocking_client",
     "pyro_server",
@@ -162,10 +164,20 @@ def _config(node_id: str, keyring: str | None, key_name: str) -> NodeConfig:
 
 def zactor_server(port_q: Any, keyring: str | None) -> None:
     """A zactor node hosting ``echo`` (secure with ``keyring``), on zactor's default event loop."""
+    _serve_echo(port_q, keyring, zmtp_listener=False)
 
+
+def zactor_listener_server(port_q: Any, keyring: str | None) -> None:
+    """As :func:`zactor_server`, taking what comes in on the asyncio ZMTP listener instead of a ROUTER (plaintext)."""
+    _serve_echo(port_q, keyring, zmtp_listener=True)
+
+
+def _serve_echo(port_q: Any, keyring: str | None, zmtp_listener: bool) -> None:
     async def serve() -> None:
         done = asyncio.Event()
-        async with Node(_config("bench-server", keyring, "server")) as node:
+        config = _config("bench-server", keyring, "server")
+        transport = ZmqTransport(zmtp_listener=True) if zmtp_listener else None
+        async with Node(config, transport=transport) as node:
             await node.add_actor("echo", EchoActor(done))
             port_q.put(int(node.address.rsplit(":", 1)[1]))
             await done.wait()

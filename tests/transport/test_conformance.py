@@ -1,5 +1,6 @@
 """The transport conformance suite (``zactor.testing.TransportTestSuite``), run against both transports, and for
-ZeroMQ on both event loops (uvloop and asyncio's own: the FD handling differs)."""
+ZeroMQ on both event loops (uvloop and asyncio's own: the FD handling differs), with a ROUTER and with the asyncio
+ZMTP listener."""
 
 from __future__ import annotations
 
@@ -17,6 +18,17 @@ class TestZmqTransport(TransportTestSuite):
 
 
 class TestZmqTransportOnAsyncio(TestZmqTransport):
+    event_loop = "asyncio"
+
+
+class TestZmqTransportWithZmtpListener(TestZmqTransport):
+    """Inbound on the asyncio ZMTP listener instead of the ROUTER."""
+
+    def make_transport(self, **limits: Any) -> ZmqTransport:
+        return ZmqTransport(zmtp_listener=True, **limits)
+
+
+class TestZmqTransportWithZmtpListenerOnAsyncio(TestZmqTransportWithZmtpListener):
     event_loop = "asyncio"
 
 
