@@ -41,7 +41,7 @@ class NodeConfig:
     Attributes:
         node_id: the node's unique id in its cluster (default: ``key_name`` with a keyring, else ``node-`` and 8
             random hex digits). On a secure cluster it is the name of the node's key, which its peers check.
-        bind: the endpoint the node's ROUTER binds (``tcp://HOST:PORT``; port 0 picks a free port).
+        bind: the endpoint the node binds for what comes in (``tcp://HOST:PORT``; port 0 picks a free port).
         seeds: endpoints of nodes to join through (used by membership).
         cluster_id: nodes only talk cluster business with nodes of the same cluster id.
         data_center: the node's data center, for data-center-aware node selection.
@@ -60,6 +60,9 @@ class NodeConfig:
             connection is then encrypted and authenticated with CURVE and ZAP. ``None``: protected mode.
         key_name: this node's key in the keyring (``zactor keys add DIR NAME``); required with ``keyring_dir``.
         insecure: without a keyring, allow binding an address other hosts can reach (logged as a warning).
+        zmtp_listener: without a keyring, take what comes in on the asyncio ZMTP listener
+            (:mod:`zactor.transport.listener`, no libzmq thread on the inbound path) rather than on a ROUTER; a node
+            with a keyring always uses the ROUTER, which speaks CURVE.
         serialize_local: send local asks and tells, and their replies, through encode and decode as a remote one
             is (Akka's ``serialize-messages``), so a message the wire cannot carry fails in a one-process test too;
             costs an encode and a checked decode per message. Default: on when the environment variable
@@ -87,6 +90,7 @@ class NodeConfig:
     keyring_dir: str | None = None
     key_name: str | None = None
     insecure: bool = False
+    zmtp_listener: bool = True
     serialize_local: bool = attrs.field(factory=lambda: os.environ.get(SERIALIZE_LOCAL_ENV) == "1")
 
     def __attrs_post_init__(self) -> None:

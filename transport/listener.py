@@ -87,7 +87,10 @@ class ZmtpListener:
             name = self._server.sockets[0].getsockname()
             address = f"tcp://[{name[0]}]:{name[1]}" if ":" in name[0] else f"tcp://{name[0]}:{name[1]}"
         elif parts.scheme == "ipc":
-            self._server = await loop.create_unix_server(self._protocol, parts.netloc + parts.path)
+            path = parts.netloc + parts.path
+            if path.startswith("@"):  # libzmq's name for Linux's abstract namespace
+                path = "\0" + path[1:]
+            self._server = await loop.create_unix_server(self._protocol, path)
             address = bind
         else:
             raise ValueError(f"{bind!r}: the ZMTP listener binds tcp://HOST:PORT or ipc://PATH")

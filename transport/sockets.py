@@ -1,5 +1,9 @@
 """The ZeroMQ transport: one bound ROUTER for what comes in, one DEALER per remote endpoint for what goes out.
 
+A node that does not serve CURVE takes what comes in on the asyncio ZMTP listener instead
+(:mod:`zactor.transport.listener`, the default): the same wire without libzmq's I/O thread on the inbound path. What
+follows describes the sockets.
+
 I/O design (why it is fast): sockets are plain (non-asyncio) pyzmq sockets in non-blocking mode. Each socket's
 ``zmq.FD`` is registered once with ``loop.add_reader``; on every wake-up the pump drains *every* ready envelope
 (bounded per turn for fairness) and hands each to the callback synchronously: no task and no future per message.
@@ -218,7 +222,8 @@ class ZmqTransport(Transport):
             :mod:`zactor.transport.curve`.
         insecure: without credentials, allow binding an address other hosts can reach.
         zmtp_listener: a node that does not serve CURVE takes what comes in on an asyncio ZMTP listener
-            (:mod:`zactor.transport.listener`) instead of a ROUTER: no libzmq thread on the inbound path.
+            (:mod:`zactor.transport.listener`) instead of a ROUTER: no libzmq thread on the inbound path (default;
+            ``False``: a ROUTER).
     """
 
     def __init__(
@@ -231,7 +236,7 @@ class ZmqTransport(Transport):
         max_unread_bytes_per_peer: int = 64 * 1024 * 1024,
         credentials: Credentials | None = None,
         insecure: bool = False,
-        zmtp_listener: bool = False,
+        zmtp_listener: bool = True,
     ) -> None:
         super().__init__(max_message_bytes)
         self._use_listener = zmtp_listener

@@ -11,10 +11,12 @@ from zactor.transport import InMemoryNetwork, InMemoryTransport, ZmqTransport
 
 
 class TestZmqTransport(TransportTestSuite):
+    """Inbound on a libzmq ROUTER."""
+
     bind_address = "tcp://127.0.0.1:0"
 
     def make_transport(self, **limits: Any) -> ZmqTransport:
-        return ZmqTransport(**limits)
+        return ZmqTransport(zmtp_listener=False, **limits)
 
 
 class TestZmqTransportOnAsyncio(TestZmqTransport):

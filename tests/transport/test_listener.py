@@ -5,6 +5,8 @@ reported as gone."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
 import socket
 from typing import Any
 
@@ -142,3 +144,46 @@ def test_replies_past_the_budget_of_a_peer_that_does_not_read_are_dropped_and_co
             await node.transport.close()
 
     run(main())
+
+
+def test_a_fuzzed_zmtp_stream_never_breaks_the_node(caplog: pytest.LogCaptureFixture) -> None:
+    """400 seeded hostile streams (random bytes; a valid handshake then random bytes, or well-framed frames of random
+    kinds and contents; a valid stream with bytes flipped), each on a connection of its own: no callback fails, nothing is logged as an error, and the node still
+    answers."""
+    rng = random.Random(2412)
+    valid = GREETING + READY + frame_header(5, 1) + b"hello" + frame_header(5, 0) + b"world"
+
+    def frames() -> bytes:  # well framed, of random kinds (message, last or not; command) and contents
+        sizes = [rng.randrange(0, 12) for _ in range(rng.randrange(1, 8))]
+        return b"".join(frame_header(n, rng.choice((0, 1, 4, 5))) + rng.randbytes(n) for n in sizes)
+
+    def stream(i: int) -> bytes:
+        if i % 4 == 0:
+            return rng.randbytes(rng.randrange(1, 400))
+        if i % 4 == 1:
+            return GREETING + READY + rng.randbytes(rng.randrange(1, 400))
+        if i % 4 == 2:
+            return GREETING + READY + frames()
+        flipped = bytearray(valid)
+        for _ in range(rng.randrange(1, 4)):
+            flipped[rng.randrange(len(flipped))] = rng.randrange(256)
+        return bytes(flipped)
+
+    def attack(address: str) -> None:
+        for i in range(400):
+            with socket.create_connection(("127.0.0.1", _port(address)), timeout=2.0) as sock:
+                sock.sendall(stream(i))
+
+    async def main() -> None:
+        node = _Node(max_message_bytes=1 << 20)
+        address = await node.start()
+        try:
+            await asyncio.to_thread(attack, address)
+            assert await asyncio.to_thread(_round_trip, address) == b"still serving"
+            assert node.transport.stats["callback_errors"] == 0
+        finally:
+            await node.transport.close()
+
+    with caplog.at_level(logging.ERROR):
+        run(main())
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
