@@ -148,8 +148,8 @@ def test_replies_past_the_budget_of_a_peer_that_does_not_read_are_dropped_and_co
 
 def test_a_fuzzed_zmtp_stream_never_breaks_the_node(caplog: pytest.LogCaptureFixture) -> None:
     """400 seeded hostile streams (random bytes; a valid handshake then random bytes, or well-framed frames of random
-    kinds and contents; a valid stream with bytes flipped), each on a connection of its own: no callback fails, nothing is logged as an error, and the node still
-    answers."""
+    kinds and contents; a valid stream with bytes flipped), each on a connection of its own: no callback fails,
+    nothing is logged as an error, and the node still answers."""
     rng = random.Random(2412)
     valid = GREETING + READY + frame_header(5, 1) + b"hello" + frame_header(5, 0) + b"world"
 
