@@ -34,6 +34,7 @@ __all__ = ["ZmtpListener"]
 
 _MORE, _LONG, _COMMAND = 1, 2, 4
 _BIG_FRAME = 64 * 1024
+_SCRATCH_BYTES = 256 * 1024  # what one read takes at most, outside a large frame
 _READY = frame_header(28, _COMMAND) + b"\x05READY\x0bSocket-Type\x00\x00\x00\x06ROUTER"
 _PING = frame_header(7, _COMMAND) + b"\x04PING\x00\x00"
 _REASON = b"security mismatch: this node speaks the NULL mechanism"
@@ -153,8 +154,10 @@ class ZmtpListener:
             connection.transport.abort()
 
 
-class _Peer(asyncio.Protocol):
-    """One inbound connection: the handshake, then frames parsed as they come (see the module docstring)."""
+class _Peer(asyncio.BufferedProtocol):
+    """One inbound connection: the handshake, then frames parsed as they come (see the module docstring). A buffered
+    protocol: the event loop reads into a scratch buffer, or straight into a large frame's own buffer while one is
+    being read (no copy in between)."""
 
     transport: asyncio.Transport
 
@@ -163,6 +166,7 @@ class _Peer(asyncio.Protocol):
         self.peer_id = peer_id
         self.last_read = 0.0
         self._buf = bytearray()
+        self._scratch = memoryview(bytearray(_SCRATCH_BYTES))
         self._frames: list[Any] = []
         self._big: tuple[bytearray, int, int] | None = None  # a large frame being read: (payload, bytes read, flags)
         self._greeted = False
@@ -180,15 +184,30 @@ class _Peer(asyncio.Protocol):
             self.listener.stats["peers_gone"] += 1
             self.listener._gone(self.peer_id)
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        if self._big is not None:
+            payload, have, _ = self._big
+            return memoryview(payload)[have:]
+        return self._scratch
+
+    def buffer_updated(self, nbytes: int) -> None:
         self.last_read = asyncio.get_running_loop().time()
         if self._big is not None:
-            rest = self._fill_big(data)
-            if rest is None:
+            payload, have, flags = self._big
+            have += nbytes
+            if have < len(payload):
+                self._big = (payload, have, flags)
                 return
-            data = rest
+            self._big = None
+            self._frame(memoryview(payload), flags)
+            if not self._buf:
+                return
+        else:
+            self._buf += self._scratch[:nbytes]
+        self._parse()
+
+    def _parse(self) -> None:
         buf = self._buf
-        buf += data
         if not self._greeted and not self._greet():
             return
         max_frame = self.listener._max_frame
@@ -216,20 +235,6 @@ class _Peer(asyncio.Protocol):
             payload_bytes = bytes(buf[start : start + size])
             del buf[: start + size]
             self._frame(payload_bytes, flags)
-
-    def _fill_big(self, data: bytes) -> bytes | None:
-        """Copy ``data`` into the large frame begun; returns what follows it, or None while it is incomplete."""
-        assert self._big is not None
-        payload, have, flags = self._big
-        take = min(len(data), len(payload) - have)
-        payload[have : have + take] = data[:take]
-        have += take
-        if have < len(payload):
-            self._big = (payload, have, flags)
-            return None
-        self._big = None
-        self._frame(memoryview(payload), flags)
-        return data[take:]
 
     def _greet(self) -> bool:
         """Check the peer's greeting once 64 bytes came; False while waiting for them, or after refusing it."""
