@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import zmq
 import zmq.auth
 
@@ -28,6 +29,8 @@ __all__ = [
     "IN_FLIGHT",
     "raw_server",
     "raw_client",
+    "msgpack_server",
+    "msgpack_client",
     "zactor_server",
     "zactor_listener_server",
     "zactor_client",
@@ -137,6 +140,47 @@ def raw_client(
     reply = sock.recv()
     if test == "big":
         result["server_rss"] = int(reply)
+    sock.close()
+    ctx.term()
+    out_q.put(result)
+
+
+def msgpack_server(port_q: Any, keyring: str | None) -> None:
+    """A blocking pyzmq ROUTER that decodes each request as a msgpack envelope ``[request id, method, payload]`` and
+    answers ``[request id, payload]``: an RPC echo with an envelope and no framework (``keyring`` unsupported)."""
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 1000)
+    port_q.put(sock.bind_to_random_port("tcp://127.0.0.1"))
+    while True:
+        peer, body = sock.recv_multipart()
+        request_id, method, payload = msgpack.unpackb(body)
+        sock.send_multipart([peer, msgpack.packb([request_id, payload])])
+        if method == "stop":
+            break
+    sock.close()
+    ctx.term()
+
+
+def msgpack_client(
+    port: int, test: str, seconds: float, payload_mib: int, rounds: int, out_q: Any, keyring: str | None
+) -> None:
+    """A blocking pyzmq DEALER calling :func:`msgpack_server`: sequential 16-byte calls (``small`` only)."""
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 1000)
+    sock.connect(f"tcp://127.0.0.1:{port}")
+    ids = iter(range(1, 1 << 62))
+    payload = b"x" * 16
+
+    def call(method: str = "echo") -> None:
+        request_id = next(ids)
+        sock.send(msgpack.packb([request_id, method, payload]))
+        if msgpack.unpackb(sock.recv())[0] != request_id:
+            raise RuntimeError("a reply to another request")
+
+    result = _sequential(call, seconds)
+    call("stop")
     sock.close()
     ctx.term()
     out_q.put(result)

@@ -8,10 +8,12 @@ Each measurement runs a fresh server process and a fresh client process on loopb
   with ``copy=False``).
 
 The systems measured: raw pyzmq (a DEALER/ROUTER echo), zactor from an asyncio caller, zactor's blocking client
-(``zactor.connect``; sequential only), and with ``--peers`` Pyro5 with its msgpack serializer (``pip install
-'zactor[bench]'``). Runs alternate ``--repeat`` times and the best figure of each counts (neighbours make single
-runs noisy); ratios to raw pyzmq print last. ``--curve`` adds raw pyzmq and zactor with CURVE on (zactor with its
-ZAP authentication, raw pyzmq with CURVE alone) and prints the fraction of plaintext each keeps.
+(``zactor.connect``; sequential only), and with ``--peers`` a blocking pyzmq RPC with a msgpack envelope
+(``msgpack``; sequential only) and Pyro5 with its msgpack serializer (``pip install 'zactor[bench]'``). Runs
+alternate ``--repeat`` times and the best figure of each counts (neighbours make single runs noisy); ratios to raw
+pyzmq print last, then the blocking client's against the two peers. ``--curve`` adds raw pyzmq and zactor with
+CURVE on (zactor with its ZAP authentication, raw pyzmq with CURVE alone) and prints the fraction of plaintext each
+keeps.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ T = TypeVar("T")
 # system -> (server, client, tests it runs)
 _SYSTEMS: dict[str, tuple[Workload, Workload, tuple[str, ...]]] = {
     "raw": (bench.raw_server, bench.raw_client, ("small", "big")),
+    "msgpack": (bench.msgpack_server, bench.msgpack_client, ("small",)),
     "zactor": (bench.zactor_server, bench.zactor_client, ("small", "big")),
     "blocking": (bench.zactor_server, bench.blocking_client, ("small", "big")),
     "pyro5": (bench.pyro_server, bench.pyro_client, ("small",)),
@@ -67,7 +70,9 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeat", type=positive_int, default=3, help="alternating runs of each; the best counts")
     parser.add_argument("--no-large", action="store_true", help="skip the large payload")
     parser.add_argument("--curve", action="store_true", help="also measure raw pyzmq and zactor with CURVE on")
-    parser.add_argument("--peers", action="store_true", help="also measure Pyro5 (msgpack serializer)")
+    parser.add_argument(
+        "--peers", action="store_true", help="also measure Pyro5 (msgpack serializer) and a pyzmq + msgpack RPC"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,6 +98,7 @@ def run_bench(args: argparse.Namespace) -> int:
         runs: dict[str, tuple[str, str | None]] = {"raw": ("raw", None), "zactor": ("zactor", None)}
         runs["blocking"] = ("blocking", None)
         if args.peers:
+            runs["msgpack"] = ("msgpack", None)
             runs["pyro5"] = ("pyro5", None)
         if args.curve:
             runs.update({"raw curve": ("raw", keyring), "zactor curve": ("zactor", keyring)})
@@ -177,7 +183,7 @@ def _cell(key: str, value: float | None, fmt: str) -> str:
 
 
 def _report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> None:
-    names = [name for name in ("raw", "zactor", "blocking", "pyro5") if name in results]
+    names = [name for name in ("raw", "msgpack", "zactor", "blocking", "pyro5") if name in results]
     large = "skipped" if args.no_large else f"{args.payload_mib} MiB"
     print(f"\nevent loop: {loop_kind()}; large payload: {large}; best of {args.repeat} runs")
     print(f"{'':36}" + "".join(f"{name:>12}" for name in names))
@@ -194,6 +200,11 @@ def _report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> N
         ratios = [results[name].get(key) for name in names[1:]]
         cells = [f"{value / raw:.2f}x" if value is not None else "-" for value in ratios]
         print(f"{label:36}" + "".join(f"{cell:>12}" for cell in cells))
+    blocking = results["blocking"].get("seq_per_s")
+    for peer in ("msgpack", "pyro5"):
+        theirs = results.get(peer, {}).get("seq_per_s")
+        if blocking is not None and theirs:
+            print(f"blocking client's sequential calls/s against {peer}: {blocking / theirs:.2f}x")
     if "raw curve" in results:
         print(f"\n{'with CURVE / plaintext':36}{'raw':>12}{'zactor':>12}")
         for label, key, _ in _ROWS[:5]:
