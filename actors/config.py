@@ -60,9 +60,9 @@ class NodeConfig:
             connection is then encrypted and authenticated with CURVE and ZAP. ``None``: protected mode.
         key_name: this node's key in the keyring (``zactor keys add DIR NAME``); required with ``keyring_dir``.
         insecure: without a keyring, allow binding an address other hosts can reach (logged as a warning).
-        zmtp_listener: without a keyring, take what comes in on the asyncio ZMTP listener
-            (:mod:`zactor.transport.listener`, no libzmq thread on the inbound path) rather than on a ROUTER; a node
-            with a keyring always uses the ROUTER, which speaks CURVE.
+        asyncio_zmtp: without a keyring, speak ZMTP from the event loop (:mod:`zactor.transport.listener` for what
+            comes in, :mod:`zactor.transport.dialer` for what goes out) rather than through a ROUTER and DEALERs: no
+            libzmq thread on the path. A node with a keyring always uses libzmq's sockets, which speak CURVE.
         serialize_local: send local asks and tells, and their replies, through encode and decode as a remote one
             is (Akka's ``serialize-messages``), so a message the wire cannot carry fails in a one-process test too;
             costs an encode and a checked decode per message. Default: on when the environment variable
@@ -90,7 +90,7 @@ class NodeConfig:
     keyring_dir: str | None = None
     key_name: str | None = None
     insecure: bool = False
-    zmtp_listener: bool = True
+    asyncio_zmtp: bool = True
     serialize_local: bool = attrs.field(factory=lambda: os.environ.get(SERIALIZE_LOCAL_ENV) == "1")
 
     def __attrs_post_init__(self) -> None:

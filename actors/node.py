@@ -104,7 +104,7 @@ class Node:
             max_unread_bytes_per_peer=self.config.max_unread_bytes_per_peer,
             credentials=_credentials(self.config),
             insecure=self.config.insecure,
-            zmtp_listener=self.config.zmtp_listener,
+            asyncio_zmtp=self.config.asyncio_zmtp,
         )
         self._transport.on_handshake_failed = self._on_handshake_failed
         self._transport.on_peer_gone = self._on_peer_gone

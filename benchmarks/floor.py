@@ -3,7 +3,7 @@
 The floor is the least an asyncio server can do with zactor's envelope: a ROUTER read from the event loop
 (``add_reader`` on its FD), the header unpacked, the body decoded, the reply encoded and sent; no registry, mailbox,
 deadline, clock, counter or context. A third server, the floor without libzmq, speaks ZMTP from an asyncio protocol
-instead, and zactor's node with its asyncio ZMTP listener (``ZmqTransport(zmtp_listener=True)``) in place of the
+instead, and zactor's node with its asyncio ZMTP listener (``ZmqTransport(asyncio_zmtp=True)``) in place of the
 ROUTER measures against that floor. All answer zactor's blocking client (sequential 16-byte echo asks); the CPU
 each server process spends per request is read from ``/proc/PID/task/*/stat`` over the run, split into the event
 loop's thread and libzmq's I/O thread. Runs alternate; each figure is the median of its runs.

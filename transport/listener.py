@@ -28,17 +28,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from zactor.transport.framing import COMMAND, MORE, ZmtpStream, is_zmtp3, mechanism_of
 from zactor.transport.zmtp import GREETING, frame_header
 
 __all__ = ["ZmtpListener"]
 
-_MORE, _LONG, _COMMAND = 1, 2, 4
-_BIG_FRAME = 64 * 1024
-_SCRATCH_BYTES = 256 * 1024  # what one read takes at most, outside a large frame
-_READY = frame_header(28, _COMMAND) + b"\x05READY\x0bSocket-Type\x00\x00\x00\x06ROUTER"
-_PING = frame_header(7, _COMMAND) + b"\x04PING\x00\x00"
+_READY = frame_header(28, COMMAND) + b"\x05READY\x0bSocket-Type\x00\x00\x00\x06ROUTER"
+_PING = frame_header(7, COMMAND) + b"\x04PING\x00\x00"
 _REASON = b"security mismatch: this node speaks the NULL mechanism"
-_MECHANISM_ERROR = frame_header(7 + len(_REASON), _COMMAND) + b"\x05ERROR" + bytes((len(_REASON),)) + _REASON
+_MECHANISM_ERROR = frame_header(7 + len(_REASON), COMMAND) + b"\x05ERROR" + bytes((len(_REASON),)) + _REASON
 
 
 class ZmtpListener:
@@ -118,7 +116,7 @@ class ZmtpListener:
         last = len(frames) - 1
         for i, frame in enumerate(frames):
             size = len(frame) if type(frame) is bytes else memoryview(frame).nbytes
-            parts.append(frame_header(size, _MORE if i < last else 0))
+            parts.append(frame_header(size, MORE if i < last else 0))
             parts.append(frame)
         transport.writelines(parts)
         return True
@@ -154,137 +152,51 @@ class ZmtpListener:
             connection.transport.abort()
 
 
-class _Peer(asyncio.BufferedProtocol):
-    """One inbound connection: the handshake, then frames parsed as they come (see the module docstring). A buffered
-    protocol: the event loop reads into a scratch buffer, or straight into a large frame's own buffer while one is
-    being read (no copy in between)."""
-
-    transport: asyncio.Transport
+class _Peer(ZmtpStream):
+    """One inbound connection (see the module docstring)."""
 
     def __init__(self, listener: ZmtpListener, peer_id: bytes) -> None:
+        super().__init__(GREETING + _READY, listener._max_frame)
         self.listener = listener
         self.peer_id = peer_id
-        self.last_read = 0.0
-        self._buf = bytearray()
-        self._scratch = memoryview(bytearray(_SCRATCH_BYTES))
-        self._frames: list[Any] = []
-        self._big: tuple[bytearray, int, int] | None = None  # a large frame being read: (payload, bytes read, flags)
-        self._greeted = False
         self._ready = False
-        self._closed = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # a stream transport
-        self.last_read = asyncio.get_running_loop().time()
-        self.transport.write(GREETING + _READY)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._closed = True
+        self.closed = True
         if self.listener._peers.pop(self.peer_id, None) is not None:
             self.listener.stats["peers_gone"] += 1
             self.listener._gone(self.peer_id)
 
-    def get_buffer(self, sizehint: int) -> memoryview:
-        if self._big is not None:
-            payload, have, _ = self._big
-            return memoryview(payload)[have:]
-        return self._scratch
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self.last_read = asyncio.get_running_loop().time()
-        if self._big is not None:
-            payload, have, flags = self._big
-            have += nbytes
-            if have < len(payload):
-                self._big = (payload, have, flags)
-                return
-            self._big = None
-            self._frame(memoryview(payload), flags)
-            if not self._buf:
-                return
-        else:
-            self._buf += self._scratch[:nbytes]
-        self._parse()
-
-    def _parse(self) -> None:
-        buf = self._buf
-        if not self._greeted and not self._greet():
-            return
-        max_frame = self.listener._max_frame
-        while not self._closed:
-            n = len(buf)
-            if n < 2:
-                return
-            flags = buf[0]
-            if flags & _LONG:
-                if n < 9:
-                    return
-                size, start = int.from_bytes(buf[1:9], "big"), 9
-            else:
-                size, start = buf[1], 2
-            if flags & ~(_MORE | _LONG | _COMMAND) or size > max_frame:
-                self._fail("oversized_frames" if size > max_frame else "zmtp_protocol_errors")
-                return
-            if n - start < size:
-                if size >= _BIG_FRAME:  # read the rest straight into a buffer of its own
-                    payload = bytearray(size)
-                    payload[: n - start] = buf[start:]
-                    buf.clear()
-                    self._big = (payload, n - start, flags)
-                return
-            payload_bytes = bytes(buf[start : start + size])
-            del buf[: start + size]
-            self._frame(payload_bytes, flags)
-
-    def _greet(self) -> bool:
-        """Check the peer's greeting once 64 bytes came; False while waiting for them, or after refusing it."""
-        buf = self._buf
-        if len(buf) < 64:
-            if buf and buf[0] != 0xFF:
-                self._fail("zmtp_protocol_errors")
+    def greet(self, greeting: bytes) -> bool:
+        if not is_zmtp3(greeting):
+            self.malformed("zmtp_protocol_errors")
             return False
-        if buf[0] != 0xFF or buf[9] != 0x7F or buf[10] < 3:
-            self._fail("zmtp_protocol_errors")
-            return False
-        if bytes(buf[12:32]).rstrip(b"\0") != b"NULL":
+        if mechanism_of(greeting) != b"NULL":
             self.transport.write(_MECHANISM_ERROR)
             self._fail("zmtp_protocol_errors", graceful=True)
             return False
-        del buf[:64]
-        self._greeted = True
         return True
 
-    def _frame(self, payload: Any, flags: int) -> None:
-        if flags & _COMMAND:
-            self._command(memoryview(payload))
-            return
+    def message(self, frames: list[Any]) -> None:
         if not self._ready:
-            self._fail("zmtp_protocol_errors")
+            self.malformed("zmtp_protocol_errors")
             return
-        self._frames.append(payload)
-        if not flags & _MORE:
-            frames, self._frames = self._frames, []
-            self.listener._deliver(self.peer_id, frames)
+        self.listener._deliver(self.peer_id, frames)
 
-    def _command(self, payload: memoryview) -> None:
-        if not payload.nbytes or payload[0] + 1 > payload.nbytes:
-            self._fail("zmtp_protocol_errors")
-            return
-        name = bytes(payload[1 : 1 + payload[0]])
-        body = payload[1 + payload[0] :]
+    def command(self, name: bytes, body: memoryview) -> None:
         if name == b"READY" and not self._ready:
             self._ready = True
             self.listener._peers[self.peer_id] = self
-        elif name == b"PING":  # a 2-byte TTL, then up to 16 bytes of context, echoed in the PONG
-            context = bytes(body[2:18])
-            self.transport.write(frame_header(5 + len(context), _COMMAND) + b"\x04PONG" + context)
         elif name == b"ERROR":
             self._fail("zmtp_protocol_errors", graceful=True)
+
+    def malformed(self, counter: str) -> None:
+        self._fail(counter)
 
     def _fail(self, counter: str, graceful: bool = False) -> None:
         """Close the connection on a protocol error (counted); ``graceful`` lets what was written go first."""
         self.listener.stats[counter] += 1
-        self._closed = True
+        self.closed = True
         if graceful:
             self.transport.close()
         else:

@@ -1,8 +1,9 @@
 """The ZeroMQ transport: one bound ROUTER for what comes in, one DEALER per remote endpoint for what goes out.
 
-A node that does not serve CURVE takes what comes in on the asyncio ZMTP listener instead
-(:mod:`zactor.transport.listener`, the default): the same wire without libzmq's I/O thread on the inbound path. What
-follows describes the sockets.
+Without CURVE, the transport speaks ZMTP from the event loop instead (the default): what comes in on the asyncio
+listener (:mod:`zactor.transport.listener`), what goes out through asyncio connections
+(:mod:`zactor.transport.dialer`); the same wire without libzmq's I/O thread on the path. What follows describes the
+libzmq sockets.
 
 I/O design (why it is fast): sockets are plain (non-asyncio) pyzmq sockets in non-blocking mode. Each socket's
 ``zmq.FD`` is registered once with ``loop.add_reader``; on every wake-up the pump drains *every* ready envelope
@@ -42,12 +43,14 @@ import collections
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import zmq
 
 from zactor.transport.base import DEFAULT_MAX_MESSAGE_BYTES, ReplyHandler, RequestHandler, Transport
 from zactor.transport.codec import DEFAULT_COPY_THRESHOLD_BYTES
 from zactor.transport.curve import MONITOR_EVENTS, SocketSecurity, handshake_failure, next_event, refusal_reason
+from zactor.transport.dialer import ZmtpDialer
 from zactor.transport.errors import SendTimeout, TransportClosed
 from zactor.transport.listener import ZmtpListener
 from zactor.transport.outbox import Outbox
@@ -221,9 +224,11 @@ class ZmqTransport(Transport):
         credentials: CURVE keys from a keyring (:mod:`zactor.transport.security`); ``None``: protected mode, see
             :mod:`zactor.transport.curve`.
         insecure: without credentials, allow binding an address other hosts can reach.
-        zmtp_listener: a node that does not serve CURVE takes what comes in on an asyncio ZMTP listener
-            (:mod:`zactor.transport.listener`) instead of a ROUTER: no libzmq thread on the inbound path (default;
-            ``False``: a ROUTER).
+        asyncio_zmtp: speak ZMTP from the event loop where CURVE is not needed: a node that does not serve CURVE
+            takes what comes in on an asyncio listener (:mod:`zactor.transport.listener`) instead of a ROUTER, and
+            one without CURVE keys reaches ``tcp://`` and ``ipc://`` peers through asyncio connections
+            (:mod:`zactor.transport.dialer`) instead of DEALERs: no libzmq thread on the path (default; ``False``:
+            libzmq sockets).
     """
 
     def __init__(
@@ -236,11 +241,12 @@ class ZmqTransport(Transport):
         max_unread_bytes_per_peer: int = 64 * 1024 * 1024,
         credentials: Credentials | None = None,
         insecure: bool = False,
-        zmtp_listener: bool = True,
+        asyncio_zmtp: bool = True,
     ) -> None:
         super().__init__(max_message_bytes)
-        self._use_listener = zmtp_listener
+        self._use_asyncio = asyncio_zmtp
         self._listener: ZmtpListener | None = None
+        self._dialers: dict[str, ZmtpDialer] = {}
         self._security = SocketSecurity(credentials, insecure)
         self._refusal_log = RateLimitedLogger(log)
         self._monitors: dict[str, _Pump] = {}
@@ -275,7 +281,7 @@ class ZmqTransport(Transport):
         security.check_bind(bind)
         prepare_zero_copy()  # other threads of this process (clients, nodes) may send zero-copy frames too
         ctx = zmq.Context()
-        if self._use_listener and not security.serves:
+        if self._use_asyncio and not security.serves:
             return await self._start_listener(ctx, bind)
         security.start(ctx)
         sock = ctx.socket(zmq.ROUTER)
@@ -435,13 +441,56 @@ class ZmqTransport(Transport):
             self._monitors[endpoint] = _Pump(monitor, self._loop, lambda: self._dealer_event(endpoint, monitor))
         return pump
 
+    def _dialer(self, endpoint: str) -> ZmtpDialer | None:
+        """The asyncio ZMTP connection to ``endpoint`` (made on first use) for a node without CURVE keys, or None
+        when a libzmq DEALER serves it (CURVE keys, an endpoint other than ``tcp://`` and ``ipc://``, or the
+        option off).
+
+        Raises:
+            TransportClosed: the transport is closed.
+            ValueError: a malformed ``tcp://`` endpoint.
+        """
+        dialer = self._dialers.get(endpoint)
+        if dialer is not None:
+            return dialer
+        if not self._use_asyncio or self._security.credentials is not None or self._ctx is None:
+            return None
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("tcp", "ipc"):
+            return None
+        try:
+            if parts.scheme == "tcp" and (not parts.hostname or parts.port is None):
+                raise ValueError("no host or port")
+        except ValueError as exc:
+            raise ValueError(f"cannot connect to {endpoint!r}: {exc}") from None
+        dialer = self._dialers[endpoint] = ZmtpDialer(
+            endpoint,
+            self._deliver_reply,
+            self._handshake_failed,
+            self.stats,
+            self._hwm,
+            self.max_message_bytes,
+            self._heartbeat_ms / 1000,
+        )
+        return dialer
+
     async def send(self, endpoint: str, frames: Sequence[Any], timeout_s: float) -> None:
         self._outgoing(frames)
+        dialer = self._dialer(endpoint)
+        if dialer is not None:
+            await dialer.send(frames, timeout_s)
+            return
         pump = self._dealer(endpoint)
         await self._send(pump, frames, 1, timeout_s, endpoint)
 
     def send_nowait(self, endpoint: str, frames: Sequence[Any]) -> bool:
         self._outgoing(frames)
+        dialer = self._dialer(endpoint)
+        if dialer is not None:
+            if dialer.has_blocked:  # behind the sends that wait: it keeps its place, and nobody waits for it
+                dialer.queue_blocked(frames)
+                return True
+            return dialer.try_send(frames)
         pump = self._dealer(endpoint)
         if pump.blocked:  # behind the sends that wait: it keeps its place, and nobody waits for it
             pump.blocked.append((frames, 1, None))
@@ -501,6 +550,9 @@ class ZmqTransport(Transport):
             raise SendTimeout(what, timeout_s) from None
 
     def forget(self, endpoint: str) -> None:
+        dialer = self._dialers.pop(endpoint, None)
+        if dialer is not None:
+            dialer.close(flush=False)
         pump = self._dealers.pop(endpoint, None)
         if pump is not None:
             self._close_pump(endpoint, pump, 0)
@@ -524,6 +576,9 @@ class ZmqTransport(Transport):
             self._reload = None
         for endpoint in list(self._dealers):
             self._close_pump(endpoint, self._dealers.pop(endpoint), self._linger_ms)
+        for dialer in self._dialers.values():
+            dialer.close(flush=True)
+        self._dialers.clear()
         if self._outbox is not None:
             self._outbox.close()
             self._outbox = None

@@ -208,19 +208,19 @@ def _config(node_id: str, keyring: str | None, key_name: str) -> NodeConfig:
 
 def zactor_server(port_q: Any, keyring: str | None) -> None:
     """A zactor node hosting ``echo`` (secure with ``keyring``), on zactor's default event loop."""
-    _serve_echo(port_q, keyring, zmtp_listener=False)
+    _serve_echo(port_q, keyring, asyncio_zmtp=False)
 
 
 def zactor_listener_server(port_q: Any, keyring: str | None) -> None:
     """As :func:`zactor_server`, taking what comes in on the asyncio ZMTP listener instead of a ROUTER (plaintext)."""
-    _serve_echo(port_q, keyring, zmtp_listener=True)
+    _serve_echo(port_q, keyring, asyncio_zmtp=True)
 
 
-def _serve_echo(port_q: Any, keyring: str | None, zmtp_listener: bool) -> None:
+def _serve_echo(port_q: Any, keyring: str | None, asyncio_zmtp: bool) -> None:
     async def serve() -> None:
         done = asyncio.Event()
         config = _config("bench-server", keyring, "server")
-        transport = ZmqTransport(zmtp_listener=True) if zmtp_listener else None
+        transport = ZmqTransport(asyncio_zmtp=True) if asyncio_zmtp else None
         async with Node(config, transport=transport) as node:
             await node.add_actor("echo", EchoActor(done))
             port_q.put(int(node.address.rsplit(":", 1)[1]))

@@ -14,11 +14,11 @@ from zactor.transport.fuzzing import unread_requests
 pytestmark = pytest.mark.fault
 
 
-@pytest.mark.parametrize("zmtp_listener", [True, False], ids=["listener", "router"])
-async def test_neighbours_of_a_slow_consumer_are_answered(zmtp_listener: bool) -> None:
+@pytest.mark.parametrize("asyncio_zmtp", [True, False], ids=["listener", "router"])
+async def test_neighbours_of_a_slow_consumer_are_answered(asyncio_zmtp: bool) -> None:
     """While a consumer that never reads fills its connection (to the ROUTER's high-water mark, or the listener's
     per-peer budget), every ask of a normal client is answered (the node does not go deaf after failed sends)."""
-    config = NodeConfig(node_id="server", hwm=20, default_timeout_s=1.0, zmtp_listener=zmtp_listener)
+    config = NodeConfig(node_id="server", hwm=20, default_timeout_s=1.0, asyncio_zmtp=asyncio_zmtp)
     async with Node(config) as server, Node(NodeConfig(node_id="client")) as client:
         await server.add_actor("source", PayloadSource())
         slow = unread_requests(server.address, "source", Want(size=200_000), 400)
@@ -28,7 +28,7 @@ async def test_neighbours_of_a_slow_consumer_are_answered(zmtp_listener: bool) -
                 await asyncio.sleep(0.3)
                 for _ in range(50):
                     assert (await ref.ask(Want(size=16), timeout_s=2.0)).data == bytes(16)
-            held_back = "send_waits" if not zmtp_listener else "reply_budget_drops"
+            held_back = "send_waits" if not asyncio_zmtp else "reply_budget_drops"
             assert server.transport.stats[held_back] > 0, "the slow consumer's replies were held back"
         finally:
             slow.close()

@@ -16,7 +16,7 @@ class TestZmqTransport(TransportTestSuite):
     bind_address = "tcp://127.0.0.1:0"
 
     def make_transport(self, **limits: Any) -> ZmqTransport:
-        return ZmqTransport(zmtp_listener=False, **limits)
+        return ZmqTransport(asyncio_zmtp=False, **limits)
 
 
 class TestZmqTransportOnAsyncio(TestZmqTransport):
@@ -27,7 +27,7 @@ class TestZmqTransportWithZmtpListener(TestZmqTransport):
     """Inbound on the asyncio ZMTP listener instead of the ROUTER."""
 
     def make_transport(self, **limits: Any) -> ZmqTransport:
-        return ZmqTransport(zmtp_listener=True, **limits)
+        return ZmqTransport(asyncio_zmtp=True, **limits)
 
 
 class TestZmqTransportWithZmtpListenerOnAsyncio(TestZmqTransportWithZmtpListener):

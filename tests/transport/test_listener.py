@@ -25,7 +25,7 @@ class _Node:
     """A started transport with the listener that echoes every request and records the peers reported gone."""
 
     def __init__(self, **options: Any) -> None:
-        self.transport = ZmqTransport(zmtp_listener=True, **options)
+        self.transport = ZmqTransport(asyncio_zmtp=True, **options)
         self.gone: list[bytes] = []
         self.transport.on_peer_gone = self.gone.append
 

@@ -35,7 +35,7 @@ async def _peer(transport: ZmqTransport, rcvhwm: int) -> AsyncIterator[tuple[zmq
 async def test_queued_replies_drain_in_order_and_leave_no_state() -> None:
     """A peer pauses reading while 3,000 replies of 20 KiB go out (its connection holds far fewer): every reply
     arrives, in order, once it reads; the outbox then holds no peer and no bytes."""
-    transport = ZmqTransport(hwm=10, zmtp_listener=False)  # the ROUTER's outbox
+    transport = ZmqTransport(hwm=10, asyncio_zmtp=False)  # the ROUTER's outbox
     async with _peer(transport, 10) as (sock, peer):
         peers = [peer]
         body = bytes(20 * 1024)
