@@ -32,7 +32,7 @@ __all__ = [
     "msgpack_server",
     "msgpack_client",
     "zactor_server",
-    "zactor_listener_server",
+    "zactor_libzmq_server",
     "zactor_client",
     "blocking_client",
     "pyro_server",
@@ -208,19 +208,19 @@ def _config(node_id: str, keyring: str | None, key_name: str) -> NodeConfig:
 
 def zactor_server(port_q: Any, keyring: str | None) -> None:
     """A zactor node hosting ``echo`` (secure with ``keyring``), on zactor's default event loop."""
-    _serve_echo(port_q, keyring, asyncio_zmtp=False)
+    _serve_echo(port_q, keyring, libzmq=False)
 
 
-def zactor_listener_server(port_q: Any, keyring: str | None) -> None:
-    """As :func:`zactor_server`, taking what comes in on the asyncio ZMTP listener instead of a ROUTER (plaintext)."""
-    _serve_echo(port_q, keyring, asyncio_zmtp=True)
+def zactor_libzmq_server(port_q: Any, keyring: str | None) -> None:
+    """As :func:`zactor_server`, on libzmq's ROUTER and DEALERs even without a keyring (``asyncio_zmtp=False``)."""
+    _serve_echo(port_q, keyring, libzmq=True)
 
 
-def _serve_echo(port_q: Any, keyring: str | None, asyncio_zmtp: bool) -> None:
+def _serve_echo(port_q: Any, keyring: str | None, libzmq: bool) -> None:
     async def serve() -> None:
         done = asyncio.Event()
         config = _config("bench-server", keyring, "server")
-        transport = ZmqTransport(asyncio_zmtp=True) if asyncio_zmtp else None
+        transport = ZmqTransport(asyncio_zmtp=False) if libzmq else None
         async with Node(config, transport=transport) as node:
             await node.add_actor("echo", EchoActor(done))
             port_q.put(int(node.address.rsplit(":", 1)[1]))
