@@ -28,10 +28,8 @@ from zactor.loops import run as run_loop
 from zactor.services.cluster import bench
 from zactor.services.cluster.cli_bench import run_pair
 from zactor.transport.envelope import Kind, open_body, pack, unpack
+from zactor.transport.framing import GREETING, FrameReader, message_parts, ready
 from zactor.transport.sockets import recv_rest
-from zactor.transport.zmtp import GREETING, frame_header
-
-_READY_ROUTER = frame_header(28, 4) + b"\x05READY\x0bSocket-Type\x00\x00\x00\x06ROUTER"
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -73,42 +71,24 @@ def floor_server(port_q: Any, keyring: str | None) -> None:
 
 
 def zmtp_floor_server(port_q: Any, keyring: str | None) -> None:
-    """The same echo with no libzmq at all: ZMTP 3.1 (NULL) spoken by an asyncio protocol on the event loop (no
-    heartbeat, no size limit, no budget: the least of :mod:`zactor.transport.listener`)."""
+    """The same echo with no libzmq at all: ZMTP 3.1 (NULL) read by :class:`~zactor.transport.framing.FrameReader`
+    in an asyncio protocol (no heartbeat, no size limit, no budget: the least of :mod:`zactor.transport.listener`)."""
 
-    class Echo(asyncio.Protocol):
+    class Echo(asyncio.BufferedProtocol):
         def __init__(self, done: asyncio.Event) -> None:
-            self.done, self.buf, self.greeted = done, bytearray(), False
-            self.frames: list[bytes] = []
+            self.done, self.reader = done, FrameReader(1 << 31)
 
         def connection_made(self, transport: Any) -> None:
             self.transport = transport
-            transport.write(GREETING + _READY_ROUTER)
+            transport.write(GREETING + ready(b"ROUTER"))
 
-        def data_received(self, data: bytes) -> None:
-            buf = self.buf
-            buf += data
-            if not self.greeted:
-                if len(buf) < 64:
-                    return
-                del buf[:64]
-                self.greeted = True
-            while len(buf) >= 2:
-                flags, size, start = buf[0], buf[1], 2
-                if flags & 2:
-                    if len(buf) < 9:
-                        return
-                    size, start = int.from_bytes(buf[1:9], "big"), 9
-                if len(buf) < start + size:
-                    return
-                payload = bytes(buf[start : start + size])
-                del buf[: start + size]
-                if flags & 4:  # a command: READY, PING
-                    continue
-                self.frames.append(payload)
-                if not flags & 1:
-                    self.message(self.frames)
-                    self.frames = []
+        def get_buffer(self, sizehint: int) -> memoryview:
+            return self.reader.get_buffer()
+
+        def buffer_updated(self, nbytes: int) -> None:
+            for name, frames in self.reader.buffer_updated(nbytes):
+                if name is None:  # commands (READY, PING) are left unanswered
+                    self.message(frames)
 
         def message(self, frames: list[Any]) -> None:
             header = unpack(frames)
@@ -116,11 +96,7 @@ def zmtp_floor_server(port_q: Any, keyring: str | None) -> None:
             if isinstance(msg, bench.Stop):
                 msg = bench.Rss(peak_rss_bytes=0)
                 self.done.set()
-            reply = pack(Kind.REPLY, header.request_id, "", msg)
-            last = len(reply) - 1
-            self.transport.write(
-                b"".join(frame_header(len(f), 0 if i == last else 1) + bytes(f) for i, f in enumerate(reply))
-            )
+            self.transport.writelines(message_parts(pack(Kind.REPLY, header.request_id, "", msg))[0])
 
     async def serve() -> None:
         done = asyncio.Event()

@@ -21,14 +21,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from zactor.transport.endpoint import ipc_path
 from zactor.transport.errors import HandshakeFailed, SendTimeout, TransportClosed
-from zactor.transport.framing import COMMAND, MORE, ZmtpStream, is_zmtp3, mechanism_of
-from zactor.transport.zmtp import GREETING, frame_header
+from zactor.transport.framing import GREETING, PING, error_reason, is_zmtp3, mechanism_of, message_parts, ready
+from zactor.transport.zmtp_protocol import ZmtpStream
 
 __all__ = ["ZmtpDialer"]
 
-_READY = frame_header(28, COMMAND) + b"\x05READY\x0bSocket-Type\x00\x00\x00\x06DEALER"
-_PING = frame_header(7, COMMAND) + b"\x04PING\x00\x00"
+_HELLO = GREETING + ready(b"DEALER")
 _RECONNECT_S = 0.1
 _MISMATCH = "security mismatch (plaintext on one side, CURVE on the other)"
 _CLOSED_AT_GREETING = "the peer closed the connection at the greeting (plaintext on one side, or another cluster key)"
@@ -76,9 +76,7 @@ class ZmtpDialer:
         parts = urlsplit(self.endpoint)
         try:
             if parts.scheme == "ipc":
-                path = parts.netloc + parts.path
-                path = "\0" + path[1:] if path.startswith("@") else path
-                await self._loop.create_unix_connection(lambda: _Connection(self), path)
+                await self._loop.create_unix_connection(lambda: _Connection(self), ipc_path(self.endpoint))
             else:  # checked by the transport: a host and a port
                 host, port = str(parts.hostname), int(parts.port or 0)
                 await self._loop.create_connection(lambda: _Connection(self), host, port)
@@ -104,11 +102,11 @@ class ZmtpDialer:
         if ready is not None:
             if ready.paused:
                 return False
-            ready.transport.writelines(_parts(frames))
+            ready.transport.writelines(message_parts(frames)[0])
             return True
         if len(self._waiting) >= self._hwm:
             return False
-        self._waiting.append(_parts(frames))
+        self._waiting.append(message_parts(frames)[0])
         return True
 
     async def send(self, frames: Sequence[Any], timeout_s: float) -> None:
@@ -122,7 +120,7 @@ class ZmtpDialer:
             return
         self.stats["send_waits"] += 1
         waiter: asyncio.Future[None] = self._loop.create_future()
-        self._blocked.append((_parts(frames), waiter))
+        self._blocked.append((message_parts(frames)[0], waiter))
         try:
             async with asyncio.timeout(timeout_s):
                 await waiter
@@ -132,7 +130,7 @@ class ZmtpDialer:
 
     def queue_blocked(self, frames: Sequence[Any]) -> None:
         """Put one envelope behind the waiting sends, with nobody waiting for it (a best-effort control envelope)."""
-        self._blocked.append((_parts(frames), self._loop.create_future()))
+        self._blocked.append((message_parts(frames)[0], self._loop.create_future()))
 
     @property
     def has_blocked(self) -> bool:
@@ -178,7 +176,7 @@ class ZmtpDialer:
             self.stats["heartbeat_timeouts"] += 1
             ready.transport.abort()
             return
-        ready.transport.write(_PING)
+        ready.transport.write(PING)
         self._timer = self._loop.call_later(self._heartbeat_s, self._heartbeat)
 
     def close(self, flush: bool) -> None:
@@ -200,27 +198,17 @@ class ZmtpDialer:
                 waiter.set_exception(TransportClosed("transport is closed"))
 
 
-def _parts(frames: Sequence[Any]) -> list[Any]:
-    parts: list[Any] = []
-    last = len(frames) - 1
-    for i, frame in enumerate(frames):
-        size = len(frame) if type(frame) is bytes else memoryview(frame).nbytes
-        parts.append(frame_header(size, MORE if i < last else 0))
-        parts.append(frame)
-    return parts
-
-
 class _Connection(ZmtpStream):
     """One connection attempt of a dialer: the handshake, then replies."""
 
     def __init__(self, dialer: ZmtpDialer) -> None:
-        super().__init__(GREETING + _READY, dialer._max_frame)
+        super().__init__(_HELLO, dialer._max_frame)
         self.dialer = dialer
         self.paused = False
         self._ready = False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if not self._greeted and not self.closed:  # a node that refuses the mechanism closes without greeting
+        if not self.greeted and not self.closed:  # a node that refuses the mechanism closes without greeting
             self._fail(HandshakeFailed(self.dialer.endpoint, _CLOSED_AT_GREETING))
         self.closed = True
         self.dialer._on_lost(self)
@@ -251,8 +239,8 @@ class _Connection(ZmtpStream):
             self._ready = True
             self.dialer._on_ready(self)
         elif name == b"ERROR":
-            reason = bytes(body[1 : 1 + body[0]]).decode(errors="replace") if body.nbytes else "no reason given"
-            self._fail(HandshakeFailed(self.dialer.endpoint, f"the peer refused the connection ({reason})"))
+            reason = f"the peer refused the connection ({error_reason(body)})"
+            self._fail(HandshakeFailed(self.dialer.endpoint, reason))
 
     def malformed(self, counter: str) -> None:
         self.dialer.stats[counter] += 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-__all__ = ["check_endpoint"]
+__all__ = ["check_endpoint", "ipc_path"]
 
 
 def check_endpoint(text: str) -> str:
@@ -26,3 +26,11 @@ def check_endpoint(text: str) -> str:
     if port is None or port < 0:
         raise ValueError(f"{text!r}: the port must be a number from 0 to 65535")
     return text
+
+
+def ipc_path(endpoint: str) -> str:
+    """The Unix socket path of an ``ipc://PATH`` endpoint, as libzmq reads it: ``@NAME`` is ``NAME`` in Linux's
+    abstract namespace (a leading NUL byte)."""
+    parts = urlsplit(endpoint)
+    path = parts.netloc + parts.path
+    return "\0" + path[1:] if path.startswith("@") else path

@@ -28,15 +28,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from zactor.transport.framing import COMMAND, MORE, ZmtpStream, is_zmtp3, mechanism_of
-from zactor.transport.zmtp import GREETING, frame_header
+from zactor.transport.endpoint import ipc_path
+from zactor.transport.framing import GREETING, PING, error_command, is_zmtp3, mechanism_of, message_parts, ready
+from zactor.transport.zmtp_protocol import ZmtpStream
 
 __all__ = ["ZmtpListener"]
 
-_READY = frame_header(28, COMMAND) + b"\x05READY\x0bSocket-Type\x00\x00\x00\x06ROUTER"
-_PING = frame_header(7, COMMAND) + b"\x04PING\x00\x00"
-_REASON = b"security mismatch: this node speaks the NULL mechanism"
-_MECHANISM_ERROR = frame_header(7 + len(_REASON), COMMAND) + b"\x05ERROR" + bytes((len(_REASON),)) + _REASON
+_HELLO = GREETING + ready(b"ROUTER")
+_MECHANISM_ERROR = error_command(b"security mismatch: this node speaks the NULL mechanism")
 
 
 class ZmtpListener:
@@ -86,10 +85,7 @@ class ZmtpListener:
             name = self._server.sockets[0].getsockname()
             address = f"tcp://[{name[0]}]:{name[1]}" if ":" in name[0] else f"tcp://{name[0]}:{name[1]}"
         elif parts.scheme == "ipc":
-            path = parts.netloc + parts.path
-            if path.startswith("@"):  # libzmq's name for Linux's abstract namespace
-                path = "\0" + path[1:]
-            self._server = await loop.create_unix_server(self._protocol, path)
+            self._server = await loop.create_unix_server(self._protocol, ipc_path(bind))
             address = bind
         else:
             raise ValueError(f"{bind!r}: the ZMTP listener binds tcp://HOST:PORT or ipc://PATH")
@@ -107,18 +103,10 @@ class ZmtpListener:
         if connection is None:
             self.stats["dropped_unroutable"] += 1
             return False
-        transport = connection.transport
-        pending = transport.get_write_buffer_size()
-        if pending and pending + nbytes > self._max_unread:
+        if not self.has_room(peer, nbytes):
             self.stats["reply_budget_drops"] += 1
             return False
-        parts: list[Any] = []
-        last = len(frames) - 1
-        for i, frame in enumerate(frames):
-            size = len(frame) if type(frame) is bytes else memoryview(frame).nbytes
-            parts.append(frame_header(size, MORE if i < last else 0))
-            parts.append(frame)
-        transport.writelines(parts)
+        connection.transport.writelines(message_parts(frames)[0])
         return True
 
     def has_room(self, peer: bytes, nbytes: int) -> bool:
@@ -137,7 +125,7 @@ class ZmtpListener:
                 self.stats["heartbeat_timeouts"] += 1
                 connection.transport.abort()
             else:
-                connection.transport.write(_PING)
+                connection.transport.write(PING)
         self._beat = loop.call_later(self._heartbeat_s, self._heartbeat)
 
     def close(self) -> None:
@@ -156,7 +144,7 @@ class _Peer(ZmtpStream):
     """One inbound connection (see the module docstring)."""
 
     def __init__(self, listener: ZmtpListener, peer_id: bytes) -> None:
-        super().__init__(GREETING + _READY, listener._max_frame)
+        super().__init__(_HELLO, listener._max_frame)
         self.listener = listener
         self.peer_id = peer_id
         self._ready = False

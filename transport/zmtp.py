@@ -15,54 +15,44 @@ What it leaves out: a thread of its own. Between calls nobody reads the socket, 
 heartbeat closes a connection that answers no PING for its timeout, may close an idle one; :meth:`ZmtpSocket.usable`
 says so before a request is written, and the caller connects anew (nothing was sent on the old connection).
 
-Pure protocol and blocking I/O on one socket; not thread-safe (one per thread, as libzmq sockets are).
+Blocking I/O on one socket (the framing is :class:`~zactor.transport.framing.FrameReader`'s); not thread-safe:
+one per thread, as libzmq sockets are.
 """
 
 from __future__ import annotations
 
+import collections
 import select
 import socket
 import struct
 import time
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
-from zactor.transport.errors import DecodeError, HandshakeFailed
+from zactor.transport.endpoint import ipc_path
+from zactor.transport.errors import HandshakeFailed
+from zactor.transport.framing import (
+    GREETING,
+    FrameReader,
+    Item,
+    ZmtpProtocolError,
+    command,
+    error_reason,
+    is_zmtp3,
+    mechanism_of,
+    message_parts,
+    pong,
+    ready,
+)
 
-__all__ = ["GREETING", "ZmtpSocket", "ZmtpClosed", "frame_header"]
+__all__ = ["ZmtpSocket", "ZmtpClosed"]
 
-_MORE, _LONG, _COMMAND = 1, 2, 4
-_PREFIX = b"\xff" + bytes(8) + b"\x7f"
-GREETING = _PREFIX + bytes([3, 1]) + b"NULL".ljust(20, b"\0") + b"\0" + bytes(31)
-"""This peer's greeting: ZMTP 3.1, the NULL mechanism, not as-server (64 bytes)."""
-_LONG_SIZE = struct.Struct(">Q")
-_MAX_COMMAND_BYTES = 64 * 1024
-_BIG_FRAME = 64 * 1024  # frames at least this large are read straight into a buffer of their own
+_READY = ready(b"DEALER")
 
 
 class ZmtpClosed(ConnectionError):
     """The node closed the connection (or it broke)."""
-
-
-def frame_header(size: int, flags: int) -> bytes:
-    """The header of a frame of ``size`` bytes: the flags byte, then the size in 1 byte, or 8 with ``LONG``."""
-    if size < 256:
-        return bytes((flags, size))
-    return bytes((flags | _LONG,)) + _LONG_SIZE.pack(size)
-
-
-def _command(name: bytes, body: bytes = b"") -> bytes:
-    """A command frame: the name's length and the name, then the body."""
-    payload = bytes((len(name),)) + name + body
-    return frame_header(len(payload), _COMMAND) + payload
-
-
-def _property(name: bytes, value: bytes) -> bytes:
-    return bytes((len(name),)) + name + struct.pack(">I", len(value)) + value
-
-
-_READY = _command(b"READY", _property(b"Socket-Type", b"DEALER") + _property(b"Identity", b""))
 
 
 class ZmtpSocket:
@@ -80,14 +70,12 @@ class ZmtpSocket:
         ValueError: ``endpoint`` is neither ``tcp://`` nor ``ipc://``.
     """
 
-    __slots__ = ("endpoint", "last_read", "_sock", "_poll", "_buf", "_max_frame", "_wait_s", "_partial", "_big")
+    __slots__ = ("endpoint", "last_read", "_sock", "_poll", "_reader", "_items", "_wait_s")
 
     def __init__(self, endpoint: str, timeout_s: float, max_frame_bytes: int = 2**31) -> None:
         self.endpoint = endpoint
-        self._max_frame = max_frame_bytes
-        self._buf = bytearray()
-        self._partial: list[Any] = []  # the frames of a message read so far, kept across a timeout
-        self._big: tuple[bytearray, int, int] | None = None  # a large frame being read: (payload, bytes read, flags)
+        self._reader = FrameReader(max_frame_bytes)
+        self._items: collections.deque[Item] = collections.deque()  # read, not yet taken
         self._wait_s = -1.0
         self.last_read = time.monotonic()  # when anything last came from the node (monotonic s)
         self._sock = _connect(endpoint, timeout_s)
@@ -106,24 +94,26 @@ class ZmtpSocket:
         greeting that says why."""
         self._sock.sendall(GREETING)
         try:
-            self._fill(64, timeout_s)
+            while self._reader.greeting is None:
+                self._read(timeout_s)
         except ZmtpClosed:
             raise HandshakeFailed(self.endpoint, "the node closed the connection at the greeting") from None
-        greeting = bytes(self._buf[:64])
-        del self._buf[:64]
-        if greeting[:1] != b"\xff" or greeting[9:10] != b"\x7f" or greeting[10] < 3:
+        except ZmtpProtocolError:
+            raise HandshakeFailed(self.endpoint, "the peer does not speak ZMTP 3") from None
+        greeting = self._reader.greeting
+        if not is_zmtp3(greeting):
             raise HandshakeFailed(self.endpoint, "the peer does not speak ZMTP 3")
-        mechanism = greeting[12:32].rstrip(b"\0")
+        mechanism = mechanism_of(greeting)
         if mechanism != b"NULL":
             reason = f"the node wants the {mechanism.decode(errors='replace')} mechanism: give this client a keyring"
             raise HandshakeFailed(self.endpoint, reason)
         self._sock.sendall(_READY)
         while True:  # READY, or ERROR
-            name, body = _parse_command(memoryview(self._next(timeout_s, commands=True)[0]))
+            name, value = self._next(timeout_s)
             if name == b"READY":
                 return
             if name == b"ERROR":
-                raise HandshakeFailed(self.endpoint, _error_reason(body))
+                raise HandshakeFailed(self.endpoint, f"the node refused the connection ({error_reason(value)})")
 
     def send(self, frames: Sequence[Any]) -> None:
         """Write one multipart message (bytes-like frames), in one system call when the kernel takes it whole.
@@ -131,14 +121,7 @@ class ZmtpSocket:
         Raises:
             ZmtpClosed: the connection broke.
         """
-        parts: list[Any] = []
-        total = 0
-        last = len(frames) - 1
-        for i, frame in enumerate(frames):
-            size = len(frame) if type(frame) is bytes else memoryview(frame).nbytes
-            parts.append(frame_header(size, _MORE if i < last else 0))
-            parts.append(frame)
-            total += size + len(parts[-2])
+        parts, total = message_parts(frames)
         try:
             sent = self._sock.sendmsg(parts)
             if sent < total:
@@ -156,36 +139,41 @@ class ZmtpSocket:
             sent = 0
 
     def send_command(self, name: bytes, body: bytes = b"") -> None:
-        """Write one command (such as a PONG).
+        """Write one command (such as a PING).
 
         Raises:
             ZmtpClosed: the connection broke.
         """
+        self._write(command(name, body))
+
+    def _write(self, data: bytes) -> None:
         try:
-            self._sock.sendall(_command(name, body))
+            self._sock.sendall(data)
         except OSError as exc:
             raise ZmtpClosed(f"writing to {self.endpoint} failed: {exc}") from None
 
     def usable(self) -> bool:
-        """Whether a request may be written now: reads what waits without blocking (messages stay buffered for
-        :meth:`receive`) and returns False when the node has closed the connection."""
+        """Whether a request may be written now: reads what waits without blocking (messages stay for
+        :meth:`receive`) and returns False when the node has closed the connection, or sent something malformed."""
         while self._poll.poll(0):
             try:
-                chunk = self._sock.recv(65536, socket.MSG_DONTWAIT)
+                got = self._sock.recv_into(self._reader.get_buffer(), 0, socket.MSG_DONTWAIT)
             except BlockingIOError:
                 return True
             except OSError:
                 return False
-            if not chunk:
+            if not got:
                 return False
-            self._buf += chunk
             self.last_read = time.monotonic()
+            self._items.extend(self._reader.buffer_updated(got))
+            if self._reader.error is not None:
+                return False
         return True
 
     def receive(self, wait_s: float) -> list[Any] | None:
         """The next message, waiting up to ``wait_s`` seconds for each read (``None`` when nothing more came): its
-        first frame as ``bytes``, the others as ``bytes`` or, when large, ``memoryview``. PINGs on the way are
-        answered.
+        frames as ``bytes`` or, from 64 KiB, ``memoryview``. PINGs on the way are answered; what was read of an
+        unfinished message stays for the next call.
 
         Raises:
             ZmtpClosed: the node closed the connection.
@@ -193,109 +181,47 @@ class ZmtpSocket:
             DecodeError: a malformed frame (over the size limit, or a command that does not parse).
         """
         try:
-            return self._next(wait_s, commands=False)
+            while True:
+                name, value = self._next(wait_s)
+                if name is None:
+                    return list(value)
+                if name == b"ERROR":
+                    raise HandshakeFailed(self.endpoint, f"the node refused the connection ({error_reason(value)})")
         except TimeoutError:
             return None
 
-    def _next(self, wait_s: float, commands: bool) -> list[Any]:
-        """The next message, or with ``commands`` the next command (as a one-frame list); answers PINGs.
+    def _next(self, wait_s: float) -> Item:
+        """The next message or command other than PING (PINGs are answered), reading as needed.
 
         Raises:
-            TimeoutError: nothing came in time; what was read stays for the next call.
+            TimeoutError: a read waited ``wait_s`` seconds in vain.
         """
-        buf = self._buf
+        items = self._items
         while True:
-            if self._big is not None:
-                payload, flags = self._read_big(wait_s)
-            else:
-                if len(buf) < 2:
-                    self._fill(2, wait_s)
-                flags = buf[0]
-                if flags & _LONG:
-                    if len(buf) < 9:
-                        self._fill(9, wait_s)
-                    size, start = _LONG_SIZE.unpack_from(buf, 1)[0], 9
-                else:
-                    size, start = buf[1], 2
-                if size > (_MAX_COMMAND_BYTES if flags & _COMMAND else self._max_frame):
-                    raise DecodeError(f"a frame of {size} bytes from {self.endpoint} is over the limit")
-                if size >= _BIG_FRAME:
-                    del buf[:start]
-                    self._big = (bytearray(size), 0, flags)
-                    payload, flags = self._read_big(wait_s)
-                else:
-                    end = start + size
-                    if len(buf) < end:
-                        self._fill(end, wait_s)
-                    payload = bytes(buf[start:end])
-                    del buf[:end]
-            if flags & _COMMAND:
-                if commands:
-                    return [payload]
-                self._on_command(memoryview(payload))
-                continue
-            self._partial.append(payload)
-            if not flags & _MORE:
-                frames, self._partial = self._partial, []
-                return frames
+            while not items:
+                self._read(wait_s)
+            name, value = items.popleft()
+            if name != b"PING":
+                return name, value
+            self._write(pong(value))
 
-    def _read_big(self, wait_s: float) -> tuple[Any, int]:
-        """Go on reading the large frame begun (straight into its own buffer: no copy in between)."""
-        assert self._big is not None
-        payload, have, flags = self._big
-        view = memoryview(payload)
-        buf = self._buf
-        if buf:
-            take = min(len(buf), len(payload) - have)
-            view[have : have + take] = buf[:take]
-            del buf[:take]
-            have += take
-        self._set_wait(wait_s)
-        while have < len(payload):
-            try:
-                have += cast(int, self._read_some(view[have:]))
-            except TimeoutError:
-                self._big = (payload, have, flags)
-                raise
-        self._big = None
-        return view, flags
+    def _read(self, wait_s: float) -> None:
+        """One blocking read of up to ``wait_s`` seconds into the reader; what it completed is kept.
 
-    def _on_command(self, payload: memoryview) -> None:
-        name, body = _parse_command(payload)
-        if name == b"PING":  # body: a 2-byte TTL, then up to 16 bytes of context, echoed in the PONG
-            self.send_command(b"PONG", bytes(body[2:18]))
-        elif name == b"ERROR":
-            raise HandshakeFailed(self.endpoint, _error_reason(body))
-
-    def _set_wait(self, wait_s: float) -> None:
-        """Bound each blocking read by ``wait_s`` seconds (``SO_RCVTIMEO``, set only when it changes)."""
-        if wait_s != self._wait_s:
+        Raises:
+            TimeoutError: nothing came in time.
+            ZmtpClosed: the connection closed or broke.
+            ZmtpProtocolError: what came is malformed (raised once what came before it was taken).
+        """
+        if self._reader.error is not None:
+            raise self._reader.error
+        if wait_s != self._wait_s:  # SO_RCVTIMEO, set only when it changes
             seconds = max(wait_s, 1e-3)
             timeval = struct.pack("ll", int(seconds), int(seconds % 1 * 1e6))
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
             self._wait_s = wait_s
-
-    def _fill(self, n: int, wait_s: float) -> None:
-        """Read until ``n`` bytes are buffered.
-
-        Raises:
-            TimeoutError: a read waited ``wait_s`` seconds in vain (what came stays buffered).
-            ZmtpClosed: the connection closed or broke.
-        """
-        self._set_wait(wait_s)
-        buf = self._buf
-        while len(buf) < n:
-            buf += cast(bytes, self._read_some(None))
-
-    def _read_some(self, into: memoryview | None) -> bytes | int:
-        """One blocking read: into ``into`` (returns how many bytes), or a new chunk of up to 64 KiB.
-
-        Raises:
-            TimeoutError: nothing came within the wait set.
-            ZmtpClosed: the connection closed or broke.
-        """
         try:
-            got = self._sock.recv(65536) if into is None else self._sock.recv_into(into)
+            got = self._sock.recv_into(self._reader.get_buffer())
         except (TimeoutError, BlockingIOError):
             raise TimeoutError from None
         except OSError as exc:
@@ -303,7 +229,7 @@ class ZmtpSocket:
         if not got:
             raise ZmtpClosed(f"{self.endpoint} closed the connection")
         self.last_read = time.monotonic()
-        return got
+        self._items.extend(self._reader.buffer_updated(got))
 
     def close(self) -> None:
         """Close the connection (what was written and not yet read by the node may be lost)."""
@@ -320,21 +246,9 @@ def _connect(endpoint: str, timeout_s: float) -> socket.socket:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(timeout_s)
         try:
-            sock.connect(parts.netloc + parts.path)
+            sock.connect(ipc_path(endpoint))
         except BaseException:
             sock.close()
             raise
         return sock
     raise ValueError(f"{endpoint!r}: ZMTP over a plain socket needs tcp://HOST:PORT or ipc://PATH")
-
-
-def _parse_command(payload: memoryview) -> tuple[bytes, memoryview]:
-    if not payload.nbytes or payload[0] + 1 > payload.nbytes:
-        raise DecodeError("a ZMTP command that does not parse")
-    end = 1 + payload[0]
-    return bytes(payload[1:end]), payload[end:]
-
-
-def _error_reason(body: memoryview) -> str:
-    text = bytes(body[1 : 1 + body[0]]) if body.nbytes else b""
-    return f"the node refused the connection ({text.decode(errors='replace') or 'no reason given'})"

@@ -10,7 +10,7 @@ from typing import Any
 from zactor.loops import run
 from zactor.testing import wait_until
 from zactor.transport import ZmqTransport
-from zactor.transport.zmtp import GREETING, frame_header
+from zactor.transport.framing import GREETING, frame_header
 
 
 class _Server:

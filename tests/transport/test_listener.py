@@ -15,7 +15,8 @@ import pytest
 from zactor.loops import run
 from zactor.testing import wait_until
 from zactor.transport import ZmqTransport
-from zactor.transport.zmtp import GREETING, ZmtpSocket, frame_header
+from zactor.transport.framing import GREETING, frame_header
+from zactor.transport.zmtp import ZmtpSocket
 
 READY = frame_header(28, 4) + b"\x05READY\x0bSocket-Type\x00\x00\x00\x06DEALER"
 CURVE = GREETING[:12] + b"CURVE".ljust(20, b"\0") + GREETING[32:]

@@ -20,7 +20,8 @@ from zactor.loops import run
 from zactor.services.cluster.bench import Echo, EchoActor
 from zactor.transport import ZmqTransport
 from zactor.transport.envelope import Kind, pack, unpack
-from zactor.transport.zmtp import GREETING, ZmtpClosed, ZmtpSocket, frame_header
+from zactor.transport.framing import GREETING, frame_header
+from zactor.transport.zmtp import ZmtpClosed, ZmtpSocket
 from zactor.wire import open_reply
 
 ACTORS = Path(__file__).parent.parent / "actors"
