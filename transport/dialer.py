@@ -92,7 +92,7 @@ class ZmtpDialer:
         if not self._closed:
             self._connecting = self._loop.create_task(self._connect())
 
-    def try_send(self, frames: Sequence[Any]) -> bool:
+    def _try_send(self, frames: Sequence[Any]) -> bool:
         """Write (or, before the handshake, queue) one envelope if there is room now; False when there is not."""
         if self._closed:
             raise TransportClosed("transport is closed")
@@ -116,7 +116,7 @@ class ZmtpDialer:
             SendTimeout: still no room at the deadline (the envelope is then never sent).
             TransportClosed: the transport closed.
         """
-        if self.try_send(frames):
+        if self._try_send(frames):
             return
         self.stats["send_waits"] += 1
         waiter: asyncio.Future[None] = self._loop.create_future()
@@ -128,13 +128,17 @@ class ZmtpDialer:
             self.stats["send_timeouts"] += 1
             raise SendTimeout(self.endpoint, timeout_s) from None
 
-    def queue_blocked(self, frames: Sequence[Any]) -> None:
-        """Put one envelope behind the waiting sends, with nobody waiting for it (a best-effort control envelope)."""
-        self._blocked.append((message_parts(frames)[0], self._loop.create_future()))
+    def send_nowait(self, frames: Sequence[Any]) -> bool:
+        """Send one envelope without waiting: behind the sends that wait it keeps its place, and nobody waits for it;
+        False when there is no room now.
 
-    @property
-    def has_blocked(self) -> bool:
-        return bool(self._blocked)
+        Raises:
+            TransportClosed: the transport closed.
+        """
+        if self._blocked:
+            self._blocked.append((message_parts(frames)[0], self._loop.create_future()))
+            return True
+        return self._try_send(frames)
 
     def _flush(self) -> None:
         """Write what waits, in order, while the connection takes it (abandoned sends are dropped unsent)."""

@@ -51,6 +51,7 @@ from zactor.transport.base import DEFAULT_MAX_MESSAGE_BYTES, ReplyHandler, Reque
 from zactor.transport.codec import DEFAULT_COPY_THRESHOLD_BYTES
 from zactor.transport.curve import MONITOR_EVENTS, SocketSecurity, handshake_failure, next_event, refusal_reason
 from zactor.transport.dialer import ZmtpDialer
+from zactor.transport.endpoint import check_endpoint
 from zactor.transport.errors import SendTimeout, TransportClosed
 from zactor.transport.listener import ZmtpListener
 from zactor.transport.outbox import Outbox
@@ -448,21 +449,16 @@ class ZmqTransport(Transport):
 
         Raises:
             TransportClosed: the transport is closed.
-            ValueError: a malformed ``tcp://`` endpoint.
+            ValueError: a malformed ``tcp://`` endpoint (see :func:`~zactor.transport.endpoint.check_endpoint`).
         """
         dialer = self._dialers.get(endpoint)
         if dialer is not None:
             return dialer
         if not self._use_asyncio or self._security.credentials is not None or self._ctx is None:
             return None
-        parts = urlsplit(endpoint)
-        if parts.scheme not in ("tcp", "ipc"):
+        if urlsplit(endpoint).scheme not in ("tcp", "ipc"):
             return None
-        try:
-            if parts.scheme == "tcp" and (not parts.hostname or parts.port is None):
-                raise ValueError("no host or port")
-        except ValueError as exc:
-            raise ValueError(f"cannot connect to {endpoint!r}: {exc}") from None
+        check_endpoint(endpoint)
         dialer = self._dialers[endpoint] = ZmtpDialer(
             endpoint,
             self._deliver_reply,
@@ -487,10 +483,7 @@ class ZmqTransport(Transport):
         self._outgoing(frames)
         dialer = self._dialer(endpoint)
         if dialer is not None:
-            if dialer.has_blocked:  # behind the sends that wait: it keeps its place, and nobody waits for it
-                dialer.queue_blocked(frames)
-                return True
-            return dialer.try_send(frames)
+            return dialer.send_nowait(frames)
         pump = self._dealer(endpoint)
         if pump.blocked:  # behind the sends that wait: it keeps its place, and nobody waits for it
             pump.blocked.append((frames, 1, None))
