@@ -8,11 +8,13 @@ tell, else the ask's :class:`~zactor.replies.LocalAsk` or :class:`~zactor.replie
 never waits in the queue: a CANCEL finds its ask by ``reply_to`` and drops or cancels it at once, and closing the
 mailbox fails what is queued at once (a lane of its own, as Proto.Actor's system messages have).
 
-A message that arrives from the transport while a worker is idle and nothing is queued runs at once, inside the
-receive callback: the handler runs in that worker's task and context (``asyncio.current_task()`` and
-``asyncio.timeout()`` see the worker) up to its first suspension, and its reply leaves before the callback returns,
-saving a wake-up of the worker per message. A handler that suspends is handed to the worker, which resumes it where
-it stopped; messages that arrive meanwhile queue behind it, so order and ``max_concurrency`` hold as before.
+A message that arrives from the transport while a worker is idle and nothing is queued starts at once, inside the
+receive callback, on Python 3.12 and newer: it runs in an eager task (``asyncio.eager_task_factory``) that borrows
+the idle worker's context and name, up to the handler's first suspension, and its reply leaves before the callback
+returns, saving a wake-up of the worker per message. ``asyncio.current_task()``, ``asyncio.timeout()`` and context
+variables behave as in the worker. A handler that suspends finishes in that task, which then hands the slot back
+(waking the worker when messages queued meanwhile), so order and ``max_concurrency`` hold as before. On Python
+3.11, which has no eager tasks, the idle worker is woken instead.
 """
 
 from __future__ import annotations
@@ -22,26 +24,27 @@ import bisect
 import collections
 import contextvars
 import logging
+import sys
 import time
 import traceback
-from asyncio.tasks import _enter_task, _leave_task
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from types import AsyncGeneratorType
 from typing import Any
 
 from zactor.actor import SENDER, Actor, Context, Sender, check_reply, handlers_of
 from zactor.deathwatch import Watchers
 from zactor.errors import ActorNotFound, HandlerNotFound, MailboxFull, RemoteError
-from zactor.handoff import Handoff, Idle, Resume
 from zactor.replies import REFUSALS, ReplyTo
 from zactor.streams import pump
 from zactor.supervision import RestartPolicy
-from zactor.transport.codec import describe_type
+from zactor.transport.codec import describe_type, is_message
 from zactor.transport.ratelog import RateLimitedLogger
 
 __all__ = ["HandlerStats", "LATENCY_BUCKETS_S", "Mailbox"]
 
 log = logging.getLogger("zactor.mailbox")
+
+_EAGER = sys.version_info >= (3, 12)  # Task(..., eager_start=True) runs a task's first step at once
 
 
 #: Upper bounds of the handler latency buckets, in seconds (the last bucket is everything above).
@@ -74,6 +77,18 @@ class HandlerStats:
         self.seconds += seconds
 
 
+class Idle:
+    """A worker waiting for work: its waiter future, its task, the task's name and the context it runs in."""
+
+    __slots__ = ("waiter", "task", "name", "context")
+
+    def __init__(self, waiter: asyncio.Future[None], task: asyncio.Task[None], context: contextvars.Context) -> None:
+        self.waiter = waiter
+        self.task = task
+        self.name = task.get_name()
+        self.context = context
+
+
 class Mailbox:
     """The queue and workers of one registered actor.
 
@@ -97,9 +112,10 @@ class Mailbox:
         self._queue: collections.deque[tuple[Any, ReplyTo, Sender | None]] = collections.deque()
         self._idle: list[Idle] = []
         self._workers: list[asyncio.Task[None]] = []
+        self._borrowed: dict[asyncio.Task[None], asyncio.Task[None]] = {}  # eager task -> the worker it stands in for
         self._closed = False
         self._failure_log = RateLimitedLogger(ctx.log)
-        self._running: dict[ReplyTo, asyncio.Task[None]] = {}  # the reply_to of each ask being handled -> its worker
+        self._running: dict[ReplyTo, asyncio.Task[Any]] = {}  # the reply_to of each ask being handled -> its worker
         self._cancelling: set[ReplyTo] = set()
         self._paused = False
         self._quiet: asyncio.Event | None = None
@@ -165,8 +181,8 @@ class Mailbox:
 
     def put(self, msg: Any, reply_to: ReplyTo, *, inline: bool = False, sender: Sender | None = None) -> None:
         """Queue one message; with ``inline`` (a callback outside any task, such as the transport's receive), an
-        idle actor runs the handler at once, up to its first suspension (see the module docstring). ``sender``:
-        who sent it (``None``: this node).
+        idle actor starts the handler at once on Python 3.12 and newer, up to its first suspension (see the module
+        docstring). ``sender``: who sent it (``None``: this node).
 
         Raises:
             MailboxFull: ``capacity`` messages are queued already.
@@ -184,7 +200,9 @@ class Mailbox:
         if idle and not queue:
             worker = idle.pop()
             if not worker.waiter.done():
-                if not inline or not self._run_inline(worker, msg, reply_to, sender):
+                if inline and _EAGER and asyncio.current_task() is None:
+                    self._start_eager(worker, msg, reply_to, sender)
+                else:
                     queue.append((msg, reply_to, sender))
                     worker.waiter.set_result(None)
                 return
@@ -234,100 +252,71 @@ class Mailbox:
         asks += [reply_to for reply_to in self._running if reply_to is not None and reply_to.peer == peer]
         return sum(self.cancel(reply_to) for reply_to in asks)
 
-    def _run_inline(self, worker: Idle, msg: Any, reply_to: ReplyTo, sender: Sender | None) -> bool:
-        """Run the handler for ``msg`` in ``worker``'s task and context until it returns or first suspends; a
-        suspended handler is handed to the worker, which resumes it. Returns False, having run nothing, when called
-        from inside a task (the worker must take the message then)."""
+    def _start_eager(self, worker: Idle, msg: Any, reply_to: ReplyTo, sender: Sender | None) -> None:
+        """Run ``msg``'s handler in an eager task in ``worker``'s stead, in its context and under its name."""
+        coro = self._serve(msg, reply_to, sender, worker)
         loop = worker.waiter.get_loop()
-        try:
-            _enter_task(loop, worker.task)  # so asyncio.timeout() and current_task() see the worker
-        except RuntimeError:  # another task is running: this is no receive callback
-            return False
-        handle = self._handlers.get(type(msg))
-        if handle is None:
-            _leave_task(loop, worker.task)
-            self._idle.append(worker)
-            self._complete(reply_to, None, HandlerNotFound(self.name, describe_type(msg), self.ctx.node_id))
-            return True
-        started = time.perf_counter()
-        worker.context.run(SENDER.set, sender)
-        coro = handle(msg, self.ctx)
-        error: BaseException | None = None
-        result = None
-        try:
-            yielded = worker.context.run(coro.send, None)
-        except StopIteration as stop:
-            result = stop.value
-            try:
-                check_reply(result)
-            except Exception as exc:
-                error = self._handler_failed(exc, msg, tell=reply_to is None)
-        except REFUSALS as exc:
-            error = exc
-        except (Exception, asyncio.CancelledError) as exc:
-            error = self._handler_failed(exc, msg, tell=reply_to is None)
+        task = asyncio.Task(coro, loop=loop, name=worker.name, context=worker.context, eager_start=True)  # type: ignore[call-arg]  # Python 3.12+
+        if not task.done():
+            self._borrowed[task] = worker.task
+            task.add_done_callback(self._borrowed.pop)
+
+    def _give_back(self, worker: Idle) -> None:
+        """An eager task is done with ``worker``'s slot: wake the worker if messages queued meanwhile (or the mailbox
+        closed), else it is idle again."""
+        if worker.waiter.done():
+            return
+        if self._closed or (self._queue and not self._paused):
+            worker.waiter.set_result(None)
         else:
-            if reply_to is not None:
-                self._running[reply_to] = worker.task
-            worker.waiter.set_result(Handoff(msg, reply_to, coro, yielded, started))
-            return True
-        finally:
-            _leave_task(loop, worker.task)
-        self.stats.record(reply_to is not None, time.perf_counter() - started)
-        self._idle.append(worker)
-        self._complete(reply_to, result, error)
-        return True
+            self._idle.append(worker)
+            if self._quiet is not None and self._all_idle():
+                self._quiet.set()
 
     async def _work(self, context: contextvars.Context) -> None:
         queue = self._queue
-        handlers = self._handlers
-        ctx = self.ctx
         loop = asyncio.get_running_loop()
         worker = asyncio.current_task()
         if worker is None:
             raise RuntimeError("a mailbox worker runs as a task (see Mailbox.start)")
         while True:
             if queue and not self._paused:
-                msg, reply_to, sender = queue.popleft()
-                handle = handlers.get(type(msg))
-                if handle is None:
-                    self._complete(reply_to, None, HandlerNotFound(self.name, describe_type(msg), ctx.node_id))
-                else:
-                    SENDER.set(sender)
-                    await self._serve(msg, reply_to, handle(msg, ctx), time.perf_counter(), worker)
+                await self._serve(*queue.popleft())
                 continue
             if self._closed:
                 return
-            waiter: asyncio.Future[Handoff | None] = loop.create_future()
+            waiter: asyncio.Future[None] = loop.create_future()
             self._idle.append(Idle(waiter, worker, context))
             if self._quiet is not None and self._all_idle():
                 self._quiet.set()
-            try:
-                handoff = await waiter
-                pending: BaseException | None = None
-            except asyncio.CancelledError as exc:  # cancelled as a handoff arrived: the handler decides
-                handoff = waiter.result() if waiter.done() and not waiter.cancelled() else None
-                if handoff is None:
-                    raise
-                pending = exc
-            if handoff is not None:
-                await self._serve(handoff.msg, handoff.reply_to, Resume(handoff, pending), handoff.started, worker)
+            await waiter
 
-    async def _serve(
-        self, msg: Any, reply_to: ReplyTo, handling: Awaitable[Any], started: float, worker: asyncio.Task[None]
-    ) -> None:
-        """Await one handler run and answer (``handling``: the handler's coroutine, or the rest of one)."""
+    async def _serve(self, msg: Any, reply_to: ReplyTo, sender: Sender | None, lent: Idle | None = None) -> None:
+        """Run ``msg``'s handler in the current task and answer; ``lent``: the idle worker whose slot an eager task
+        holds, given back at the end."""
+        handle = self._handlers.get(type(msg))
+        if handle is None:
+            if lent is not None:
+                self._give_back(lent)
+            self._complete(reply_to, None, HandlerNotFound(self.name, describe_type(msg), self.ctx.node_id))
+            return
+        started = time.perf_counter()
+        SENDER.set(sender)
         running = self._running
+        task = None
         error: BaseException | None = None
         result = None
         if reply_to is not None:
-            running[reply_to] = worker
+            task = asyncio.current_task()
+            assert task is not None  # a mailbox serves in its workers' tasks, or in eager ones
+            running[reply_to] = task
         try:
-            result = await handling
+            result = await handle(msg, self.ctx)
             if result.__class__ is AsyncGeneratorType:  # a streaming handler: its items go out under credit
                 await pump(result, reply_to)
                 result = None
-            check_reply(result)
+            elif result is not None and not is_message(result):
+                check_reply(result)
         except REFUSALS as exc:  # the handler refuses this request: the caller gets the typed error
             error = exc
         except asyncio.CancelledError:
@@ -339,12 +328,15 @@ class Mailbox:
             error = self._handler_failed(exc, msg, tell=reply_to is None)
         finally:
             self.stats.record(reply_to is not None, time.perf_counter() - started)
-            if reply_to is not None:
+            if task is not None:
                 running.pop(reply_to, None)
                 if reply_to in self._cancelling:  # this ask's cancel is spent
                     self._cancelling.discard(reply_to)
-                    worker.uncancel()
-        self._complete(reply_to, result, error)
+                    task.uncancel()
+            if lent is not None:
+                self._give_back(lent)
+        if reply_to is not None:
+            reply_to.answer(result, error, self.name)
 
     def _complete(self, reply_to: ReplyTo, result: Any, error: BaseException | None) -> None:
         """Answer an ask (a tell gets nothing)."""
@@ -369,10 +361,13 @@ class Mailbox:
             if not idle.waiter.done():
                 idle.waiter.set_result(None)
         self._idle.clear()
-        if self._workers:
-            done, pending = await asyncio.wait(self._workers, timeout=timeout_s)
+        standing_in = set(self._borrowed.values())
+        tasks = [*self._workers, *self._borrowed]
+        if tasks:
+            done, pending = await asyncio.wait(tasks, timeout=timeout_s)
             for task in pending:
-                log.warning("actor %r: a handler outlived the stop timeout and was cancelled", self.name)
+                if task not in standing_in:  # a worker whose slot an eager task holds runs no handler itself
+                    log.warning("actor %r: a handler outlived the stop timeout and was cancelled", self.name)
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)

@@ -395,11 +395,13 @@ class Node:
             if self._is_stopping:
                 raise NodeUnavailable(self.node_id, "node is stopping")
             sender = self._sender_of(peer, header.sender, header.cluster_id)
-            self.merge_envelope_stamp(header.hlc)
+            if header.hlc is not None:
+                self.merge_envelope_stamp(header.hlc)
             mailbox = self._registry.get(target)
             if mailbox is None:
                 raise ActorNotFound(target, self.node_id)
-            mailbox.put(receiving(self, open_body, header, frames), reply_to, inline=inline, sender=sender)
+            msg = open_body(header, frames) if RECEIVER.get() is self else receiving(self, open_body, header, frames)
+            mailbox.put(msg, reply_to, inline=inline, sender=sender)
         except _REFUSED as exc:
             self.stats[_STAT_BY_ERROR[type(exc)]] += 1
             if reply_to is None:
@@ -458,7 +460,17 @@ class Node:
         try:
             if error is None:
                 try:
-                    self._send_reply(peer, request_id, Kind.REPLY, result)
+                    clock = self._clock
+                    config = self.config
+                    frames = pack(
+                        Kind.REPLY,
+                        request_id,
+                        "",
+                        result,
+                        None if clock is None else clock.stamp(),
+                        config.copy_threshold_bytes,
+                    )
+                    self._transport.reply(peer, frames, config.default_timeout_s)
                     return
                 except (MessageTooLarge, TypeError) as exc:
                     error = exc

@@ -199,7 +199,9 @@ class Transport(abc.ABC):
         stats["bytes_in"] += sum(map(len, frames))
 
     def _deliver_request(self, peer: bytes, frames: list[Any]) -> None:
-        self._count_incoming(frames)
+        stats = self.stats
+        stats["envelopes_in"] += 1
+        stats["bytes_in"] += sum(map(len, frames))
         try:
             self._on_request(peer, frames)
         except Exception:

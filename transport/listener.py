@@ -103,10 +103,12 @@ class ZmtpListener:
         if connection is None:
             self.stats["dropped_unroutable"] += 1
             return False
-        if not self.has_room(peer, nbytes):
+        transport = connection.transport
+        pending = transport.get_write_buffer_size()
+        if pending and pending + nbytes > self._max_unread:
             self.stats["reply_budget_drops"] += 1
             return False
-        connection.transport.writelines(message_parts(frames)[0])
+        transport.writelines(message_parts(frames)[0])
         return True
 
     def has_room(self, peer: bytes, nbytes: int) -> bool:

@@ -503,8 +503,9 @@ class ZmqTransport(Transport):
 
     def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
         nbytes = self._outgoing(frames)
-        if self._listener is not None:
-            return self._listener.reply(peer, frames, nbytes)
+        listener = self._listener
+        if listener is not None:
+            return listener.reply(peer, frames, nbytes)
         if self._outbox is None:
             raise TransportClosed("transport is closed")
         try:

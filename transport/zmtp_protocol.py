@@ -54,14 +54,15 @@ class ZmtpStream(asyncio.BufferedProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # a stream transport
-        self.last_read = asyncio.get_running_loop().time()
+        self._now = asyncio.get_running_loop().time
+        self.last_read = self._now()
         self.transport.write(self._hello)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._reader.get_buffer()
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.last_read = asyncio.get_running_loop().time()
+        self.last_read = self._now()
         items = self._reader.buffer_updated(nbytes)
         self._handle(items)
         error = self._reader.error

@@ -1,13 +1,16 @@
-"""Messages from the transport run inline when their actor is idle: the handler starts inside the receive callback,
-in its worker's task and context, and a handler that suspends is resumed by that worker with order kept."""
+"""Messages from the transport start at once when their actor is idle (Python 3.12 and newer): the handler starts
+inside the receive callback, in an eager task with its worker's name and context, and a handler that suspends
+finishes there with order kept. On 3.11 the worker takes them on the next loop turn, with the same guarantees."""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import pytest
 from conftest import NodePair
 
 from zactor import Actor, Context, Node, handler, message
@@ -67,6 +70,7 @@ async def idle_recorder() -> AsyncIterator[tuple[Recorder, Mailbox]]:
         yield recorder, mailbox
 
 
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="eager tasks came in Python 3.12")
 async def test_an_idle_actor_runs_a_message_from_a_callback_before_put_returns() -> None:
     async with idle_recorder() as (recorder, mailbox):
         after_put: list[list[str]] = []
@@ -81,7 +85,7 @@ async def test_an_idle_actor_runs_a_message_from_a_callback_before_put_returns()
 
 
 async def test_inside_a_task_an_inline_put_is_queued_for_the_worker() -> None:
-    """Only a callback outside any task runs a handler inline; from a task the message goes to the worker."""
+    """Only a callback outside any task starts a handler at once; from a task the message goes to the worker."""
     async with idle_recorder() as (recorder, mailbox):
         mailbox.put(Step(tag=1), None, inline=True)
         assert recorder.events == []
@@ -114,3 +118,18 @@ async def test_handlers_run_in_their_worker_task_and_context(node_pair: NodePair
         assert first.task_name.startswith("zactor-actor-a-") and first.var == "unset"
         assert (await b.ask(Probe())).var == "unset"
         assert (await a.ask(Probe())).var == "set by a handler"
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="eager tasks came in Python 3.12")
+async def test_closing_cancels_a_handler_started_at_once_that_outlives_the_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A handler started in the receive callback that never ends is cancelled at the stop timeout, logged once."""
+    async with idle_recorder() as (recorder, mailbox):
+        asyncio.get_running_loop().call_soon(lambda: mailbox.put(Step(tag=1, sleep_s=3600), None, inline=True))
+        await asyncio.sleep(0.01)
+        assert recorder.events == ["start 1"]
+        async with asyncio.timeout(2):
+            await mailbox.close(timeout_s=0.05)
+        outlived = [r for r in caplog.records if "outlived the stop timeout" in r.getMessage()]
+        assert recorder.events == ["start 1"] and len(outlived) == 1
