@@ -67,15 +67,6 @@ class HandlerStats:
         self.buckets = [0] * (len(LATENCY_BUCKETS_S) + 1)
         self.seconds = 0.0
 
-    def record(self, is_ask: bool, seconds: float) -> None:
-        """Count one handler run of ``seconds``."""
-        if is_ask:
-            self.asks += 1
-        else:
-            self.tells += 1
-        self.buckets[bisect.bisect_left(LATENCY_BUCKETS_S, seconds)] += 1
-        self.seconds += seconds
-
 
 class Idle:
     """A worker waiting for work: its waiter future, its task, the task's name and the context it runs in."""
@@ -118,6 +109,7 @@ class Mailbox:
         self._running: dict[ReplyTo, asyncio.Task[Any]] = {}  # the reply_to of each ask being handled -> its worker
         self._cancelling: set[ReplyTo] = set()
         self._paused = False
+        self._loop: asyncio.AbstractEventLoop | None = None  # set by start
         self._quiet: asyncio.Event | None = None
         self.crash_policy: RestartPolicy | None = None
         self.on_crash: Callable[[BaseException], None] | None = None
@@ -173,7 +165,7 @@ class Mailbox:
 
     def start(self) -> None:
         """Start the worker task(s), each in a context of its own."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         for i in range(max(1, self.actor.max_concurrency)):
             context = contextvars.copy_context()
             name = f"zactor-actor-{self.name}-{i}"
@@ -200,8 +192,14 @@ class Mailbox:
         if idle and not queue:
             worker = idle.pop()
             if not worker.waiter.done():
-                if inline and _EAGER and asyncio.current_task() is None:
-                    self._start_eager(worker, msg, reply_to, sender)
+                if inline and _EAGER and asyncio.current_task() is None:  # the eager task stands in for the worker
+                    coro = self._serve(msg, reply_to, sender, worker)
+                    task = asyncio.Task(
+                        coro, loop=self._loop, name=worker.name, context=worker.context, eager_start=True
+                    )  # type: ignore[call-arg]  # Python 3.12+
+                    if not task.done():
+                        self._borrowed[task] = worker.task
+                        task.add_done_callback(self._borrowed.pop)
                 else:
                     queue.append((msg, reply_to, sender))
                     worker.waiter.set_result(None)
@@ -251,15 +249,6 @@ class Mailbox:
         asks = [reply_to for _, reply_to, _ in self._queue if reply_to is not None and reply_to.peer == peer]
         asks += [reply_to for reply_to in self._running if reply_to is not None and reply_to.peer == peer]
         return sum(self.cancel(reply_to) for reply_to in asks)
-
-    def _start_eager(self, worker: Idle, msg: Any, reply_to: ReplyTo, sender: Sender | None) -> None:
-        """Run ``msg``'s handler in an eager task in ``worker``'s stead, in its context and under its name."""
-        coro = self._serve(msg, reply_to, sender, worker)
-        loop = worker.waiter.get_loop()
-        task = asyncio.Task(coro, loop=loop, name=worker.name, context=worker.context, eager_start=True)  # type: ignore[call-arg]  # Python 3.12+
-        if not task.done():
-            self._borrowed[task] = worker.task
-            task.add_done_callback(self._borrowed.pop)
 
     def _give_back(self, worker: Idle) -> None:
         """An eager task is done with ``worker``'s slot: wake the worker if messages queued meanwhile (or the mailbox
@@ -327,7 +316,14 @@ class Mailbox:
         except Exception as exc:
             error = self._handler_failed(exc, msg, tell=reply_to is None)
         finally:
-            self.stats.record(reply_to is not None, time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            stats = self.stats
+            if task is not None:
+                stats.asks += 1
+            else:
+                stats.tells += 1
+            stats.buckets[bisect.bisect_left(LATENCY_BUCKETS_S, elapsed)] += 1
+            stats.seconds += elapsed
             if task is not None:
                 running.pop(reply_to, None)
                 if reply_to in self._cancelling:  # this ask's cancel is spent

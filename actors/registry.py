@@ -44,6 +44,8 @@ class Registry:
         self._mailbox_size = mailbox_size
         self.stop_timeout_s = stop_timeout_s
         self._mailboxes: dict[str, Mailbox] = {}
+        self.find: Callable[[str], Mailbox | None] = self._mailboxes.get
+        """The mailbox of the actor named ``name``, or ``None`` (:meth:`get` as one C call, for the receive path)."""
         self._supervisors: dict[str, Supervisor] = {}
         self.terminations: collections.Counter[str] = collections.Counter()
         self._reserved: set[str] = set()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -167,16 +168,14 @@ class _Peer(ZmtpStream):
             return False
         return True
 
-    def message(self, frames: list[Any]) -> None:
-        if not self._ready:
-            self.malformed("zmtp_protocol_errors")
-            return
-        self.listener._deliver(self.peer_id, frames)
+    def message(self, frames: list[Any]) -> None:  # before READY: messages are delivered from READY on
+        self.malformed("zmtp_protocol_errors")
 
     def command(self, name: bytes, body: memoryview) -> None:
         if name == b"READY" and not self._ready:
             self._ready = True
             self.listener._peers[self.peer_id] = self
+            self.deliver = functools.partial(self.listener._deliver, self.peer_id)
         elif name == b"ERROR":
             self._fail("zmtp_protocol_errors", graceful=True)
 
