@@ -201,6 +201,18 @@ class ZmtpDialer:
             if not waiter.done():
                 waiter.set_exception(TransportClosed("transport is closed"))
 
+    async def linger(self, linger_s: float) -> None:
+        """After :meth:`close` with ``flush``: wait up to ``linger_s`` seconds for the connection to write what it
+        holds and close, then drop the rest and close it (libzmq's ``ZMQ_LINGER``); a peer that never reads cannot
+        keep the socket open."""
+        ready = self._ready
+        if ready is None:
+            return
+        done, _ = await asyncio.wait([ready.lost], timeout=linger_s)
+        if not done:
+            ready.transport.abort()
+            await ready.lost
+
 
 class _Connection(ZmtpStream):
     """One connection attempt of a dialer: the handshake, then replies."""
@@ -208,6 +220,7 @@ class _Connection(ZmtpStream):
     def __init__(self, dialer: ZmtpDialer) -> None:
         super().__init__(_HELLO, dialer._max_frame)
         self.dialer = dialer
+        self.lost: asyncio.Future[None] = dialer._loop.create_future()  # done once the connection is lost
         self.paused = False
         self._ready = False
 
@@ -215,6 +228,8 @@ class _Connection(ZmtpStream):
         if not self.greeted and not self.closed:  # a node that refuses the mechanism closes without greeting
             self._fail(HandshakeFailed(self.dialer.endpoint, _CLOSED_AT_GREETING))
         self.closed = True
+        if not self.lost.done():
+            self.lost.set_result(None)
         self.dialer._on_lost(self)
 
     def pause_writing(self) -> None:

@@ -570,9 +570,11 @@ class ZmqTransport(Transport):
             self._reload = None
         for endpoint in list(self._dealers):
             self._close_pump(endpoint, self._dealers.pop(endpoint), self._linger_ms)
-        for dialer in self._dialers.values():
-            dialer.close(flush=True)
+        dialers = list(self._dialers.values())
         self._dialers.clear()
+        for dialer in dialers:
+            dialer.close(flush=True)
+        await asyncio.gather(*(dialer.linger(self._linger_ms / 1000) for dialer in dialers))
         if self._outbox is not None:
             self._outbox.close()
             self._outbox = None

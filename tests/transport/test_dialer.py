@@ -4,8 +4,13 @@ restarts is reached again, and one that goes silent is dropped after three heart
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import socket
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from zactor.loops import run
 from zactor.testing import wait_until
@@ -80,14 +85,65 @@ def test_a_peer_that_goes_silent_is_dropped_after_three_heartbeats_and_dialed_an
     run(main())
 
 
+_READY = frame_header(28, 4) + b"\x05READY\x0bSocket-Type\x00\x00\x00\x06ROUTER"
+
+
 def _silent(accepted: list[Any]) -> Any:
-    ready = frame_header(28, 4) + b"\x05READY\x0bSocket-Type\x00\x00\x00\x06ROUTER"
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         accepted.append(writer)
-        writer.write(GREETING + ready)
+        writer.write(GREETING + _READY)
         while await reader.read(65536):  # reads, never answers
             pass
         writer.close()
 
     return handle
+
+
+def _open_local_ports() -> set[int]:
+    """The local TCP ports of this process's open sockets (from ``/proc``)."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads /proc")
+def test_closing_lets_unsent_bytes_linger_then_releases_the_socket_of_a_peer_that_never_reads() -> None:
+    """A peer that greets and then never reads: closing the transport waits up to its linger (0.1 s) for the 8 MiB
+    still unsent, then closes the connection's socket rather than leaving it open with the bytes."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def main() -> None:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            accepted.append(writer)
+            writer.write(GREETING + _READY)
+            await asyncio.sleep(3600)  # never reads
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        address = f"tcp://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        client = ZmqTransport(linger_s=0.1)
+        await client.start("tcp://127.0.0.1:0", lambda *_: None, lambda *_: None)
+        try:
+            await client.send(address, [bytes(8 * 1024 * 1024)], 5.0)
+            await wait_until(lambda: bool(accepted), timeout_s=3.0)
+            client_port = accepted[0].get_extra_info("peername")[1]
+            assert client_port in _open_local_ports()
+            async with asyncio.timeout(2.0):
+                await client.close()
+            assert client_port not in _open_local_ports()
+        finally:
+            for writer in accepted:
+                writer.transport.abort()
+            server.close()
+
+    run(main())
