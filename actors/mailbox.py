@@ -268,14 +268,15 @@ class Mailbox:
         worker = asyncio.current_task()
         if worker is None:
             raise RuntimeError("a mailbox worker runs as a task (see Mailbox.start)")
+        idle = Idle(loop.create_future(), worker, context)  # one record per worker, a new waiter each time
         while True:
             if queue and not self._paused:
                 await self._serve(*queue.popleft())
                 continue
             if self._closed:
                 return
-            waiter: asyncio.Future[None] = loop.create_future()
-            self._idle.append(Idle(waiter, worker, context))
+            idle.waiter = waiter = loop.create_future()
+            self._idle.append(idle)
             if self._quiet is not None and self._all_idle():
                 self._quiet.set()
             await waiter
