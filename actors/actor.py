@@ -18,7 +18,7 @@ import contextvars
 import inspect
 import logging
 import typing
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
@@ -33,25 +33,31 @@ if TYPE_CHECKING:
     from zactor.ref import ActorRef
     from zactor.services.cluster.node import ClusterNode
 
-__all__ = ["SENDER", "Actor", "Context", "Sender", "handler", "handlers_of"]
+__all__ = ["SENDER", "Actor", "Context", "Sender", "handler", "handlers_of", "sync_handlers"]
 
-F = TypeVar("F", bound=Callable[..., Awaitable[Any] | AsyncIterator[Any]])
+F = TypeVar("F", bound=Callable[..., Any])  # async def, async generator or def: checked at run time
 Handler = Callable[[Any, "Context"], Coroutine[Any, Any, Any]]
 
 
 def handler(fn: F) -> F:
-    """Mark an ``async def`` method of an :class:`Actor` as the handler of its first parameter's message type.
+    """Mark a method of an :class:`Actor` as the handler of its first parameter's message type.
 
-    The method is called as ``await method(msg, ctx)``; it returns the reply (a message, or ``None``). A method that
-    is an async generator (``async def`` with ``yield``, returning ``AsyncIterator[Item]``) streams its items to a
-    caller of ``ref.stream(msg)`` instead (see :mod:`zactor.streams`).
+    An ``async def`` method is called as ``await method(msg, ctx)``; it returns the reply (a message, or ``None``).
+    A method that is an async generator (``async def`` with ``yield``, returning ``AsyncIterator[Item]``) streams its
+    items to a caller of ``ref.stream(msg)`` instead (see :mod:`zactor.streams`).
+
+    A plain ``def`` method is a synchronous handler, called as ``method(msg, ctx)`` on the event loop's thread: it
+    must not block. It keeps the mailbox's order and one-at-a-time rule. When its actor is idle, a message from the
+    transport runs it at once in the receive callback, in no task (``asyncio.current_task()`` is ``None`` there),
+    which saves the hand-over to a task that an ``async def`` handler needs; a message that queues runs it in the
+    actor's worker task.
 
     Raises:
-        TypeError: ``fn`` is neither a coroutine function nor an async generator function.
+        TypeError: ``fn`` is a (sync) generator function, or not a function.
     """
     marked = fn  # the check below narrows fn's type; the decorator must return it as F
-    if not (inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)):
-        raise TypeError(f"@handler {fn.__qualname__} must be an async def")
+    if inspect.isgeneratorfunction(fn) or not inspect.isfunction(fn):
+        raise TypeError(f"@handler {getattr(fn, '__qualname__', fn)!r} must be a def or an async def method")
     setattr(fn, "__zactor_handler__", True)  # noqa: B010 (a function attribute mypy does not know)
     return marked
 
@@ -243,14 +249,28 @@ def handlers_of(actor: Actor) -> dict[type, Handler]:
 
 def _awaitable(method: Callable[..., Any]) -> Handler:
     """A handler as the mailbox calls it: ``await handle(msg, ctx)``; a streaming one's coroutine returns its
-    generator, which the mailbox runs under the stream's credit."""
-    if not inspect.isasyncgenfunction(method):
+    generator, which the mailbox runs under the stream's credit; a synchronous one is wrapped, and the wrapper's
+    ``__zactor_sync__`` is the method itself (see :func:`sync_handlers`)."""
+    if inspect.iscoroutinefunction(method):
         return method
+    if not inspect.isasyncgenfunction(method):
+
+        async def call(msg: Any, ctx: Context) -> Any:
+            return method(msg, ctx)
+
+        setattr(call, "__zactor_sync__", method)  # noqa: B010 (a function attribute mypy does not know)
+        return call
 
     async def start_stream(msg: Any, ctx: Context) -> Any:
         return method(msg, ctx)
 
     return start_stream
+
+
+def sync_handlers(handlers: dict[type, Handler]) -> dict[type, Callable[[Any, Context], Any]]:
+    """The synchronous handlers among ``handlers`` (from :func:`handlers_of`), as the plain methods they wrap."""
+    found = {t: getattr(h, "__zactor_sync__", None) for t, h in handlers.items()}
+    return {t: method for t, method in found.items() if method is not None}
 
 
 def check_reply(result: Any) -> None:

@@ -14,7 +14,8 @@ the idle worker's context and name, up to the handler's first suspension, and it
 returns, saving a wake-up of the worker per message. ``asyncio.current_task()``, ``asyncio.timeout()`` and context
 variables behave as in the worker. A handler that suspends finishes in that task, which then hands the slot back
 (waking the worker when messages queued meanwhile), so order and ``max_concurrency`` hold as before. On Python
-3.11, which has no eager tasks, the idle worker is woken instead.
+3.11, which has no eager tasks, the idle worker is woken instead. A synchronous handler (``def``) of an idle actor
+runs right in the receive callback on every version, in the worker's context and holding its slot, in no task.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from collections.abc import Callable
 from types import AsyncGeneratorType
 from typing import Any
 
-from zactor.actor import SENDER, Actor, Context, Sender, check_reply, handlers_of
+from zactor.actor import SENDER, Actor, Context, Sender, check_reply, handlers_of, sync_handlers
 from zactor.deathwatch import Watchers
 from zactor.errors import ActorNotFound, HandlerNotFound, MailboxFull, RemoteError
 from zactor.replies import REFUSALS, ReplyTo
@@ -68,6 +69,12 @@ class HandlerStats:
         self.seconds = 0.0
 
 
+def _call_as(sender: Sender | None, call: Callable[[Any, Context], Any], msg: Any, ctx: Context) -> Any:
+    """``call(msg, ctx)`` with ``sender`` as ``ctx.sender`` (run inside a worker's context)."""
+    SENDER.set(sender)
+    return call(msg, ctx)
+
+
 class Idle:
     """A worker waiting for work: its waiter future, its task, the task's name and the context it runs in."""
 
@@ -100,6 +107,7 @@ class Mailbox:
         ctx.mailbox = self
         self.capacity = actor.mailbox_size or capacity
         self._handlers = handlers_of(actor)
+        self._sync = sync_handlers(self._handlers)  # run at once in the receive callback when the actor is idle
         self._queue: collections.deque[tuple[Any, ReplyTo, Sender | None]] = collections.deque()
         self._idle: list[Idle] = []
         self._workers: list[asyncio.Task[None]] = []
@@ -126,6 +134,7 @@ class Mailbox:
         handlers = handlers_of(actor)
         self._handlers.clear()  # in place: the workers hold this dict
         self._handlers.update(handlers)
+        self._sync = sync_handlers(handlers)
         self.actor = actor
 
     async def stop_actor(self) -> None:
@@ -192,7 +201,10 @@ class Mailbox:
         if idle and not queue:
             worker = idle.pop()
             if not worker.waiter.done():
-                if inline and _EAGER and asyncio.current_task() is None:  # the eager task stands in for the worker
+                call = self._sync.get(type(msg)) if self._sync and inline else None
+                if call is not None and asyncio.current_task() is None:
+                    self._run_sync(worker, call, msg, reply_to, sender)
+                elif inline and _EAGER and asyncio.current_task() is None:  # the eager task stands in for the worker
                     coro = self._serve(msg, reply_to, sender, worker)
                     task = asyncio.Task(
                         coro, loop=self._loop, name=worker.name, context=worker.context, eager_start=True
@@ -249,6 +261,38 @@ class Mailbox:
         asks = [reply_to for _, reply_to, _ in self._queue if reply_to is not None and reply_to.peer == peer]
         asks += [reply_to for reply_to in self._running if reply_to is not None and reply_to.peer == peer]
         return sum(self.cancel(reply_to) for reply_to in asks)
+
+    def _run_sync(
+        self, worker: Idle, call: Callable[[Any, Context], Any], msg: Any, reply_to: ReplyTo, sender: Sender | None
+    ) -> None:
+        """Run a synchronous handler at once, in ``worker``'s context and holding its slot, and answer."""
+        started = time.perf_counter()
+        error: BaseException | None = None
+        result = None
+        try:
+            result = worker.context.run(_call_as, sender, call, msg, self.ctx)
+            if result is not None and not is_message(result):
+                check_reply(result)
+        except REFUSALS as exc:
+            error = exc
+        except Exception as exc:
+            error = self._handler_failed(exc, msg, tell=reply_to is None)
+        finally:
+            self._count(reply_to is not None, started)
+            self._give_back(worker)
+        if reply_to is not None:
+            reply_to.answer(result, error, self.name)
+
+    def _count(self, ask: bool, started: float) -> None:
+        """Count one handler run that started at ``started`` (``time.perf_counter``)."""
+        elapsed = time.perf_counter() - started
+        stats = self.stats
+        if ask:
+            stats.asks += 1
+        else:
+            stats.tells += 1
+        stats.buckets[bisect.bisect_left(LATENCY_BUCKETS_S, elapsed)] += 1
+        stats.seconds += elapsed
 
     def _give_back(self, worker: Idle) -> None:
         """An eager task is done with ``worker``'s slot: wake the worker if messages queued meanwhile (or the mailbox
@@ -317,14 +361,7 @@ class Mailbox:
         except Exception as exc:
             error = self._handler_failed(exc, msg, tell=reply_to is None)
         finally:
-            elapsed = time.perf_counter() - started
-            stats = self.stats
-            if task is not None:
-                stats.asks += 1
-            else:
-                stats.tells += 1
-            stats.buckets[bisect.bisect_left(LATENCY_BUCKETS_S, elapsed)] += 1
-            stats.seconds += elapsed
+            self._count(task is not None, started)
             if task is not None:
                 running.pop(reply_to, None)
                 if reply_to in self._cancelling:  # this ask's cancel is spent

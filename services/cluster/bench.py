@@ -33,6 +33,7 @@ __all__ = [
     "msgpack_client",
     "zactor_server",
     "zactor_libzmq_server",
+    "zactor_sync_server",
     "zactor_client",
     "blocking_client",
     "pyro_server",
@@ -200,6 +201,14 @@ class EchoActor(Actor):
         return Rss(peak_rss_bytes=_peak_rss_bytes())
 
 
+class SyncEchoActor(EchoActor):
+    """:class:`EchoActor` with a synchronous echo handler (``def``), which runs in the receive callback."""
+
+    @handler
+    def echo(self, msg: Echo, ctx: Context) -> Echo:  # type: ignore[override]  # def instead of async def
+        return msg
+
+
 def _config(node_id: str, keyring: str | None, key_name: str) -> NodeConfig:
     if keyring is None:
         return NodeConfig(node_id=node_id)
@@ -216,13 +225,18 @@ def zactor_libzmq_server(port_q: Any, keyring: str | None) -> None:
     _serve_echo(port_q, keyring, libzmq=True)
 
 
-def _serve_echo(port_q: Any, keyring: str | None, libzmq: bool) -> None:
+def zactor_sync_server(port_q: Any, keyring: str | None) -> None:
+    """As :func:`zactor_server`, with a synchronous echo handler (:class:`SyncEchoActor`)."""
+    _serve_echo(port_q, keyring, libzmq=False, actor=SyncEchoActor)
+
+
+def _serve_echo(port_q: Any, keyring: str | None, libzmq: bool, actor: type[EchoActor] = EchoActor) -> None:
     async def serve() -> None:
         done = asyncio.Event()
         config = _config("bench-server", keyring, "server")
         transport = ZmqTransport(asyncio_zmtp=False) if libzmq else None
         async with Node(config, transport=transport) as node:
-            await node.add_actor("echo", EchoActor(done))
+            await node.add_actor("echo", actor(done))
             port_q.put(int(node.address.rsplit(":", 1)[1]))
             await done.wait()
             await asyncio.sleep(0.2)

@@ -114,13 +114,16 @@ class DurableActor(VirtualActor, Generic[S]):
         return typing.cast(S, decode_body(type_name_of(self.state_type), body))
 
 
-def _saving(actor: DurableActor[Any], method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """``method`` followed by ``actor.save()`` when ``autosave`` is on: the reply waits for the state's write."""
+def _saving(actor: DurableActor[Any], method: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """``method`` (``async def`` or ``def``) followed by ``actor.save()`` when ``autosave`` is on: the reply waits for
+    the state's write."""
 
     @functools.wraps(method)
     async def run(msg: Any, ctx: Context) -> Any:
         try:
-            result = await method(msg, ctx)
+            result = method(msg, ctx)
+            if inspect.isawaitable(result):
+                result = await result
         except BaseException:
             if actor.autosave:
                 actor.restore()

@@ -142,3 +142,25 @@ async def test_a_durable_singleton_moves_with_its_state(clock: FakeClock) -> Non
             network.cut(runner.address, other.address)
         moved = await rest[0].singleton_ref("ledger").ask(Add(by=1), timeout_s=15.0)
         assert moved.node != runner.node_id and moved.value == 16
+
+
+class SyncTally(DurableActor[TallyState]):
+    @handler
+    def add(self, msg: Add, ctx: Context) -> Total:  # a synchronous handler: saved after it returns
+        self.state = TallyState(value=self.state.value + msg.by)
+        if msg.fail:
+            raise ValueError("refused after changing the state")
+        return Total(value=self.state.value, node=ctx.node_id)
+
+
+async def test_a_synchronous_handler_s_state_is_saved_and_a_failed_one_changes_nothing(clock: FakeClock) -> None:
+    async with cluster(3, InMemoryNetwork(), clock) as nodes:
+        for node in nodes:
+            await node.add_extension(ReplicatedStore(MemoryStorage(), write_timeout_s=1.0, replication_factor=3))
+        await hosting(nodes, "stally", SyncTally, shards=2, idle_s=1.0)
+        ref = nodes[0].virtual("stally", "a")
+        assert (await ref.ask(Add(by=2), timeout_s=10.0)).value == 2
+        with pytest.raises(RemoteError, match="refused after changing"):
+            await ref.ask(Add(by=100, fail=True), timeout_s=10.0)
+        await wait_until(lambda: not any(n.virtual_actors.active() for n in nodes), timeout_s=5.0, what="idle stop")
+        assert (await nodes[1].virtual("stally", "a").ask(Add(by=1), timeout_s=10.0)).value == 3
