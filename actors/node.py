@@ -117,8 +117,6 @@ class Node:
         self.stats: collections.Counter[str] = collections.Counter()
         self._peer_log = RateLimitedLogger(log)
         self._secure = self.config.keyring_dir is not None
-        self._plain = not self._secure  # no key names to check: a Sender seen before is reused as it is
-        self._find_mailbox = self._registry.find
         self._senders: dict[tuple[str | None, str | None, str | None], Sender] = {}
         self._responder = self._respond  # one bound method for every RemoteAsk (they compare equal by it)
         self._streams: dict[tuple[bytes, int], RemoteStream] = {}  # streamed requests being answered, by peer and id
@@ -396,16 +394,13 @@ class Node:
         try:
             if self._is_stopping:
                 raise NodeUnavailable(self.node_id, "node is stopping")
-            sender = self._senders.get((header.sender, None, header.cluster_id)) if self._plain else None
-            if sender is None:
-                sender = self._sender_of(peer, header.sender, header.cluster_id)
+            sender = self._sender_of(peer, header.sender, header.cluster_id)
             if header.hlc is not None:
                 self.merge_envelope_stamp(header.hlc)
-            mailbox = self._find_mailbox(target)
+            mailbox = self._registry.get(target)
             if mailbox is None:
                 raise ActorNotFound(target, self.node_id)
-            msg = open_body(header, frames) if RECEIVER.get() is self else receiving(self, open_body, header, frames)
-            mailbox.put(msg, reply_to, inline=inline, sender=sender)
+            mailbox.put(receiving(self, open_body, header, frames), reply_to, inline=inline, sender=sender)
         except _REFUSED as exc:
             self.stats[_STAT_BY_ERROR[type(exc)]] += 1
             if reply_to is None:
@@ -464,17 +459,7 @@ class Node:
         try:
             if error is None:
                 try:
-                    clock = self._clock
-                    config = self.config
-                    frames = pack(
-                        Kind.REPLY,
-                        request_id,
-                        "",
-                        result,
-                        None if clock is None else clock.stamp(),
-                        config.copy_threshold_bytes,
-                    )
-                    self._transport.reply(peer, frames, config.default_timeout_s)
+                    self._send_reply(peer, request_id, Kind.REPLY, result)
                     return
                 except (MessageTooLarge, TypeError) as exc:
                     error = exc

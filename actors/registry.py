@@ -44,17 +44,14 @@ class Registry:
         self._mailbox_size = mailbox_size
         self.stop_timeout_s = stop_timeout_s
         self._mailboxes: dict[str, Mailbox] = {}
-        self.find: Callable[[str], Mailbox | None] = self._mailboxes.get
-        """The mailbox of the actor named ``name``, or ``None`` (:meth:`get` as one C call, for the receive path)."""
+        self.get: Callable[[str], Mailbox | None] = self._mailboxes.get
+        """``get(name)``: the mailbox of the actor named ``name``, or ``None`` (the dict's own lookup: one C call on
+        the receive path)."""
         self._supervisors: dict[str, Supervisor] = {}
         self.terminations: collections.Counter[str] = collections.Counter()
         self._reserved: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.listeners: list[Callable[[], None]] = []
-
-    def get(self, name: str) -> Mailbox | None:
-        """The mailbox of the actor named ``name``, or ``None`` when there is none."""
-        return self._mailboxes.get(name)
 
     def names(self) -> list[str]:
         """The names of the hosted actors, sorted."""

@@ -503,9 +503,8 @@ class ZmqTransport(Transport):
 
     def reply(self, peer: bytes, frames: Sequence[Any], timeout_s: float) -> bool:
         nbytes = self._outgoing(frames)
-        listener = self._listener
-        if listener is not None:
-            return listener.reply(peer, frames, nbytes)
+        if self._listener is not None:
+            return self._listener.reply(peer, frames, nbytes)
         if self._outbox is None:
             raise TransportClosed("transport is closed")
         try:
