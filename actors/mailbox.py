@@ -9,7 +9,7 @@ never waits in the queue: a CANCEL finds its ask by ``reply_to`` and drops or ca
 mailbox fails what is queued at once (a lane of its own, as Proto.Actor's system messages have).
 
 A message that arrives from the transport while a worker is idle and nothing is queued starts at once, inside the
-receive callback, on Python 3.12 and newer: it runs in an eager task (``asyncio.eager_task_factory``) that borrows
+receive callback, on Python 3.12 and newer: it runs in an eager task (``Task(..., eager_start=True)``) that borrows
 the idle worker's context and name, up to the handler's first suspension, and its reply leaves before the callback
 returns, saving a wake-up of the worker per message. ``asyncio.current_task()``, ``asyncio.timeout()`` and context
 variables behave as in the worker. A handler that suspends finishes in that task, which then hands the slot back
@@ -67,6 +67,15 @@ class HandlerStats:
         self.asks = self.tells = self.failures = 0
         self.buckets = [0] * (len(LATENCY_BUCKETS_S) + 1)
         self.seconds = 0.0
+
+    def record(self, is_ask: bool, seconds: float) -> None:
+        """Count one handler run of ``seconds``."""
+        if is_ask:
+            self.asks += 1
+        else:
+            self.tells += 1
+        self.buckets[bisect.bisect_left(LATENCY_BUCKETS_S, seconds)] += 1
+        self.seconds += seconds
 
 
 def _call_as(sender: Sender | None, call: Callable[[Any, Context], Any], msg: Any, ctx: Context) -> Any:
@@ -201,20 +210,16 @@ class Mailbox:
         if idle and not queue:
             worker = idle.pop()
             if not worker.waiter.done():
-                call = self._sync.get(type(msg)) if self._sync and inline else None
-                if call is not None and asyncio.current_task() is None:
-                    self._run_sync(worker, call, msg, reply_to, sender)
-                elif inline and _EAGER and asyncio.current_task() is None:  # the eager task stands in for the worker
-                    coro = self._serve(msg, reply_to, sender, worker)
-                    task = asyncio.Task(
-                        coro, loop=self._loop, name=worker.name, context=worker.context, eager_start=True
-                    )  # type: ignore[call-arg]  # Python 3.12+
-                    if not task.done():
-                        self._borrowed[task] = worker.task
-                        task.add_done_callback(self._borrowed.pop)
-                else:
-                    queue.append((msg, reply_to, sender))
-                    worker.waiter.set_result(None)
+                if inline and asyncio.current_task() is None:  # a receive callback: start at once where possible
+                    call = self._sync.get(type(msg))
+                    if call is not None:
+                        self._run_sync(worker, call, msg, reply_to, sender)
+                        return
+                    if _EAGER:
+                        self._start_eager(worker, msg, reply_to, sender)
+                        return
+                queue.append((msg, reply_to, sender))
+                worker.waiter.set_result(None)
                 return
         queue.append((msg, reply_to, sender))
         self._wake_one()
@@ -278,25 +283,27 @@ class Mailbox:
         except Exception as exc:
             error = self._handler_failed(exc, msg, tell=reply_to is None)
         finally:
-            self._count(reply_to is not None, started)
+            self.stats.record(reply_to is not None, time.perf_counter() - started)
             self._give_back(worker)
-        if reply_to is not None:
-            reply_to.answer(result, error, self.name)
+        self._complete(reply_to, result, error)
 
-    def _count(self, ask: bool, started: float) -> None:
-        """Count one handler run that started at ``started`` (``time.perf_counter``)."""
-        elapsed = time.perf_counter() - started
-        stats = self.stats
-        if ask:
-            stats.asks += 1
-        else:
-            stats.tells += 1
-        stats.buckets[bisect.bisect_left(LATENCY_BUCKETS_S, elapsed)] += 1
-        stats.seconds += elapsed
+    def _start_eager(self, worker: Idle, msg: Any, reply_to: ReplyTo, sender: Sender | None) -> None:
+        """Run ``msg``'s handler in an eager task in ``worker``'s stead, in its context and under its name."""
+        coro = self._serve(msg, reply_to, sender, worker)
+        task = asyncio.Task(
+            coro,
+            loop=self._loop,
+            name=worker.name,
+            context=worker.context,
+            eager_start=True,  # type: ignore[call-arg]
+        )  # eager_start: Python 3.12+
+        if not task.done():
+            self._borrowed[task] = worker.task
+            task.add_done_callback(self._borrowed.pop)
 
     def _give_back(self, worker: Idle) -> None:
-        """An eager task is done with ``worker``'s slot: wake the worker if messages queued meanwhile (or the mailbox
-        closed), else it is idle again."""
+        """A handler run in ``worker``'s stead (an eager task's, or a synchronous one's) is done with its slot: wake
+        the worker if messages queued meanwhile (or the mailbox closed), else it is idle again."""
         if worker.waiter.done():
             return
         if self._closed or (self._queue and not self._paused):
@@ -361,7 +368,7 @@ class Mailbox:
         except Exception as exc:
             error = self._handler_failed(exc, msg, tell=reply_to is None)
         finally:
-            self._count(task is not None, started)
+            self.stats.record(task is not None, time.perf_counter() - started)
             if task is not None:
                 running.pop(reply_to, None)
                 if reply_to in self._cancelling:  # this ask's cancel is spent
@@ -369,8 +376,7 @@ class Mailbox:
                     task.uncancel()
             if lent is not None:
                 self._give_back(lent)
-        if reply_to is not None:
-            reply_to.answer(result, error, self.name)
+        self._complete(reply_to, result, error)
 
     def _complete(self, reply_to: ReplyTo, result: Any, error: BaseException | None) -> None:
         """Answer an ask (a tell gets nothing)."""
