@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from zactor.transport.endpoint import ipc_path
 from zactor.transport.errors import HandshakeFailed, SendTimeout, TransportClosed
-from zactor.transport.framing import GREETING, PING, error_reason, is_zmtp3, mechanism_of, message_parts, ready
+from zactor.transport.framing import GREETING, error_reason, is_zmtp3, mechanism_of, message_parts, ready
 from zactor.transport.zmtp_protocol import ZmtpStream
 
 __all__ = ["ZmtpDialer"]
@@ -176,11 +176,9 @@ class ZmtpDialer:
         ready = self._ready
         if ready is None or self._closed:
             return
-        if ready.last_read < self._loop.time() - 3 * self._heartbeat_s:
+        if not ready.beat(self._heartbeat_s):
             self.stats["heartbeat_timeouts"] += 1
-            ready.transport.abort()
             return
-        ready.transport.write(PING)
         self._timer = self._loop.call_later(self._heartbeat_s, self._heartbeat)
 
     def close(self, flush: bool) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from zactor.transport.endpoint import ipc_path
-from zactor.transport.framing import GREETING, PING, error_command, is_zmtp3, mechanism_of, message_parts, ready
+from zactor.transport.framing import GREETING, error_command, is_zmtp3, mechanism_of, message_parts, ready
 from zactor.transport.zmtp_protocol import ZmtpStream
 
 __all__ = ["ZmtpListener"]
@@ -104,32 +104,27 @@ class ZmtpListener:
         if connection is None:
             self.stats["dropped_unroutable"] += 1
             return False
-        transport = connection.transport
-        pending = transport.get_write_buffer_size()
-        if pending and pending + nbytes > self._max_unread:
+        if not self._fits(connection, nbytes):
             self.stats["reply_budget_drops"] += 1
             return False
-        transport.writelines(message_parts(frames)[0])
+        connection.transport.writelines(message_parts(frames)[0])
         return True
 
     def has_room(self, peer: bytes, nbytes: int) -> bool:
         """Whether a reply of ``nbytes`` to ``peer`` fits its budget now."""
         connection = self._peers.get(peer)
-        if connection is None:
-            return True
+        return connection is None or self._fits(connection, nbytes)
+
+    def _fits(self, connection: _Peer, nbytes: int) -> bool:
+        """Whether ``nbytes`` more fit ``connection``'s budget: what its write buffer holds unsent, plus them."""
         pending = connection.transport.get_write_buffer_size()
         return not pending or pending + nbytes <= self._max_unread
 
     def _heartbeat(self) -> None:
-        loop = asyncio.get_running_loop()
-        silent_after = loop.time() - 3 * self._heartbeat_s
         for connection in list(self._peers.values()):
-            if connection.last_read < silent_after:
+            if not connection.beat(self._heartbeat_s):
                 self.stats["heartbeat_timeouts"] += 1
-                connection.transport.abort()
-            else:
-                connection.transport.write(PING)
-        self._beat = loop.call_later(self._heartbeat_s, self._heartbeat)
+        self._beat = asyncio.get_running_loop().call_later(self._heartbeat_s, self._heartbeat)
 
     def close(self) -> None:
         """Stop listening and close every connection (what they had not sent is dropped)."""
