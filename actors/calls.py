@@ -106,7 +106,7 @@ class Calls:
             raise ActorNotFound(name, self._node.node_id)
         deadlines = self._started_deadlines()
         serialize = self._node.config.serialize_local
-        fut = asyncio.get_running_loop().create_future()
+        fut = deadlines.loop.create_future()
         ask = LocalAsk(fut, self._node.node_id)
         mailbox.put(self._through_wire(msg) if serialize else msg, ask)
         request_id = next(self._request_ids)
@@ -145,7 +145,7 @@ class Calls:
         deadlines = self._started_deadlines()
         request_id = next(self._request_ids)
         frames = self._envelope(Kind.REQUEST, request_id, name, msg)
-        fut = asyncio.get_running_loop().create_future()
+        fut = deadlines.loop.create_future()
         self._pending[request_id] = (fut, address, name, timeout_s)
         deadlines.add(timeout_s, request_id)
         try:

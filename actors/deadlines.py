@@ -25,10 +25,13 @@ class Deadlines:
         loop: the event loop whose clock (``loop.time()``, seconds) the deadlines use.
         live: the mapping whose keys are the requests still waiting; others are skipped and compacted away.
         on_expire: called with the key of each live request whose deadline passed.
+
+    Attributes:
+        loop: that event loop (the asks' futures are made on it, with no look-up of the running loop per ask).
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, live: Mapping[int, Any], on_expire: Callable[[int], None]):
-        self._loop = loop
+        self.loop = loop
         self._live = live
         self._on_expire = on_expire
         self._heap: list[tuple[float, int]] = []
@@ -37,7 +40,7 @@ class Deadlines:
 
     def add(self, timeout_s: float, key: int) -> None:
         """Expire ``key`` ``timeout_s`` seconds from now."""
-        when = self._loop.time() + timeout_s
+        when = self.loop.time() + timeout_s
         heap = self._heap
         if len(heap) > _COMPACT_MIN and len(heap) > 2 * len(self._live):
             live = self._live
@@ -51,12 +54,12 @@ class Deadlines:
         if self._timer is not None:
             self._timer.cancel()
         self._timer_when = when
-        self._timer = self._loop.call_at(when, self._fire)
+        self._timer = self.loop.call_at(when, self._fire)
 
     def _fire(self) -> None:
         self._timer = None
         heap = self._heap
-        now = self._loop.time()
+        now = self.loop.time()
         while heap and heap[0][0] <= now:
             _, key = heapq.heappop(heap)
             if key in self._live:

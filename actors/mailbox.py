@@ -210,7 +210,7 @@ class Mailbox:
         if idle and not queue:
             worker = idle.pop()
             if not worker.waiter.done():
-                if inline and asyncio.current_task() is None:  # a receive callback: start at once where possible
+                if inline and asyncio.current_task(self._loop) is None:  # a receive callback: start at once
                     call = self._sync.get(type(msg))
                     if call is not None:
                         self._run_sync(worker, call, msg, reply_to, sender)
@@ -348,7 +348,7 @@ class Mailbox:
         error: BaseException | None = None
         result = None
         if reply_to is not None:
-            task = asyncio.current_task()
+            task = asyncio.current_task(self._loop)
             assert task is not None  # a mailbox serves in its workers' tasks, or in eager ones
             running[reply_to] = task
         try:
