@@ -266,7 +266,8 @@ class Calls:
             return
         fut = entry[0]
         try:
-            self._merge_clock(header.hlc, endpoint)
+            if header.hlc is not None:
+                self._merge_clock(header.hlc, endpoint)
             ok, outcome = receiving(self._node, open_reply, header, frames)
             if ok:
                 fut.set_result(outcome)

@@ -92,8 +92,13 @@ class ZmtpDialer:
         if not self._closed:
             self._connecting = self._loop.create_task(self._connect())
 
-    def _try_send(self, frames: Sequence[Any]) -> bool:
-        """Write (or, before the handshake, queue) one envelope if there is room now; False when there is not."""
+    def try_send(self, frames: Sequence[Any]) -> bool:
+        """Write (or, before the handshake, queue) one envelope if there is room now; False when there is not (then
+        :meth:`send_when_room` sends it).
+
+        Raises:
+            TransportClosed: the transport closed.
+        """
         if self._closed:
             raise TransportClosed("transport is closed")
         if self._blocked:
@@ -109,15 +114,14 @@ class ZmtpDialer:
         self._waiting.append(message_parts(frames)[0])
         return True
 
-    async def send(self, frames: Sequence[Any], timeout_s: float) -> None:
-        """Send one envelope, waiting for room (first in, first out) up to ``timeout_s`` seconds.
+    async def send_when_room(self, frames: Sequence[Any], timeout_s: float) -> None:
+        """Send one envelope that :meth:`try_send` had no room for, waiting for room (first in, first out) up to
+        ``timeout_s`` seconds.
 
         Raises:
             SendTimeout: still no room at the deadline (the envelope is then never sent).
             TransportClosed: the transport closed.
         """
-        if self._try_send(frames):
-            return
         self.stats["send_waits"] += 1
         waiter: asyncio.Future[None] = self._loop.create_future()
         self._blocked.append((message_parts(frames)[0], waiter))
@@ -138,7 +142,7 @@ class ZmtpDialer:
         if self._blocked:
             self._blocked.append((message_parts(frames)[0], self._loop.create_future()))
             return True
-        return self._try_send(frames)
+        return self.try_send(frames)
 
     def _flush(self) -> None:
         """Write what waits, in order, while the connection takes it (abandoned sends are dropped unsent)."""

@@ -474,7 +474,8 @@ class ZmqTransport(Transport):
         self._outgoing(frames)
         dialer = self._dialer(endpoint)
         if dialer is not None:
-            await dialer.send(frames, timeout_s)
+            if not dialer.try_send(frames):  # no coroutine of the dialer's while there is room
+                await dialer.send_when_room(frames, timeout_s)
             return
         pump = self._dealer(endpoint)
         await self._send(pump, frames, 1, timeout_s, endpoint)
