@@ -30,7 +30,7 @@ from zactor.services.cluster import bench
 from zactor.services.cluster.cli_bench import run_pair
 from zactor.transport.envelope import Kind, open_body, pack, unpack
 from zactor.transport.framing import GREETING, FrameReader, message_parts, ready
-from zactor.transport.sockets import recv_rest
+from zactor.transport.sockets import ZmqTransport, recv_rest
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -110,6 +110,31 @@ def zmtp_floor_server(port_q: Any, keyring: str | None) -> None:
     run_loop(serve())
 
 
+def transport_server(port_q: Any, keyring: str | None) -> None:
+    """The floor's echo on zactor's transport (``ZmqTransport``, ZMTP from the loop) with no actor layer: no
+    registry, mailbox, sender, statistics or reply routing; ``keyring`` is not supported."""
+
+    async def serve() -> None:
+        done = asyncio.Event()
+        transport = ZmqTransport()
+
+        def on_request(peer: bytes, frames: list[Any]) -> None:
+            header = unpack(frames)
+            msg = open_body(header, frames)
+            if isinstance(msg, bench.Stop):
+                msg = bench.Rss(peak_rss_bytes=0)
+                done.set()
+            transport.reply(peer, pack(Kind.REPLY, header.request_id, "", msg), 1.0)
+
+        address = await transport.start("tcp://127.0.0.1:0", on_request, lambda endpoint, frames: None)
+        port_q.put(int(address.rsplit(":", 1)[1]))
+        await done.wait()
+        await asyncio.sleep(0.2)
+        await transport.close()
+
+    run_loop(serve())
+
+
 def _cpu_s(pid: int) -> dict[str, float]:
     """CPU seconds of each thread kind of process ``pid``: ``main`` and libzmq's ``io``."""
     totals = {"main": 0.0, "io": 0.0}
@@ -156,6 +181,7 @@ def main() -> None:
         "zactor": bench.zactor_server,
         "zactor, def handler": bench.zactor_sync_server,
         "floor without libzmq": zmtp_floor_server,
+        "zactor's transport alone": transport_server,
         "zactor, libzmq sockets": bench.zactor_libzmq_server,
     }
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
@@ -170,6 +196,7 @@ def main() -> None:
     pairs = (
         ("zactor", "floor without libzmq"),
         ("zactor, def handler", "floor without libzmq"),
+        ("zactor's transport alone", "floor without libzmq"),
         ("zactor, libzmq sockets", "floor"),
     )
     for ours, floor in pairs:
