@@ -24,7 +24,7 @@ import zmq
 
 from zactor.errors import HandshakeFailed, NodeUnavailable
 from zactor.transport.curve import MONITOR_EVENTS, handshake_failure, next_event
-from zactor.transport.sockets import recv_envelope
+from zactor.transport.pump import recv_envelope
 from zactor.transport.zmtp import ZmtpClosed, ZmtpSocket
 
 __all__ = ["EVENTS", "LINGER_MS", "Connection", "PlainConnection", "NotDelivered"]

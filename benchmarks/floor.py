@@ -30,7 +30,8 @@ from zactor.services.cluster import bench
 from zactor.services.cluster.cli_bench import run_pair
 from zactor.transport.envelope import Kind, open_body, pack, unpack
 from zactor.transport.framing import GREETING, FrameReader, message_parts, ready
-from zactor.transport.sockets import ZmqTransport, recv_rest
+from zactor.transport.pump import recv_rest
+from zactor.transport.sockets import ZmqTransport
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
