@@ -28,7 +28,7 @@ import attrs
 import msgpack
 
 from zactor.transport.errors import DecodeError
-from zactor.transport.schema import decoder_of
+from zactor.transport.schema import SPEC_ATTR, decoder_of
 from zactor.transport.values import EXT_CODES, NOT_A_VALUE, decode_ext, encode_value
 
 __all__ = [
@@ -90,11 +90,8 @@ class _Spec:
     reply_type: Any = _UNRESOLVED  # what reply_type_of returns, resolved on first use
 
 
-_SPEC = "__zactor_spec__"  # the class attribute that holds a message class's _Spec
-
-
 def _spec(cls: type) -> _Spec | None:
-    return cls.__dict__.get(_SPEC)
+    return cls.__dict__.get(SPEC_ATTR)
 
 
 @dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(attrs.field,))
@@ -130,7 +127,7 @@ def _register(cls: type, name: str | None, reply_kw: Any) -> type:
         reply = reply_kw
     new_cls = attrs.frozen(cls, kw_only=True, slots=True) if not attrs.has(cls) else cls
     spec = _Spec(type_name, tuple(f.name for f in attrs.fields(new_cls)), reply)
-    type.__setattr__(new_cls, _SPEC, spec)
+    type.__setattr__(new_cls, SPEC_ATTR, spec)
     _types_by_name[type_name] = new_cls
     return new_cls
 
@@ -175,7 +172,7 @@ def _resolve_reply(cls: type, reply: Any) -> type | None:
 
 def is_message(obj: Any) -> bool:
     """True when ``obj`` is an instance of a registered message class."""
-    return _SPEC in type(obj).__dict__
+    return SPEC_ATTR in type(obj).__dict__
 
 
 def type_name_of(cls: type) -> str:

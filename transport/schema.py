@@ -43,13 +43,16 @@ import attrs
 
 from zactor.transport.errors import DecodeError
 
-__all__ = ["decoder_of", "check_fields"]
+__all__ = ["SPEC_ATTR", "decoder_of", "check_fields"]
 
 log = logging.getLogger("zactor.transport")
 
 Check = Callable[[Any], Any]
 """Takes a decoded value and returns it, converted where the annotation asks; raises :class:`_Mismatch`."""
 Decoder = Callable[[dict[str, Any]], Any]
+
+SPEC_ATTR = "__zactor_spec__"
+"""The class attribute that holds a ``@message`` class's spec (its wire name and fields)."""
 
 _BINARY = frozenset((bytes, bytearray, memoryview))
 _EXACT: dict[Any, frozenset[type]] = {
@@ -95,7 +98,7 @@ def _name(annotation: Any) -> str:
     if annotation is type(None):
         return "None"
     if isinstance(annotation, type):
-        spec = annotation.__dict__.get("__zactor_spec__")
+        spec = annotation.__dict__.get(SPEC_ATTR)
         return spec.name if spec is not None else annotation.__qualname__
     return str(annotation).replace("typing.", "")
 
@@ -128,7 +131,7 @@ def check_fields(cls: type, fields: dict[str, Any]) -> Any:
 
 
 def _build(cls: type) -> Decoder:
-    spec = cls.__dict__.get("__zactor_spec__")
+    spec = cls.__dict__.get(SPEC_ATTR)
     label = spec.name if spec is not None else cls.__qualname__
     known = frozenset(a.name for a in attrs.fields(cls))
     required = [a.name for a in attrs.fields(cls) if a.default is attrs.NOTHING]
@@ -236,7 +239,7 @@ def _class_check(cls: type) -> Check:
     from_wire = getattr(cls, "__zactor_from_wire__", None)
     if from_wire is not None:
         return _from_wire(cls, from_wire)
-    if attrs.has(cls) and "__zactor_spec__" not in cls.__dict__:
+    if attrs.has(cls) and SPEC_ATTR not in cls.__dict__:
         return _plain_attrs(cls)
     name = _name(cls)
 
