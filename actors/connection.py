@@ -134,13 +134,14 @@ class PlainConnection:
     Args:
         endpoint: the node's endpoint (``tcp://`` or ``ipc://``).
         timeout_s: the deadline of connecting, in seconds.
-        heartbeat_s: the heartbeat interval assumed for the node, in seconds.
+        heartbeat_s: this client's heartbeat interval, in seconds (assumed for the node too when its READY gives no
+            silence timeout).
 
     Raises:
         NotDelivered: no connection could be made (refused, unreachable, or the handshake failed).
     """
 
-    __slots__ = ("endpoint", "_zmtp", "_heartbeat_s", "_sent_at", "_pinged_at")
+    __slots__ = ("endpoint", "_zmtp", "_heartbeat_s", "_idle_s", "_sent_at", "_pinged_at")
 
     def __init__(self, endpoint: str, timeout_s: float, heartbeat_s: float) -> None:
         self.endpoint = endpoint
@@ -154,6 +155,10 @@ class PlainConnection:
             if not isinstance(exc, ConnectionRefusedError | FileNotFoundError):
                 reason = f"no connection could be made ({exc or type(exc).__name__})"
             raise NotDelivered(NodeUnavailable(endpoint, reason)) from None
+        self._idle_s = 2 * heartbeat_s  # replaced before a request after this long idle: two heartbeat intervals
+        node_timeout_s = self._zmtp.silence_timeout_s
+        if node_timeout_s is not None:  # the node's own intervals, when its READY says: a third of its timeout each
+            self._idle_s = min(self._idle_s, node_timeout_s * 2 / 3)
         self._sent_at = self._pinged_at = time.monotonic()
 
     def send(self, frames: Sequence[Any]) -> None:
@@ -190,8 +195,9 @@ class PlainConnection:
 
     def stale(self) -> bool:
         """Whether the next request needs a new connection: the node closed this one, or it has been idle for two
-        heartbeat intervals (the node's heartbeat may close it any moment: nobody answered its PINGs)."""
-        return time.monotonic() - self._sent_at > 2 * self._heartbeat_s or not self._zmtp.usable()
+        heartbeat intervals, the node's when its READY gives its timeout, else this client's (the node's heartbeat
+        may close it any moment after: nobody answered its PINGs)."""
+        return time.monotonic() - self._sent_at > self._idle_s or not self._zmtp.usable()
 
     def check(self) -> None:
         """Between slices of a wait: PING the node after a heartbeat interval of silence; raise after three.

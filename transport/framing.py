@@ -40,6 +40,7 @@ GREETING = b"\xff" + bytes(8) + b"\x7f" + bytes([3, 1]) + b"NULL".ljust(20, b"\0
 """The greeting every ZMTP speaker here sends: ZMTP 3.1, the NULL mechanism, not as-server (64 bytes)."""
 MAX_COMMAND_BYTES = 64 * 1024
 _LONG_SIZE = struct.Struct(">Q")
+_VALUE_SIZE = struct.Struct(">I")  # a READY property's value length
 _BIG_FRAME = 64 * 1024
 _MAPPED_FRAME = 32 * 1024 * 1024  # glibc's largest mmap threshold: larger allocations are fresh pages every time
 _MAP_ANONYMOUS = getattr(mmap, "MAP_ANONYMOUS", 0)  # absent on Windows
@@ -76,13 +77,44 @@ def command(name: bytes, body: bytes = b"") -> bytes:
     return frame_header(len(payload), COMMAND) + payload
 
 
-def ready(socket_type: bytes) -> bytes:
-    """The READY command of a ``socket_type`` (``b"DEALER"``, ``b"ROUTER"``) with an empty identity."""
+def ready(socket_type: bytes, *extra: tuple[bytes, bytes]) -> bytes:
+    """The READY command of a ``socket_type`` (``b"DEALER"``, ``b"ROUTER"``) with an empty identity, and the
+    ``extra`` properties as ``(name, value)`` pairs."""
     properties = b"".join(
-        bytes((len(name),)) + name + struct.pack(">I", len(value)) + value
-        for name, value in ((b"Socket-Type", socket_type), (b"Identity", b""))
+        bytes((len(name),)) + name + _VALUE_SIZE.pack(len(value)) + value
+        for name, value in ((b"Socket-Type", socket_type), (b"Identity", b""), *extra)
     )
     return command(b"READY", properties)
+
+
+def properties_of(body: memoryview) -> dict[bytes, bytes]:
+    """The properties of a READY command's ``body``, by lower-cased name (ZMTP 3.1 metadata: a 1-byte name length,
+    the name, a 4-byte big-endian value length, the value; names are case-insensitive).
+
+    Raises:
+        ZmtpProtocolError: the body does not parse.
+    """
+    found: dict[bytes, bytes] = {}
+    at, end = 0, body.nbytes
+    while at < end:
+        size = body[at]
+        if size == 0 or at + 1 + size + 4 > end:
+            raise ZmtpProtocolError("a READY property is malformed")
+        name = bytes(body[at + 1 : at + 1 + size]).lower()
+        at += 1 + size
+        (length,) = _VALUE_SIZE.unpack_from(body, at)
+        at += 4
+        if at + length > end:
+            raise ZmtpProtocolError("a READY property's value runs past the command")
+        found[name] = bytes(body[at : at + length])
+        at += length
+    return found
+
+
+SILENCE_PROPERTY = b"X-Silence-Timeout-Ms"
+"""The READY property in which a node's listener says after how many milliseconds (ASCII digits) without traffic it
+closes a connection: three heartbeat intervals. A peer that answers no PING between calls (the blocking client)
+replaces its connection before then."""
 
 
 PING = command(b"PING", bytes(2))

@@ -12,8 +12,9 @@ its own); replies written to their peer's connection, dropped and counted when i
 per-peer budget (``reply_budget_drops``) or the peer is gone (``dropped_unroutable``); frames over
 ``max_message_bytes`` close the connection (``oversized_frames``, libzmq's ``MAXMSGSIZE``); the ZMTP heartbeat both
 ways (a PING to every peer each interval, PONG to theirs, a connection silent for three intervals closed:
-``heartbeat_timeouts``); a peer that greets with another mechanism (CURVE) gets an ERROR and is closed, and any
-other protocol error closes the connection (``zmtp_protocol_errors``); a closed connection is reported as gone.
+``heartbeat_timeouts``, a timeout its READY gives in ``X-Silence-Timeout-Ms``); a peer that greets with another
+mechanism (CURVE) gets an ERROR and is closed, and any other protocol error closes the connection
+(``zmtp_protocol_errors``); a closed connection is reported as gone.
 
 Unlike the ROUTER's outbox, a reply that does not fit is dropped at once rather than waiting for room until its
 deadline: the connection's write buffer is the queue.
@@ -30,12 +31,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from zactor.transport.endpoint import ipc_path
-from zactor.transport.framing import GREETING, error_command, is_zmtp3, mechanism_of, message_parts, ready
+from zactor.transport.framing import (
+    GREETING,
+    SILENCE_PROPERTY,
+    error_command,
+    is_zmtp3,
+    mechanism_of,
+    message_parts,
+    ready,
+)
 from zactor.transport.zmtp_protocol import ZmtpStream
 
 __all__ = ["ZmtpListener"]
 
-_HELLO = GREETING + ready(b"ROUTER")
 _MECHANISM_ERROR = error_command(b"security mismatch: this node speaks the NULL mechanism")
 
 
@@ -66,6 +74,8 @@ class ZmtpListener:
         self._max_frame = max_message_bytes
         self._max_unread = max_unread_bytes
         self._heartbeat_s = heartbeat_s
+        silence = ((SILENCE_PROPERTY, str(round(3000 * heartbeat_s)).encode()),) if heartbeat_s > 0 else ()
+        self._hello = GREETING + ready(b"ROUTER", *silence)  # what each connection is greeted with
         self._peers: dict[bytes, _Peer] = {}
         self._ids = itertools.count(1)
         self._server: asyncio.AbstractServer | None = None
@@ -142,7 +152,7 @@ class _Peer(ZmtpStream):
     """One inbound connection (see the module docstring)."""
 
     def __init__(self, listener: ZmtpListener, peer_id: bytes) -> None:
-        super().__init__(_HELLO, listener._max_frame)
+        super().__init__(listener._hello, listener._max_frame)
         self.listener = listener
         self.peer_id = peer_id
         self._ready = False

@@ -12,8 +12,10 @@ encrypts (CURVE) greets with another mechanism and is refused the same way: CURV
 cryptography.
 
 What it leaves out: a thread of its own. Between calls nobody reads the socket, so a node's ROUTER, whose ZMTP
-heartbeat closes a connection that answers no PING for its timeout, may close an idle one; :meth:`ZmtpSocket.usable`
-says so before a request is written, and the caller connects anew (nothing was sent on the old connection).
+heartbeat closes a connection that answers no PING for its timeout, may close an idle one. A zactor node's READY
+gives that timeout (``X-Silence-Timeout-Ms``, :attr:`ZmtpSocket.silence_timeout_s`), so the caller connects anew before
+it passes; :meth:`ZmtpSocket.usable` says whether the node closed the connection anyway before a request is written
+(nothing was sent on the old connection).
 
 Blocking I/O on one socket (the framing is :class:`~zactor.transport.framing.FrameReader`'s); not thread-safe:
 one per thread, as libzmq sockets are.
@@ -34,6 +36,7 @@ from zactor.transport.endpoint import ipc_path
 from zactor.transport.errors import HandshakeFailed
 from zactor.transport.framing import (
     GREETING,
+    SILENCE_PROPERTY,
     FrameReader,
     Item,
     ZmtpProtocolError,
@@ -43,6 +46,7 @@ from zactor.transport.framing import (
     mechanism_of,
     message_parts,
     pong,
+    properties_of,
     ready,
 )
 
@@ -63,14 +67,19 @@ class ZmtpSocket:
         timeout_s: the deadline of connecting and of the handshake, in seconds.
         max_frame_bytes: the largest frame accepted, in bytes (a larger one closes the connection as malformed).
 
+    Attributes:
+        silence_timeout_s: after how many seconds without traffic the node closes the connection, as its READY
+            says (``None``: it does not say).
+
     Raises:
         OSError: no connection could be made (``ConnectionRefusedError`` when nothing listens there).
-        HandshakeFailed: the node refused the handshake, or wants a mechanism other than NULL (CURVE).
+        HandshakeFailed: the node refused the handshake, wants a mechanism other than NULL (CURVE), or sent a
+            malformed READY.
         ZmtpClosed: the node closed the connection during the handshake.
         ValueError: ``endpoint`` is neither ``tcp://`` nor ``ipc://``.
     """
 
-    __slots__ = ("endpoint", "last_read", "_sock", "_poll", "_reader", "_items", "_wait_s")
+    __slots__ = ("endpoint", "last_read", "silence_timeout_s", "_sock", "_poll", "_reader", "_items", "_wait_s")
 
     def __init__(self, endpoint: str, timeout_s: float, max_frame_bytes: int = 2**31) -> None:
         self.endpoint = endpoint
@@ -78,6 +87,7 @@ class ZmtpSocket:
         self._items: collections.deque[Item] = collections.deque()  # read, not yet taken
         self._wait_s = -1.0
         self.last_read = time.monotonic()  # when anything last came from the node (monotonic s)
+        self.silence_timeout_s: float | None = None  # after how long the node closes a silent connection, if it says
         self._sock = _connect(endpoint, timeout_s)
         try:
             self._sock.settimeout(None)  # blocking; waits are bounded by SO_RCVTIMEO (one system call per read)
@@ -111,9 +121,26 @@ class ZmtpSocket:
         while True:  # READY, or ERROR
             name, value = self._next(timeout_s)
             if name == b"READY":
+                self.silence_timeout_s = self._silence_timeout(value)
                 return
             if name == b"ERROR":
                 raise HandshakeFailed(self.endpoint, f"the node refused the connection ({error_reason(value)})")
+
+    def _silence_timeout(self, ready_body: memoryview) -> float | None:
+        """The node's silence timeout in seconds, from its READY (``None`` when it gives none, as libzmq's ROUTER).
+
+        Raises:
+            HandshakeFailed: the READY or its timeout is malformed.
+        """
+        try:
+            value = properties_of(ready_body).get(SILENCE_PROPERTY.lower())
+            if value is None:
+                return None
+            if not value.isdigit():
+                raise ZmtpProtocolError(f"{SILENCE_PROPERTY.decode()} is not a number of milliseconds")
+        except ZmtpProtocolError as exc:
+            raise HandshakeFailed(self.endpoint, f"the node sent a malformed READY ({exc})") from None
+        return int(value) / 1000
 
     def send(self, frames: Sequence[Any]) -> None:
         """Write one multipart message (bytes-like frames), in one system call when the kernel takes it whole.

@@ -12,9 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import zmq
 
 import zactor
 from zactor import Node, NodeConfig
+from zactor.connection import PlainConnection
 from zactor.errors import DecodeError, HandshakeFailed
 from zactor.loops import run
 from zactor.services.cluster.bench import Echo, EchoActor
@@ -107,6 +109,38 @@ def test_an_idle_connection_closed_by_the_node_is_replaced() -> None:
     _with_node(body, heartbeat_s=0.1)
 
 
+def test_a_connection_idle_for_two_of_the_node_s_intervals_is_replaced_before_the_node_closes_it() -> None:
+    """A node with a 0.2 s heartbeat gives a 0.6 s silence timeout in its READY: a client with a 1 s heartbeat
+    replaces a connection idle for 0.45 s, which the node still serves, rather than write a request that the node
+    may close under it."""
+
+    def body(address: str) -> None:
+        connection = PlainConnection(address, 5.0, heartbeat_s=1.0)
+        zmtp = ZmtpSocket(address, 5.0)
+        try:
+            assert zmtp.silence_timeout_s == 0.6
+            time.sleep(0.45)
+            assert zmtp.usable()  # the node has not closed an idle connection yet
+            assert connection.stale()
+        finally:
+            zmtp.close()
+            connection.close(0)
+
+    _with_node(body, heartbeat_s=0.2)
+
+
+def test_a_libzmq_router_gives_no_silence_timeout() -> None:
+    sock = zmq.Context.instance().socket(zmq.ROUTER)
+    sock.linger = 0
+    port = sock.bind_to_random_port("tcp://127.0.0.1")
+    try:
+        zmtp = ZmtpSocket(f"tcp://127.0.0.1:{port}", 5.0)
+        assert zmtp.silence_timeout_s is None
+        zmtp.close()
+    finally:
+        sock.close()
+
+
 @contextmanager
 def _peer(script: Sequence[bytes | float]) -> Iterator[str]:
     """A listening socket whose one connection reads the greeting, then writes ``script``: bytes, or pauses in s."""
@@ -139,6 +173,8 @@ def _command(name: bytes, body: bytes = b"") -> bytes:
 
 
 READY = _command(b"READY", b"\x0bSocket-Type\x00\x00\x00\x06ROUTER")
+CUT_PROPERTY = b"\x0bSocket-Type\x00\x00\x00\x09ROUTER"  # says 9 bytes of value, gives 6
+WORDY_TIMEOUT = b"\x14X-Silence-Timeout-Ms\x00\x00\x00\x02ab"
 CURVE = GREETING[:12] + b"CURVE".ljust(20, b"\0") + GREETING[32:]
 
 
@@ -149,8 +185,10 @@ CURVE = GREETING[:12] + b"CURVE".ljust(20, b"\0") + GREETING[32:]
         ([CURVE], HandshakeFailed, "CURVE mechanism: give this client a keyring"),
         ([GREETING, _command(b"ERROR", b"\x0bNot welcome")], HandshakeFailed, "Not welcome"),
         ([GREETING[:30]], HandshakeFailed, "closed the connection at the greeting"),
+        ([GREETING, _command(b"READY", CUT_PROPERTY)], HandshakeFailed, "malformed READY"),
+        ([GREETING, _command(b"READY", WORDY_TIMEOUT)], HandshakeFailed, "malformed READY"),
     ],
-    ids=["not-zmtp", "curve", "error", "closed"],
+    ids=["not-zmtp", "curve", "error", "closed", "ready-cut", "ready-timeout"],
 )
 def test_a_refused_or_foreign_handshake_is_a_clear_error(
     script: list[bytes], error: type[Exception], match: str
