@@ -191,7 +191,10 @@ class ZmtpDialer:
         self._closed = True
         if self._timer is not None:
             self._timer.cancel()
-        if self._connecting is not None:
+        if self._connecting is not None and self._ready is None:
+            # only a connect call whose connection is not ready yet: cancelling one that returns a loop turn after
+            # its handshake completed would close the socket without telling the connection (uvloop's
+            # create_connection does)
             self._connecting.cancel()
         if self._ready is not None:
             if flush:

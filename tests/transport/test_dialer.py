@@ -4,6 +4,7 @@ restarts is reached again, and one that goes silent is dropped after three heart
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import socket
@@ -15,6 +16,7 @@ import pytest
 from zactor.loops import run
 from zactor.testing import wait_until
 from zactor.transport import ZmqTransport
+from zactor.transport.dialer import ZmtpDialer, _Connection
 from zactor.transport.framing import GREETING, frame_header
 
 
@@ -141,6 +143,45 @@ def test_closing_lets_unsent_bytes_linger_then_releases_the_socket_of_a_peer_tha
             async with asyncio.timeout(2.0):
                 await client.close()
             assert client_port not in _open_local_ports()
+        finally:
+            for writer in accepted:
+                writer.transport.abort()
+            server.close()
+
+    run(main())
+
+
+def test_closing_as_the_handshake_completes_before_the_connect_call_returns_still_releases_the_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """uvloop's connect call returns a loop turn after the connection is made. A handshake that completes in that
+    turn, then a close, must leave the connect call alone: cancelling it closes the socket without telling the
+    connection, whose linger then waited for that forever."""
+    made: list[Any] = []
+    connection_made = _Connection.connection_made
+
+    def made_and_ready_then_closed(self: _Connection, transport: asyncio.BaseTransport) -> None:
+        connection_made(self, transport)
+        hello = GREETING + _READY  # the node's greeting and READY, as if they came at once
+        buffer = self.get_buffer(-1)
+        buffer[: len(hello)] = hello
+        self.buffer_updated(len(hello))
+        self.dialer.close(flush=True)  # before the connect call returns
+        made.append(self)
+
+    monkeypatch.setattr(_Connection, "connection_made", made_and_ready_then_closed)
+
+    async def main() -> None:
+        accepted: list[asyncio.StreamWriter] = []
+        server = await asyncio.start_server(lambda reader, writer: accepted.append(writer), "127.0.0.1", 0)
+        address = f"tcp://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        try:
+            dialer = ZmtpDialer(address, lambda *_: None, lambda *_: None, collections.Counter(), 10, 1 << 20, 0)
+            await wait_until(lambda: bool(made), timeout_s=3.0)
+            assert made[0].greeted
+            async with asyncio.timeout(2.0):
+                await dialer.linger(0.1)
+            assert made[0].lost.done()
         finally:
             for writer in accepted:
                 writer.transport.abort()
