@@ -65,6 +65,7 @@ class ZmtpDialer:
         self._max_frame = max_message_bytes
         self._heartbeat_s = heartbeat_s
         self._loop = asyncio.get_running_loop()
+        self._made: _Connection | None = None  # the connection, from connection_made until it is lost
         self._ready: _Connection | None = None  # the connection, once its handshake completed
         self._waiting: list[list[Any]] = []  # envelopes (as write parts) sent before the handshake completed
         self._blocked: collections.deque[tuple[list[Any], asyncio.Future[None]]] = collections.deque()
@@ -167,7 +168,12 @@ class ZmtpDialer:
         if self._heartbeat_s > 0 and self._timer is None:
             self._timer = self._loop.call_later(self._heartbeat_s, self._heartbeat)
 
+    def _on_made(self, connection: _Connection) -> None:
+        self._made = connection
+
     def _on_lost(self, connection: _Connection) -> None:
+        if self._made is connection:
+            self._made = None
         if self._ready is connection:
             self._ready = None
         if self._timer is not None:
@@ -186,21 +192,23 @@ class ZmtpDialer:
         self._timer = self._loop.call_later(self._heartbeat_s, self._heartbeat)
 
     def close(self, flush: bool) -> None:
-        """Close the connection, after writing what its buffer holds when ``flush`` (else it is dropped); waiting
-        sends fail with ``TransportClosed``."""
+        """Close the connection, after writing what its buffer holds when ``flush`` and its handshake completed (else
+        it is dropped); waiting sends fail with ``TransportClosed``.
+
+        A connect call is cancelled only while no connection is made: cancelled later, uvloop's
+        ``create_connection`` closes the socket without ``connection_lost``, which :meth:`linger` waits for.
+        """
         self._closed = True
         if self._timer is not None:
             self._timer.cancel()
-        if self._connecting is not None and self._ready is None:
-            # only a connect call whose connection is not ready yet: cancelling one that returns a loop turn after
-            # its handshake completed would close the socket without telling the connection (uvloop's
-            # create_connection does)
-            self._connecting.cancel()
-        if self._ready is not None:
-            if flush:
-                self._ready.transport.close()
-            else:
-                self._ready.transport.abort()
+        made = self._made
+        if made is None:
+            if self._connecting is not None:
+                self._connecting.cancel()
+        elif flush and made is self._ready:
+            made.transport.close()
+        else:
+            made.transport.abort()
         while self._blocked:
             waiter = self._blocked.popleft()[1]
             if not waiter.done():
@@ -209,14 +217,15 @@ class ZmtpDialer:
     async def linger(self, linger_s: float) -> None:
         """After :meth:`close` with ``flush``: wait up to ``linger_s`` seconds for the connection to write what it
         holds and close, then drop the rest and close it (libzmq's ``ZMQ_LINGER``); a peer that never reads cannot
-        keep the socket open."""
-        ready = self._ready
-        if ready is None:
+        keep the socket open. The wait for ``connection_lost`` after that is bounded by ``linger_s`` too: a
+        connection made as its connect call was cancelled is closed by uvloop without one."""
+        made = self._made
+        if made is None:
             return
-        done, _ = await asyncio.wait([ready.lost], timeout=linger_s)
+        done, _ = await asyncio.wait([made.lost], timeout=linger_s)
         if not done:
-            ready.transport.abort()
-            await ready.lost
+            made.transport.abort()
+            await asyncio.wait([made.lost], timeout=linger_s)
 
 
 class _Connection(ZmtpStream):
@@ -228,6 +237,10 @@ class _Connection(ZmtpStream):
         self.lost: asyncio.Future[None] = dialer._loop.create_future()  # done once the connection is lost
         self.paused = False
         self._ready = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.dialer._on_made(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.greeted and not self.closed:  # a node that refuses the mechanism closes without greeting

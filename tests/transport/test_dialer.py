@@ -151,25 +151,27 @@ def test_closing_lets_unsent_bytes_linger_then_releases_the_socket_of_a_peer_tha
     run(main())
 
 
-def test_closing_as_the_handshake_completes_before_the_connect_call_returns_still_releases_the_connection(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("handshake", [True, False], ids=["after-handshake", "before-handshake"])
+def test_closing_before_the_connect_call_returns_still_releases_the_connection(
+    monkeypatch: pytest.MonkeyPatch, handshake: bool
 ) -> None:
-    """uvloop's connect call returns a loop turn after the connection is made. A handshake that completes in that
-    turn, then a close, must leave the connect call alone: cancelling it closes the socket without telling the
-    connection, whose linger then waited for that forever."""
+    """uvloop's connect call returns a loop turn after the connection is made. A close in that turn, before or after
+    a handshake that completes in it, must leave the connect call alone: cancelling it closes the socket without
+    telling the connection, whose linger then waited for that forever."""
     made: list[Any] = []
     connection_made = _Connection.connection_made
 
-    def made_and_ready_then_closed(self: _Connection, transport: asyncio.BaseTransport) -> None:
+    def made_then_closed(self: _Connection, transport: asyncio.BaseTransport) -> None:
         connection_made(self, transport)
-        hello = GREETING + _READY  # the node's greeting and READY, as if they came at once
-        buffer = self.get_buffer(-1)
-        buffer[: len(hello)] = hello
-        self.buffer_updated(len(hello))
+        if handshake:
+            hello = GREETING + _READY  # the node's greeting and READY, as if they came at once
+            buffer = self.get_buffer(-1)
+            buffer[: len(hello)] = hello
+            self.buffer_updated(len(hello))
         self.dialer.close(flush=True)  # before the connect call returns
         made.append(self)
 
-    monkeypatch.setattr(_Connection, "connection_made", made_and_ready_then_closed)
+    monkeypatch.setattr(_Connection, "connection_made", made_then_closed)
 
     async def main() -> None:
         accepted: list[asyncio.StreamWriter] = []
@@ -178,7 +180,7 @@ def test_closing_as_the_handshake_completes_before_the_connect_call_returns_stil
         try:
             dialer = ZmtpDialer(address, lambda *_: None, lambda *_: None, collections.Counter(), 10, 1 << 20, 0)
             await wait_until(lambda: bool(made), timeout_s=3.0)
-            assert made[0].greeted
+            assert made[0].greeted == handshake
             async with asyncio.timeout(2.0):
                 await dialer.linger(0.1)
             assert made[0].lost.done()
