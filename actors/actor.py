@@ -253,18 +253,13 @@ def _awaitable(method: Callable[..., Any]) -> Handler:
     ``__zactor_sync__`` is the method itself (see :func:`sync_handlers`)."""
     if inspect.iscoroutinefunction(method):
         return method
-    if not inspect.isasyncgenfunction(method):
 
-        async def call(msg: Any, ctx: Context) -> Any:
-            return method(msg, ctx)
-
-        setattr(call, "__zactor_sync__", method)  # noqa: B010 (a function attribute mypy does not know)
-        return call
-
-    async def start_stream(msg: Any, ctx: Context) -> Any:
+    async def call(msg: Any, ctx: Context) -> Any:  # a stream's generator, or a synchronous handler's reply
         return method(msg, ctx)
 
-    return start_stream
+    if not inspect.isasyncgenfunction(method):
+        setattr(call, "__zactor_sync__", method)  # noqa: B010 (a function attribute mypy does not know)
+    return call
 
 
 def sync_handlers(handlers: dict[type, Handler]) -> dict[type, Callable[[Any, Context], Any]]:

@@ -196,9 +196,8 @@ class FrameReader:
         self._buf = bytearray()
         self._scratch = memoryview(bytearray(_SCRATCH_BYTES))
         self._frames: list[Any] = []  # the frames of the message being read
-        self._big: tuple[bytearray | mmap.mmap, int, int] | None = (
-            None  # a large frame being read: (payload, bytes read, flags)
-        )
+        # a large frame being read: (payload, bytes read, flags)
+        self._big: tuple[bytearray | mmap.mmap, int, int] | None = None
 
     def get_buffer(self) -> memoryview:
         """Where the next read goes (at most what completes a large frame being read)."""
