@@ -24,6 +24,7 @@ import zmq
 
 from zactor.errors import HandshakeFailed, NodeUnavailable
 from zactor.transport.curve import MONITOR_EVENTS, handshake_failure, next_event
+from zactor.transport.framing import SILENT_INTERVALS
 from zactor.transport.pump import recv_envelope
 from zactor.transport.zmtp import ZmtpClosed, ZmtpSocket
 
@@ -157,8 +158,8 @@ class PlainConnection:
             raise NotDelivered(NodeUnavailable(endpoint, reason)) from None
         self._idle_s = 2 * heartbeat_s  # replaced before a request after this long idle: two heartbeat intervals
         node_timeout_s = self._zmtp.silence_timeout_s
-        if node_timeout_s is not None:  # the node's own intervals, when its READY says: a third of its timeout each
-            self._idle_s = min(self._idle_s, node_timeout_s * 2 / 3)
+        if node_timeout_s is not None:  # the node's own intervals, when its READY gives its silence timeout
+            self._idle_s = min(self._idle_s, 2 * node_timeout_s / SILENT_INTERVALS)
         self._sent_at = self._pinged_at = time.monotonic()
 
     def send(self, frames: Sequence[Any]) -> None:
@@ -207,7 +208,7 @@ class PlainConnection:
         """
         now = time.monotonic()
         silent_s = now - self._zmtp.last_read
-        if silent_s > 3 * self._heartbeat_s:
+        if silent_s > SILENT_INTERVALS * self._heartbeat_s:
             reason = f"the connection closed while an ask waited: the node sent nothing for {silent_s:.1f} s"
             raise NodeUnavailable(self.endpoint, reason)
         if silent_s > self._heartbeat_s and now - self._pinged_at > self._heartbeat_s:

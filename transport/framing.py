@@ -111,10 +111,13 @@ def properties_of(body: memoryview) -> dict[bytes, bytes]:
     return found
 
 
+SILENT_INTERVALS = 3
+"""Heartbeat intervals with nothing from the peer after which a connection counts as dead and is closed."""
+
 SILENCE_PROPERTY = b"X-Silence-Timeout-Ms"
 """The READY property in which a node's listener says after how many milliseconds (ASCII digits) without traffic it
-closes a connection: three heartbeat intervals. A peer that answers no PING between calls (the blocking client)
-replaces its connection before then."""
+closes a connection: ``SILENT_INTERVALS`` heartbeat intervals. A peer that answers no PING between calls (the
+blocking client) replaces its connection before then."""
 
 
 PING = command(b"PING", bytes(2))

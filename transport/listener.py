@@ -34,6 +34,7 @@ from zactor.transport.endpoint import ipc_path
 from zactor.transport.framing import (
     GREETING,
     SILENCE_PROPERTY,
+    SILENT_INTERVALS,
     error_command,
     is_zmtp3,
     mechanism_of,
@@ -74,7 +75,8 @@ class ZmtpListener:
         self._max_frame = max_message_bytes
         self._max_unread = max_unread_bytes
         self._heartbeat_s = heartbeat_s
-        silence = ((SILENCE_PROPERTY, str(round(3000 * heartbeat_s)).encode()),) if heartbeat_s > 0 else ()
+        timeout_ms = round(SILENT_INTERVALS * heartbeat_s * 1000)
+        silence = ((SILENCE_PROPERTY, str(timeout_ms).encode()),) if heartbeat_s > 0 else ()
         self._hello = GREETING + ready(b"ROUTER", *silence)  # what each connection is greeted with
         self._peers: dict[bytes, _Peer] = {}
         self._ids = itertools.count(1)

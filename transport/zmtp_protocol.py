@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from zactor.transport.framing import PING, FrameReader, Item, pong
+from zactor.transport.framing import PING, SILENT_INTERVALS, FrameReader, Item, pong
 
 __all__ = ["ZmtpStream"]
 
@@ -75,7 +75,7 @@ class ZmtpStream(asyncio.BufferedProtocol):
     def beat(self, interval_s: float) -> bool:
         """One tick of the ZMTP heartbeat every ``interval_s`` seconds: a connection from which nothing came for three
         intervals is closed (False), any other gets a PING (True)."""
-        if self.last_read < self._now() - 3 * interval_s:
+        if self.last_read < self._now() - SILENT_INTERVALS * interval_s:
             self.transport.abort()
             return False
         self.transport.write(PING)
