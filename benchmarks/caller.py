@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from floor import zmtp_floor_server
+from floor import ZmtpPeer, zmtp_floor_server
 
 from zactor.loops import run as run_loop
 from zactor.services.cluster import bench
@@ -77,25 +77,16 @@ def floor_asyncio_client(
     """The least an asyncio caller does: write the request, await a future that the protocol's receive callback
     resolves by request id (``small`` only, no keyring)."""
 
-    class Caller(asyncio.BufferedProtocol):
+    class Caller(ZmtpPeer):
         def __init__(self) -> None:
-            self.reader = FrameReader(1 << 31)
+            super().__init__(b"DEALER")
             self.waiting: dict[int, asyncio.Future[Any]] = {}
             self.ids = itertools.count(1)
             self.loop = asyncio.get_running_loop()
 
-        def connection_made(self, transport: Any) -> None:
-            self.transport = transport
-            transport.write(GREETING + ready(b"DEALER"))
-
-        def get_buffer(self, sizehint: int) -> memoryview:
-            return self.reader.get_buffer()
-
-        def buffer_updated(self, nbytes: int) -> None:
-            for name, frames in self.reader.buffer_updated(nbytes):
-                if name is None:
-                    header = unpack(frames)
-                    self.waiting.pop(header.request_id).set_result(open_body(header, frames))
+        def message(self, frames: list[Any]) -> None:
+            header = unpack(frames)
+            self.waiting.pop(header.request_id).set_result(open_body(header, frames))
 
         async def ask(self, msg: Any) -> Any:
             request_id = next(self.ids)

@@ -36,6 +36,42 @@ from zactor.transport.sockets import ZmqTransport
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
+def echo_reply(frames: list[Any], done: asyncio.Event) -> list[Any]:
+    """The floors' answer to one request envelope: its message echoed; a ``Stop`` is answered with an ``Rss`` and
+    sets ``done``."""
+    header = unpack(frames)
+    msg = open_body(header, frames)
+    if isinstance(msg, bench.Stop):
+        msg = bench.Rss(peak_rss_bytes=0)
+        done.set()
+    return pack(Kind.REPLY, header.request_id, "", msg)
+
+
+class ZmtpPeer(asyncio.BufferedProtocol):
+    """The least an asyncio protocol does to speak ZMTP 3.1 (NULL) as ``socket_type``: greet, read with
+    :class:`~zactor.transport.framing.FrameReader`, and hand each whole message to :meth:`message`; commands (READY,
+    PING) are left unanswered."""
+
+    def __init__(self, socket_type: bytes) -> None:
+        self.reader = FrameReader(1 << 31)
+        self._hello = GREETING + ready(socket_type)
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        transport.write(self._hello)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.reader.get_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        for name, frames in self.reader.buffer_updated(nbytes):
+            if name is None:
+                self.message(frames)
+
+    def message(self, frames: list[Any]) -> None:
+        raise NotImplementedError
+
+
 def floor_server(port_q: Any, keyring: str | None) -> None:
     """The minimal asyncio echo with zactor's envelope (see the module docstring); ``keyring`` is not supported."""
 
@@ -49,13 +85,7 @@ def floor_server(port_q: Any, keyring: str | None) -> None:
         def drain() -> None:
             while cast(int, sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
                 peer = sock.recv(zmq.NOBLOCK)
-                frames = recv_rest(sock, sock.recv(zmq.NOBLOCK, copy=False))
-                header = unpack(frames)
-                msg = open_body(header, frames)
-                if isinstance(msg, bench.Stop):
-                    msg = bench.Rss(peak_rss_bytes=0)
-                    done.set()
-                reply = pack(Kind.REPLY, header.request_id, "", msg)
+                reply = echo_reply(recv_rest(sock, sock.recv(zmq.NOBLOCK, copy=False)), done)
                 sock.send(peer, zmq.SNDMORE | zmq.NOBLOCK)
                 for frame in reply[:-1]:
                     sock.send(frame, zmq.SNDMORE | zmq.NOBLOCK)
@@ -76,29 +106,13 @@ def zmtp_floor_server(port_q: Any, keyring: str | None) -> None:
     """The same echo with no libzmq at all: ZMTP 3.1 (NULL) read by :class:`~zactor.transport.framing.FrameReader`
     in an asyncio protocol (no heartbeat, no size limit, no budget: the least of :mod:`zactor.transport.listener`)."""
 
-    class Echo(asyncio.BufferedProtocol):
+    class Echo(ZmtpPeer):
         def __init__(self, done: asyncio.Event) -> None:
-            self.done, self.reader = done, FrameReader(1 << 31)
-
-        def connection_made(self, transport: Any) -> None:
-            self.transport = transport
-            transport.write(GREETING + ready(b"ROUTER"))
-
-        def get_buffer(self, sizehint: int) -> memoryview:
-            return self.reader.get_buffer()
-
-        def buffer_updated(self, nbytes: int) -> None:
-            for name, frames in self.reader.buffer_updated(nbytes):
-                if name is None:  # commands (READY, PING) are left unanswered
-                    self.message(frames)
+            super().__init__(b"ROUTER")
+            self.done = done
 
         def message(self, frames: list[Any]) -> None:
-            header = unpack(frames)
-            msg = open_body(header, frames)
-            if isinstance(msg, bench.Stop):
-                msg = bench.Rss(peak_rss_bytes=0)
-                self.done.set()
-            self.transport.writelines(message_parts(pack(Kind.REPLY, header.request_id, "", msg))[0])
+            self.transport.writelines(message_parts(echo_reply(frames, self.done))[0])
 
     async def serve() -> None:
         done = asyncio.Event()
@@ -120,12 +134,7 @@ def transport_server(port_q: Any, keyring: str | None) -> None:
         transport = ZmqTransport()
 
         def on_request(peer: bytes, frames: list[Any]) -> None:
-            header = unpack(frames)
-            msg = open_body(header, frames)
-            if isinstance(msg, bench.Stop):
-                msg = bench.Rss(peak_rss_bytes=0)
-                done.set()
-            transport.reply(peer, pack(Kind.REPLY, header.request_id, "", msg), 1.0)
+            transport.reply(peer, echo_reply(frames, done), 1.0)
 
         address = await transport.start("tcp://127.0.0.1:0", on_request, lambda endpoint, frames: None)
         port_q.put(int(address.rsplit(":", 1)[1]))
